@@ -1,0 +1,29 @@
+"""The `tagscope` command: one sub-module per area registers its verbs here."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from tagscope.cli import datasets
+from tagscope.cli.output import WorkspaceOpt, console, handle_errors, open_workspace
+
+app = typer.Typer(
+    help="Tagscope: import, embed, search, tag and query image and video collections.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(datasets.app, name="datasets")
+
+
+@app.command()
+@handle_errors
+def init(workspace: Path | None = WorkspaceOpt) -> None:
+    """Create (or open) a workspace and bring its catalog up to date."""
+    ws = open_workspace(workspace)
+    console.print(f"workspace ready at {ws.paths.root}")
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,104 @@
+"""Shared CLI plumbing: the workspace option, output as a table or JSON, progress bars, errors."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime
+from functools import wraps
+from pathlib import Path
+from typing import Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from tagscope.domain import TagscopeError
+from tagscope.service import Workspace
+
+console = Console()
+err_console = Console(stderr=True)
+
+WorkspaceOpt = typer.Option(
+    None, "--workspace", "-w", envvar="TAGSCOPE_HOME", help="Workspace folder."
+)
+JsonOpt = typer.Option(False, "--json", help="Print machine-readable JSON.")
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def open_workspace(path: Path | None) -> Workspace:
+    return Workspace.open(path)
+
+
+def handle_errors(fn: F) -> F:
+    """Turn Tagscope errors into one red line and exit status 1 (no traceback)."""
+
+    @wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except TagscopeError as exc:
+            err_console.print(f"[red]error:[/red] {exc}")
+            raise typer.Exit(1) from exc
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _jsonable(value: Any) -> Any:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {k: _jsonable(v) for k, v in dataclasses.asdict(value).items()}
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, Path):
+        return str(value)
+    return value
+
+
+def print_json(value: Any) -> None:
+    sys.stdout.write(json.dumps(_jsonable(value), indent=2) + "\n")
+
+
+def print_table(rows: Sequence[dict[str, Any]], columns: Sequence[str], title: str = "") -> None:
+    table = Table(title=title or None)
+    for col in columns:
+        table.add_column(col)
+    for row in rows:
+        table.add_row(*(_cell(row.get(col)) for col in columns))
+    console.print(table)
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.4f}"
+    return "" if value is None else str(value)
+
+
+@contextmanager
+def progress_bar(description: str, *, enabled: bool = True) -> Iterator[Callable[[int, int], None]]:
+    """Yield a ``report(n_done, n_total)`` callback drawing a bar on stderr."""
+    if not enabled:
+        yield lambda _done, _total: None
+        return
+    with Progress(
+        TextColumn(description),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=err_console,
+        transient=False,
+    ) as bar:
+        task = bar.add_task(description, total=None)
+
+        def report(n_done: int, n_total: int) -> None:
+            bar.update(task, completed=n_done, total=n_total)
+
+        yield report

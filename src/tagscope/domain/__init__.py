@@ -1,0 +1,50 @@
+"""Plain types and validation rules shared by every layer."""
+
+from tagscope.domain.datasets import (
+    Dataset,
+    Hit,
+    ImportProblem,
+    ImportReport,
+    PairHit,
+    validate_dataset_name,
+)
+from tagscope.domain.errors import (
+    AlreadyExistsError,
+    ModelUnavailableError,
+    NotFoundError,
+    TagscopeError,
+    ValidationError,
+)
+from tagscope.domain.items import (
+    Item,
+    Label,
+    LabelKind,
+    LabelSource,
+    MediaInfo,
+    Modality,
+    NewItem,
+)
+from tagscope.domain.jobs import Job, JobStatus
+
+__all__ = [
+    "AlreadyExistsError",
+    "Dataset",
+    "Hit",
+    "ImportProblem",
+    "ImportReport",
+    "Item",
+    "Job",
+    "JobStatus",
+    "Label",
+    "LabelKind",
+    "LabelSource",
+    "MediaInfo",
+    "Modality",
+    "ModelUnavailableError",
+    "NewItem",
+    "NotFoundError",
+    "PairHit",
+    "TagscopeError",
+    "ValidationError",
+    "validate_dataset_name",
+]

@@ -1,0 +1,1 @@
+"""Nearest-neighbour search over vectors: exact blocked products, FAISS above a size."""

@@ -1,0 +1,75 @@
+"""The local job runner: runs work in this process, recording status and progress in the catalog.
+
+A job's work is a function taking a progress callback ``report(n_done, n_total)`` and returning
+a JSON-able result. Work is written to be resumable (it skips what an earlier, killed run
+finished), so running the same job again after a kill continues where it stopped.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from tagscope.domain import Job, JobStatus
+from tagscope.store import Catalog
+
+ProgressFn = Callable[[int, int], None]
+Work = Callable[[ProgressFn], dict[str, Any]]
+
+# Progress is written to the catalog at most this often (seconds): cheap for SQLite under load.
+_REPORT_EVERY = 0.5
+
+
+class LocalRunner:
+    """Runs jobs in this process (``run``) or in a background thread (``submit``)."""
+
+    def __init__(self, catalog: Catalog) -> None:
+        self.catalog = catalog
+
+    def run(
+        self,
+        kind: str,
+        dataset_id: int | None,
+        params: dict[str, Any],
+        work: Work,
+        *,
+        on_progress: ProgressFn | None = None,
+    ) -> Job:
+        """Run ``work`` now; return the finished job. Errors are recorded, then re-raised."""
+        job = self.catalog.create_job(kind, dataset_id, params)
+        self._execute(job.id, work, on_progress)
+        return self.catalog.get_job(job.id)
+
+    def submit(self, kind: str, dataset_id: int | None, params: dict[str, Any], work: Work) -> Job:
+        """Start ``work`` in a background thread; return the queued job at once."""
+        job = self.catalog.create_job(kind, dataset_id, params)
+
+        def target() -> None:
+            with contextlib.suppress(Exception):
+                self._execute(job.id, work, None)
+
+        threading.Thread(target=target, name=f"tagscope-job-{job.id}", daemon=True).start()
+        return job
+
+    def _execute(self, job_id: int, work: Work, on_progress: ProgressFn | None) -> None:
+        last = 0.0
+
+        def report(n_done: int, n_total: int) -> None:
+            nonlocal last
+            if on_progress is not None:
+                on_progress(n_done, n_total)
+            now = time.monotonic()
+            if now - last >= _REPORT_EVERY or n_done >= n_total:
+                last = now
+                self.catalog.update_job(job_id, n_done=n_done, n_total=n_total)
+
+        self.catalog.update_job(job_id, status=JobStatus.RUNNING)
+        try:
+            result = work(report)
+        except BaseException as exc:
+            self.catalog.update_job(job_id, status=JobStatus.ERROR, error=f"{exc}")
+            raise
+        self.catalog.update_job(job_id, status=JobStatus.DONE, result=result)

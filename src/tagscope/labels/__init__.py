@@ -1,0 +1,1 @@
+"""Labels: import formats (folder classes, CSV, JSON, COCO), geometry."""

@@ -1,0 +1,1 @@
+"""Reading media: image probing and decoding, thumbnails (video comes later)."""

@@ -1,0 +1,5 @@
+"""Use cases: the only layer that combines packages. Every face calls these."""
+
+from tagscope.service.workspace import Workspace
+
+__all__ = ["Workspace"]

@@ -1,0 +1,361 @@
+"""The catalog: datasets, items, labels, embedding spaces and jobs in a relational database."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any, Literal
+
+from sqlalchemy import Engine, delete, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from tagscope.domain import (
+    AlreadyExistsError,
+    Dataset,
+    Item,
+    Job,
+    JobStatus,
+    Label,
+    LabelKind,
+    LabelSource,
+    MediaInfo,
+    Modality,
+    NewItem,
+    NotFoundError,
+    validate_dataset_name,
+)
+from tagscope.store.database import make_engine, upgrade
+from tagscope.store.schema import DatasetRow, EmbeddingSpaceRow, ItemRow, JobRow, LabelRow
+
+# SQLite caps bound parameters per statement; 500 rows x 13 columns stays far below.
+_CHUNK = 500
+
+
+def label_key(label: Label) -> str:
+    """A stable digest of what makes a label distinct, so re-importing it adds nothing."""
+    blob = json.dumps(
+        [label.kind, label.name, label.source, label.geometry], sort_keys=True, default=str
+    )
+    return hashlib.sha1(blob.encode()).hexdigest()
+
+
+def _item(row: ItemRow) -> Item:
+    media = None
+    if row.content_hash is not None:
+        media = MediaInfo(
+            size=row.size or 0,
+            width=row.width or 0,
+            height=row.height or 0,
+            format=row.format or "",
+            content_hash=row.content_hash,
+        )
+    return Item(
+        id=row.id,
+        dataset_id=row.dataset_id,
+        path=row.path,
+        modality=Modality(row.modality),
+        media=media,
+        text=row.text,
+        split=row.split,
+        metadata=dict(row.meta or {}),
+    )
+
+
+def _label(row: LabelRow) -> Label:
+    return Label(
+        kind=LabelKind(row.kind),
+        name=row.name,
+        source=LabelSource(row.source),
+        is_main=row.is_main,
+        score=row.score,
+        geometry=row.geometry,
+        attributes=dict(row.attributes or {}),
+    )
+
+
+def _job(row: JobRow) -> Job:
+    return Job(
+        id=row.id,
+        kind=row.kind,
+        status=JobStatus(row.status),
+        dataset_id=row.dataset_id,
+        n_done=row.n_done,
+        n_total=row.n_total,
+        params=dict(row.params or {}),
+        result=dict(row.result or {}),
+        error=row.error,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+    )
+
+
+class Catalog:
+    """Repository over the catalog database; each method is one transaction."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._sessions = sessionmaker(engine, expire_on_commit=False)
+
+    @classmethod
+    def connect(cls, url: str) -> Catalog:
+        engine = make_engine(url)
+        upgrade(engine)
+        return cls(engine)
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        with self._sessions.begin() as session:
+            yield session
+
+    def _insert(self, table: Any) -> Any:
+        """An INSERT that skips rows breaking a unique constraint (re-imports add nothing)."""
+        dialect = sqlite if self.engine.dialect.name == "sqlite" else postgresql
+        return dialect.insert(table).on_conflict_do_nothing()
+
+    # -- datasets -------------------------------------------------------------------------
+    def create_dataset(self, name: str, description: str = "") -> Dataset:
+        validate_dataset_name(name)
+        try:
+            with self.session() as s:
+                row = DatasetRow(name=name, description=description)
+                s.add(row)
+                s.flush()
+                return Dataset(row.id, row.name, row.description, row.created_at, 0)
+        except IntegrityError as exc:
+            raise AlreadyExistsError(f"dataset {name!r} already exists") from exc
+
+    def list_datasets(self) -> list[Dataset]:
+        counts = (
+            select(ItemRow.dataset_id, func.count().label("n"))
+            .group_by(ItemRow.dataset_id)
+            .subquery()
+        )
+        stmt = (
+            select(DatasetRow, func.coalesce(counts.c.n, 0))
+            .outerjoin(counts, counts.c.dataset_id == DatasetRow.id)
+            .order_by(DatasetRow.name)
+        )
+        with self.session() as s:
+            return [
+                Dataset(r.id, r.name, r.description, r.created_at, n) for r, n in s.execute(stmt)
+            ]
+
+    def get_dataset(self, name: str) -> Dataset:
+        for ds in self.list_datasets():
+            if ds.name == name:
+                return ds
+        raise NotFoundError(f"no dataset named {name!r}")
+
+    def delete_dataset(self, dataset_id: int) -> None:
+        with self.session() as s:
+            s.execute(delete(DatasetRow).where(DatasetRow.id == dataset_id))
+
+    # -- items and labels -----------------------------------------------------------------
+    def existing_paths(self, dataset_id: int, paths: Sequence[str]) -> dict[str, int]:
+        """Map each of ``paths`` already in the dataset to its item id."""
+        found: dict[str, int] = {}
+        with self.session() as s:
+            for i in range(0, len(paths), _CHUNK):
+                stmt = select(ItemRow.path, ItemRow.id).where(
+                    ItemRow.dataset_id == dataset_id, ItemRow.path.in_(paths[i : i + _CHUNK])
+                )
+                found.update({p: i for p, i in s.execute(stmt)})
+        return found
+
+    def add_items(self, dataset_id: int, items: Sequence[NewItem]) -> tuple[int, int, int]:
+        """Insert new items and their labels; return (added, already there, labels added).
+
+        Items are keyed by path, labels by :func:`label_key`: running the same import twice
+        changes nothing. Labels of items already there are still added when new.
+        """
+        paths = [it.path for it in items]
+        before = self.existing_paths(dataset_id, paths)
+        rows = [
+            {
+                "dataset_id": dataset_id,
+                "path": it.path,
+                "modality": str(it.modality),
+                "size": it.media.size,
+                "width": it.media.width,
+                "height": it.media.height,
+                "format": it.media.format,
+                "content_hash": it.media.content_hash,
+                "text": it.text,
+                "split": it.split,
+                "metadata": it.metadata,
+            }
+            for it in items
+            if it.path not in before
+        ]
+        with self.session() as s:
+            for i in range(0, len(rows), _CHUNK):
+                s.execute(self._insert(ItemRow.__table__), rows[i : i + _CHUNK])
+        ids = self.existing_paths(dataset_id, paths)
+        n_labels = self.add_labels((ids[it.path], lab) for it in items for lab in it.labels)
+        return len(rows), len(before), n_labels
+
+    def add_labels(self, labels: Iterable[tuple[int, Label]]) -> int:
+        """Insert (item id, label) pairs not already there; return how many were new."""
+        rows = [
+            {
+                "item_id": item_id,
+                "key": label_key(lab),
+                "kind": str(lab.kind),
+                "name": lab.name,
+                "source": str(lab.source),
+                "is_main": lab.is_main,
+                "score": lab.score,
+                "geometry": lab.geometry,
+                "attributes": lab.attributes,
+            }
+            for item_id, lab in labels
+        ]
+        n = 0
+        with self.session() as s:
+            for i in range(0, len(rows), _CHUNK):
+                n += s.execute(self._insert(LabelRow.__table__), rows[i : i + _CHUNK]).rowcount
+        return n
+
+    def update_item_text(self, item_ids_to_text: dict[int, str]) -> None:
+        with self.session() as s:
+            for item_id, text in item_ids_to_text.items():
+                s.execute(update(ItemRow).where(ItemRow.id == item_id).values(text=text))
+
+    def count_items(self, dataset_id: int) -> int:
+        with self.session() as s:
+            stmt = select(func.count()).where(ItemRow.dataset_id == dataset_id)
+            return s.execute(stmt).scalar_one()
+
+    def get_item(self, item_id: int) -> Item:
+        with self.session() as s:
+            row = s.get(ItemRow, item_id)
+            if row is None:
+                raise NotFoundError(f"no item with id {item_id}")
+            return _item(row)
+
+    def get_items(self, item_ids: Sequence[int]) -> dict[int, Item]:
+        out: dict[int, Item] = {}
+        with self.session() as s:
+            for i in range(0, len(item_ids), _CHUNK):
+                stmt = select(ItemRow).where(ItemRow.id.in_(item_ids[i : i + _CHUNK]))
+                out.update({r.id: _item(r) for r in s.scalars(stmt)})
+        return out
+
+    def iter_items(self, dataset_id: int, *, batch_size: int = 1000) -> Iterator[Item]:
+        """Every item of the dataset in id order, fetched in batches (constant memory)."""
+        last = 0
+        while True:
+            with self.session() as s:
+                stmt = (
+                    select(ItemRow)
+                    .where(ItemRow.dataset_id == dataset_id, ItemRow.id > last)
+                    .order_by(ItemRow.id)
+                    .limit(batch_size)
+                )
+                rows = list(s.scalars(stmt))
+            if not rows:
+                return
+            yield from (_item(r) for r in rows)
+            last = rows[-1].id
+
+    def item_labels(self, item_id: int) -> list[Label]:
+        with self.session() as s:
+            stmt = select(LabelRow).where(LabelRow.item_id == item_id).order_by(LabelRow.id)
+            return [_label(r) for r in s.scalars(stmt)]
+
+    def label_names(self, dataset_id: int) -> dict[str, int]:
+        """Each label name of the dataset and on how many items it appears."""
+        stmt = (
+            select(LabelRow.name, func.count(func.distinct(LabelRow.item_id)))
+            .join(ItemRow, ItemRow.id == LabelRow.item_id)
+            .where(ItemRow.dataset_id == dataset_id)
+            .group_by(LabelRow.name)
+            .order_by(LabelRow.name)
+        )
+        with self.session() as s:
+            return {name: n for name, n in s.execute(stmt)}
+
+    def items_with_labels(
+        self, dataset_id: int, names: Sequence[str], mode: Literal["any", "all"] = "any"
+    ) -> set[int]:
+        """Ids of the items carrying any (or all) of the label ``names``."""
+        stmt = (
+            select(LabelRow.item_id)
+            .join(ItemRow, ItemRow.id == LabelRow.item_id)
+            .where(ItemRow.dataset_id == dataset_id, LabelRow.name.in_(list(names)))
+            .group_by(LabelRow.item_id)
+        )
+        if mode == "all":
+            stmt = stmt.having(func.count(func.distinct(LabelRow.name)) == len(set(names)))
+        with self.session() as s:
+            return set(s.scalars(stmt))
+
+    # -- embedding spaces -----------------------------------------------------------------
+    def ensure_space(self, dataset_id: int, name: str, kind: str, model: str, dim: int) -> None:
+        """Record that the dataset has space ``name``; a different model under it is an error."""
+        with self.session() as s:
+            row = s.scalars(
+                select(EmbeddingSpaceRow).where(
+                    EmbeddingSpaceRow.dataset_id == dataset_id, EmbeddingSpaceRow.name == name
+                )
+            ).one_or_none()
+            if row is None:
+                s.add(
+                    EmbeddingSpaceRow(
+                        dataset_id=dataset_id, name=name, kind=kind, model=model, dim=dim
+                    )
+                )
+            elif (row.kind, row.model, row.dim) != (kind, model, dim):
+                raise AlreadyExistsError(
+                    f"space {name!r} already holds {row.kind} vectors of {row.model!r} "
+                    f"(dim {row.dim}); use another space name for {model!r}"
+                )
+
+    def list_spaces(self, dataset_id: int) -> list[dict[str, Any]]:
+        with self.session() as s:
+            stmt = select(EmbeddingSpaceRow).where(EmbeddingSpaceRow.dataset_id == dataset_id)
+            return [
+                {"name": r.name, "kind": r.kind, "model": r.model, "dim": r.dim}
+                for r in s.scalars(stmt.order_by(EmbeddingSpaceRow.name))
+            ]
+
+    def get_space(self, dataset_id: int, name: str) -> dict[str, Any]:
+        for space in self.list_spaces(dataset_id):
+            if space["name"] == name:
+                return space
+        raise NotFoundError(f"dataset has no embedding space {name!r}; run `tagscope embed` first")
+
+    # -- jobs -----------------------------------------------------------------------------
+    def create_job(self, kind: str, dataset_id: int | None, params: dict[str, Any]) -> Job:
+        with self.session() as s:
+            row = JobRow(kind=kind, dataset_id=dataset_id, params=params, status="queued")
+            s.add(row)
+            s.flush()
+            return _job(row)
+
+    def update_job(self, job_id: int, **values: Any) -> None:
+        if "status" in values:
+            values["status"] = str(values["status"])
+        with self.session() as s:
+            s.execute(update(JobRow).where(JobRow.id == job_id).values(**values))
+
+    def get_job(self, job_id: int) -> Job:
+        with self.session() as s:
+            row = s.get(JobRow, job_id)
+            if row is None:
+                raise NotFoundError(f"no job with id {job_id}")
+            return _job(row)
+
+    def list_jobs(self, dataset_id: int | None = None) -> list[Job]:
+        stmt = select(JobRow).order_by(JobRow.id.desc())
+        if dataset_id is not None:
+            stmt = stmt.where(JobRow.dataset_id == dataset_id)
+        with self.session() as s:
+            return [_job(r) for r in s.scalars(stmt)]
+
+
+__all__ = ["Catalog", "label_key"]

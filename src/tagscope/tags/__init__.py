@@ -1,0 +1,1 @@
+"""Tag classifiers, calibration, scoring, metrics."""

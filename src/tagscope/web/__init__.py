@@ -1,0 +1,1 @@
+"""The web app (built with Vite), served by the API."""
