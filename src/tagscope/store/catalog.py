@@ -217,7 +217,9 @@ class Catalog:
         n = 0
         with self.session() as s:
             for i in range(0, len(rows), _CHUNK):
-                n += s.execute(self._insert(LabelRow.__table__), rows[i : i + _CHUNK]).rowcount
+                stmt = self._insert(LabelRow.__table__).returning(LabelRow.id)
+                # RETURNING counts what was really inserted (executemany's rowcount is -1).
+                n += len(s.execute(stmt, rows[i : i + _CHUNK]).all())
         return n
 
     def update_item_text(self, item_ids_to_text: dict[int, str]) -> None:
