@@ -1,0 +1,1 @@
+"""One router per area; ``tagscope.api.app`` includes them all under ``/api``."""

@@ -1,0 +1,76 @@
+"""``/api/datasets/{name}/items`` (the grid) and ``/api/items/{item_id}`` (the detail view)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel, Field
+
+from tagscope.api.dependencies import WorkspaceDep
+from tagscope.api.schemas import Item, Label
+from tagscope.service import browse
+
+router = APIRouter(prefix="/api", tags=["items"])
+
+
+class GridItem(Item):
+    labels: list[str] = Field(description="distinct label names (chips)")
+    scores: dict[str, float] = Field(description='tag scores keyed "group/tag"')
+
+
+class GridPage(BaseModel):
+    items: list[GridItem]
+    total: int = Field(description="items in the dataset matching the filter")
+    next_cursor: str | None = Field(description="pass as cursor to get the next page")
+
+
+class ItemDetail(BaseModel):
+    item: Item
+    dataset: str
+    labels: list[Label]
+    scores: dict[str, float] = Field(description='every tag score keyed "group/tag"')
+
+
+@router.get("/datasets/{name}/items")
+def list_items(
+    name: str,
+    ws: WorkspaceDep,
+    where: Annotated[
+        str | None, Query(description="SQL filter over items, labels and tag scores (F-42)")
+    ] = None,
+    sort: Annotated[str, Query(description=", ".join(browse.SORT_KEYS))] = "id",
+    order: Literal["asc", "desc"] = "asc",
+    limit: Annotated[int, Query(ge=1, le=browse.MAX_PAGE)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
+    cursor: Annotated[str | None, Query(description="next_cursor of the previous page")] = None,
+) -> GridPage:
+    page = browse.list_items(
+        ws,
+        name,
+        where=where,
+        sort=sort,
+        descending=order == "desc",
+        limit=limit,
+        offset=offset,
+        cursor=cursor,
+    )
+    return GridPage(
+        items=[
+            GridItem(**Item.from_domain(c.item).model_dump(), labels=c.labels, scores=c.scores)
+            for c in page.items
+        ],
+        total=page.total,
+        next_cursor=page.next_cursor,
+    )
+
+
+@router.get("/items/{item_id}")
+def get_item(item_id: int, ws: WorkspaceDep) -> ItemDetail:
+    detail = browse.get_item(ws, item_id)
+    return ItemDetail(
+        item=Item.from_domain(detail.item),
+        dataset=detail.dataset,
+        labels=[Label.from_domain(lab) for lab in detail.labels],
+        scores=detail.scores,
+    )

@@ -1,0 +1,21 @@
+"""``/api/jobs``: status and progress of long work."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from tagscope.api.dependencies import WorkspaceDep
+from tagscope.api.schemas import Job
+from tagscope.service import jobs as uc
+
+router = APIRouter(prefix="/api/jobs", tags=["jobs"])
+
+
+@router.get("")
+def list_jobs(ws: WorkspaceDep, dataset: str | None = None) -> list[Job]:
+    return [Job.from_domain(j) for j in uc.list_jobs(ws, dataset)]
+
+
+@router.get("/{job_id}")
+def get_job(job_id: int, ws: WorkspaceDep) -> Job:
+    return Job.from_domain(uc.get_job(ws, job_id))

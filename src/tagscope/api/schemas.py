@@ -1,0 +1,191 @@
+"""Response and request bodies shared by the routers (they give the OpenAPI schema its types).
+
+Each ``from_domain`` maps a plain domain record to its JSON shape; URLs of media are built here,
+from item ids only, so a client never sends a file path.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from tagscope import domain
+
+
+def thumbnail_url(item: domain.Item) -> str:
+    version = item.media.content_hash[:16] if item.media else "0"
+    return f"/api/items/{item.id}/thumbnail?v={version}"
+
+
+def media_url(item: domain.Item) -> str:
+    version = item.media.content_hash[:16] if item.media else "0"
+    return f"/api/items/{item.id}/media?v={version}"
+
+
+class Error(BaseModel):
+    status: int
+    message: str
+    field: str | None = None
+
+
+class Dataset(BaseModel):
+    id: int
+    name: str
+    description: str
+    created_at: datetime
+    n_items: int
+
+    @classmethod
+    def from_domain(cls, ds: domain.Dataset) -> Dataset:
+        return cls(
+            id=ds.id,
+            name=ds.name,
+            description=ds.description,
+            created_at=ds.created_at,
+            n_items=ds.n_items,
+        )
+
+
+class Space(BaseModel):
+    name: str
+    kind: str
+    model: str
+    dim: int
+    n_vectors: int
+
+
+class DatasetInfo(Dataset):
+    labels: dict[str, int] = Field(description="label name -> number of items carrying it")
+    spaces: list[Space]
+
+
+class Media(BaseModel):
+    size: int
+    width: int
+    height: int
+    format: str
+    content_hash: str
+
+
+class Item(BaseModel):
+    id: int
+    dataset_id: int
+    path: str
+    name: str = Field(description="file name of the item's media")
+    modality: str
+    media: Media | None
+    text: str | None
+    split: str | None
+    metadata: dict[str, Any]
+    thumbnail_url: str
+    media_url: str
+
+    @classmethod
+    def from_domain(cls, item: domain.Item) -> Item:
+        media = None
+        if item.media is not None:
+            m = item.media
+            media = Media(
+                size=m.size,
+                width=m.width,
+                height=m.height,
+                format=m.format,
+                content_hash=m.content_hash,
+            )
+        return cls(
+            id=item.id,
+            dataset_id=item.dataset_id,
+            path=item.path,
+            name=item.path.replace("\\", "/").rsplit("/", 1)[-1],
+            modality=str(item.modality),
+            media=media,
+            text=item.text,
+            split=item.split,
+            metadata=item.metadata,
+            thumbnail_url=thumbnail_url(item),
+            media_url=media_url(item),
+        )
+
+
+class Label(BaseModel):
+    kind: str
+    name: str
+    source: str
+    is_main: bool
+    score: float | None
+    geometry: dict[str, Any] | None
+    attributes: dict[str, Any]
+
+    @classmethod
+    def from_domain(cls, label: domain.Label) -> Label:
+        return cls(
+            kind=str(label.kind),
+            name=label.name,
+            source=str(label.source),
+            is_main=label.is_main,
+            score=label.score,
+            geometry=label.geometry,
+            attributes=label.attributes,
+        )
+
+
+class Job(BaseModel):
+    id: int
+    kind: str
+    status: str = Field(description="queued | running | done | error")
+    dataset_id: int | None
+    n_done: int
+    n_total: int
+    progress: float = Field(description="n_done / n_total, 0..1")
+    params: dict[str, Any]
+    result: dict[str, Any]
+    error: str | None
+    created_at: datetime | None
+    updated_at: datetime | None
+
+    @classmethod
+    def from_domain(cls, job: domain.Job) -> Job:
+        return cls(
+            id=job.id,
+            kind=job.kind,
+            status=str(job.status),
+            dataset_id=job.dataset_id,
+            n_done=job.n_done,
+            n_total=job.n_total,
+            progress=job.progress,
+            params=job.params,
+            result=job.result,
+            error=job.error,
+            created_at=job.created_at,
+            updated_at=job.updated_at,
+        )
+
+
+class Hit(BaseModel):
+    item_id: int
+    path: str
+    score: float
+    thumbnail_url: str
+    media_url: str
+
+    @classmethod
+    def from_domain(cls, hit: domain.Hit) -> Hit:
+        return cls(
+            item_id=hit.item_id,
+            path=hit.path,
+            score=hit.score,
+            thumbnail_url=f"/api/items/{hit.item_id}/thumbnail",
+            media_url=f"/api/items/{hit.item_id}/media",
+        )
+
+
+class PairHit(BaseModel):
+    a: Hit
+    b: Hit
+    score: float
+
+    @classmethod
+    def from_domain(cls, pair: domain.PairHit) -> PairHit:
+        return cls(a=Hit.from_domain(pair.a), b=Hit.from_domain(pair.b), score=pair.score)

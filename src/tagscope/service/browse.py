@@ -1,0 +1,176 @@
+"""Browsing use cases: the grid's pages of items and the item detail view (F-50, F-51).
+
+A page is cut by ``offset`` or by an opaque ``cursor`` (a keyset: the sort value and id of the last
+item shown), which stays fast deep into large datasets: infinite scroll passes back the
+``next_cursor`` of the previous page.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tagscope.domain import Item, Label, NotFoundError, ValidationError
+from tagscope.service.workspace import Workspace
+from tagscope.store import grid
+
+SORT_KEYS = tuple(grid.SORT_COLUMNS)
+MAX_PAGE = 500
+
+
+@dataclass(frozen=True, slots=True)
+class GridItem:
+    """One cell of the grid: the item, its label chips and its tag scores (``"group/tag"``)."""
+
+    item: Item
+    labels: list[str] = field(default_factory=list)
+    scores: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class GridPage:
+    items: list[GridItem]
+    total: int
+    next_cursor: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ItemDetail:
+    """An item with its dataset name, every label (with geometry) and every tag score."""
+
+    item: Item
+    dataset: str
+    labels: list[Label]
+    scores: dict[str, float]
+
+
+def _encode_cursor(sort: str, descending: bool, value: Any, item_id: int) -> str:
+    blob = json.dumps([sort, descending, value, item_id]).encode()
+    return base64.urlsafe_b64encode(blob).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str, sort: str, descending: bool) -> tuple[Any, int]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        c_sort, c_desc, value, item_id = json.loads(raw)
+        if (c_sort, c_desc) != (sort, descending) or not isinstance(item_id, int):
+            raise ValueError("cursor of another sort order")
+    except (ValueError, TypeError, binascii.Error) as exc:
+        raise ValidationError(
+            f"invalid cursor {cursor!r}: pass back a next_cursor of the same sort", field="cursor"
+        ) from exc
+    return value, item_id
+
+
+def _validate_page(sort: str, limit: int, offset: int) -> None:
+    if sort not in grid.SORT_COLUMNS:
+        raise ValidationError(
+            f"cannot sort by {sort!r}; choose one of {', '.join(SORT_KEYS)}", field="sort"
+        )
+    if not 1 <= limit <= MAX_PAGE:
+        raise ValidationError(f"limit must be within 1..{MAX_PAGE}, got {limit}", field="limit")
+    if offset < 0:
+        raise ValidationError(f"offset must be >= 0, got {offset}", field="offset")
+
+
+def list_items(
+    ws: Workspace,
+    dataset: str,
+    *,
+    where: str | None = None,
+    sort: str = "id",
+    descending: bool = False,
+    limit: int = 100,
+    offset: int = 0,
+    cursor: str | None = None,
+) -> GridPage:
+    """A page of the dataset's grid.
+
+    Parameters
+    ----------
+    where : str, optional
+        A SQL filter expression over ``items``, ``labels`` and tag scores (F-42).
+    sort : {"id", "path", "size", "width", "height", "format", "split"}, default "id"
+    descending : bool, default False
+    limit : int, default 100
+        Items per page, 1..500.
+    offset : int, default 0
+        Items to skip (ignored with ``cursor``).
+    cursor : str, optional
+        The ``next_cursor`` of the previous page, for keyset paging.
+    """
+    _validate_page(sort, limit, offset)
+    ds = ws.dataset(dataset)
+    after = _decode_cursor(cursor, sort, descending) if cursor else None
+    if where and where.strip():
+        raise ValidationError("grid filters are not available yet", field="where")
+    items = grid.page_items(
+        ws.catalog,
+        ds.id,
+        sort=sort,
+        descending=descending,
+        limit=limit,
+        offset=offset,
+        after=after,
+    )
+    total = ds.n_items
+    chips = grid.label_chips_of_items(ws.catalog, [it.id for it in items])
+    cells = [GridItem(item=it, labels=chips[it.id]) for it in items]
+    next_cursor = None
+    if len(items) == limit:
+        last = items[-1]
+        next_cursor = _encode_cursor(sort, descending, grid.sort_value(last, sort), last.id)
+    return GridPage(items=cells, total=total, next_cursor=next_cursor)
+
+
+def get_item(ws: Workspace, item_id: int) -> ItemDetail:
+    """One item with its labels and tag scores."""
+    item = ws.catalog.get_item(item_id)
+    dataset = next(d.name for d in ws.catalog.list_datasets() if d.id == item.dataset_id)
+    return ItemDetail(item=item, dataset=dataset, labels=ws.catalog.item_labels(item_id), scores={})
+
+
+@dataclass(frozen=True, slots=True)
+class MediaFile:
+    """A file the server may send for an item: always one the catalog knows, never a user path."""
+
+    path: Path
+    media_type: str
+    etag: str
+
+
+_MEDIA_TYPES = {
+    "jpeg": "image/jpeg",
+    "jpg": "image/jpeg",
+    "png": "image/png",
+    "gif": "image/gif",
+    "webp": "image/webp",
+    "bmp": "image/bmp",
+    "tiff": "image/tiff",
+    "mp4": "video/mp4",
+    "webm": "video/webm",
+}
+
+
+def _existing_file(path: Path, what: str, item_id: int) -> Path:
+    if not path.is_file():
+        raise NotFoundError(f"the {what} of item {item_id} is missing ({path.name})")
+    return path
+
+
+def get_media_file(ws: Workspace, item_id: int) -> MediaFile:
+    """The media file of item ``item_id`` as its import recorded it."""
+    item = ws.catalog.get_item(item_id)
+    path = _existing_file(Path(item.path), "media file", item_id)
+    fmt = (item.media.format if item.media else "") or path.suffix.lstrip(".")
+    etag = item.media.content_hash if item.media else f"{path.stat().st_mtime_ns:x}"
+    return MediaFile(path, _MEDIA_TYPES.get(fmt.lower(), "application/octet-stream"), etag)
+
+
+def get_thumbnail_file(ws: Workspace, item_id: int) -> MediaFile:
+    """The cached thumbnail of item ``item_id`` (made on first request)."""
+    return get_media_file(ws, item_id)

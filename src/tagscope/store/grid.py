@@ -1,0 +1,115 @@
+"""Grid pages over the catalog: a dataset's items in a sort order, a page at a time.
+
+Pages are cut either by ``offset`` or by a keyset ``after = (sort value, item id)``; the keyset
+form stays fast deep into a large dataset (no rows are skipped one by one).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import and_, func, or_, select
+
+from tagscope.domain import Item, Label
+from tagscope.store.catalog import _CHUNK, Catalog, _item, _label
+from tagscope.store.schema import ItemRow, LabelRow
+
+SORT_COLUMNS = {
+    "id": ItemRow.id,
+    "path": ItemRow.path,
+    "size": ItemRow.size,
+    "width": ItemRow.width,
+    "height": ItemRow.height,
+    "format": ItemRow.format,
+    "split": ItemRow.split,
+}
+
+
+def page_items(
+    catalog: Catalog,
+    dataset_id: int,
+    *,
+    sort: str = "id",
+    descending: bool = False,
+    limit: int = 100,
+    offset: int = 0,
+    after: tuple[Any, int] | None = None,
+) -> list[Item]:
+    """Up to ``limit`` items of the dataset ordered by ``sort`` (then id), from ``offset`` or
+    strictly after the keyset ``after = (sort value, item id)``."""
+    column = SORT_COLUMNS[sort]
+    stmt = select(ItemRow).where(ItemRow.dataset_id == dataset_id)
+    if after is not None:
+        value, last_id = after
+        if sort == "id":
+            stmt = stmt.where(ItemRow.id < last_id if descending else ItemRow.id > last_id)
+        elif value is None:
+            # NULLs sort first ascending (last descending) in SQLite and are compared by id.
+            nulls = and_(
+                column.is_(None), ItemRow.id < last_id if descending else ItemRow.id > last_id
+            )
+            stmt = stmt.where(nulls if descending else or_(nulls, column.is_not(None)))
+        else:
+            beyond = column < value if descending else column > value
+            tie = and_(
+                column == value, ItemRow.id < last_id if descending else ItemRow.id > last_id
+            )
+            clauses = [beyond, tie]
+            if descending:
+                clauses.append(column.is_(None))
+            stmt = stmt.where(or_(*clauses))
+    if sort == "id":
+        order = [ItemRow.id.desc() if descending else ItemRow.id]
+    else:
+        order = (
+            [column.desc().nulls_last(), ItemRow.id.desc()]
+            if descending
+            else [column.asc().nulls_first(), ItemRow.id]
+        )
+    stmt = stmt.order_by(*order).limit(limit)
+    if after is None and offset:
+        stmt = stmt.offset(offset)
+    with catalog.session() as s:
+        return [_item(r) for r in s.scalars(stmt)]
+
+
+def sort_value(item: Item, sort: str) -> Any:
+    """The value of ``item`` under the sort key ``sort`` (for keyset cursors)."""
+    if sort in ("id", "path", "split"):
+        return getattr(item, sort)
+    return getattr(item.media, sort) if item.media is not None else None
+
+
+def labels_of_items(catalog: Catalog, item_ids: Sequence[int]) -> dict[int, list[Label]]:
+    """The labels of each of ``item_ids`` (one query per 500 ids), in insertion order."""
+    out: dict[int, list[Label]] = {i: [] for i in item_ids}
+    with catalog.session() as s:
+        for i in range(0, len(item_ids), _CHUNK):
+            stmt = (
+                select(LabelRow)
+                .where(LabelRow.item_id.in_(item_ids[i : i + _CHUNK]))
+                .order_by(LabelRow.id)
+            )
+            for row in s.scalars(stmt):
+                out[row.item_id].append(_label(row))
+    return out
+
+
+def label_chips_of_items(catalog: Catalog, item_ids: Sequence[int]) -> dict[int, list[str]]:
+    """The distinct label names of each of ``item_ids`` (no geometry read): the grid's chips."""
+    out: dict[int, list[str]] = {i: [] for i in item_ids}
+    with catalog.session() as s:
+        for i in range(0, len(item_ids), _CHUNK):
+            stmt = (
+                select(LabelRow.item_id, LabelRow.name)
+                .where(LabelRow.item_id.in_(item_ids[i : i + _CHUNK]))
+                .group_by(LabelRow.item_id, LabelRow.name)
+                .order_by(LabelRow.item_id, func.min(LabelRow.id))
+            )
+            for item_id, name in s.execute(stmt):
+                out[item_id].append(name)
+    return out
+
+
+__all__ = ["SORT_COLUMNS", "label_chips_of_items", "labels_of_items", "page_items", "sort_value"]
