@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from tagscope.domain.errors import NotFoundError, ValidationError
+from tagscope.domain.errors import NotFoundError, TagscopeError, ValidationError
 
 MAX_NAME = 64
 
@@ -20,6 +20,10 @@ MAX_NAME = 64
 _TAG_NAME = re.compile(r"^[^\W_]+( [^\W_]+)*$")
 # Group names also name SQL tables (``dt_<slug>_visual``): ASCII only.
 _GROUP_NAME = re.compile(r"^[A-Za-z0-9]+([ _-][A-Za-z0-9]+)*$")
+
+
+class ReadOnlyGroupError(TagscopeError):
+    """Editing a tag group from a dataset that only applies it (not its training dataset)."""
 
 
 class Polarity(StrEnum):

@@ -1,0 +1,295 @@
+"""Tag use cases (SPEC F-20 to F-29): tag groups, prompts, examples, thresholds and reviews.
+
+Every face calls these. Definitions are edited only from a group's training dataset; datasets that
+apply a shareable group score it but cannot edit it (:class:`ReadOnlyGroupError`). Scoring,
+applying and versions live in :mod:`tagscope.service.tag_scoring`; preview, uncertain items,
+histogram and evaluation in :mod:`tagscope.service.tag_insights`; both are re-exported here.
+
+Examples
+--------
+>>> ws = Workspace.open("tagscope-data")                                   # doctest: +SKIP
+>>> create_group(ws, "coco", "animals", "dog\\ncat", visibility="shareable")  # doctest: +SKIP
+>>> add_prompt(ws, "coco", "animals", "dog", "a cat", polarity="negative")  # doctest: +SKIP
+>>> publish_group(ws, "coco", "animals")                                   # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+
+from tagscope.domain import Dataset, NotFoundError, ValidationError
+from tagscope.domain.tags import (
+    Polarity,
+    PromptModality,
+    ReadOnlyGroupError,
+    Review,
+    Tag,
+    TagGroup,
+    TextPrompt,
+    Visibility,
+    parse_tag_names,
+    validate_group_name,
+    validate_tag_name,
+    validate_threshold,
+)
+from tagscope.service.workspace import Workspace
+from tagscope.store.tag_catalog import TagCatalog
+
+
+def _enum(kind: type, value: object, field: str):  # type: ignore[no-untyped-def]
+    try:
+        return kind(str(value).lower())
+    except ValueError:
+        choices = ", ".join(str(v) for v in kind)
+        raise ValidationError(
+            f"invalid {field} {value!r}: choose one of {choices}", field=field
+        ) from None
+
+
+def _catalog(ws: Workspace) -> TagCatalog:
+    return TagCatalog(ws.catalog)
+
+
+def _editable(ws: Workspace, dataset: str, group: str) -> tuple[Dataset, TagGroup]:
+    """The dataset and the group, which must be trained on that dataset to be edited."""
+    ds = ws.dataset(dataset)
+    grp = _catalog(ws).get_group(group)
+    if grp.dataset_id != ds.id:
+        raise ReadOnlyGroupError(
+            f"tag group {grp.name!r} is trained on dataset {grp.dataset!r}; dataset {ds.name!r} "
+            f"can apply and score it but not edit it (edit it from {grp.dataset!r})"
+        )
+    return ds, grp
+
+
+def _default_space(ws: Workspace, ds: Dataset, space: str | None) -> str:
+    spaces = [s["name"] for s in ws.catalog.list_spaces(ds.id)]
+    if space is not None:
+        ws.catalog.get_space(ds.id, space)
+        return space
+    if len(spaces) == 1:
+        return spaces[0]
+    if not spaces:
+        raise ValidationError(
+            f"dataset {ds.name!r} has no embedding space yet; run `tagscope embed {ds.name}` first",
+            field="space",
+        )
+    raise ValidationError(
+        f"dataset {ds.name!r} has several embedding spaces ({', '.join(spaces)}): choose one",
+        field="space",
+    )
+
+
+def _new_tag(name: str) -> Tag:
+    """A tag whose name is its first positive prompt, for pictures and for transcripts."""
+    return Tag(
+        name,
+        prompts=(
+            TextPrompt(name, Polarity.POSITIVE, PromptModality.VISUAL),
+            TextPrompt(name, Polarity.POSITIVE, PromptModality.TRANSCRIPT),
+        ),
+    )
+
+
+# -- groups -------------------------------------------------------------------------------
+def create_group(
+    ws: Workspace,
+    dataset: str,
+    group: str,
+    names_text: str,
+    *,
+    visibility: str = "secret",
+    space: str | None = None,
+) -> TagGroup:
+    """Create a draft tag group trained on ``dataset`` (F-20).
+
+    Parameters
+    ----------
+    names_text : str
+        Tag names, one per line (letters, digits, spaces); each becomes a tag and its first
+        positive text prompt. A bad line raises ``ValidationError`` naming it.
+    visibility : {"secret", "shareable"}, default "secret"
+    space : str, optional
+        The embedding space whose vectors the tags learn from; by default the dataset's only one.
+    """
+    name = validate_group_name(group)
+    names = parse_tag_names(names_text)
+    vis = _enum(Visibility, visibility, "visibility")
+    ds = ws.dataset(dataset)
+    space = _default_space(ws, ds, space)
+    return _catalog(ws).create_group(
+        ds.id, name, space=space, visibility=vis, tags=[_new_tag(n) for n in names]
+    )
+
+
+def get_group(ws: Workspace, group: str) -> TagGroup:
+    return _catalog(ws).get_group(group)
+
+
+def list_groups(ws: Workspace, dataset: str | None = None) -> list[TagGroup]:
+    """Every tag group, or those ``dataset`` uses (trained on it or applied to it)."""
+    return _catalog(ws).list_groups(ws.dataset(dataset).id if dataset else None)
+
+
+def set_visibility(ws: Workspace, dataset: str, group: str, visibility: str) -> TagGroup:
+    _, grp = _editable(ws, dataset, group)
+    _catalog(ws).set_visibility(grp.id, _enum(Visibility, visibility, "visibility"))
+    return _catalog(ws).get_group_by_id(grp.id)
+
+
+# -- tags ---------------------------------------------------------------------------------
+def add_tags(ws: Workspace, dataset: str, group: str, names_text: str) -> TagGroup:
+    """Add tags to a group, one name per line, as :func:`create_group` does."""
+    _, grp = _editable(ws, dataset, group)
+    names = parse_tag_names(names_text)
+    for name in names:
+        _catalog(ws).add_tag(grp.id, _new_tag(name))
+    return _catalog(ws).get_group_by_id(grp.id)
+
+
+def rename_tag(ws: Workspace, dataset: str, group: str, tag: str, new_name: str) -> Tag:
+    _, grp = _editable(ws, dataset, group)
+    name = validate_tag_name(new_name)
+    _catalog(ws).rename_tag(grp.tag(tag).id, name)
+    return _catalog(ws).get_group_by_id(grp.id).tag(name)
+
+
+def remove_tag(ws: Workspace, dataset: str, group: str, tag: str) -> None:
+    _, grp = _editable(ws, dataset, group)
+    if len(grp.tags) == 1:
+        raise ValidationError(f"{tag!r} is the last tag of group {grp.name!r}", field="tag")
+    _catalog(ws).remove_tag(grp.tag(tag).id)
+
+
+# -- text prompts (F-21) ------------------------------------------------------------------
+def add_prompt(
+    ws: Workspace,
+    dataset: str,
+    group: str,
+    tag: str,
+    text: str,
+    *,
+    polarity: str = "positive",
+    modality: str = "visual",
+) -> TextPrompt:
+    """Add a text prompt: what the tag looks for (positive) or ignores (negative).
+
+    Parameters
+    ----------
+    polarity : {"positive", "negative"}, default "positive"
+    modality : {"visual", "transcript"}, default "visual"
+        Pictures (images, keyframes, shots) or spoken text (transcript segments).
+    """
+    _, grp = _editable(ws, dataset, group)
+    prompt = TextPrompt(
+        text.strip(),
+        _enum(Polarity, polarity, "polarity"),
+        _enum(PromptModality, modality, "modality"),
+    )
+    return _catalog(ws).add_prompt(grp.tag(tag).id, prompt)
+
+
+def edit_prompt(
+    ws: Workspace,
+    dataset: str,
+    group: str,
+    tag: str,
+    prompt_id: int,
+    *,
+    text: str | None = None,
+    polarity: str | None = None,
+    modality: str | None = None,
+) -> TextPrompt:
+    """Change the text, polarity or modality of prompt ``prompt_id`` (others stay)."""
+    _, grp = _editable(ws, dataset, group)
+    current = _prompt(grp.tag(tag), prompt_id)
+    new = TextPrompt(
+        text.strip() if text is not None else current.text,
+        _enum(Polarity, polarity, "polarity") if polarity else current.polarity,
+        _enum(PromptModality, modality, "modality") if modality else current.modality,
+        id=prompt_id,
+    )
+    _catalog(ws).update_prompt(grp.tag(tag).id, new)
+    return new
+
+
+def remove_prompt(ws: Workspace, dataset: str, group: str, tag: str, prompt_id: int) -> None:
+    _, grp = _editable(ws, dataset, group)
+    _prompt(grp.tag(tag), prompt_id)
+    _catalog(ws).remove_prompt(grp.tag(tag).id, prompt_id)
+
+
+def _prompt(tag: Tag, prompt_id: int) -> TextPrompt:
+    for p in tag.prompts:
+        if p.id == prompt_id:
+            return p
+    known = ", ".join(str(p.id) for p in tag.prompts) or "none"
+    raise NotFoundError(f"tag {tag.name!r} has no prompt {prompt_id} (prompts: {known})")
+
+
+# -- visual prompts (F-22) ----------------------------------------------------------------
+def mark_items(
+    ws: Workspace,
+    dataset: str,
+    group: str,
+    tag: str,
+    item_ids: Sequence[int],
+    *,
+    polarity: str = "positive",
+) -> int:
+    """Mark items of the training dataset as positive or negative examples, in bulk.
+
+    Items marked before with the other polarity switch; returns how many changed.
+    """
+    _, grp = _editable(ws, dataset, group)
+    if not item_ids:
+        raise ValidationError("give at least one item id to mark", field="items")
+    return _catalog(ws).mark_examples(
+        grp.tag(tag).id, list(item_ids), _enum(Polarity, polarity, "polarity")
+    )
+
+
+def unmark_items(ws: Workspace, dataset: str, group: str, tag: str, item_ids: Sequence[int]) -> int:
+    """Remove items from the examples of a tag; returns how many were examples."""
+    _, grp = _editable(ws, dataset, group)
+    return _catalog(ws).unmark_examples(grp.tag(tag).id, list(item_ids))
+
+
+# -- thresholds and ground truth (F-29) ---------------------------------------------------
+def save_threshold(ws: Workspace, dataset: str, group: str, tag: str, threshold: float) -> Tag:
+    """Save the tag's threshold: the decision column of score files written from now on.
+
+    A published group becomes pending until it is committed again.
+    """
+    _, grp = _editable(ws, dataset, group)
+    _catalog(ws).set_threshold(grp.tag(tag).id, validate_threshold(threshold))
+    return _catalog(ws).get_group_by_id(grp.id).tag(tag)
+
+
+def add_reviews(
+    ws: Workspace,
+    dataset: str,
+    group: str,
+    tag: str,
+    reviews: Mapping[int, bool] | Iterable[Review],
+) -> int:
+    """Record ground truth for a tag: item id → shows the tag (True) or not (False).
+
+    Reviews may come from any dataset that uses the group; they never change the definition.
+    """
+    ds = ws.dataset(dataset)
+    grp = _catalog(ws).get_group(group)
+    _catalog(ws).get_use(grp.id, ds.id)
+    pairs = (
+        list(reviews.items())
+        if isinstance(reviews, Mapping)
+        else [(r.item_id, r.label) for r in reviews]
+    )
+    items = ws.catalog.get_items([i for i, _ in pairs])
+    foreign = [i for i, _ in pairs if i not in items or items[i].dataset_id != ds.id]
+    if foreign:
+        raise ValidationError(
+            f"items not in dataset {ds.name!r}: {', '.join(map(str, foreign[:10]))}",
+            field="items",
+        )
+    return _catalog(ws).add_reviews(grp.tag(tag).id, pairs)
