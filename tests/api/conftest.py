@@ -41,6 +41,7 @@ def api_workspace(tmp_path_factory: pytest.TempPathFactory, coco_mini: Path) -> 
     _import_coco(
         ws, "coco", coco_mini / "val2017", coco_mini / "annotations" / "instances_val2017.json"
     )
+    ws.catalog.ensure_space(ws.dataset("coco").id, "text", "text", "minilm", 384)
     return ws
 
 

@@ -4,6 +4,7 @@
 | --- | --- |
 | :class:`~tagscope.domain.NotFoundError` | 404 |
 | :class:`~tagscope.domain.AlreadyExistsError` | 409 |
+| :class:`~tagscope.domain.tags.ReadOnlyGroupError` (editing an applied group) | 403 |
 | :class:`~tagscope.domain.ValidationError` (``field`` names the input) | 422 |
 | a refused SQL statement (``SqlRefusedError``-like, or ``field == "sql"``) | 400 |
 | :class:`~tagscope.domain.ModelUnavailableError` | 503 |
@@ -27,6 +28,7 @@ from tagscope.domain import (
     TagscopeError,
     ValidationError,
 )
+from tagscope.domain.tags import ReadOnlyGroupError
 
 
 def error_body(status: int, message: str, field: str | None = None) -> dict[str, Any]:
@@ -48,6 +50,8 @@ def status_of(exc: TagscopeError) -> int:
         return 404
     if isinstance(exc, AlreadyExistsError):
         return 409
+    if isinstance(exc, ReadOnlyGroupError):
+        return 403
     if _is_refused_sql(exc):
         return 400
     if isinstance(exc, ValidationError):

@@ -1,0 +1,255 @@
+"""Tag groups and tags (F-20 to F-29).
+
+Groups are read at ``/api/tag-groups``; everything that edits or scores a group happens in the
+context of a dataset, as the use cases do: ``/api/datasets/{dataset}/tag-groups/{group}/...``
+(a group is edited only from its training dataset; other datasets that apply it get ``403``).
+Group and tag names go into the path URL-encoded (``street%20scenes``).
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from fastapi import APIRouter, Response, status
+from pydantic import BaseModel, Field
+
+from tagscope.api.dependencies import WorkspaceDep
+from tagscope.domain import tags as dt
+from tagscope.service import tags as uc
+
+router = APIRouter(prefix="/api", tags=["tags"])
+
+GROUP = "/datasets/{dataset}/tag-groups/{group}"
+TAG = GROUP + "/tags/{tag}"
+
+Polarity = Literal["positive", "negative"]
+Modality = Literal["visual", "transcript"]
+
+
+# -- bodies -------------------------------------------------------------------------------
+class Prompt(BaseModel):
+    id: int | None
+    text: str
+    polarity: str
+    modality: str
+
+    @classmethod
+    def from_domain(cls, p: dt.TextPrompt) -> Prompt:
+        return cls(id=p.id, text=p.text, polarity=str(p.polarity), modality=str(p.modality))
+
+
+class Example(BaseModel):
+    item_id: int
+    polarity: str
+
+
+class Tag(BaseModel):
+    id: int | None
+    name: str
+    threshold: float
+    revision: int
+    is_autotag: bool
+    prompts: list[Prompt]
+    examples: list[Example]
+
+    @classmethod
+    def from_domain(cls, tag: dt.Tag) -> Tag:
+        return cls(
+            id=tag.id,
+            name=tag.name,
+            threshold=tag.threshold,
+            revision=tag.revision,
+            is_autotag=tag.is_autotag,
+            prompts=[Prompt.from_domain(p) for p in tag.prompts],
+            examples=[Example(item_id=e.item_id, polarity=str(e.polarity)) for e in tag.examples],
+        )
+
+
+class TagGroup(BaseModel):
+    id: int
+    name: str
+    slug: str
+    table: str = Field(description="SQL table of its visual scores: dt_<slug>_visual")
+    dataset: str = Field(description="training dataset (the only one that edits it)")
+    dataset_id: int
+    space: str
+    visibility: str
+    state: str = Field(description="draft | published | pending")
+    version: int = Field(description="latest committed version (0: never)")
+    tags: list[Tag]
+
+    @classmethod
+    def from_domain(cls, g: dt.TagGroup) -> TagGroup:
+        return cls(
+            id=g.id,
+            name=g.name,
+            slug=g.slug,
+            table=g.table(),
+            dataset=g.dataset,
+            dataset_id=g.dataset_id,
+            space=g.space,
+            visibility=str(g.visibility),
+            state=str(g.state),
+            version=g.version,
+            tags=[Tag.from_domain(t) for t in g.tags],
+        )
+
+
+class NewGroup(BaseModel):
+    name: str = Field(description="ASCII letters, digits, spaces, '_' or '-'")
+    tags: str = Field(description="tag names, one per line (letters, digits, spaces)")
+    visibility: Literal["secret", "shareable"] = "secret"
+    space: str | None = Field(None, description="embedding space; default: the dataset's only one")
+
+
+class GroupChange(BaseModel):
+    visibility: Literal["secret", "shareable"]
+
+
+class NewTags(BaseModel):
+    names: str = Field(description="tag names, one per line")
+
+
+class TagChange(BaseModel):
+    name: str
+
+
+class NewPrompt(BaseModel):
+    text: str
+    polarity: Polarity = "positive"
+    modality: Modality = "visual"
+
+
+class PromptChange(BaseModel):
+    text: str | None = None
+    polarity: Polarity | None = None
+    modality: Modality | None = None
+
+
+class Marks(BaseModel):
+    item_ids: list[int] = Field(min_length=1)
+    polarity: Polarity = "positive"
+
+
+class Unmarks(BaseModel):
+    item_ids: list[int] = Field(min_length=1)
+
+
+class Count(BaseModel):
+    n: int = Field(description="how many records changed")
+
+
+class Threshold(BaseModel):
+    threshold: float = Field(ge=0.0, le=1.0)
+
+
+class ReviewIn(BaseModel):
+    item_id: int
+    label: bool = Field(description="true: the item shows the tag")
+
+
+class Reviews(BaseModel):
+    reviews: list[ReviewIn] = Field(min_length=1)
+
+
+# -- groups -------------------------------------------------------------------------------
+@router.get("/tag-groups")
+def list_all_groups(ws: WorkspaceDep) -> list[TagGroup]:
+    return [TagGroup.from_domain(g) for g in uc.list_groups(ws)]
+
+
+@router.get("/tag-groups/{group}")
+def get_group(group: str, ws: WorkspaceDep) -> TagGroup:
+    return TagGroup.from_domain(uc.get_group(ws, group))
+
+
+@router.get("/datasets/{dataset}/tag-groups")
+def list_groups(dataset: str, ws: WorkspaceDep) -> list[TagGroup]:
+    """Groups the dataset uses: trained on it or applied to it."""
+    return [TagGroup.from_domain(g) for g in uc.list_groups(ws, dataset)]
+
+
+@router.post("/datasets/{dataset}/tag-groups", status_code=status.HTTP_201_CREATED)
+def create_group(dataset: str, body: NewGroup, ws: WorkspaceDep) -> TagGroup:
+    group = uc.create_group(
+        ws, dataset, body.name, body.tags, visibility=body.visibility, space=body.space
+    )
+    return TagGroup.from_domain(group)
+
+
+@router.patch(GROUP)
+def change_group(dataset: str, group: str, body: GroupChange, ws: WorkspaceDep) -> TagGroup:
+    return TagGroup.from_domain(uc.set_visibility(ws, dataset, group, body.visibility))
+
+
+# -- tags ---------------------------------------------------------------------------------
+@router.post(GROUP + "/tags", status_code=status.HTTP_201_CREATED)
+def add_tags(dataset: str, group: str, body: NewTags, ws: WorkspaceDep) -> TagGroup:
+    return TagGroup.from_domain(uc.add_tags(ws, dataset, group, body.names))
+
+
+@router.patch(TAG)
+def rename_tag(dataset: str, group: str, tag: str, body: TagChange, ws: WorkspaceDep) -> Tag:
+    return Tag.from_domain(uc.rename_tag(ws, dataset, group, tag, body.name))
+
+
+@router.delete(TAG, status_code=status.HTTP_204_NO_CONTENT)
+def remove_tag(dataset: str, group: str, tag: str, ws: WorkspaceDep) -> Response:
+    uc.remove_tag(ws, dataset, group, tag)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+# -- text prompts -------------------------------------------------------------------------
+@router.post(TAG + "/prompts", status_code=status.HTTP_201_CREATED)
+def add_prompt(dataset: str, group: str, tag: str, body: NewPrompt, ws: WorkspaceDep) -> Prompt:
+    prompt = uc.add_prompt(
+        ws, dataset, group, tag, body.text, polarity=body.polarity, modality=body.modality
+    )
+    return Prompt.from_domain(prompt)
+
+
+@router.patch(TAG + "/prompts/{prompt_id}")
+def edit_prompt(
+    dataset: str, group: str, tag: str, prompt_id: int, body: PromptChange, ws: WorkspaceDep
+) -> Prompt:
+    prompt = uc.edit_prompt(
+        ws,
+        dataset,
+        group,
+        tag,
+        prompt_id,
+        text=body.text,
+        polarity=body.polarity,
+        modality=body.modality,
+    )
+    return Prompt.from_domain(prompt)
+
+
+@router.delete(TAG + "/prompts/{prompt_id}", status_code=status.HTTP_204_NO_CONTENT)
+def remove_prompt(dataset: str, group: str, tag: str, prompt_id: int, ws: WorkspaceDep) -> Response:
+    uc.remove_prompt(ws, dataset, group, tag, prompt_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+# -- visual prompts (examples) ------------------------------------------------------------
+@router.post(TAG + "/examples")
+def mark_items(dataset: str, group: str, tag: str, body: Marks, ws: WorkspaceDep) -> Count:
+    """Mark items positive or negative, in bulk (marking again with the other polarity flips)."""
+    return Count(n=uc.mark_items(ws, dataset, group, tag, body.item_ids, polarity=body.polarity))
+
+
+@router.post(TAG + "/examples/remove")
+def unmark_items(dataset: str, group: str, tag: str, body: Unmarks, ws: WorkspaceDep) -> Count:
+    return Count(n=uc.unmark_items(ws, dataset, group, tag, body.item_ids))
+
+
+# -- threshold and ground truth -----------------------------------------------------------
+@router.put(TAG + "/threshold")
+def save_threshold(dataset: str, group: str, tag: str, body: Threshold, ws: WorkspaceDep) -> Tag:
+    return Tag.from_domain(uc.save_threshold(ws, dataset, group, tag, body.threshold))
+
+
+@router.post(TAG + "/reviews")
+def add_reviews(dataset: str, group: str, tag: str, body: Reviews, ws: WorkspaceDep) -> Count:
+    pairs = {r.item_id: r.label for r in body.reviews}
+    return Count(n=uc.add_reviews(ws, dataset, group, tag, pairs))
