@@ -9,28 +9,69 @@ input, 400 refused SQL or bad request. Long work answers ``202`` with a job; pol
 
 Routes
 ------
-=======  ===========================================  =============================================
-method   path                                         what
-=======  ===========================================  =============================================
-GET      /api/datasets                                datasets with item counts
-POST     /api/datasets                                create ``{name, description}`` -> 201
-GET      /api/datasets/{name}                         counts, labels (name -> n items), spaces
-DELETE   /api/datasets/{name}                         delete (media files stay) -> 204
-GET      /api/datasets/{name}/items                   grid page: ``where`` (SQL filter, F-42),
-                                                      ``sort`` (id|path|size|width|height|format|
-                                                      split), ``order`` (asc|desc), ``limit``
-                                                      (1..500, default 100), ``offset`` or
-                                                      ``cursor`` (the previous ``next_cursor``)
-                                                      -> {items, total, next_cursor}; each item has
-                                                      thumbnail_url, media_url, labels (chips),
-                                                      scores ("group/tag" -> score)
-GET      /api/items/{item_id}                         detail: item, dataset, labels with geometry,
-                                                      every tag score
-GET      /api/items/{item_id}/thumbnail               thumbnail (ETag, Cache-Control, 304)
-GET      /api/items/{item_id}/media                   original media file (ETag, Cache-Control)
-GET      /api/jobs?dataset=                           jobs, newest first
-GET      /api/jobs/{job_id}                           status, n_done, n_total, progress, result
-=======  ===========================================  =============================================
+``G`` = ``/api/datasets/{dataset}/tag-groups/{group}``, ``T`` = ``G/tags/{tag}`` (URL-encoded).
+Routes marked * wait for their use case to land; their shapes are settled.
+
+=======  ==========================================  ==============================================
+method   path                                        what
+=======  ==========================================  ==============================================
+GET      /api/datasets                               datasets with item counts
+POST     /api/datasets                               create ``{name, description}`` -> 201
+GET      /api/datasets/{name}                        counts, labels (name -> n items), spaces
+DELETE   /api/datasets/{name}                        delete (media files stay) -> 204
+POST     /api/datasets/{name}/embed                  ``{space?, kind?, model?, batch_size?}`` -> 202
+                                                     job (kind clip|text|phash)
+GET      /api/datasets/{name}/items                  grid page: ``where`` (SQL filter, F-42),
+                                                     ``sort`` (id|path|size|width|height|format|
+                                                     split), ``order`` (asc|desc), ``limit``
+                                                     (1..500, default 100), ``offset`` or
+                                                     ``cursor`` (the previous ``next_cursor``)
+                                                     -> {items, total, next_cursor}; each item has
+                                                     thumbnail_url, media_url, labels (chips),
+                                                     scores ("group/tag" -> score)
+GET      /api/items/{item_id}                        detail: item, dataset, labels with geometry,
+                                                     every tag score
+GET      /api/items/{item_id}/thumbnail              thumbnail (ETag, Cache-Control, 304)
+GET      /api/items/{item_id}/media                  original media file (ETag, Cache-Control)
+GET*     /api/datasets/{name}/search                 text search: ``text``, ``space``, ``k``,
+                                                     ``min_score``, ``labels`` (repeat),
+                                                     ``label_mode`` (any|all) -> [hit]
+POST*    /api/datasets/{name}/search/image           multipart ``file`` + the same query options
+GET*     /api/items/{item_id}/similar                items like this one (same options) -> [hit]
+GET*     /api/datasets/{name}/duplicates             near-duplicate pairs -> [{a, b, score}]
+GET      /api/jobs?dataset=                          jobs, newest first
+GET      /api/jobs/{job_id}                          status, n_done, n_total, progress, result
+GET      /api/tag-groups                             every group
+GET      /api/tag-groups/{group}                     one group with its tags, prompts, examples
+GET*     /api/tag-groups/{group}/uses                datasets using it: status, version,
+                                                     update_available
+GET      /api/datasets/{dataset}/tag-groups          groups the dataset trains or applies
+POST     /api/datasets/{dataset}/tag-groups          ``{name, tags: "one\nper line",
+                                                     visibility?, space?}`` -> 201
+PATCH    G                                           ``{visibility}``
+POST*    G/publish                                   commit and score -> 202 job
+POST*    G/apply                                     score a shareable group on {dataset} -> 202
+POST     G/tags                                      ``{names: "one\nper line"}`` -> 201 group
+PATCH    T                                           ``{name}`` rename
+DELETE   T                                           remove -> 204
+POST     T/prompts                                   ``{text, polarity?, modality?}`` -> 201
+PATCH    T/prompts/{prompt_id}                       ``{text?, polarity?, modality?}``
+DELETE   T/prompts/{prompt_id}                       -> 204
+POST     T/examples                                  ``{item_ids, polarity?}`` -> {n}
+POST     T/examples/remove                           ``{item_ids}`` -> {n}
+PUT      T/threshold                                 ``{threshold}`` -> tag
+POST     T/reviews                                   ``{reviews: [{item_id, label}]}`` -> {n}
+GET*     T/preview                                   ``threshold``, ``view`` (positives|negatives|
+                                                     compare), ``n`` -> sampled items with scores
+GET*     T/uncertain                                 ``n`` -> items nearest the boundary
+GET*     T/histogram                                 ``bins``, ``min_score`` -> bins, each with
+                                                     the grid ``where`` selecting its items
+GET*     T/evaluation                                ``metric`` -> curves over thresholds and the
+                                                     recommended threshold
+POST*    /api/sql                                    ``{sql, limit?}`` -> {columns, rows, ...};
+                                                     refused statements -> 400 (field "sql")
+GET*     /api/sql/tables                             tables and their columns
+=======  ==========================================  ==============================================
 """
 
 from __future__ import annotations
