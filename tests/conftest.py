@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, text
 
+from tagscope.domain import Dataset, MediaInfo, NewItem
 from tagscope.service import Workspace
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # tests never download a model
@@ -65,3 +68,93 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+# -- embeddings: a tiny random CLIP and small datasets of real images -----------------------------
+
+
+@pytest.fixture(scope="session")
+def tiny_clip_dir(shared_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny CLIP model with random weights and the real CLIP tokenizer, saved to a folder.
+
+    It loads like any CLIP checkpoint (``AutoModel`` / ``AutoProcessor``): 16-d projections,
+    32 x 32 pixel inputs, 77-token text. No semantics: use it for plumbing and shapes only.
+    """
+    import torch
+    from transformers import (
+        CLIPConfig,
+        CLIPImageProcessorPil,
+        CLIPModel,
+        CLIPProcessor,
+        CLIPTokenizer,
+    )
+
+    folder = tmp_path_factory.mktemp("tiny-clip")
+    tower = {"hidden_size": 32, "intermediate_size": 37, "num_hidden_layers": 2}
+    config = CLIPConfig(
+        text_config={
+            **tower,
+            "num_attention_heads": 2,
+            "vocab_size": 49408,
+            "max_position_embeddings": 77,
+        },
+        vision_config={**tower, "num_attention_heads": 2, "image_size": 32, "patch_size": 8},
+        projection_dim=16,
+    )
+    torch.manual_seed(0)
+    CLIPModel(config).save_pretrained(folder)
+    tokenizer = CLIPTokenizer.from_pretrained(shared_dir / "models" / "clip-tokenizer")
+    images = CLIPImageProcessorPil(
+        size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32}
+    )
+    CLIPProcessor(image_processor=images, tokenizer=tokenizer).save_pretrained(folder)
+    return folder
+
+
+def _media_info(path: Path) -> MediaInfo:
+    """What the importer records of an image file (used until tests import through it)."""
+    from PIL import Image
+
+    data = path.read_bytes()
+    with Image.open(path) as im:
+        width, height = im.size
+        fmt = (im.format or "").lower()
+    return MediaInfo(
+        size=len(data),
+        width=width,
+        height=height,
+        format=fmt,
+        content_hash=hashlib.sha256(data).hexdigest(),
+    )
+
+
+@pytest.fixture(scope="session")
+def coco_captions(coco_mini: Path) -> dict[str, str]:
+    """COCO val2017 captions by file name, one caption per line (as the importer stores them)."""
+    doc = json.loads((coco_mini / "annotations" / "captions_val2017.json").read_text())
+    names = {im["id"]: im["file_name"] for im in doc["images"]}
+    lines: dict[str, list[str]] = {}
+    for ann in sorted(doc["annotations"], key=lambda a: a["id"]):
+        lines.setdefault(names[ann["image_id"]], []).append(ann["caption"].strip())
+    return {name: "\n".join(caps) for name, caps in lines.items()}
+
+
+@pytest.fixture()
+def make_dataset(workspace: Workspace) -> Callable[..., Dataset]:
+    """``make_dataset(name, paths, texts=None)``: a dataset of the workspace whose items are the
+    image files ``paths`` (real files, read for their size, dimensions and hash), with optional
+    own text per item."""
+
+    def make(
+        name: str, paths: Sequence[Path], texts: Sequence[str | None] | None = None
+    ) -> Dataset:
+        ds = workspace.catalog.create_dataset(name)
+        texts = list(texts) if texts is not None else [None] * len(paths)
+        items = [
+            NewItem(path=str(p), media=_media_info(Path(p)), text=t)
+            for p, t in zip(paths, texts, strict=True)
+        ]
+        workspace.catalog.add_items(ds.id, items)
+        return workspace.dataset(name)
+
+    return make
