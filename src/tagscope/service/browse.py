@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -48,22 +49,45 @@ class ItemDetail:
     scores: dict[str, float]
 
 
-def _encode_cursor(sort: str, descending: bool, value: Any, item_id: int) -> str:
-    blob = json.dumps([sort, descending, value, item_id]).encode()
-    return base64.urlsafe_b64encode(blob).decode().rstrip("=")
+@dataclass(frozen=True, slots=True)
+class _Cursor:
+    """Where a page ended, in an opaque token: the sort order and filter it belongs to, the sort
+    value and id of the last item, and the total of the first page (so later pages need not
+    count again: counting is linear in the dataset)."""
+
+    sort: str
+    descending: bool
+    where: str
+    value: Any
+    item_id: int
+    total: int
+
+    def encode(self) -> str:
+        blob = json.dumps(
+            [self.sort, self.descending, self.where, self.value, self.item_id, self.total]
+        )
+        return base64.urlsafe_b64encode(blob.encode()).decode().rstrip("=")
+
+    @classmethod
+    def decode(cls, token: str, sort: str, descending: bool, where: str) -> _Cursor:
+        try:
+            raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+            cursor = cls(*json.loads(raw))
+            if (cursor.sort, cursor.descending, cursor.where) != (sort, descending, where):
+                raise ValueError("cursor of another sort order or filter")
+            if not isinstance(cursor.item_id, int) or not isinstance(cursor.total, int):
+                raise ValueError("malformed cursor")
+        except (ValueError, TypeError, binascii.Error) as exc:
+            raise ValidationError(
+                f"invalid cursor {token!r}: pass back the next_cursor of a page of the same "
+                "sort, order and filter",
+                field="cursor",
+            ) from exc
+        return cursor
 
 
-def _decode_cursor(cursor: str, sort: str, descending: bool) -> tuple[Any, int]:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        c_sort, c_desc, value, item_id = json.loads(raw)
-        if (c_sort, c_desc) != (sort, descending) or not isinstance(item_id, int):
-            raise ValueError("cursor of another sort order")
-    except (ValueError, TypeError, binascii.Error) as exc:
-        raise ValidationError(
-            f"invalid cursor {cursor!r}: pass back a next_cursor of the same sort", field="cursor"
-        ) from exc
-    return value, item_id
+def _digest(where: str) -> str:
+    return hashlib.sha1(where.encode()).hexdigest()[:16] if where else ""
 
 
 def _validate_page(sort: str, limit: int, offset: int) -> None:
@@ -104,33 +128,35 @@ def list_items(
         The ``next_cursor`` of the previous page, for keyset paging.
     """
     _validate_page(sort, limit, offset)
-    ds = ws.dataset(dataset)
-    after = _decode_cursor(cursor, sort, descending) if cursor else None
-    if where and where.strip():
+    where = (where or "").strip()
+    if where:
         raise ValidationError("grid filters are not available yet", field="where")
+    dataset_id = grid.dataset_id(ws.catalog, dataset)
+    previous = _Cursor.decode(cursor, sort, descending, _digest(where)) if cursor else None
+    total = ws.catalog.count_items(dataset_id) if previous is None else previous.total
     items = grid.page_items(
         ws.catalog,
-        ds.id,
+        dataset_id,
         sort=sort,
         descending=descending,
         limit=limit,
         offset=offset,
-        after=after,
+        after=(previous.value, previous.item_id) if previous else None,
     )
-    total = ds.n_items
     chips = grid.label_chips_of_items(ws.catalog, [it.id for it in items])
     cells = [GridItem(item=it, labels=chips[it.id]) for it in items]
     next_cursor = None
     if len(items) == limit:
         last = items[-1]
-        next_cursor = _encode_cursor(sort, descending, grid.sort_value(last, sort), last.id)
+        value = grid.sort_value(last, sort)
+        next_cursor = _Cursor(sort, descending, _digest(where), value, last.id, total).encode()
     return GridPage(items=cells, total=total, next_cursor=next_cursor)
 
 
 def get_item(ws: Workspace, item_id: int) -> ItemDetail:
     """One item with its labels and tag scores."""
     item = ws.catalog.get_item(item_id)
-    dataset = next(d.name for d in ws.catalog.list_datasets() if d.id == item.dataset_id)
+    dataset = grid.dataset_name(ws.catalog, item.dataset_id)
     return ItemDetail(item=item, dataset=dataset, labels=ws.catalog.item_labels(item_id), scores={})
 
 

@@ -11,9 +11,9 @@ from typing import Any
 
 from sqlalchemy import and_, func, or_, select
 
-from tagscope.domain import Item, Label
+from tagscope.domain import Item, Label, NotFoundError
 from tagscope.store.catalog import _CHUNK, Catalog, _item, _label
-from tagscope.store.schema import ItemRow, LabelRow
+from tagscope.store.schema import DatasetRow, ItemRow, LabelRow
 
 SORT_COLUMNS = {
     "id": ItemRow.id,
@@ -24,6 +24,23 @@ SORT_COLUMNS = {
     "format": ItemRow.format,
     "split": ItemRow.split,
 }
+
+
+def dataset_id(catalog: Catalog, name: str) -> int:
+    """The id of dataset ``name``, without counting its items (``Catalog.get_dataset`` does)."""
+    with catalog.session() as s:
+        found = s.scalar(select(DatasetRow.id).where(DatasetRow.name == name))
+    if found is None:
+        raise NotFoundError(f"no dataset named {name!r}")
+    return found
+
+
+def dataset_name(catalog: Catalog, dataset_id: int) -> str:
+    with catalog.session() as s:
+        found = s.scalar(select(DatasetRow.name).where(DatasetRow.id == dataset_id))
+    if found is None:
+        raise NotFoundError(f"no dataset with id {dataset_id}")
+    return found
 
 
 def page_items(
@@ -117,6 +134,8 @@ def label_chips_of_items(catalog: Catalog, item_ids: Sequence[int]) -> dict[int,
 
 __all__ = [
     "SORT_COLUMNS",
+    "dataset_id",
+    "dataset_name",
     "label_chips_of_items",
     "labels_of_items",
     "page_items",
