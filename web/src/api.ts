@@ -1,0 +1,452 @@
+// The REST API, typed. The web app talks to the server only through this module.
+
+export interface ApiErrorBody {
+  status: number;
+  message: string;
+  field: string | null;
+}
+
+export class ApiError extends Error {
+  status: number;
+  field: string | null;
+  constructor(body: ApiErrorBody) {
+    super(body.message);
+    this.status = body.status;
+    this.field = body.field;
+  }
+}
+
+export interface Dataset {
+  id: number;
+  name: string;
+  description: string;
+  n_items: number;
+}
+
+export interface Space {
+  name: string;
+  kind: string;
+  model: string;
+  dim: number;
+  n_vectors: number;
+}
+
+export interface DatasetInfo extends Dataset {
+  labels: Record<string, number>;
+  spaces: Space[];
+}
+
+export interface Media {
+  size: number;
+  width: number;
+  height: number;
+  format: string;
+}
+
+export interface Item {
+  id: number;
+  dataset_id: number;
+  path: string;
+  name: string;
+  modality: string;
+  media: Media | null;
+  text: string | null;
+  split: string | null;
+  metadata: Record<string, unknown>;
+  thumbnail_url: string;
+  media_url: string;
+}
+
+export interface GridItem extends Item {
+  labels: string[];
+  scores: Record<string, number>;
+}
+
+export interface GridPage {
+  items: GridItem[];
+  total: number;
+  next_cursor: string | null;
+}
+
+export interface Label {
+  kind: string;
+  name: string;
+  source: string;
+  is_main: boolean;
+  score: number | null;
+  geometry: Record<string, unknown> | null;
+  attributes: Record<string, unknown>;
+}
+
+export interface ItemDetail {
+  item: Item;
+  dataset: string;
+  labels: Label[];
+  scores: Record<string, number>;
+}
+
+export interface Hit {
+  item_id: number;
+  path: string;
+  score: number;
+  thumbnail_url: string;
+  media_url: string;
+  labels?: string[];
+}
+
+export interface PairHit {
+  a: Hit;
+  b: Hit;
+  score: number;
+}
+
+export interface Job {
+  id: number;
+  kind: string;
+  status: string;
+  dataset_id: number | null;
+  n_done: number;
+  n_total: number;
+  progress: number;
+  params: Record<string, unknown>;
+  result: Record<string, unknown>;
+  error: string | null;
+}
+
+export interface Prompt {
+  id: number | null;
+  text: string;
+  polarity: string;
+  modality: string;
+}
+
+export interface Example {
+  item_id: number;
+  polarity: "positive" | "negative";
+}
+
+export interface Tag {
+  id: number | null;
+  name: string;
+  threshold: number;
+  revision: number;
+  is_autotag: boolean;
+  prompts: Prompt[];
+  examples: Example[];
+}
+
+export interface Scoring {
+  status: string; // unscored | queued | scoring | scored | error
+  job_id: number | null;
+  version: number | null;
+}
+
+export interface TagGroup {
+  id: number;
+  name: string;
+  slug: string;
+  table: string;
+  dataset: string;
+  space: string;
+  visibility: string;
+  state: string;
+  version: number;
+  tags: Tag[];
+  scoring?: Scoring | null;
+}
+
+export interface Scored {
+  item_id: number;
+  score: number;
+  thumbnail_url: string;
+}
+
+export interface Preview {
+  threshold: number;
+  stratified: boolean;
+  positives: Scored[];
+  negatives: Scored[];
+}
+
+export interface HistogramBin {
+  lo: number;
+  hi: number;
+  count: number;
+  where: string;
+}
+
+export interface Histogram {
+  bins: HistogramBin[];
+  where_tagged: string | null;
+}
+
+export const METRICS = ["f1", "f0_5", "precision", "recall", "accuracy"] as const;
+export type MetricName = (typeof METRICS)[number];
+
+export interface Metrics {
+  thresholds: number[];
+  curves: Record<MetricName, number[]>;
+  recommended: { metric: string; threshold: number };
+  n_positive: number;
+  n_negative: number;
+}
+
+export interface SqlResult {
+  columns: string[];
+  rows: unknown[][];
+  n_rows: number;
+  truncated: boolean;
+  elapsed_ms: number | null;
+}
+
+export interface SearchOptions {
+  space?: string;
+  k: number;
+  min_score?: number | null;
+  labels?: string[];
+  label_mode?: "any" | "all";
+}
+
+// -- transport -----------------------------------------------------------------------------
+
+const enc = encodeURIComponent;
+
+function query(params: Record<string, unknown>): string {
+  const q = new URLSearchParams();
+  for (const [k, v] of Object.entries(params)) {
+    if (v === undefined || v === null || v === "") continue;
+    if (Array.isArray(v)) v.forEach((x) => q.append(k, String(x)));
+    else q.set(k, String(v));
+  }
+  const s = q.toString();
+  return s ? `?${s}` : "";
+}
+
+async function request<T>(method: string, url: string, body?: unknown): Promise<T> {
+  const init: RequestInit = { method, headers: { Accept: "application/json" } };
+  if (body instanceof FormData) init.body = body;
+  else if (body !== undefined) {
+    init.body = JSON.stringify(body);
+    (init.headers as Record<string, string>)["Content-Type"] = "application/json";
+  }
+  let res: Response;
+  try {
+    res = await fetch(url, init);
+  } catch (e) {
+    throw new ApiError({ status: 0, message: `cannot reach the server (${e})`, field: null });
+  }
+  if (res.status === 204) return undefined as T;
+  const text = await res.text();
+  let data: unknown = null;
+  try {
+    data = text ? JSON.parse(text) : null;
+  } catch {
+    data = null;
+  }
+  if (!res.ok) {
+    const b = (data ?? {}) as Partial<ApiErrorBody> & { detail?: unknown };
+    const message =
+      typeof b.message === "string"
+        ? b.message
+        : typeof b.detail === "string"
+          ? b.detail
+          : `${res.status} ${res.statusText || "error"}${text && !data ? `: ${text.slice(0, 200)}` : ""}`;
+    throw new ApiError({ status: res.status, message, field: b.field ?? null });
+  }
+  return data as T;
+}
+
+const get = <T>(url: string) => request<T>("GET", url);
+const post = <T>(url: string, body?: unknown) => request<T>("POST", url, body ?? {});
+
+// -- shape helpers (tolerate a few spellings of the same answer) -----------------------------
+
+type Loose = Record<string, unknown>;
+
+function asList<T>(data: unknown, ...keys: string[]): T[] {
+  if (Array.isArray(data)) return data as T[];
+  const o = (data ?? {}) as Loose;
+  for (const k of keys) if (Array.isArray(o[k])) return o[k] as T[];
+  return [];
+}
+
+function num(v: unknown, fallback = 0): number {
+  return typeof v === "number" && Number.isFinite(v) ? v : fallback;
+}
+
+function hit(h: Loose): Hit {
+  const id = num(h.item_id ?? h.id ?? (h.item as Loose | undefined)?.id);
+  return {
+    item_id: id,
+    path: String(h.path ?? (h.item as Loose | undefined)?.path ?? ""),
+    score: num(h.score),
+    thumbnail_url: String(h.thumbnail_url ?? `/api/items/${id}/thumbnail`),
+    media_url: String(h.media_url ?? `/api/items/${id}/media`),
+    labels: Array.isArray(h.labels) ? (h.labels as string[]) : undefined,
+  };
+}
+
+function scored(h: Loose): Scored {
+  const x = hit(h);
+  return { item_id: x.item_id, score: x.score, thumbnail_url: x.thumbnail_url };
+}
+
+// -- datasets and items ------------------------------------------------------------------------
+
+export const api = {
+  datasets: () => get<Dataset[]>("/api/datasets"),
+  dataset: (name: string) => get<DatasetInfo>(`/api/datasets/${enc(name)}`),
+  items: (
+    ds: string,
+    p: { where?: string; sort?: string; order?: string; limit?: number; cursor?: string | null },
+  ) => get<GridPage>(`/api/datasets/${enc(ds)}/items${query(p)}`),
+  item: (id: number) => get<ItemDetail>(`/api/items/${id}`),
+
+  similar: async (id: number, o: Partial<SearchOptions> = {}) =>
+    asList<Loose>(
+      await get(`/api/items/${id}/similar${query({ ...o, labels: o.labels })}`),
+      "hits",
+      "items",
+    ).map(hit),
+
+  searchText: async (ds: string, text: string, o: SearchOptions) =>
+    asList<Loose>(await post(`/api/datasets/${enc(ds)}/search`, { text, ...o }), "hits", "items").map(
+      hit,
+    ),
+
+  searchItem: async (ds: string, item_id: number, o: SearchOptions) =>
+    asList<Loose>(
+      await post(`/api/datasets/${enc(ds)}/search`, { item_id, ...o }),
+      "hits",
+      "items",
+    ).map(hit),
+
+  searchImage: async (ds: string, file: File, o: SearchOptions) => {
+    const form = new FormData();
+    form.append("file", file);
+    form.append("k", String(o.k));
+    if (o.space) form.append("space", o.space);
+    if (o.min_score != null) form.append("min_score", String(o.min_score));
+    for (const l of o.labels ?? []) form.append("labels", l);
+    if (o.label_mode) form.append("label_mode", o.label_mode);
+    return asList<Loose>(
+      await post(`/api/datasets/${enc(ds)}/search/image`, form),
+      "hits",
+      "items",
+    ).map(hit);
+  },
+
+  duplicates: async (ds: string, o: Partial<SearchOptions>) =>
+    asList<Loose>(await get(`/api/datasets/${enc(ds)}/duplicates${query({ ...o })}`), "pairs").map(
+      (p) => ({ a: hit(p.a as Loose), b: hit(p.b as Loose), score: num(p.score) }) as PairHit,
+    ),
+
+  // -- jobs --------------------------------------------------------------------------------------
+  jobs: (ds?: string) => get<Job[]>(`/api/jobs${query({ dataset: ds })}`),
+  job: (id: number) => get<Job>(`/api/jobs/${id}`),
+
+  // -- tags --------------------------------------------------------------------------------------
+  groups: (ds: string) => get<TagGroup[]>(`/api/datasets/${enc(ds)}/tag-groups`),
+  group: (name: string) => get<TagGroup>(`/api/tag-groups/${enc(name)}`),
+  createGroup: (ds: string, name: string, tags: string, visibility = "secret") =>
+    post<TagGroup>(`/api/datasets/${enc(ds)}/tag-groups`, { name, tags, visibility }),
+  addTags: (ds: string, group: string, names: string) =>
+    post<TagGroup>(`${groupUrl(ds, group)}/tags`, { names }),
+  setVisibility: (ds: string, group: string, visibility: string) =>
+    request<TagGroup>("PATCH", groupUrl(ds, group), { visibility }),
+  publish: async (ds: string, group: string, visibility?: string) =>
+    jobOf(await post<Loose>(`${groupUrl(ds, group)}/publish`, visibility ? { visibility } : {})),
+
+  addPrompt: (ds: string, g: string, t: string, text: string, polarity: string, modality: string) =>
+    post<Prompt>(`${tagUrl(ds, g, t)}/prompts`, { text, polarity, modality }),
+  removePrompt: (ds: string, g: string, t: string, id: number) =>
+    request<void>("DELETE", `${tagUrl(ds, g, t)}/prompts/${id}`),
+  mark: (ds: string, g: string, t: string, item_ids: number[], polarity: "positive" | "negative") =>
+    post<{ n: number }>(`${tagUrl(ds, g, t)}/examples`, { item_ids, polarity }),
+  unmark: (ds: string, g: string, t: string, item_ids: number[]) =>
+    post<{ n: number }>(`${tagUrl(ds, g, t)}/examples/remove`, { item_ids }),
+  saveThreshold: (ds: string, g: string, t: string, threshold: number) =>
+    request<Tag>("PUT", `${tagUrl(ds, g, t)}/threshold`, { threshold }),
+
+  preview: async (ds: string, g: string, t: string, p: { threshold: number; view: string; n: number }) => {
+    const d = (await get<Loose>(`${tagUrl(ds, g, t)}/preview${query(p)}`)) ?? {};
+    return {
+      threshold: num(d.threshold, p.threshold),
+      stratified: Boolean(d.stratified),
+      positives: asList<Loose>(d.positives).map(scored),
+      negatives: asList<Loose>(d.negatives).map(scored),
+    } as Preview;
+  },
+  uncertain: async (ds: string, g: string, t: string, n = 24) =>
+    asList<Loose>(await get(`${tagUrl(ds, g, t)}/uncertain${query({ n })}`), "items").map(scored),
+
+  histogram: async (ds: string, g: string, t: string, min_score: number, bins = 20) => {
+    const d = (await get<Loose>(`${tagUrl(ds, g, t)}/histogram${query({ min_score, bins })}`)) ?? {};
+    return {
+      bins: asList<Loose>(d, "bins").map((b) => ({
+        lo: num(b.lo ?? b.low ?? b.start),
+        hi: num(b.hi ?? b.high ?? b.end),
+        count: num(b.count ?? b.n),
+        where: String(b.where ?? b.filter ?? ""),
+      })),
+      where_tagged: (d.where_tagged ?? d.where ?? null) as string | null,
+    } as Histogram;
+  },
+
+  metrics: async (ds: string, g: string, t: string, metric = "f1") => {
+    const d = (await get<Loose>(`${tagUrl(ds, g, t)}/metrics${query({ metric })}`)) ?? {};
+    const src = ((d.curves as Loose) ?? d) as Loose;
+    const curves = {} as Record<MetricName, number[]>;
+    for (const m of METRICS) {
+      const alt = m === "f0_5" ? ["f0_5", "f05", "f0.5", "f_half"] : [m];
+      const v = alt.map((k) => src[k]).find(Array.isArray) as number[] | undefined;
+      curves[m] = v ?? [];
+    }
+    const rec = (d.recommended ?? {}) as Loose;
+    return {
+      thresholds: asList<number>(d.thresholds),
+      curves,
+      recommended: {
+        metric: String(rec.metric ?? metric),
+        threshold: num(rec.threshold ?? d.recommended_threshold, 0.5),
+      },
+      n_positive: num(d.n_positive),
+      n_negative: num(d.n_negative),
+    } as Metrics;
+  },
+
+  // -- SQL ---------------------------------------------------------------------------------------
+  sql: async (sql: string, limit = 1000) => {
+    const d = (await post<Loose>("/api/sql", { sql, limit })) ?? {};
+    const columns = asList<unknown>(d.columns).map((c) =>
+      typeof c === "string" ? c : String((c as Loose).name),
+    );
+    let rows = asList<unknown>(d.rows);
+    if (rows.length && !Array.isArray(rows[0]))
+      rows = rows.map((r) => columns.map((c) => (r as Loose)[c]));
+    return {
+      columns,
+      rows: rows as unknown[][],
+      n_rows: num(d.n_rows ?? d.row_count, rows.length),
+      truncated: Boolean(d.truncated),
+      elapsed_ms: typeof d.elapsed_ms === "number" ? d.elapsed_ms : null,
+    } as SqlResult;
+  },
+};
+
+function jobOf(d: Loose): Job {
+  return ((d.job as Job | undefined) ?? (d as unknown as Job)) as Job;
+}
+
+export function groupUrl(ds: string, group: string): string {
+  return `/api/datasets/${enc(ds)}/tag-groups/${enc(group)}`;
+}
+
+export function tagUrl(ds: string, group: string, tag: string): string {
+  return `${groupUrl(ds, group)}/tags/${enc(tag)}`;
+}
+
+export function errorText(e: unknown): string {
+  if (e instanceof ApiError) return e.field ? `${e.message}` : e.message;
+  return e instanceof Error ? e.message : String(e);
+}

@@ -1,0 +1,192 @@
+// The shell: sidebar navigation, dataset picker, theme, job tray, and the page of the route.
+import { useEffect, useState } from "preact/hooks";
+import { api, type Dataset } from "./api";
+import { JobTray, Toasts, Spinner, Empty } from "./components/ui";
+import { discoverJobs } from "./jobs";
+import { GridPage } from "./pages/grid";
+import { ItemPage } from "./pages/item";
+import { SearchPage } from "./pages/search";
+import { TagsPage, GroupPage } from "./pages/tags";
+import { TagPage } from "./pages/tag";
+import { PreviewPage } from "./pages/preview";
+import { MetricsPage } from "./pages/metrics";
+import { SqlPage } from "./pages/sql";
+import { JobsPage } from "./pages/jobs";
+import { href, navigate, useRoute, type Route } from "./router";
+import { store, useStore } from "./store";
+
+export const datasets = store<Dataset[] | null>(null);
+const LAST = "tagscope.dataset";
+
+async function loadDatasets(): Promise<void> {
+  try {
+    datasets.set(await api.datasets());
+  } catch {
+    datasets.set([]);
+  }
+}
+
+function currentDataset(route: Route): string | null {
+  if (route.parts[0] === "d" && route.parts[1]) return route.parts[1];
+  return localStorage.getItem(LAST);
+}
+
+const NAV: [string, string, string][] = [
+  ["grid", "Grid", "▦"],
+  ["search", "Search", "⌕"],
+  ["tags", "Tags", "◈"],
+  ["sql", "SQL", "⌘"],
+  ["jobs", "Jobs", "↻"],
+];
+
+type Theme = "light" | "dark" | "auto";
+
+function useTheme(): [Theme, () => void] {
+  const [theme, setTheme] = useState<Theme>(
+    () => (localStorage.getItem("tagscope.theme") as Theme) || "auto",
+  );
+  useEffect(() => {
+    document.documentElement.dataset.theme = theme;
+    localStorage.setItem("tagscope.theme", theme);
+  }, [theme]);
+  const next = () => setTheme((t) => (t === "auto" ? "dark" : t === "dark" ? "light" : "auto"));
+  return [theme, next];
+}
+
+export function App() {
+  const route = useRoute();
+  const list = useStore(datasets);
+  const [theme, nextTheme] = useTheme();
+  const ds = currentDataset(route);
+
+  useEffect(() => {
+    // Not on the critical path of the first page: the grid fetches its items on its own.
+    const t = setTimeout(() => {
+      void loadDatasets();
+      void discoverJobs();
+    }, 0);
+    return () => clearTimeout(t);
+  }, []);
+
+  useEffect(() => {
+    if (ds && route.parts[0] === "d") localStorage.setItem(LAST, ds);
+  }, [ds, route.parts[0]]);
+
+  // No page named: go to the grid of the last (or first) dataset.
+  useEffect(() => {
+    if (route.parts.length || !list) return;
+    const name = list.find((d) => d.name === ds)?.name ?? list[0]?.name;
+    if (name) navigate(href("d", name, "grid"), true);
+  }, [route.parts.length, list, ds]);
+
+  const section = route.parts[0] === "d" ? route.parts[2] ?? "grid" : route.parts[0];
+
+  return (
+    <div class="shell">
+      <nav class="sidebar" aria-label="Main">
+        <a class="brand" href={ds ? href("d", ds, "grid") : "#/"} aria-label="Tagscope home">
+          <span class="logo">T</span>
+          <span class="brand-name">Tagscope</span>
+        </a>
+        <ul>
+          {NAV.map(([key, label, icon]) => (
+            <li key={key}>
+              <a
+                href={ds ? href("d", ds, key) : "#/"}
+                class={section === key ? "active" : ""}
+                aria-current={section === key ? "page" : undefined}
+                data-testid={`nav-${key}`}
+              >
+                <span class="nav-icon" aria-hidden="true">
+                  {icon}
+                </span>
+                <span class="nav-label">{label}</span>
+              </a>
+            </li>
+          ))}
+        </ul>
+        <div class="sidebar-foot">
+          <button
+            type="button"
+            class="ghost small"
+            onClick={nextTheme}
+            aria-label={`Theme: ${theme} (click to change)`}
+            title="Theme"
+          >
+            {theme === "dark" ? "☾ Dark" : theme === "light" ? "☀ Light" : "◐ Auto"}
+          </button>
+          <a class="ghost small" href="/docs" target="_blank" rel="noreferrer">
+            API docs
+          </a>
+        </div>
+      </nav>
+      <div class="main">
+        <div class="topbar">
+          <label class="ds-picker">
+            <span>Dataset</span>
+            <select
+              aria-label="Dataset"
+              data-testid="dataset-picker"
+              value={ds ?? ""}
+              onChange={(e) => {
+                const name = (e.target as HTMLSelectElement).value;
+                const sub = route.parts[0] === "d" ? route.parts[2] ?? "grid" : "grid";
+                navigate(href("d", name, ["tags", "search", "sql", "jobs"].includes(sub) ? sub : "grid"));
+              }}
+            >
+              {ds && !list?.some((d) => d.name === ds) ? <option value={ds}>{ds}</option> : null}
+              {(list ?? []).map((d) => (
+                <option key={d.id} value={d.name}>
+                  {d.name} ({d.n_items.toLocaleString("en-US")})
+                </option>
+              ))}
+            </select>
+          </label>
+        </div>
+        <main class="content" id="content">
+          <Page route={route} ds={ds} list={list} />
+        </main>
+      </div>
+      <JobTray />
+      <Toasts />
+    </div>
+  );
+}
+
+function Page({ route, ds, list }: { route: Route; ds: string | null; list: Dataset[] | null }) {
+  const [p0, p1, p2, p3, p4, p5] = route.parts;
+  if (p0 === "items" && p1) return <ItemPage key={p1} id={Number(p1)} />;
+  if (p0 === "d" && p1) {
+    switch (p2 ?? "grid") {
+      case "grid":
+        return <GridPage key={p1} ds={p1} q={route.q} />;
+      case "search":
+        return <SearchPage key={p1} ds={p1} q={route.q} />;
+      case "tags":
+        if (p3 && p4 && p5 === "preview")
+          return <PreviewPage key={`${p3}/${p4}`} ds={p1} group={p3} tag={p4} q={route.q} />;
+        if (p3 && p4 && p5 === "metrics")
+          return <MetricsPage key={`${p3}/${p4}`} ds={p1} group={p3} tag={p4} />;
+        if (p3 && p4) return <TagPage key={`${p3}/${p4}`} ds={p1} group={p3} tag={p4} q={route.q} />;
+        if (p3) return <GroupPage key={p3} ds={p1} group={p3} />;
+        return <TagsPage key={p1} ds={p1} q={route.q} />;
+      case "sql":
+        return <SqlPage ds={p1} q={route.q} />;
+      case "jobs":
+        return <JobsPage ds={p1} />;
+    }
+  }
+  if (p0 === "sql") return <SqlPage ds={ds} q={route.q} />;
+  if (!list) return <Spinner />;
+  if (!list.length)
+    return (
+      <Empty>
+        <h2>No datasets yet</h2>
+        <p>
+          Import one with <code>tagscope import coco …</code> or <code>tagscope import images …</code>,
+          then reload.
+        </p>
+      </Empty>
+    );
+  return <Empty>Page not found.</Empty>;
+}
