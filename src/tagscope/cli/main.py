@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from tagscope.cli import datasets, serve
+from tagscope.cli import datasets, embed, serve
 from tagscope.cli.output import WorkspaceOpt, console, handle_errors, open_workspace
 
 app = typer.Typer(
@@ -16,6 +16,8 @@ app = typer.Typer(
 )
 app.add_typer(datasets.app, name="datasets")
 app.command()(serve.serve)
+app.command()(embed.embed)
+app.add_typer(embed.vectors_app, name="vectors")
 
 
 @app.command()

@@ -1,0 +1,387 @@
+"""Embedding use cases: compute a dataset's vectors in a space (F-10), import a user's own.
+
+``compute_embeddings`` is resumable: it embeds only the items that have no vector in the space
+yet, and stores each batch as it is done (an atomic chunk of the vector store), so a run that is
+killed loses at most the batch in flight and the next run continues from there.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import Counter, deque
+from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from itertools import islice
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image, ImageOps
+
+from tagscope.domain import Dataset, Item, Job, NotFoundError, ValidationError
+from tagscope.embed import IMPORTED, KINDS, Embedder, load_embedder
+from tagscope.embed.text import text_lines
+from tagscope.jobs.runner import ProgressFn
+from tagscope.service.workspace import Workspace
+from tagscope.store import VectorStore
+from tagscope.store.vector_files import read_vector_file
+
+DEFAULT_BATCH_SIZE = {"clip": 64, "text": 256, "phash": 256}
+"""Items per batch (and per stored chunk) by kind."""
+
+MAX_PROBLEMS = 1000
+"""Problems listed in a job result; ``n_problems`` counts them all."""
+
+
+def _decode_threads(device: str | None) -> int:
+    """Threads decoding images while the model runs. On the CPU they share the cores with
+    torch's own threads (oversubscribed, torch slows down badly), so take half the cores."""
+    cores = os.cpu_count() or 1
+    on_cpu = (device or "cpu").startswith("cpu")
+    return max(1, min(4, cores // 2 if on_cpu else cores))
+
+_REPORT_EVERY = 1024  # items already done are counted in steps of this many
+
+
+def _batched(items: Iterable[Item], n: int) -> Iterator[tuple[Item, ...]]:
+    """``itertools.batched`` (Python 3.12+)."""
+    it = iter(items)
+    while batch := tuple(islice(it, n)):
+        yield batch
+
+
+def _resolve(
+    ws: Workspace, ds: Dataset, space: str | None, kind: str | None, model: str | None
+) -> tuple[str, str, str | None]:
+    """(space, kind, model): an existing space keeps its kind and model unless told otherwise."""
+    name = space or kind or "clip"
+    try:
+        existing: dict[str, Any] | None = ws.catalog.get_space(ds.id, name)
+    except NotFoundError:
+        existing = None
+    if existing is not None:
+        if existing["kind"] == IMPORTED and kind is None:
+            raise ValidationError(
+                f"space {name!r} holds imported vectors; embed into another space (--space)",
+                field="space",
+            )
+        if kind is None or kind == existing["kind"]:
+            return name, existing["kind"], model or existing["model"]
+    kind = kind or (name if name in KINDS else "clip")
+    return name, kind, model
+
+
+def compute_embeddings(
+    ws: Workspace,
+    dataset_name: str,
+    *,
+    space: str | None = None,
+    kind: str | None = None,
+    model: str | None = None,
+    batch_size: int | None = None,
+    device: str | None = None,
+    progress: ProgressFn | None = None,
+) -> Job:
+    """Embed every item of a dataset that has no vector in ``space`` yet, as an ``embed`` job.
+
+    Parameters
+    ----------
+    ws : Workspace
+    dataset_name : str
+    space : str, optional
+        The space's name; defaults to ``kind``. Several spaces of one kind may coexist
+        (e.g. ``clip`` and ``clip-large``).
+    kind : {"clip", "text", "phash"}, optional
+        Defaults to the kind of the existing ``space``, else to ``space`` when it names a kind,
+        else ``"clip"``.
+    model : str, optional
+        A hub id or a local folder; defaults to the existing space's model, else to the kind's
+        default (``openai/clip-vit-base-patch32``, the bundled all-MiniLM-L6-v2).
+    batch_size : int, optional
+        Items per batch; each batch is stored as it is done. Defaults: clip 64, text 256,
+        phash 256.
+    device : str, optional
+        ``cpu``, ``cuda``, ``cuda:N``, ``mps``; by default the GPU when there is one.
+    progress : callable, optional
+        ``progress(n_done, n_total)`` over the dataset's items (those done earlier count).
+
+    Returns
+    -------
+    Job
+        Finished, with ``result``: ``space``, ``kind``, ``model``, ``dim``, ``n_items``,
+        ``n_existing`` (had a vector already), ``n_embedded`` (embedded by this run),
+        ``n_skipped`` (left without a vector: no text in a text space, unreadable image),
+        ``skipped`` (counts per reason), ``problems`` (up to 1000 ``{"item_id", "path",
+        "reason"}`` for unreadable files) and ``n_problems``.
+
+    Raises
+    ------
+    ModelUnavailableError
+        The model's weights cannot be found or fetched.
+    AlreadyExistsError
+        ``space`` exists with another kind or model.
+    """
+    ds = ws.dataset(dataset_name)
+    space, kind, model = _resolve(ws, ds, space, kind, model)
+    if batch_size is not None and batch_size < 1:
+        raise ValidationError("batch size must be at least 1", field="batch_size")
+    embedder = load_embedder(kind, model, device=device)
+    ws.catalog.ensure_space(ds.id, space, embedder.kind, embedder.model, embedder.dim)
+    store = ws.vectors(ds, space)
+    size = batch_size or DEFAULT_BATCH_SIZE[kind]
+    params = {"space": space, "kind": kind, "model": embedder.model, "batch_size": size}
+    if device is not None:
+        params["device"] = device
+
+    def work(report: ProgressFn) -> dict[str, Any]:
+        run = _EmbedRun(ws, ds, embedder, store, size, report)
+        return {"space": space, "kind": kind, "model": embedder.model, **run.execute()}
+
+    return ws.runner.run("embed", ds.id, params, work, on_progress=progress)
+
+
+def _decode(path: str, min_side: int | None) -> Image.Image:
+    """Decode to RGB with the EXIF orientation; a JPEG much larger than the model's input is
+    decoded at a reduced scale (at least ``min_side`` a side): faster, and far less memory."""
+    with Image.open(path) as im:
+        if min_side:
+            im.draft("RGB", (min_side, min_side))
+        return ImageOps.exif_transpose(im).convert("RGB")
+
+
+class _EmbedRun:
+    """One pass over a dataset's items: skip those done, embed the rest batch by batch."""
+
+    def __init__(
+        self,
+        ws: Workspace,
+        ds: Dataset,
+        embedder: Embedder,
+        store: VectorStore,
+        batch_size: int,
+        report: ProgressFn,
+    ) -> None:
+        self.ws, self.ds, self.embedder, self.store = ws, ds, embedder, store
+        self.batch_size = batch_size
+        self.report = report
+        self.n_total = ws.catalog.count_items(ds.id)
+        self.n_done = self.n_existing = self.n_embedded = 0
+        self.skipped: Counter[str] = Counter()
+        self.problems: list[dict[str, Any]] = []
+        self.n_problems = 0
+
+    def execute(self) -> dict[str, Any]:
+        self.report(0, self.n_total)
+        if self.embedder.input == "text":
+            self._embed_texts()
+        else:
+            self._embed_images()
+        self.store.compact()
+        self.report(self.n_total, self.n_total)
+        return {
+            "dim": self.embedder.dim,
+            "n_items": self.n_total,
+            "n_existing": self.n_existing,
+            "n_embedded": self.n_embedded,
+            "n_skipped": sum(self.skipped.values()),
+            "skipped": dict(self.skipped),
+            "problems": self.problems,
+            "n_problems": self.n_problems,
+        }
+
+    def _todo(self) -> Iterator[Item]:
+        """The dataset's items without a vector, in id order (those with one count as done)."""
+        done = self.store.ids()
+        for item in self.ws.catalog.iter_items(self.ds.id):
+            pos = np.searchsorted(done, item.id)
+            if pos < len(done) and done[pos] == item.id:
+                self.n_existing += 1
+                self.n_done += 1
+                if self.n_done % _REPORT_EVERY == 0:
+                    self.report(self.n_done, self.n_total)
+            else:
+                yield item
+
+    def _skip(self, item: Item, reason: str, detail: str | None = None) -> None:
+        self.skipped[reason] += 1
+        if detail is not None:
+            self.n_problems += 1
+            if len(self.problems) < MAX_PROBLEMS:
+                self.problems.append({"item_id": item.id, "path": item.path, "reason": detail})
+
+    def _store(self, ids: list[int], vectors: np.ndarray, n_batch: int) -> None:
+        if ids:
+            self.store.append(np.asarray(ids, np.int64), vectors)
+            self.n_embedded += len(ids)
+        self.n_done += n_batch
+        self.report(self.n_done, self.n_total)
+
+    def _embed_texts(self) -> None:
+        encode = getattr(self.embedder, "encode_documents", self.embedder.encode_texts)
+        for batch in _batched(self._todo(), self.batch_size):
+            keep = []
+            for it in batch:
+                if text_lines(it.text):
+                    keep.append(it)
+                else:
+                    self._skip(it, "no text")
+            vectors = encode([it.text or "" for it in keep])
+            self._store([it.id for it in keep], vectors, len(batch))
+
+    def _embed_images(self) -> None:
+        """Decode in a thread pool, one batch ahead, so decoding overlaps the model's work."""
+        min_side = getattr(self.embedder, "min_image_side", None)
+        pending: deque[tuple[tuple[Item, ...], list[Future[Image.Image]]]] = deque()
+        threads = _decode_threads(getattr(self.embedder, "device", None))
+        with ThreadPoolExecutor(threads, thread_name_prefix="tagscope-decode") as pool:
+            for batch in _batched(self._todo(), self.batch_size):
+                pending.append((batch, [pool.submit(_decode, it.path, min_side) for it in batch]))
+                if len(pending) > 1:
+                    self._embed_image_batch(*pending.popleft())
+            while pending:
+                self._embed_image_batch(*pending.popleft())
+
+    def _embed_image_batch(
+        self, batch: tuple[Item, ...], futures: list[Future[Image.Image]]
+    ) -> None:
+        ids, images = [], []
+        for item, future in zip(batch, futures, strict=True):
+            try:
+                images.append(future.result())
+                ids.append(item.id)
+            except Exception as exc:  # any decoding failure is this file's problem only
+                self._skip(item, "unreadable", f"{type(exc).__name__}: {exc}")
+        vectors = self.embedder.encode_images(images) if images else None
+        self._store(ids, vectors if vectors is not None else np.empty((0, 0)), len(batch))
+
+
+def import_vectors(
+    ws: Workspace,
+    dataset_name: str,
+    space: str,
+    file: str | os.PathLike[str],
+    *,
+    ids_file: str | os.PathLike[str] | None = None,
+    kind: str = IMPORTED,
+    model: str | None = None,
+) -> dict[str, Any]:
+    """Import a user's own vectors for a dataset's items into ``space``.
+
+    Parameters
+    ----------
+    ws : Workspace
+    dataset_name : str
+    space : str
+        The space to create or add to; vectors replace those the items had there.
+    file : path
+        ``.npy``: an (n, d) matrix, with its keys in ``ids_file`` (default ``<stem>.ids.npy``
+        beside it): integer item ids or string item paths. ``.parquet``: columns ``item_id``
+        (or ``path``) and ``vector`` (a list of d numbers per row).
+    kind : str, default="imported"
+        ``"imported"`` (no model: the space is searched by item or vector), or the kind of the
+        model that made the vectors (``"clip"``, ``"text"``), which lets text and image queries
+        be embedded with ``model``.
+    model : str, optional
+        The model that made the vectors (needed with ``kind`` other than ``"imported"``).
+
+    Returns
+    -------
+    dict
+        ``space``, ``dim``, ``n_imported``, ``n_replaced`` (items that had a vector there).
+
+    Raises
+    ------
+    ValidationError
+        Naming the file and the problem: unreadable or unknown format, keys not items of the
+        dataset, duplicate keys, a dimension other than the space's, NaN or infinite values,
+        zero vectors. Nothing is stored then.
+    """
+    ds = ws.dataset(dataset_name)
+    path = Path(file)
+    if kind != IMPORTED and kind not in KINDS:
+        raise ValidationError(
+            f"unknown kind {kind!r}; use {IMPORTED!r} or one of {', '.join(KINDS)}", field="kind"
+        )
+    if kind != IMPORTED and not model:
+        raise ValidationError(f"vectors of kind {kind!r} need the model that made them")
+    keys, vectors = read_vector_file(path, ids_file)
+    ids = _item_ids(ws, ds, path, keys)
+    vectors = _check_vectors(ws, ds, space, path, vectors)
+    ws.catalog.ensure_space(ds.id, space, kind, model or "user vectors", vectors.shape[1])
+    store = ws.vectors(ds, space)
+    n_replaced = int(np.isin(ids, store.ids()).sum())
+    store.append(ids, vectors)
+    store.compact()
+    return {
+        "space": space,
+        "dim": int(vectors.shape[1]),
+        "n_imported": len(ids),
+        "n_replaced": n_replaced,
+    }
+
+
+def _listed(values: np.ndarray | list[Any], n: int = 5) -> str:
+    shown = ", ".join(repr(v.item() if hasattr(v, "item") else v) for v in list(values)[:n])
+    return shown + (f" and {len(values) - n} more" if len(values) > n else "")
+
+
+def _item_ids(ws: Workspace, ds: Dataset, path: Path, keys: np.ndarray) -> np.ndarray:
+    """Map the file's keys (item ids or paths) to the dataset's item ids, or say which are not."""
+    if len(keys) == 0:
+        raise ValidationError(f"{path}: holds no vectors", field="file")
+    uniq, counts = np.unique(keys, return_counts=True)
+    if (counts > 1).any():
+        raise ValidationError(
+            f"{path}: items appear more than once: {_listed(uniq[counts > 1])}", field="file"
+        )
+    if keys.dtype.kind == "U":
+        found = ws.catalog.existing_paths(ds.id, [str(k) for k in keys])
+        missing = [str(k) for k in keys if str(k) not in found]
+        if missing:
+            raise ValidationError(
+                f"{path}: {len(missing)} paths are not items of dataset {ds.name!r}: "
+                f"{_listed(missing)}",
+                field="file",
+            )
+        return np.array([found[str(k)] for k in keys], dtype=np.int64)
+    ids = keys.astype(np.int64)
+    items = ws.catalog.get_items([int(i) for i in ids])
+    missing = [int(i) for i in ids if i not in items or items[i].dataset_id != ds.id]
+    if missing:
+        raise ValidationError(
+            f"{path}: {len(missing)} item ids are not items of dataset {ds.name!r}: "
+            f"{_listed(missing)}",
+            field="file",
+        )
+    return ids
+
+
+def _check_vectors(
+    ws: Workspace, ds: Dataset, space: str, path: Path, vectors: np.ndarray
+) -> np.ndarray:
+    """Finite, non-zero, of the space's dimension; returned with unit rows (float32)."""
+    if vectors.shape[1] == 0:
+        raise ValidationError(f"{path}: vectors have no components", field="file")
+    try:
+        dim = ws.catalog.get_space(ds.id, space)["dim"]
+    except NotFoundError:
+        dim = None
+    if dim is not None and vectors.shape[1] != dim:
+        raise ValidationError(
+            f"{path}: vectors have {vectors.shape[1]} dimensions, space {space!r} holds {dim}",
+            field="file",
+        )
+    bad = ~np.isfinite(vectors).all(axis=1)
+    if bad.any():
+        rows = np.flatnonzero(bad)
+        raise ValidationError(
+            f"{path}: {len(rows)} vectors hold NaN or infinite values (rows {_listed(rows)})",
+            field="file",
+        )
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    if (norms == 0).any():
+        rows = np.flatnonzero(norms[:, 0] == 0)
+        raise ValidationError(
+            f"{path}: {len(rows)} vectors are all zeros (rows {_listed(rows)})", field="file"
+        )
+    return (vectors / norms).astype(np.float32)
