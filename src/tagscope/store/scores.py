@@ -1,0 +1,483 @@
+"""Score tables: immutable Parquet files of tag scores per (dataset, tag group, version, modality).
+
+Layout under the workspace's ``scores/`` folder::
+
+    <group slug>/<dataset id>/<modality>/v000003/part-00000.parquet
+                                                  part-00001.parquet
+                                                  _manifest.json
+                                        v000004.partial/...        (a scoring job under way)
+
+A version is a folder of Parquet parts (a Parquet "dataset", readable as ``v000003/*.parquet`` by
+DuckDB, Spark or Trino). A scoring job writes one part per chunk of items into the ``.partial``
+folder, each part atomically (temporary file, then rename), and :meth:`ScoreWriter.finalize` renames
+the folder into place: readers see a version whole or not at all, a killed job resumes at its
+missing parts, and a finished version is never written again (versions are immutable).
+
+Rows are in long format, tag-major within a part (one row group per tag, so a filter on ``tag``
+skips the others):
+
+=========  ========  =========================================================
+column     type      meaning
+=========  ========  =========================================================
+item_id    int64     catalog item id
+tag        string    tag name
+score      float32   relevance in [0, 1]
+decision   bool      ``score >= threshold``, compared in float32
+threshold  float32   the tag's threshold when the file was written
+version    int32     the group version that produced the scores
+=========  ========  =========================================================
+
+Thresholds saved after a file was written do not touch the file: the SQL views
+(:mod:`tagscope.store.sql`) recompute ``decision`` and ``threshold`` from the catalog's current
+thresholds, so a query always sees the decision at today's threshold, while the file keeps the
+decision it was written with.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from tagscope.domain import AlreadyExistsError, NotFoundError, ValidationError
+from tagscope.domain.tags import group_slug
+
+MODALITIES = ("visual", "transcript", "shot", "video")
+DEFAULT_THRESHOLD = 0.5
+MANIFEST = "_manifest.json"
+
+_VERSION_DIR = re.compile(r"^v(\d{6})$")
+_PART_FILE = re.compile(r"^part-(\d{5})\.parquet$")
+
+SCHEMA = pa.schema(
+    [
+        pa.field("item_id", pa.int64(), nullable=False),
+        pa.field("tag", pa.string(), nullable=False),
+        pa.field("score", pa.float32(), nullable=False),
+        pa.field("decision", pa.bool_(), nullable=False),
+        pa.field("threshold", pa.float32(), nullable=False),
+        pa.field("version", pa.int32(), nullable=False),
+    ]
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ScoreVersion:
+    """A finished (immutable) version of a group's scores for one dataset and modality."""
+
+    dataset_id: int
+    group: str  # the group's slug, as in ``dt_<group>_<modality>``
+    version: int
+    modality: str
+    path: Path
+    tags: tuple[str, ...]
+    thresholds: dict[str, float]
+    n_items: int
+
+    @property
+    def files(self) -> list[Path]:
+        """The Parquet parts, in order."""
+        return sorted(p for p in self.path.iterdir() if _PART_FILE.match(p.name))
+
+
+def _version_name(version: int) -> str:
+    return f"v{version:06d}"
+
+
+def _part_name(part: int) -> str:
+    return f"part-{part:05d}.parquet"
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _write_json(path: Path, data: dict) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "w") as f:
+        json.dump(data, f, indent=1)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def _check_key(group: str, version: int, modality: str) -> str:
+    slug = group_slug(group)
+    if not slug:
+        raise ValidationError(f"invalid group name {group!r}", field="group")
+    if isinstance(version, bool) or not isinstance(version, int | np.integer) or version < 1:
+        raise ValidationError(
+            f"a score version is an integer >= 1, got {version!r}", field="version"
+        )
+    if modality not in MODALITIES:
+        raise ValidationError(
+            f"unknown score modality {modality!r}; use one of {', '.join(MODALITIES)}",
+            field="modality",
+        )
+    return slug
+
+
+def _check_tags(tags: Sequence[str], thresholds: Mapping[str, float]) -> dict[str, float]:
+    names = list(tags)
+    if not names or any(not isinstance(t, str) or not t.strip() for t in names):
+        raise ValidationError("give at least one tag, each a non-empty name", field="tags")
+    if len(set(names)) != len(names):
+        raise ValidationError(f"tag names repeat: {names}", field="tags")
+    unknown = set(thresholds) - set(names)
+    if unknown:
+        raise ValidationError(f"thresholds for unknown tags: {sorted(unknown)}", field="thresholds")
+    out = {t: float(thresholds.get(t, DEFAULT_THRESHOLD)) for t in names}
+    for tag, value in out.items():
+        if not 0.0 <= value <= 1.0:
+            raise ValidationError(
+                f"threshold of {tag!r} must be within 0..1, got {value}", field="thresholds"
+            )
+    return out
+
+
+def _to_table(
+    item_ids: np.ndarray,
+    tags: Sequence[str],
+    scores: np.ndarray,
+    thresholds: dict[str, float],
+    version: int,
+) -> pa.Table:
+    """The long, tag-major table of one part."""
+    n, n_tags = scores.shape
+    limits = np.array([thresholds[t] for t in tags], dtype=np.float32)
+    return pa.table(
+        {
+            "item_id": np.tile(item_ids, n_tags),
+            "tag": pa.DictionaryArray.from_arrays(
+                pa.array(np.repeat(np.arange(n_tags, dtype=np.int32), n)), pa.array(list(tags))
+            ).cast(pa.string()),
+            "score": scores.T.reshape(-1),
+            # float32 on both sides, as the SQL view compares them.
+            "decision": (scores >= limits).T.reshape(-1),
+            "threshold": np.repeat(limits, n),
+            "version": np.full(n * n_tags, version, dtype=np.int32),
+        },
+        schema=SCHEMA,
+    )
+
+
+def _check_part(item_ids: object, scores: object, n_tags: int) -> tuple[np.ndarray, np.ndarray]:
+    ids = np.asarray(item_ids)
+    if ids.ndim != 1 or not np.issubdtype(ids.dtype, np.integer):
+        raise ValidationError(f"item_ids must be a 1-d integer array, got {ids.dtype} {ids.shape}")
+    s = np.asarray(scores, dtype=np.float32)
+    if s.shape != (len(ids), n_tags):
+        raise ValidationError(
+            f"scores must have shape (n_items, n_tags) = ({len(ids)}, {n_tags}), got {s.shape}"
+        )
+    if len(np.unique(ids)) != len(ids):
+        raise ValidationError("item_ids repeat within a part")
+    if s.size and not (np.isfinite(s).all() and s.min() >= 0.0 and s.max() <= 1.0):
+        raise ValidationError("scores must be finite and within [0, 1]")
+    return ids.astype(np.int64, copy=False), np.ascontiguousarray(s)
+
+
+class ScoreWriter:
+    """Writes one version part by part, resumably; created by :meth:`ScoreTables.writer`.
+
+    Examples
+    --------
+    >>> w = tables.writer(1, "animals", 2, "visual", tags=["dog", "cat"], n_parts=3)
+    >>> for part in w.missing_parts():  # after a kill, only the parts not yet written
+    ...     ids, scores = score_chunk(part)
+    ...     w.write_part(part, ids, scores)
+    >>> w.finalize()  # atomically publishes scores/animals/1/visual/v000002/
+    """
+
+    def __init__(self, spec: dict, partial: Path, final: Path) -> None:
+        self.spec = spec
+        self.partial = partial
+        self.final = final
+
+    @property
+    def tags(self) -> list[str]:
+        return list(self.spec["tags"])
+
+    @property
+    def n_parts(self) -> int:
+        return int(self.spec["n_parts"])
+
+    def done_parts(self) -> list[int]:
+        """The parts already written (complete: a part exists only once written whole)."""
+        if not self.partial.is_dir():
+            raise NotFoundError(
+                f"{self.partial} is gone: discarded, or published by another writer"
+            )
+        found = (_PART_FILE.match(p.name) for p in self.partial.iterdir())
+        return sorted(int(m.group(1)) for m in found if m and int(m.group(1)) < self.n_parts)
+
+    def missing_parts(self) -> list[int]:
+        """The parts still to write, in order: all of them for a new job."""
+        done = set(self.done_parts())
+        return [p for p in range(self.n_parts) if p not in done]
+
+    def write_part(self, part: int, item_ids: np.ndarray, scores: np.ndarray) -> Path:
+        """Write part ``part`` (0-based): ``item_ids`` (n,), ``scores`` (n, n_tags) in [0, 1].
+
+        Writing a part again replaces it (a resumed job may redo the part it was killed in).
+        """
+        if not 0 <= part < self.n_parts:
+            raise ValidationError(
+                f"part must be within 0..{self.n_parts - 1}, got {part}", field="part"
+            )
+        ids, s = _check_part(item_ids, scores, len(self.tags))
+        table = _to_table(ids, self.tags, s, self.spec["thresholds"], self.spec["version"])
+        path = self.partial / _part_name(part)
+        tmp = self.partial / f".{path.name}.{os.getpid()}.tmp"
+        pq.write_table(table, tmp, row_group_size=max(len(ids), 1), write_statistics=True)
+        with open(tmp, "rb+") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+        return path
+
+    def finalize(self) -> Path:
+        """Publish the version: every part must be there. Returns the version's folder."""
+        missing = self.missing_parts()
+        if missing:
+            raise ValidationError(
+                f"cannot finalize {self.final.name}: {len(missing)} of {self.n_parts} parts are "
+                f"missing (first: {missing[0]})"
+            )
+        n_rows = sum(pq.ParquetFile(p).metadata.num_rows for p in self._part_paths())
+        spec = {**self.spec, "n_items": n_rows // len(self.tags), "finished_at": _now()}
+        _write_json(self.partial / MANIFEST, spec)
+        _fsync_dir(self.partial)
+        if self.final.exists():
+            raise _exists_error(self.final)
+        try:
+            # Atomic; fails if another writer published the same version meanwhile.
+            os.rename(self.partial, self.final)
+        except OSError as exc:
+            raise _exists_error(self.final) from exc
+        _fsync_dir(self.final.parent)
+        return self.final
+
+    def discard(self) -> None:
+        """Remove the unfinished parts."""
+        shutil.rmtree(self.partial, ignore_errors=True)
+
+    def _part_paths(self) -> list[Path]:
+        return [self.partial / _part_name(p) for p in range(self.n_parts)]
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def _exists_error(path: Path) -> AlreadyExistsError:
+    return AlreadyExistsError(
+        f"score version {path.name} already exists at {path}; versions are immutable, "
+        "write a new version instead"
+    )
+
+
+class ScoreTables:
+    """The score files of a workspace (``root`` is ``WorkspacePaths.scores``).
+
+    ``group`` may be a group's name or its slug: files live under the slug
+    (``"Street Scenes"`` → ``street_scenes``), as do the SQL tables ``dt_<slug>_<modality>``.
+    """
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+
+    # -- paths and listing ----------------------------------------------------------------
+    def path(self, dataset_id: int, group: str, version: int, modality: str = "visual") -> Path:
+        """The folder of a version (it may not exist yet)."""
+        slug = _check_key(group, version, modality)
+        return self.root / slug / str(int(dataset_id)) / modality / _version_name(version)
+
+    def versions(self, dataset_id: int, group: str, modality: str = "visual") -> list[int]:
+        """The finished versions, oldest first."""
+        folder = self.root / group_slug(group) / str(int(dataset_id)) / modality
+        if not folder.is_dir():
+            return []
+        found = (_VERSION_DIR.match(p.name) for p in folder.iterdir())
+        return sorted(int(m.group(1)) for m in found if m)
+
+    def latest(self, dataset_id: int, group: str, modality: str = "visual") -> int | None:
+        """The newest finished version, or None when the dataset was never scored."""
+        versions = self.versions(dataset_id, group, modality)
+        return versions[-1] if versions else None
+
+    def info(
+        self, dataset_id: int, group: str, version: int, modality: str = "visual"
+    ) -> ScoreVersion:
+        """What a finished version holds (tags, thresholds, number of items, folder)."""
+        folder = self.path(dataset_id, group, version, modality)
+        try:
+            spec = json.loads((folder / MANIFEST).read_text())
+        except FileNotFoundError as exc:
+            raise NotFoundError(
+                f"no score version {version} of group {group!r} for dataset {dataset_id} "
+                f"({modality})"
+            ) from exc
+        return ScoreVersion(
+            dataset_id=int(dataset_id),
+            group=group_slug(group),
+            version=int(version),
+            modality=modality,
+            tags=tuple(spec["tags"]),
+            thresholds={k: float(v) for k, v in spec["thresholds"].items()},
+            n_items=int(spec.get("n_items", 0)),
+            path=folder,
+        )
+
+    def scored(self, group: str | None = None) -> list[ScoreVersion]:
+        """The latest finished version of every (group, dataset, modality) there is."""
+        groups = [group_slug(group)] if group else sorted(self._children(self.root))
+        out: list[ScoreVersion] = []
+        for slug in groups:
+            for ds in sorted(self._children(self.root / slug), key=_int_or_zero):
+                if not ds.isdigit():
+                    continue
+                for modality in MODALITIES:
+                    v = self.latest(int(ds), slug, modality)
+                    if v is not None:
+                        out.append(self.info(int(ds), slug, v, modality))
+        return out
+
+    @staticmethod
+    def _children(folder: Path) -> list[str]:
+        if not folder.is_dir():
+            return []
+        return [p.name for p in folder.iterdir() if p.is_dir() and not p.name.startswith(".")]
+
+    # -- writing --------------------------------------------------------------------------
+    def writer(
+        self,
+        dataset_id: int,
+        group: str,
+        version: int,
+        modality: str = "visual",
+        *,
+        tags: Sequence[str],
+        thresholds: Mapping[str, float] | None = None,
+        n_parts: int = 1,
+        restart: bool = False,
+    ) -> ScoreWriter:
+        """Start, or resume, writing a version in ``n_parts`` parts.
+
+        Resuming needs the same ``tags``, ``thresholds`` and ``n_parts`` as the first attempt
+        (they are frozen in the partial folder); ``restart=True`` discards an earlier attempt.
+        Raises :class:`AlreadyExistsError` if the version is already finished.
+        """
+        spec, final = self._spec(dataset_id, group, version, modality, tags, thresholds, n_parts)
+        partial = final.with_name(final.name + ".partial")
+        return self._start(spec, partial, final, restart=restart)
+
+    def _spec(
+        self,
+        dataset_id: int,
+        group: str,
+        version: int,
+        modality: str,
+        tags: Sequence[str],
+        thresholds: Mapping[str, float] | None,
+        n_parts: int,
+    ) -> tuple[dict, Path]:
+        final = self.path(dataset_id, group, version, modality)
+        if final.exists():
+            raise _exists_error(final)
+        if isinstance(n_parts, bool) or not isinstance(n_parts, int) or n_parts < 1:
+            raise ValidationError(
+                f"n_parts must be an integer >= 1, got {n_parts!r}", field="n_parts"
+            )
+        spec = {
+            "dataset_id": int(dataset_id),
+            "group": group_slug(group),
+            "version": int(version),
+            "modality": modality,
+            "tags": list(tags),
+            "thresholds": _check_tags(tags, thresholds or {}),
+            "n_parts": n_parts,
+        }
+        return spec, final
+
+    @staticmethod
+    def _start(spec: dict, partial: Path, final: Path, *, restart: bool) -> ScoreWriter:
+        if restart:
+            shutil.rmtree(partial, ignore_errors=True)
+        manifest = partial / MANIFEST
+        if manifest.exists():
+            before = json.loads(manifest.read_text())
+            before.pop("started_at", None)
+            if before != spec:
+                raise ValidationError(
+                    f"an unfinished attempt at {final.name} used other tags, thresholds or "
+                    f"parts ({partial}); resume it with the same ones or pass restart=True"
+                )
+        else:
+            partial.mkdir(parents=True, exist_ok=True)
+            _write_json(manifest, {**spec, "started_at": _now()})
+        for stale in partial.glob(".part-*.tmp"):
+            stale.unlink(missing_ok=True)  # a part a killed job was writing
+        return ScoreWriter(spec, partial, final)
+
+    def write(
+        self,
+        dataset_id: int,
+        group: str,
+        version: int,
+        modality: str,
+        item_ids: np.ndarray,
+        tags: Sequence[str],
+        scores: np.ndarray,
+        thresholds: Mapping[str, float] | None = None,
+    ) -> Path:
+        """Write a whole version at once (one part): ``scores`` is (n_items, n_tags).
+
+        Returns the version's folder. Raises :class:`AlreadyExistsError` if it exists.
+        """
+        spec, final = self._spec(dataset_id, group, version, modality, tags, thresholds, 1)
+        # A folder of its own: a one-shot write never touches a resumable job's parts.
+        private = final.with_name(f".{final.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
+        w = self._start(spec, private, final, restart=True)
+        try:
+            w.write_part(0, item_ids, scores)
+        except BaseException:
+            w.discard()
+            raise
+        return w.finalize()
+
+    # -- reading --------------------------------------------------------------------------
+    def load(
+        self, dataset_id: int, group: str, version: int, modality: str = "visual"
+    ) -> tuple[np.ndarray, list[str], np.ndarray]:
+        """A version as arrays: item ids (n,), tag names, scores (n, n_tags) float32."""
+        info = self.info(dataset_id, group, version, modality)
+        table = pq.read_table(info.files, columns=["item_id", "tag", "score"])
+        tags = list(info.tags)
+        all_ids = table.column("item_id").to_numpy()
+        ids = np.unique(all_ids)
+        scores = np.full((len(ids), len(tags)), np.nan, dtype=np.float32)
+        cols = pc.index_in(table.column("tag"), value_set=pa.array(tags)).to_numpy()
+        scores[np.searchsorted(ids, all_ids), cols] = table.column("score").to_numpy()
+        return ids, tags, scores
+
+
+def _int_or_zero(name: str) -> int:
+    return int(name) if name.isdigit() else 0
+
+
+__all__ = ["MODALITIES", "SCHEMA", "ScoreTables", "ScoreVersion", "ScoreWriter"]
