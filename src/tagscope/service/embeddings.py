@@ -40,6 +40,7 @@ def _decode_threads(device: str | None) -> int:
     on_cpu = (device or "cpu").startswith("cpu")
     return max(1, min(4, cores // 2 if on_cpu else cores))
 
+
 _REPORT_EVERY = 1024  # items already done are counted in steps of this many
 
 
