@@ -1,0 +1,508 @@
+"""The tag classifier: a logistic model on unit vectors with the text prompts as its prior.
+
+A tag is learned from text prompts alone, from labelled examples alone (an Autotag), or from both.
+The model is a logistic regression on L2-normalised embeddings whose weights are pulled towards
+the *prompt direction* instead of towards zero (a Gaussian prior centred on the prompts)::
+
+    minimise  sum_i s_i * log_loss(y_i, x_i . w + b)  +  ||w - w0||^2 / (2 C)
+    with      w0 = prompt_scale * mean(positive prompts)
+
+So with no examples the tag ranks items by their cosine to the prompts, a few examples only nudge
+that direction (a plain logistic regression on 10 + 10 examples is worse than the prompt alone on
+COCO captions), and many examples can move it as far as they need. Text prompts also take part as
+weighted pseudo-examples (negative prompts push the weights away from what they describe), and
+unlabelled *background* items stand in as weak negatives when there are few or no negative
+examples.
+
+Calibration makes 0.5 the default threshold: the raw decision threshold that maximises the F-beta
+score (beta=0.5 by default, precision first) is found by cross-validation on the labelled
+examples, or, with too few of them, on the background scores split by a two-component Gaussian
+mixture; the intercept is then shifted so that this threshold maps to probability 0.5. A tag's
+calibrated score is thus ``sigmoid(x . coef_ + intercept_)`` for a unit vector ``x``: one matrix
+product per tag (see :mod:`tagscope.tags.scoring`).
+"""
+
+from __future__ import annotations
+
+from numbers import Integral, Real
+
+import numpy as np
+from scipy.optimize import minimize
+from scipy.special import expit
+from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
+from sklearn.mixture import GaussianMixture
+from sklearn.model_selection import StratifiedKFold
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.multiclass import check_classification_targets, type_of_target
+from sklearn.utils.validation import check_array, check_is_fitted, validate_data
+
+__all__ = ["TagClassifier", "fbeta_threshold", "normalize_rows"]
+
+
+def normalize_rows(X: np.ndarray) -> np.ndarray:
+    """Rows of ``X`` scaled to unit L2 norm (zero rows stay zero), as float64."""
+    X = np.asarray(X, dtype=np.float64)
+    norms = np.linalg.norm(X, axis=1, keepdims=True)
+    return X / np.where(norms > 0, norms, 1.0)
+
+
+def fbeta_threshold(
+    scores: np.ndarray,
+    y_true: np.ndarray,
+    *,
+    beta: float = 0.5,
+    sample_weight: np.ndarray | None = None,
+) -> tuple[float, float]:
+    """The cut-off on ``scores`` that maximises the F-beta score of ``scores >= t``.
+
+    Parameters
+    ----------
+    scores : ndarray of shape (n_samples,)
+        Any monotone score (higher means more positive).
+    y_true : ndarray of shape (n_samples,)
+        1 for positives, 0 for negatives; fractional values are soft labels.
+    beta : float, default=0.5
+        Weight of recall against precision (0.5: precision counts twice as much).
+    sample_weight : ndarray of shape (n_samples,), optional
+        Weight of each sample (default 1).
+
+    Returns
+    -------
+    threshold : float
+        Midpoint between the lowest score kept and the highest score dropped (so it generalises
+        better than the lowest kept score itself).
+    fbeta : float
+        The F-beta score at that cut-off.
+
+    Raises
+    ------
+    ValueError
+        If no sample carries positive weight.
+    """
+    scores = np.asarray(scores, dtype=np.float64)
+    y = np.asarray(y_true, dtype=np.float64)
+    w = np.ones_like(scores) if sample_weight is None else np.asarray(sample_weight, np.float64)
+    pos_w = w * y
+    total_pos = pos_w.sum()
+    if total_pos <= 0:
+        raise ValueError("cannot choose a threshold without positive samples")
+    order = np.argsort(-scores, kind="stable")
+    s = scores[order]
+    tp = np.cumsum(pos_w[order])
+    kept = np.cumsum(w[order])
+    # Only cut between distinct scores: the last index of each run of equal scores.
+    last = np.r_[np.flatnonzero(np.diff(s) != 0), len(s) - 1]
+    tp, kept = tp[last], kept[last]
+    b2 = beta * beta
+    fbeta = (1 + b2) * tp / (b2 * total_pos + kept)
+    best = int(np.argmax(fbeta))
+    idx = last[best]
+    below = s[idx + 1] if idx + 1 < len(s) else s[idx] - 1.0
+    return float((s[idx] + below) / 2.0), float(fbeta[best])
+
+
+def _mixture_threshold(scores: np.ndarray, beta: float, random_state: int) -> float:
+    """F-beta-optimal cut-off when the labels are the posteriors of a 2-Gaussian mixture.
+
+    Used when there are too few labelled examples to cross-validate: the background items are
+    mostly negatives with a tail of positives, and the upper component models that tail.
+    """
+    z = np.asarray(scores, dtype=np.float64).reshape(-1, 1)
+    if len(z) < 4 or np.ptp(z) <= 0:
+        return float(np.max(z)) if len(z) else 0.0
+    gm = GaussianMixture(2, random_state=random_state, reg_covar=1e-6).fit(z)
+    upper = int(np.argmax(gm.means_.ravel()))
+    soft = gm.predict_proba(z)[:, upper]
+    if soft.sum() <= 0:
+        return float(np.max(z))
+    return fbeta_threshold(z.ravel(), soft, beta=beta)[0]
+
+
+def _solve(
+    Z: np.ndarray,
+    y: np.ndarray,
+    s: np.ndarray,
+    *,
+    C: float,
+    w0: np.ndarray,
+    init: np.ndarray,
+    max_iter: int,
+    tol: float,
+) -> tuple[np.ndarray, float, int]:
+    """Weighted logistic regression with the L2 penalty centred on ``w0``; L-BFGS."""
+    d = Z.shape[1]
+    inv_c = 1.0 / C
+
+    def loss_grad(theta: np.ndarray) -> tuple[float, np.ndarray]:
+        w, b = theta[:d], theta[d]
+        z = Z @ w + b
+        dw = w - w0
+        loss = np.dot(s, np.logaddexp(0.0, z) - y * z) + 0.5 * inv_c * np.dot(dw, dw)
+        g = s * (expit(z) - y)
+        return float(loss), np.concatenate([Z.T @ g + inv_c * dw, [g.sum()]])
+
+    res = minimize(
+        loss_grad,
+        init,
+        jac=True,
+        method="L-BFGS-B",
+        options={"maxiter": max_iter, "gtol": tol},
+    )
+    return res.x[:d], float(res.x[d]), int(res.nit)
+
+
+class TagClassifier(ClassifierMixin, BaseEstimator):
+    """A binary tag learned from text prompts, labelled examples, or both; calibrated scores.
+
+    Parameters
+    ----------
+    C : float, default=1.0
+        Inverse strength of the prior: how far the examples may pull the weights away from the
+        prompt direction (larger trusts the examples more). Without prompts the prior is zero and
+        this is the usual inverse L2 regularisation.
+    class_weight : "balanced", dict or None, default="balanced"
+        Weights of the labelled classes; "balanced" gives each class the same total weight.
+    prompt_scale : float, default=10.0
+        Norm of the prior weights ``w0`` along the mean positive prompt: the sharpness of the
+        prompt-only model (a cosine difference of 0.1 is a logit difference of 1 at 10).
+    prompt_weight : float, default=1.0
+        Weight of each text prompt as a pseudo-example, in units of one labelled example.
+    background_weight : float, default=1.0
+        Total weight of the background items as negatives, in units of one labelled example.
+    n_background : int, default=256
+        At most this many background rows are used (a random sample).
+    beta : float, default=0.5
+        The F-beta score the calibration maximises (0.5 favours precision).
+    cv : int, default=5
+        Folds of the cross-validation that picks the threshold from labelled examples; fewer
+        when a class has fewer examples; below 2 examples per class the background mixture
+        decides instead.
+    normalize : bool, default=True
+        Scale every input row (examples, prompts, background, items scored) to unit norm.
+    max_iter : int, default=200
+        L-BFGS iterations per fit.
+    tol : float, default=1e-6
+        L-BFGS gradient tolerance.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the background sample, the folds and the mixture.
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (2,)
+        The labels; ``classes_[1]`` is the positive class (the tag applies).
+    coef_ : ndarray of shape (1, n_features)
+        Calibrated weights: ``decision_function(X) = X @ coef_.T + intercept_`` on unit rows.
+    intercept_ : ndarray of shape (1,)
+        Calibrated intercept: the decision is 0 (probability 0.5) at the F-beta-optimal cut-off.
+    threshold_ : float
+        The recommended threshold on ``predict_proba(X)[:, 1]``: 0.5 by construction.
+    raw_threshold_ : float
+        The F-beta-optimal cut-off on the uncalibrated logit, before the shift.
+    calibration_ : {"cv", "mixture"}
+        How the cut-off was chosen.
+    prior_coef_ : ndarray of shape (n_features,)
+        The prompt prior ``w0`` (zeros without positive prompts).
+    n_features_in_ : int
+        Number of features seen in ``fit``.
+    n_iter_ : int
+        L-BFGS iterations of the final fit.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> prompt = rng.normal(size=(1, 8))
+    >>> items = rng.normal(size=(200, 8)) + np.outer(rng.random(200) > 0.8, prompt)
+    >>> clf = TagClassifier(random_state=0).fit(prompts_pos=prompt, background=items)
+    >>> clf.predict_proba(items).shape
+    (200, 2)
+    """
+
+    _parameter_constraints: dict = {  # noqa: RUF012 (scikit-learn's convention)
+        "C": [Interval(Real, 0, None, closed="neither")],
+        "class_weight": [StrOptions({"balanced"}), dict, None],
+        "prompt_scale": [Interval(Real, 0, None, closed="left")],
+        "prompt_weight": [Interval(Real, 0, None, closed="left")],
+        "background_weight": [Interval(Real, 0, None, closed="left")],
+        "n_background": [Interval(Integral, 0, None, closed="left")],
+        "beta": [Interval(Real, 0, None, closed="neither")],
+        "cv": [Interval(Integral, 2, None, closed="left")],
+        "normalize": ["boolean"],
+        "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "tol": [Interval(Real, 0, None, closed="neither")],
+        "random_state": ["random_state"],
+    }
+
+    def __init__(
+        self,
+        *,
+        C: float = 1.0,
+        class_weight: str | dict | None = "balanced",
+        prompt_scale: float = 10.0,
+        prompt_weight: float = 1.0,
+        background_weight: float = 1.0,
+        n_background: int = 256,
+        beta: float = 0.5,
+        cv: int = 5,
+        normalize: bool = True,
+        max_iter: int = 200,
+        tol: float = 1e-6,
+        random_state: int | np.random.RandomState | None = None,
+    ) -> None:
+        self.C = C
+        self.class_weight = class_weight
+        self.prompt_scale = prompt_scale
+        self.prompt_weight = prompt_weight
+        self.background_weight = background_weight
+        self.n_background = n_background
+        self.beta = beta
+        self.cv = cv
+        self.normalize = normalize
+        self.max_iter = max_iter
+        self.tol = tol
+        self.random_state = random_state
+
+    def __sklearn_tags__(self):  # type: ignore[no-untyped-def]
+        tags = super().__sklearn_tags__()
+        tags.classifier_tags.multi_class = False
+        return tags
+
+    # -- fitting --------------------------------------------------------------------------------
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(
+        self,
+        X: np.ndarray | None = None,
+        y: np.ndarray | None = None,
+        sample_weight: np.ndarray | None = None,
+        *,
+        prompts_pos: np.ndarray | None = None,
+        prompts_neg: np.ndarray | None = None,
+        background: np.ndarray | None = None,
+    ) -> TagClassifier:
+        """Learn the tag.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features), optional
+            Labelled examples (visual prompts). ``None`` or zero rows: prompts only.
+        y : array-like of shape (n_samples,), optional
+            Their labels, two classes; with a single class the labels must be 0/1 or bool (1 or
+            True: positive), so that a tag can learn from positive examples and background alone.
+        sample_weight : array-like of shape (n_samples,), optional
+            Weight of each example (multiplied by ``class_weight``).
+        prompts_pos : array-like of shape (n_prompts, n_features), optional
+            Embeddings of the positive text prompts, in the items' space.
+        prompts_neg : array-like of shape (n_prompts, n_features), optional
+            Embeddings of the negative text prompts (what to ignore).
+        background : array-like of shape (n_background, n_features), optional
+            Unlabelled items (e.g. the whole dataset): a random ``n_background`` of them act as
+            weak negatives and calibrate a tag that has too few labelled examples.
+
+        Returns
+        -------
+        self : TagClassifier
+
+        Raises
+        ------
+        ValueError
+            No positive signal (neither positive examples nor positive prompts), no negative
+            signal (no negative examples, negative prompts nor background), malformed inputs.
+        """
+        rng = check_random_state(self.random_state)
+        X, y, sw = self._validate_examples(X, y, sample_weight, prompts_pos)
+        d = self.n_features_in_
+        P = self._side_input(prompts_pos, d, "prompts_pos")
+        N = self._side_input(prompts_neg, d, "prompts_neg")
+        B = self._side_input(background, d, "background")
+        if len(B) > self.n_background:
+            B = B[rng.choice(len(B), self.n_background, replace=False)]
+        if not (y == 1).any() and not len(P):
+            raise ValueError(
+                "no positive signal: give at least one positive example or positive text prompt"
+            )
+        if not (y == 0).any() and not len(N) and not len(B):
+            raise ValueError(
+                "no negative signal: a tag needs negative examples, negative text prompts or "
+                "background items (got only one class)"
+            )
+
+        w0 = self.prompt_scale * P.mean(axis=0) if len(P) else np.zeros(d)
+        self.prior_coef_ = w0
+        # Side rows: prompts as pseudo-examples, background as weak negatives.
+        side_Z = np.vstack([P, N, B])
+        side_y = np.r_[np.ones(len(P)), np.zeros(len(N) + len(B))]
+        side_s = np.r_[
+            np.full(len(P) + len(N), self.prompt_weight),
+            np.full(len(B), self.background_weight / max(len(B), 1)),
+        ]
+        w, b, self.n_iter_ = self._fit_raw(X, y, sw, side_Z, side_y, side_s, w0, None)
+
+        raw_t, how = self._calibrate(X, y, sw, side_Z, side_y, side_s, w0, w, b, B, rng)
+        self.raw_threshold_ = raw_t
+        self.calibration_ = how
+        self.coef_ = w.reshape(1, -1)
+        self.intercept_ = np.array([b - raw_t])
+        self.threshold_ = 0.5
+        return self
+
+    def _validate_examples(
+        self,
+        X: np.ndarray | None,
+        y: np.ndarray | None,
+        sample_weight: np.ndarray | None,
+        prompts_pos: np.ndarray | None,
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        if X is None or (hasattr(X, "shape") and X.shape[0] == 0 and y is not None):
+            if X is None and y is not None:
+                raise ValueError("y was given without X")
+            if prompts_pos is None:
+                raise ValueError(
+                    "no positive signal: give labelled examples X, y or positive text prompts"
+                )
+            n_features = check_array(prompts_pos).shape[1] if X is None else X.shape[1]
+            self.n_features_in_ = n_features
+            self.classes_ = np.array([0, 1])
+            return np.empty((0, n_features)), np.empty(0), np.empty(0)
+        X, y_raw = validate_data(self, X, y, dtype=np.float64, y_numeric=False)
+        check_classification_targets(y_raw)
+        target = type_of_target(y_raw)
+        if target not in ("binary",):
+            raise ValueError(f"TagClassifier is binary; got a {target} target")
+        classes = np.unique(y_raw)
+        if len(classes) == 1:
+            label = classes[0]
+            if isinstance(label, str) or label not in (0, 1):
+                raise ValueError(
+                    "only one class in y: with a single class the labels must be 0/1 or bool "
+                    f"(1/True = the tag applies); got {label!r}"
+                )
+            classes = np.array([False, True]) if y_raw.dtype == bool else np.array([0, 1])
+            y = (y_raw == 1).astype(np.float64)
+        else:
+            y = (y_raw == classes[1]).astype(np.float64)
+        self.classes_ = classes
+        sw = (
+            np.ones(len(y))
+            if sample_weight is None
+            else check_array(sample_weight, ensure_2d=False, dtype=np.float64)
+        )
+        if sw.shape != y.shape:
+            raise ValueError(f"sample_weight has shape {sw.shape}, expected {y.shape}")
+        if (sw < 0).any():
+            raise ValueError("sample_weight cannot be negative")
+        sw = sw * self._class_weights(y, y_raw, classes)
+        if self.normalize:
+            X = normalize_rows(X)
+        return X, y, sw
+
+    def _class_weights(self, y: np.ndarray, y_raw: np.ndarray, classes: np.ndarray) -> np.ndarray:
+        if self.class_weight is None:
+            return np.ones(len(y))
+        if self.class_weight == "balanced":
+            n_pos = y.sum()
+            n_neg = len(y) - n_pos
+            cw = np.where(y == 1, len(y) / 2 / max(n_pos, 1), len(y) / 2 / max(n_neg, 1))
+            return cw
+        return np.array([float(self.class_weight.get(label, 1.0)) for label in y_raw])
+
+    def _side_input(self, A: np.ndarray | None, d: int, name: str) -> np.ndarray:
+        if A is None:
+            return np.empty((0, d))
+        A = check_array(A, dtype=np.float64, ensure_min_samples=0, input_name=name)
+        if A.shape[1] != d:
+            raise ValueError(f"{name} has {A.shape[1]} features, the examples have {d}")
+        return normalize_rows(A) if self.normalize else A
+
+    def _fit_raw(
+        self,
+        X: np.ndarray,
+        y: np.ndarray,
+        sw: np.ndarray,
+        side_Z: np.ndarray,
+        side_y: np.ndarray,
+        side_s: np.ndarray,
+        w0: np.ndarray,
+        init: np.ndarray | None,
+    ) -> tuple[np.ndarray, float, int]:
+        Z = np.vstack([X, side_Z])
+        yy = np.r_[y, side_y]
+        s = np.r_[sw, side_s]
+        if init is None:
+            init = np.r_[w0, 0.0]
+        return _solve(Z, yy, s, C=self.C, w0=w0, init=init, max_iter=self.max_iter, tol=self.tol)
+
+    def _calibrate(
+        self,
+        X: np.ndarray,
+        y: np.ndarray,
+        sw: np.ndarray,
+        side_Z: np.ndarray,
+        side_y: np.ndarray,
+        side_s: np.ndarray,
+        w0: np.ndarray,
+        w: np.ndarray,
+        b: float,
+        B: np.ndarray,
+        rng: np.random.RandomState,
+    ) -> tuple[float, str]:
+        """The raw cut-off maximising F-beta: out-of-fold on the examples, else the mixture."""
+        n_min = int(min(y.sum(), len(y) - y.sum())) if len(y) else 0
+        if n_min >= 2:
+            folds = StratifiedKFold(min(self.cv, n_min), shuffle=True, random_state=rng)
+            oof = np.empty(len(y))
+            init = np.r_[w, b]
+            for train, test in folds.split(X, y):
+                wf, bf, _ = self._fit_raw(
+                    X[train], y[train], sw[train], side_Z, side_y, side_s, w0, init
+                )
+                oof[test] = X[test] @ wf + bf
+            return fbeta_threshold(oof, y, beta=self.beta, sample_weight=sw)[0], "cv"
+        pool = B if len(B) else np.vstack([X, side_Z])
+        seed = int(rng.randint(np.iinfo(np.int32).max))
+        return _mixture_threshold(pool @ w + b, self.beta, seed), "mixture"
+
+    # -- prediction -----------------------------------------------------------------------------
+
+    def _transform_input(self, X: np.ndarray) -> np.ndarray:
+        check_is_fitted(self)
+        X = validate_data(self, X, dtype=np.float64, reset=False)
+        return normalize_rows(X) if self.normalize else X
+
+    def decision_function(self, X: np.ndarray) -> np.ndarray:
+        """Calibrated logit: positive where the tag applies at the default threshold.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        ndarray of shape (n_samples,)
+        """
+        Xn = self._transform_input(X)
+        return Xn @ self.coef_[0] + self.intercept_[0]
+
+    def predict_proba(self, X: np.ndarray) -> np.ndarray:
+        """Calibrated probabilities; column 1 is the tag's score in [0, 1].
+
+        Returns
+        -------
+        ndarray of shape (n_samples, 2)
+        """
+        p = expit(self.decision_function(X))
+        return np.column_stack([1.0 - p, p])
+
+    def predict_log_proba(self, X: np.ndarray) -> np.ndarray:
+        """Logarithm of :meth:`predict_proba`, shape (n_samples, 2)."""
+        z = self.decision_function(X)
+        return np.column_stack([-np.logaddexp(0.0, z), -np.logaddexp(0.0, -z)])
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        """``classes_[1]`` where the calibrated score is at least :attr:`threshold_` (0.5)."""
+        return self.classes_[(self.decision_function(X) >= 0).astype(int)]
+
+    def score_items(self, X: np.ndarray) -> np.ndarray:
+        """The tag's calibrated score of each item, float32 in [0, 1], shape (n_samples,)."""
+        return expit(self.decision_function(X)).astype(np.float32)

@@ -1,0 +1,189 @@
+"""Score many items against many tags at memory bandwidth.
+
+A fitted tag is linear: its calibrated score of a unit vector ``x`` is
+``sigmoid(x . coef + intercept)`` (see :class:`~tagscope.tags.classifier.TagClassifier`). Scoring
+a dataset is therefore one matrix product, ``sigmoid(X @ coef.T + intercept)``, over a float16
+(or float32) matrix of millions of rows. The work is reading the matrix, so the kernel is built to
+read it once, at full speed:
+
+* numpy's float16 ``X @ w`` converts half to float one element at a time (2 GB take ~2 s where
+  reading them takes ~0.1 s). PyTorch converts with vector instructions (F16C), so each block is
+  converted by ``torch.Tensor.float()`` and multiplied by an MKL ``sgemm``.
+* Blocks are a few hundred rows, so a converted block (rows x d x 4 bytes) stays in the core's
+  L2 cache between conversion, product and, when asked, the row norms.
+* Every core takes a contiguous share of the rows in its own thread with single-threaded torch
+  kernels (torch releases the GIL); letting torch parallelise each small block instead costs a
+  synchronisation per block and is several times slower.
+
+``bench/bench_tag_scoring.py`` measures this path against the read-once limit and the
+alternatives (numpy, torch's own half-precision matmul, int8).
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import numpy as np
+import torch
+
+__all__ = ["DEFAULT_BLOCK_ROWS", "score_matrix", "score_with", "stack_models"]
+
+DEFAULT_BLOCK_ROWS = 512
+"""Rows per block: 512 x 512 float32 is 1 MiB, one L2 cache."""
+
+_SUPPORTED = (np.float16, np.float32, np.float64)
+
+
+def stack_models(models: Sequence[Any]) -> tuple[np.ndarray, np.ndarray]:
+    """The weights of fitted tag classifiers stacked for :func:`score_matrix`.
+
+    Parameters
+    ----------
+    models : sequence of fitted TagClassifier (or anything with ``coef_`` of shape
+        (1, n_features) and ``intercept_`` of shape (1,))
+
+    Returns
+    -------
+    coef : ndarray of shape (n_tags, n_features), float32
+    intercept : ndarray of shape (n_tags,), float32
+    """
+    if not models:
+        raise ValueError("give at least one fitted tag model")
+    for model in models:
+        if not hasattr(model, "coef_"):
+            raise ValueError(f"{type(model).__name__} is not fitted (no coef_)")
+    coef = np.vstack([np.asarray(m.coef_, dtype=np.float32).reshape(1, -1) for m in models])
+    intercept = np.array([float(np.ravel(m.intercept_)[0]) for m in models], dtype=np.float32)
+    return coef, intercept
+
+
+def score_with(models: Sequence[Any], X: np.ndarray, **kwargs: Any) -> np.ndarray:
+    """Calibrated scores of the rows of ``X`` for each of ``models``: shape (n_items, n_tags).
+
+    Shorthand for ``score_matrix(X, *stack_models(models), **kwargs)``; each model must use
+    normalised inputs (TagClassifier's default), so ``normalize`` defaults to True here.
+    """
+    kwargs.setdefault("normalize", True)
+    return score_matrix(X, *stack_models(models), **kwargs)
+
+
+def score_matrix(
+    X: np.ndarray,
+    coef: np.ndarray,
+    intercept: np.ndarray | float = 0.0,
+    *,
+    normalize: bool = False,
+    calibrated: bool = True,
+    block_rows: int = DEFAULT_BLOCK_ROWS,
+    n_threads: int | None = None,
+    out: np.ndarray | None = None,
+) -> np.ndarray:
+    """``sigmoid(X @ coef.T + intercept)`` for a large float16/float32 ``X``, fast.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_items, n_features), float16, float32 or float64
+        The item vectors, e.g. a memory-mapped vector file. C-contiguous rows read fastest.
+    coef : ndarray of shape (n_tags, n_features) or (n_features,)
+        One row of weights per tag (a TagClassifier's ``coef_``).
+    intercept : ndarray of shape (n_tags,) or float, default=0.0
+        One intercept per tag.
+    normalize : bool, default=False
+        Divide each row's products by the row's L2 norm first, i.e. score ``x / |x|``. Leave it
+        off for rows that are already unit vectors (as the vector store keeps them); turning it
+        on costs one more pass over each cached block.
+    calibrated : bool, default=True
+        Apply the sigmoid (scores in [0, 1]); False returns the logits.
+    block_rows : int, default=512
+        Rows converted and multiplied at a time by one thread.
+    n_threads : int, optional
+        Worker threads; default: the CPUs this process may use.
+    out : ndarray of shape (n_items, n_tags), float32, optional
+        Where to write the scores (e.g. a memory map); a new array otherwise.
+
+    Returns
+    -------
+    ndarray of shape (n_items, n_tags), float32
+        A 1-d ``coef`` still gives shape (n_items, 1).
+
+    Raises
+    ------
+    ValueError
+        Shapes that do not match, an unsupported dtype, a wrong ``out``.
+    """
+    if X.ndim != 2:
+        raise ValueError(f"X must be 2-d (n_items, n_features), got shape {X.shape}")
+    if X.dtype not in _SUPPORTED:
+        raise ValueError(f"X must be float16, float32 or float64, got {X.dtype}")
+    W = np.atleast_2d(np.asarray(coef, dtype=np.float32))
+    n, d = X.shape
+    if W.shape[1] != d:
+        raise ValueError(f"coef has {W.shape[1]} features, X has {d}")
+    k = W.shape[0]
+    b = np.broadcast_to(np.asarray(intercept, dtype=np.float32), (k,)).copy()
+    if not np.isfinite(W).all() or not np.isfinite(b).all():
+        raise ValueError("coef and intercept must be finite")
+    if block_rows < 1:
+        raise ValueError("block_rows must be at least 1")
+    if out is None:
+        out = np.empty((n, k), dtype=np.float32)
+    elif out.shape != (n, k) or out.dtype != np.float32 or not out.flags.c_contiguous:
+        raise ValueError(f"out must be a C-contiguous float32 array of shape {(n, k)}")
+    if n == 0:
+        return out
+    n_threads = n_threads or _cpu_count()
+    n_threads = max(1, min(n_threads, -(-n // block_rows)))
+
+    Wt = torch.from_numpy(np.ascontiguousarray(W.T))  # (d, k)
+    bt = torch.from_numpy(b)
+    out_t = torch.from_numpy(out)
+    with warnings.catch_warnings():  # read-only memory maps: torch warns, we never write to X
+        warnings.simplefilter("ignore", UserWarning)
+        Xt = torch.from_numpy(X if min(X.strides) >= 0 else np.ascontiguousarray(X))
+
+    def work(start: int, stop: int) -> None:
+        torch.set_num_threads(1)  # per thread (OpenMP); the caller's count is restored below
+        for i in range(start, stop, block_rows):
+            j = min(i + block_rows, stop)
+            block = Xt[i:j]
+            if block.dtype != torch.float32:
+                block = block.float()
+            dest = out_t[i:j]
+            if normalize:
+                torch.matmul(block, Wt, out=dest)
+                norms = torch.linalg.vector_norm(block, dim=1, keepdim=True).clamp_(min=1e-12)
+                dest.div_(norms).add_(bt)
+            else:
+                torch.addmm(bt, block, Wt, out=dest)
+            if calibrated:
+                torch.sigmoid_(dest)
+
+    if n_threads == 1:
+        saved = torch.get_num_threads()
+        try:
+            work(0, n)
+        finally:
+            torch.set_num_threads(saved)
+        return out
+    bounds = np.linspace(0, n, n_threads + 1).astype(int)
+    # Align the shares to blocks so no block straddles two threads.
+    bounds[1:-1] = (bounds[1:-1] // block_rows) * block_rows
+    saved = torch.get_num_threads()
+    try:
+        with ThreadPoolExecutor(n_threads, thread_name_prefix="tagscope-score") as pool:
+            list(pool.map(work, bounds[:-1], bounds[1:]))
+    finally:
+        # MKL's thread count is process-wide: give the caller back its own.
+        torch.set_num_threads(saved)
+    return out
+
+
+def _cpu_count() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
