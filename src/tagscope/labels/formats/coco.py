@@ -1,0 +1,227 @@
+"""COCO (SPEC F-02): images, categories, boxes, polygon and RLE segmentations, captions.
+
+Each instance annotation gives a ``box`` label (from ``bbox``) and, when it has a segmentation,
+a ``polygon`` label (every part of the object) or a ``mask`` label (RLE, compressed or not,
+usual for ``iscrowd`` annotations). Labels are named by their category and carry the
+annotation's ``coco_id`` and ``iscrowd`` as attributes. A captions file (``captions_*.json``)
+gives each image its own text: its captions, one per line.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+from tagscope.domain import Label, LabelKind, ValidationError
+from tagscope.labels.formats.records import Entry, Parsed, media_path, read_json_file
+
+
+def read_coco(annotations: Path, *, images: Path, captions: Path | None = None) -> Parsed:
+    """Read a COCO instances file (and optionally a captions file) into entries.
+
+    The entries are the images the files list, not every file of ``images``. An unusable
+    image, category or annotation (unknown image or category id, invalid box, polygon or RLE)
+    is reported as ``<file>: <what>`` and the rest is still read.
+
+    Parameters
+    ----------
+    annotations : Path
+        A COCO instances file (``images``, ``annotations``, ``categories``).
+    images : Path
+        The folder the images' ``file_name`` are relative to.
+    captions : Path, optional
+        A COCO captions file; its images may also be missing from ``annotations``.
+
+    Raises
+    ------
+    ValidationError
+        A file is missing, is not valid JSON, or is not a COCO object.
+    """
+    doc = _coco_document(annotations)
+    caption_doc = _coco_document(captions) if captions is not None else None
+    parsed = Parsed()
+    files = _image_files(doc, annotations.name, parsed)
+    categories = _category_names(doc, annotations.name, parsed)
+    labels: dict[str, list[Label]] = defaultdict(list)
+    for i, ann in enumerate(doc.get("annotations", [])):
+        source = f"{annotations.name}: annotation {_ann_id(ann, i)}"
+        reason = _reference_problem(ann, files, categories)
+        if reason:
+            parsed.problem(source, reason)
+            continue
+        found, reasons = _instance_labels(ann, categories[ann["category_id"]])
+        labels[files[ann["image_id"]]].extend(found)
+        for reason in reasons:
+            parsed.problem(source, reason)
+    texts: dict[str, str] = {}
+    if caption_doc is not None and captions is not None:
+        texts = _caption_texts(caption_doc, captions.name, parsed)
+    root = images.expanduser().resolve()
+    for name in dict.fromkeys([*files.values(), *texts]):
+        parsed.entries.append(Entry(media_path(root, name), tuple(labels[name]), texts.get(name)))
+    return parsed
+
+
+def _coco_document(path: Path) -> dict[str, Any]:
+    doc = read_json_file(path)
+    if not isinstance(doc, dict) or not isinstance(doc.get("images"), list):
+        raise ValidationError(
+            f"{path.name}: not a COCO file (expected an object with an 'images' list)",
+            field="path",
+        )
+    for key in ("annotations", "categories"):
+        if not isinstance(doc.get(key, []), list):
+            raise ValidationError(f"{path.name}: '{key}' must be a list", field="path")
+    return doc
+
+
+def _ann_id(ann: Any, index: int) -> str:
+    if isinstance(ann, dict) and "id" in ann:
+        return str(ann["id"])
+    return f"#{index}"
+
+
+def _image_files(doc: dict[str, Any], file: str, parsed: Parsed) -> dict[Any, str]:
+    """Image id -> file name, reporting entries without them and repeated ids."""
+    files: dict[Any, str] = {}
+    for i, image in enumerate(doc["images"]):
+        if not isinstance(image, dict) or "id" not in image:
+            parsed.problem(f"{file}: images[{i}]", "image has no 'id'")
+        elif not isinstance(image.get("file_name"), str) or not image["file_name"]:
+            parsed.problem(f"{file}: image {image['id']}", "image has no 'file_name'")
+        elif image["id"] in files:
+            parsed.problem(f"{file}: image {image['id']}", "image id listed twice")
+        else:
+            files[image["id"]] = image["file_name"]
+    return files
+
+
+def _category_names(doc: dict[str, Any], file: str, parsed: Parsed) -> dict[Any, str]:
+    names: dict[Any, str] = {}
+    for i, cat in enumerate(doc.get("categories", [])):
+        if isinstance(cat, dict) and "id" in cat and isinstance(cat.get("name"), str):
+            names[cat["id"]] = cat["name"]
+        else:
+            parsed.problem(f"{file}: categories[{i}]", "category needs an 'id' and a 'name'")
+    return names
+
+
+def _reference_problem(ann: Any, files: dict[Any, str], categories: dict[Any, str]) -> str | None:
+    if not isinstance(ann, dict):
+        return "annotation is not an object"
+    if ann.get("image_id") not in files:
+        return f"unknown image id {ann.get('image_id')!r}"
+    if ann.get("category_id") not in categories:
+        return f"unknown category id {ann.get('category_id')!r}"
+    return None
+
+
+def _instance_labels(ann: dict[str, Any], name: str) -> tuple[list[Label], list[str]]:
+    """The box and segmentation labels of one annotation, and why any part was left out."""
+    attributes = {"coco_id": ann.get("id"), "iscrowd": bool(ann.get("iscrowd", 0))}
+    labels: list[Label] = []
+    reasons: list[str] = []
+    bbox = ann.get("bbox")
+    if bbox is not None:
+        if _is_numbers(bbox) and len(bbox) == 4 and bbox[2] >= 0 and bbox[3] >= 0:
+            geometry = {"bbox": bbox}
+            labels.append(Label(LabelKind.BOX, name, geometry=geometry, attributes=attributes))
+        else:
+            reasons.append(f"invalid bbox {bbox!r}: expected [x, y, width, height]")
+    seg = ann.get("segmentation")
+    if isinstance(seg, list) and seg:
+        reason = _polygon_problem(seg)
+        if reason:
+            reasons.append(f"invalid polygon: {reason}")
+        else:
+            geometry = {"polygons": seg}
+            labels.append(Label(LabelKind.POLYGON, name, geometry=geometry, attributes=attributes))
+    elif isinstance(seg, dict):
+        reason = _rle_problem(seg)
+        if reason:
+            reasons.append(f"invalid RLE: {reason}")
+        else:
+            geometry = {"rle": {"size": seg["size"], "counts": seg["counts"]}}
+            labels.append(Label(LabelKind.MASK, name, geometry=geometry, attributes=attributes))
+    elif seg not in (None, []):
+        reasons.append("invalid segmentation: expected a list of polygons or an RLE object")
+    return labels, reasons
+
+
+def _is_numbers(values: Any) -> bool:
+    return isinstance(values, list) and all(
+        isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v) for v in values
+    )
+
+
+def _polygon_problem(parts: list[Any]) -> str | None:
+    for k, part in enumerate(parts, start=1):
+        if not _is_numbers(part):
+            return f"part {k} is not a list of numbers"
+        if len(part) % 2:
+            return f"part {k} has an odd number of coordinates ({len(part)})"
+        if len(part) < 6:
+            return f"part {k} has fewer than 3 points"
+    return None
+
+
+def _rle_problem(rle: dict[str, Any]) -> str | None:
+    size, counts = rle.get("size"), rle.get("counts")
+    if (
+        not (isinstance(size, list) and len(size) == 2 and all(isinstance(n, int) for n in size))
+        or min(size) < 0
+    ):
+        return f"'size' must be [height, width], not {size!r}"
+    if isinstance(counts, str):
+        runs = _decode_rle_string(counts)
+        if runs is None:
+            return "compressed 'counts' cannot be decoded"
+    elif isinstance(counts, list) and all(isinstance(n, int) for n in counts):
+        runs = counts
+    else:
+        return "'counts' must be a list of run lengths or a compressed string"
+    if any(n < 0 for n in runs):
+        return "'counts' holds a negative run length"
+    if sum(runs) != size[0] * size[1]:
+        return f"run lengths add up to {sum(runs)}, not height x width = {size[0] * size[1]}"
+    return None
+
+
+def _decode_rle_string(counts: str) -> list[int] | None:
+    """Run lengths of COCO's compressed RLE (``rleFrString`` of pycocotools), or None."""
+    runs: list[int] = []
+    pos = 0
+    while pos < len(counts):
+        value, shift, more = 0, 0, True
+        while more:
+            if pos >= len(counts):
+                return None
+            c = ord(counts[pos]) - 48
+            value |= (c & 0x1F) << shift
+            more = bool(c & 0x20)
+            pos += 1
+            shift += 5
+            if not more and c & 0x10:
+                value |= -1 << shift
+        # After the first two runs each one is stored as its difference to the run two back.
+        runs.append(value + runs[-2] if len(runs) > 2 else value)
+    return runs
+
+
+def _caption_texts(doc: dict[str, Any], file: str, parsed: Parsed) -> dict[str, str]:
+    """File name -> its captions, one per line, in annotation id order."""
+    files = _image_files(doc, file, parsed)
+    captions: dict[str, list[tuple[Any, str]]] = defaultdict(list)
+    for i, ann in enumerate(doc.get("annotations", [])):
+        source = f"{file}: annotation {_ann_id(ann, i)}"
+        if not isinstance(ann, dict) or ann.get("image_id") not in files:
+            image_id = ann.get("image_id") if isinstance(ann, dict) else None
+            parsed.problem(source, f"unknown image id {image_id!r}")
+        elif not isinstance(ann.get("caption"), str) or not ann["caption"].strip():
+            parsed.problem(source, "annotation has no 'caption' text")
+        else:
+            order = ann["id"] if isinstance(ann.get("id"), int) else i
+            captions[files[ann["image_id"]]].append((order, ann["caption"].strip()))
+    return {name: "\n".join(text for _, text in sorted(lines)) for name, lines in captions.items()}
