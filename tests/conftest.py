@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import uuid
@@ -12,7 +11,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 
-from tagscope.domain import Dataset, MediaInfo, NewItem
+from tagscope.domain import Dataset, NewItem
+from tagscope.media.images import read_media_info
 from tagscope.service import Workspace
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # tests never download a model
@@ -111,23 +111,6 @@ def tiny_clip_dir(shared_dir: Path, tmp_path_factory: pytest.TempPathFactory) ->
     return folder
 
 
-def _media_info(path: Path) -> MediaInfo:
-    """What the importer records of an image file (used until tests import through it)."""
-    from PIL import Image
-
-    data = path.read_bytes()
-    with Image.open(path) as im:
-        width, height = im.size
-        fmt = (im.format or "").lower()
-    return MediaInfo(
-        size=len(data),
-        width=width,
-        height=height,
-        format=fmt,
-        content_hash=hashlib.sha256(data).hexdigest(),
-    )
-
-
 @pytest.fixture(scope="session")
 def coco_captions(coco_mini: Path) -> dict[str, str]:
     """COCO val2017 captions by file name, one caption per line (as the importer stores them)."""
@@ -151,7 +134,7 @@ def make_dataset(workspace: Workspace) -> Callable[..., Dataset]:
         ds = workspace.catalog.create_dataset(name)
         texts = list(texts) if texts is not None else [None] * len(paths)
         items = [
-            NewItem(path=str(p), media=_media_info(Path(p)), text=t)
+            NewItem(path=str(p), media=read_media_info(p), text=t)
             for p, t in zip(paths, texts, strict=True)
         ]
         workspace.catalog.add_items(ds.id, items)

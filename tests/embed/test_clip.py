@@ -127,3 +127,37 @@ def test_a_text_model_is_not_a_clip_model() -> None:
     assert folder is not None
     with pytest.raises(ModelUnavailableError, match="not a CLIP-family"):
         ClipEmbedder.from_pretrained(str(folder), device="cpu")
+
+
+def test_siglip_family_through_the_same_path(shared_dir: Path, tmp_path: Path) -> None:
+    """A SigLIP model (no projection_dim; text padded to full length) loads and embeds."""
+    import torch
+    from transformers import (
+        CLIPImageProcessorPil,
+        CLIPProcessor,
+        CLIPTokenizer,
+        SiglipConfig,
+        SiglipModel,
+    )
+
+    tower = {"hidden_size": 24, "intermediate_size": 37, "num_hidden_layers": 1}
+    config = SiglipConfig(
+        text_config={**tower, "num_attention_heads": 2, "vocab_size": 49408},
+        vision_config={**tower, "num_attention_heads": 2, "image_size": 32, "patch_size": 8},
+    )
+    torch.manual_seed(0)
+    SiglipModel(config).save_pretrained(tmp_path)
+    tokenizer = CLIPTokenizer.from_pretrained(shared_dir / "models" / "clip-tokenizer")
+    images = CLIPImageProcessorPil(
+        size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32}
+    )
+    CLIPProcessor(image_processor=images, tokenizer=tokenizer).save_pretrained(tmp_path)
+
+    siglip = ClipEmbedder.from_pretrained(str(tmp_path), device="cpu")
+    assert type(siglip.model_).__name__ == "SiglipModel"
+    assert (siglip.dim, siglip.pad_to_max) == (24, True)
+    texts = siglip.encode_texts(["a dog", "a much longer sentence about a dog on a beach"])
+    assert texts.shape == (2, 24)
+    # Padded to full length: a text's vector does not depend on its batch neighbours.
+    np.testing.assert_allclose(siglip.encode_texts(["a dog"])[0], texts[0], atol=1e-5)
+    assert siglip.encode_images([Image.new("RGB", (50, 40), "red")]).shape == (1, 24)

@@ -14,13 +14,12 @@ from tagscope.domain import (
     AlreadyExistsError,
     Dataset,
     JobStatus,
-    MediaInfo,
     ModelUnavailableError,
     NewItem,
     ValidationError,
 )
 from tagscope.embed import load_embedder
-from tagscope.media.images import load_rgb
+from tagscope.media.images import load_rgb, read_media_info
 from tagscope.service import Workspace
 from tagscope.service.embeddings import compute_embeddings, import_vectors
 
@@ -46,11 +45,6 @@ def spoiled(tmp_path: Path, photos: list[Path]) -> tuple[list[Path], Callable[[]
         copies[2].unlink()
 
     return copies, spoil
-
-
-def _store_ids(ws: Workspace, name: str, space: str) -> np.ndarray:
-    ids, _ = ws.vectors(ws.dataset(name), space).load()
-    return ids
 
 
 def _item_ids(ws: Workspace, name: str) -> list[int]:
@@ -137,13 +131,9 @@ def test_resumes_from_what_an_earlier_run_stored(
 
     # New items: only they are embedded.
     more = sorted(Path(photos[0]).parent.glob("*.jpg"))[12:15]
-    workspace.catalog.add_items(ds.id, [NewItem(path=str(p), media=_media(p)) for p in more])
+    workspace.catalog.add_items(ds.id, [NewItem(str(p), read_media_info(p)) for p in more])
     third = compute_embeddings(workspace, "coco", space="phash").result
     assert (third["n_existing"], third["n_embedded"]) == (12, 3)
-
-
-def _media(path: Path) -> MediaInfo:
-    return MediaInfo(path.stat().st_size, 1, 1, "jpeg", path.name)
 
 
 def test_text_space_embeds_captions_and_skips_items_without_text(

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import os
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TypeVar
 from urllib.parse import urlparse
@@ -67,6 +68,20 @@ def local_folder(model: str) -> Path | None:
     return None
 
 
+@contextmanager
+def _quiet() -> Iterator[None]:
+    """No "Loading weights" bars from transformers while loading (the CLI draws its own)."""
+    from transformers.utils import logging
+
+    was_enabled = logging.is_progress_bar_enabled()
+    logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            logging.enable_progress_bar()
+
+
 def load_pretrained(
     what: str,
     model: str,
@@ -81,6 +96,11 @@ def load_pretrained(
     downloaded. Every failure becomes one :class:`ModelUnavailableError` naming the model and
     explaining how to provide it (``how_to``).
     """
+    with _quiet():
+        return _load(what, model, loader, how_to)
+
+
+def _load(what: str, model: str, loader: Callable[[str, bool], T], how_to: str) -> T:
     folder = local_folder(model)
     if folder is not None:
         try:
