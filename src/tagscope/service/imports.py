@@ -1,0 +1,347 @@
+"""Import use cases (SPEC F-01, F-02, F-04): images from a folder, CSV and JSON lists, COCO.
+
+Each import reads its source whole first: a source file that is not valid (not JSON, not a COCO
+object, not UTF-8) raises :class:`ValidationError` before anything changes. Then it runs as an
+``import`` job: files already in the dataset (keyed by absolute path) are not read again but get
+the labels and text the source adds; new files are probed (size, dimensions, format, hash) by a
+few threads, given a cached thumbnail, and inserted in batches. A file or record that cannot be
+used becomes an :class:`ImportProblem`; the import goes on and keeps what is there.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from tagscope.domain import (
+    AlreadyExistsError,
+    Dataset,
+    ImportProblem,
+    ImportReport,
+    Item,
+    Label,
+    MediaInfo,
+    NewItem,
+    NotFoundError,
+    ValidationError,
+    validate_dataset_name,
+)
+from tagscope.jobs.runner import ProgressFn
+from tagscope.labels.formats.coco import read_coco
+from tagscope.labels.formats.csv_list import read_csv_list
+from tagscope.labels.formats.folder import scan_folder
+from tagscope.labels.formats.json_list import read_json_list
+from tagscope.labels.formats.records import Entry, Parsed
+from tagscope.media.errors import MediaError
+from tagscope.media.images import read_media_info
+from tagscope.media.thumbnails import ensure_thumbnail
+from tagscope.service.workspace import Workspace
+
+# Files per batch: one catalog transaction and one progress report each.
+_BATCH = 500
+# Reading and hashing release the GIL, so a few threads overlap them with header parsing.
+_WORKERS = 4
+# The job record keeps this many problems (the returned report keeps them all).
+_MAX_JOB_PROBLEMS = 1000
+
+PathLike = str | os.PathLike[str]
+
+
+def import_images(
+    ws: Workspace,
+    dataset_name: str,
+    folder: PathLike,
+    *,
+    labels_from_folders: bool = False,
+    thumbnails: bool = True,
+    progress: ProgressFn | None = None,
+) -> ImportReport:
+    """Import every image under ``folder`` (recursively) into a dataset, creating it if needed.
+
+    Parameters
+    ----------
+    ws : Workspace
+    dataset_name : str
+    folder : path-like
+        Scanned recursively; hidden files are skipped, other non-image files are reported.
+    labels_from_folders : bool, default False
+        The folder holding an image names its main classification label.
+    thumbnails : bool, default True
+        Make each image's thumbnail now (cached by content hash, made once).
+    progress : callable, optional
+        ``progress(n_done, n_total)`` over the files found.
+
+    Returns
+    -------
+    ImportReport
+        ``n_added`` new items, ``n_existing`` files already there, ``n_labels`` new labels, and
+        a problem per unusable file.
+
+    Raises
+    ------
+    ValidationError
+        ``folder`` is not a folder, or the dataset name is invalid.
+    """
+    validate_dataset_name(dataset_name)
+    parsed = scan_folder(Path(folder), labels_from_folders=labels_from_folders)
+    params = {"format": "folder", "source": str(folder), "labels_from_folders": labels_from_folders}
+    return _import(ws, dataset_name, parsed, params, thumbnails=thumbnails, progress=progress)
+
+
+def import_csv(
+    ws: Workspace,
+    dataset_name: str,
+    path: PathLike,
+    *,
+    base: PathLike | None = None,
+    thumbnails: bool = True,
+    progress: ProgressFn | None = None,
+) -> ImportReport:
+    """Import the files a CSV list names, with its classification labels.
+
+    Each row is ``file name, label, ...`` (the first label is the main one); see
+    :func:`tagscope.labels.formats.csv_list.read_csv_list`. ``base`` is the folder file names
+    are relative to (default: the CSV file's folder). Other parameters and the result are as
+    for :func:`import_images`.
+
+    Raises
+    ------
+    ValidationError
+        The CSV file is missing or not UTF-8 text, or the dataset name is invalid.
+    """
+    validate_dataset_name(dataset_name)
+    parsed = read_csv_list(Path(path), base=_folder(base) if base else None)
+    params = {"format": "csv", "source": str(path), "base": str(base) if base else None}
+    return _import(ws, dataset_name, parsed, params, thumbnails=thumbnails, progress=progress)
+
+
+def import_json(
+    ws: Workspace,
+    dataset_name: str,
+    path: PathLike,
+    *,
+    base: PathLike | None = None,
+    thumbnails: bool = True,
+    progress: ProgressFn | None = None,
+) -> ImportReport:
+    """Import the files a JSON list names, with their classification labels.
+
+    Entries are ``{"name", "mainClassificationLabel", "classificationLabels"}``; see
+    :func:`tagscope.labels.formats.json_list.read_json_list`. ``base`` is the folder names are
+    relative to (default: the JSON file's folder). Other parameters and the result are as for
+    :func:`import_images`.
+
+    Raises
+    ------
+    ValidationError
+        The file is missing, not valid JSON or not a list, or the dataset name is invalid.
+    """
+    validate_dataset_name(dataset_name)
+    parsed = read_json_list(Path(path), base=_folder(base) if base else None)
+    params = {"format": "json", "source": str(path), "base": str(base) if base else None}
+    return _import(ws, dataset_name, parsed, params, thumbnails=thumbnails, progress=progress)
+
+
+def import_coco(
+    ws: Workspace,
+    dataset_name: str,
+    annotations: PathLike,
+    *,
+    images: PathLike,
+    captions: PathLike | None = None,
+    thumbnails: bool = True,
+    progress: ProgressFn | None = None,
+) -> ImportReport:
+    """Import the images of a COCO instances file with their boxes, polygons and masks.
+
+    See :mod:`tagscope.labels.formats.coco`. With ``captions`` (a ``captions_*.json`` file),
+    each image's captions become its own text, one per line; on images already imported the
+    text is replaced. Other parameters and the result are as for :func:`import_images`.
+
+    Parameters
+    ----------
+    annotations : path-like
+        The instances file.
+    images : path-like
+        The folder its ``file_name`` are relative to.
+    captions : path-like, optional
+        A COCO captions file.
+
+    Raises
+    ------
+    ValidationError
+        A file is missing, not valid JSON or not a COCO object; ``images`` is not a folder; or
+        the dataset name is invalid.
+    """
+    validate_dataset_name(dataset_name)
+    parsed = read_coco(
+        Path(annotations), images=_folder(images), captions=Path(captions) if captions else None
+    )
+    params = {
+        "format": "coco",
+        "source": str(annotations),
+        "images": str(images),
+        "captions": str(captions) if captions else None,
+    }
+    return _import(ws, dataset_name, parsed, params, thumbnails=thumbnails, progress=progress)
+
+
+def _folder(folder: PathLike) -> Path:
+    path = Path(folder).expanduser()
+    if not path.is_dir():
+        raise ValidationError(f"{folder} is not a folder", field="folder")
+    return path
+
+
+def _dataset(ws: Workspace, name: str) -> Dataset:
+    try:
+        return ws.dataset(name)
+    except NotFoundError:
+        pass
+    try:
+        return ws.catalog.create_dataset(name)
+    except AlreadyExistsError:  # another process created it meanwhile
+        return ws.dataset(name)
+
+
+def _import(
+    ws: Workspace,
+    dataset_name: str,
+    parsed: Parsed,
+    params: dict[str, Any],
+    *,
+    thumbnails: bool,
+    progress: ProgressFn | None,
+) -> ImportReport:
+    ds = _dataset(ws, dataset_name)
+    report = ImportReport(problems=list(parsed.problems))
+    params = {**params, "thumbnails": thumbnails}
+
+    def work(report_progress: ProgressFn) -> dict[str, Any]:
+        run = _ImportRun(ws, ds.id, report, thumbnails=thumbnails, progress=report_progress)
+        run.execute(parsed.entries)
+        return {
+            "n_added": report.n_added,
+            "n_existing": report.n_existing,
+            "n_labels": report.n_labels,
+            "n_problems": len(report.problems),
+            "problems": [
+                {"source": p.source, "reason": p.reason}
+                for p in report.problems[:_MAX_JOB_PROBLEMS]
+            ],
+        }
+
+    ws.runner.run("import", ds.id, params, work, on_progress=progress)
+    return report
+
+
+class _ImportRun:
+    """One import job's work over the entries of a source."""
+
+    def __init__(
+        self,
+        ws: Workspace,
+        dataset_id: int,
+        report: ImportReport,
+        *,
+        thumbnails: bool,
+        progress: ProgressFn,
+    ) -> None:
+        self.ws = ws
+        self.dataset_id = dataset_id
+        self.report = report
+        self.thumbnails = ws.paths.thumbnails if thumbnails else None
+        self.progress = progress
+
+    def execute(self, entries: Sequence[Entry]) -> None:
+        merged = _merge(entries)
+        paths = list(merged)
+        known = self.ws.catalog.existing_paths(self.dataset_id, paths)
+        n_done = 0
+        self.progress(0, len(paths))
+        with ThreadPoolExecutor(_WORKERS, thread_name_prefix="tagscope-import") as pool:
+            old = [merged[p] for p in paths if p in known]
+            new = [merged[p] for p in paths if p not in known]
+            for batch in _batches(old):
+                self._update(pool, batch, known)
+                n_done += len(batch)
+                self.progress(n_done, len(paths))
+            for batch in _batches(new):
+                self._add(pool, batch)
+                n_done += len(batch)
+                self.progress(n_done, len(paths))
+
+    def _add(self, pool: ThreadPoolExecutor, batch: list[Entry]) -> None:
+        """Probe new files and insert the readable ones with their labels."""
+        items = []
+        for entry, info in zip(batch, pool.map(self._probe, [e.path for e in batch]), strict=True):
+            if isinstance(info, str):
+                self.report.problems.append(ImportProblem(entry.path, info))
+            else:
+                items.append(NewItem(entry.path, info, text=entry.text, labels=entry.labels))
+        n_added, n_existing, n_labels = self.ws.catalog.add_items(self.dataset_id, items)
+        self.report.n_added += n_added
+        self.report.n_existing += n_existing  # added by another process since we looked
+        self.report.n_labels += n_labels
+
+    def _probe(self, path: str) -> MediaInfo | str:
+        """The file's media info (and its thumbnail made), or why it cannot be used."""
+        try:
+            info = read_media_info(path)
+            if self.thumbnails is not None:
+                ensure_thumbnail(path, info.content_hash, self.thumbnails)
+        except MediaError as exc:
+            return str(exc)
+        return info
+
+    def _update(self, pool: ThreadPoolExecutor, batch: list[Entry], known: dict[str, int]) -> None:
+        """Give items already there the labels and text the source adds (files not re-read)."""
+        items = self.ws.catalog.get_items([known[e.path] for e in batch])
+        self.report.n_existing += len(batch)
+        self.report.n_labels += self.ws.catalog.add_labels(
+            (known[e.path], label) for e in batch for label in e.labels
+        )
+        texts = {
+            known[e.path]: e.text
+            for e in batch
+            if e.text is not None and items[known[e.path]].text != e.text
+        }
+        if texts:
+            self.ws.catalog.update_item_text(texts)
+        if self.thumbnails is not None:
+            with_media = [item for item in items.values() if item.media is not None]
+            reasons = pool.map(self._thumbnail, with_media)
+            for item, reason in zip(with_media, reasons, strict=True):
+                if reason:
+                    self.report.problems.append(ImportProblem(item.path, reason))
+
+    def _thumbnail(self, item: Item) -> str | None:
+        """Make the thumbnail of an item already there if it is missing; why not, or None."""
+        if self.thumbnails is None or item.media is None:
+            return None
+        try:
+            ensure_thumbnail(item.path, item.media.content_hash, self.thumbnails)
+        except MediaError as exc:
+            return str(exc)
+        return None
+
+
+def _merge(entries: Sequence[Entry]) -> dict[str, Entry]:
+    """One entry per path: a file named twice gets the labels of both (and the first text)."""
+    merged: dict[str, Entry] = {}
+    for entry in entries:
+        seen = merged.get(entry.path)
+        if seen is None:
+            merged[entry.path] = entry
+        else:
+            labels: tuple[Label, ...] = seen.labels + entry.labels
+            merged[entry.path] = Entry(entry.path, labels, seen.text or entry.text)
+    return merged
+
+
+def _batches(entries: list[Entry]) -> Iterator[list[Entry]]:
+    for i in range(0, len(entries), _BATCH):
+        yield entries[i : i + _BATCH]

@@ -1,0 +1,288 @@
+"""Import use cases on real photos: folders, CSV and JSON lists, COCO; bad input (F-01/02/04)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from tagscope.domain import ImportProblem, JobStatus, ValidationError
+from tagscope.media.images import read_media_info
+from tagscope.service import Workspace
+from tagscope.service.imports import import_coco, import_csv, import_images, import_json
+
+
+def _labels(ws: Workspace, dataset: str) -> Counter[tuple[str, str]]:
+    """(kind, name) of every label of the dataset, counted."""
+    ds = ws.dataset(dataset)
+    return Counter(
+        (str(lab.kind), lab.name)
+        for item in ws.catalog.iter_items(ds.id)
+        for lab in ws.catalog.item_labels(item.id)
+    )
+
+
+def _paths(ws: Workspace, dataset: str) -> set[str]:
+    return {item.path for item in ws.catalog.iter_items(ws.dataset(dataset).id)}
+
+
+def _thumbnails(ws: Workspace) -> dict[Path, int]:
+    return {p: p.stat().st_mtime_ns for p in ws.paths.thumbnails.rglob("*.jpg")}
+
+
+@pytest.fixture()
+def photos(coco_mini: Path, tmp_path: Path) -> Path:
+    """A folder of six real photos in two class folders (copies: tests spoil some)."""
+    folder = tmp_path / "photos"
+    sources = sorted((coco_mini / "val2017").glob("*.jpg"))[:6]
+    for i, src in enumerate(sources):
+        target = folder / ("cats" if i < 3 else "dogs") / src.name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(src, target)
+    return folder
+
+
+def test_imagenette_folder_with_folder_labels_then_again(
+    workspace: Workspace, imagenette: Path
+) -> None:
+    seen: list[tuple[int, int]] = []
+    report = import_images(
+        workspace, "inet", imagenette, labels_from_folders=True, progress=lambda *a: seen.append(a)
+    )
+    assert (report.n_added, report.n_existing, report.n_labels) == (500, 0, 500)
+    not_image = ImportProblem(str(imagenette / "labels.csv"), "not an image file type (.csv)")
+    assert report.problems == [not_image]
+    assert seen[0] == (0, 500) and seen[-1] == (500, 500)
+    names = workspace.catalog.label_names(workspace.dataset("inet").id)
+    assert len(names) == 10 and set(names.values()) == {50}
+
+    ds = workspace.dataset("inet")
+    item = next(workspace.catalog.iter_items(ds.id))
+    assert Path(item.path).is_absolute()
+    assert item.media == read_media_info(item.path)
+    job = workspace.catalog.list_jobs(ds.id)[0]
+    assert (job.kind, job.status, job.n_done, job.n_total) == ("import", JobStatus.DONE, 500, 500)
+    assert job.result["n_added"] == 500
+    assert job.result["problems"] == [{"source": not_image.source, "reason": not_image.reason}]
+    hashes = {it.media.content_hash for it in workspace.catalog.iter_items(ds.id) if it.media}
+    thumbs = _thumbnails(workspace)
+    assert {p.stem for p in thumbs} == hashes
+
+    again = import_images(workspace, "inet", imagenette, labels_from_folders=True)
+    assert (again.n_added, again.n_existing, again.n_labels) == (0, 500, 0)
+    assert workspace.dataset("inet").n_items == 500
+    assert sum(workspace.catalog.label_names(ds.id).values()) == 500
+    assert _thumbnails(workspace) == thumbs  # none made again
+
+
+def test_imagenette_csv_labels(workspace: Workspace, imagenette: Path) -> None:
+    report = import_csv(workspace, "inet", imagenette / "labels.csv", thumbnails=False)
+    assert (report.n_added, report.n_labels, report.problems) == (500, 500, [])
+    names = workspace.catalog.label_names(workspace.dataset("inet").id)
+    assert len(names) == 10 and set(names.values()) == {50}
+    assert "English springer" in names
+    assert not _thumbnails(workspace)
+
+
+def test_coco_val_with_captions_then_again(
+    workspace: Workspace, coco_mini: Path, coco_captions: dict[str, str]
+) -> None:
+    ann = coco_mini / "annotations"
+    doc = json.loads((ann / "instances_val2017.json").read_text())
+    args = (workspace, "coco", ann / "instances_val2017.json")
+    options = {"images": coco_mini / "val2017", "captions": ann / "captions_val2017.json"}
+    report = import_coco(*args, **options)
+    assert (report.n_added, report.problems) == (79, [])
+    polygons = sum(isinstance(a["segmentation"], list) for a in doc["annotations"])
+    masks = sum(isinstance(a["segmentation"], dict) for a in doc["annotations"])
+    kinds = Counter()
+    for (kind, _), n in _labels(workspace, "coco").items():
+        kinds[kind] += n
+    assert kinds == {"box": len(doc["annotations"]), "polygon": polygons, "mask": masks}
+    assert report.n_labels == len(doc["annotations"]) + polygons + masks
+    names = {c["id"]: c["name"] for c in doc["categories"]}
+    assert {name for _, name in _labels(workspace, "coco")} == {
+        names[a["category_id"]] for a in doc["annotations"]
+    }
+    ds = workspace.dataset("coco")
+    texts = {Path(it.path).name: it.text for it in workspace.catalog.iter_items(ds.id)}
+    assert texts == coco_captions
+
+    labels = _labels(workspace, "coco")
+    again = import_coco(*args, **options)
+    assert (again.n_added, again.n_existing, again.n_labels) == (0, 79, 0)
+    assert _labels(workspace, "coco") == labels
+
+
+def test_bad_files_in_a_folder_are_reported_and_nothing_is_lost(
+    workspace: Workspace, photos: Path
+) -> None:
+    first = import_images(workspace, "pets", photos, labels_from_folders=True)
+    assert (first.n_added, first.n_labels, first.problems) == (6, 6, [])
+    before = _paths(workspace, "pets")
+
+    good = next((photos / "cats").iterdir())
+    data = good.read_bytes()
+    bad = photos / "new"
+    bad.mkdir()
+    (bad / "truncated.jpg").write_bytes(data[: len(data) // 2])
+    (bad / "text.jpg").write_text("not a photo")
+    (bad / "empty.png").write_bytes(b"")
+    (bad / "notes.txt").write_text("shopping list")
+    shutil.copy(good, bad / "fine.jpg")
+    good.write_text("spoiled after its import")  # already imported: kept, not read again
+
+    report = import_images(workspace, "pets", photos, labels_from_folders=True)
+    assert sorted(report.problems, key=lambda p: p.source) == [
+        ImportProblem(str(bad / "empty.png"), "empty file"),
+        ImportProblem(str(bad / "notes.txt"), "not an image file type (.txt)"),
+        ImportProblem(str(bad / "text.jpg"), "not an image (unknown format)"),
+        ImportProblem(str(bad / "truncated.jpg"), "truncated image"),
+    ]
+    assert (report.n_added, report.n_existing, report.n_labels) == (1, 6, 1)
+    assert _paths(workspace, "pets") == before | {str(bad / "fine.jpg")}
+    assert _labels(workspace, "pets") == {
+        ("classification", "cats"): 3,
+        ("classification", "dogs"): 3,
+        ("classification", "new"): 1,
+    }
+
+
+def test_list_imports_report_bad_rows_and_add_labels_to_items_already_there(
+    workspace: Workspace, photos: Path
+) -> None:
+    import_images(workspace, "pets", photos, thumbnails=False)
+    cat = sorted((photos / "cats").iterdir())[0]
+    csv = photos / "labels.csv"
+    csv.write_text(f'{cat.relative_to(photos)},tabby,cat\n"x.jpg"y,dog\nmissing.jpg,cow\n')
+    report = import_csv(workspace, "pets", csv, thumbnails=False)
+    assert report.problems == [
+        ImportProblem("labels.csv:2", "malformed row: ',' expected after '\"'"),
+        ImportProblem(str(photos / "missing.jpg"), "file not found"),
+    ]
+    assert (report.n_added, report.n_existing, report.n_labels) == (0, 1, 2)
+
+    listing = photos / "labels.json"
+    entries = [
+        {"name": f"cats/{cat.name}", "mainClassificationLabel": "tabby"},
+        {"mainClassificationLabel": "dog"},
+    ]
+    listing.write_text(json.dumps(entries))
+    report = import_json(workspace, "pets", listing, thumbnails=False)
+    assert report.problems == [ImportProblem("labels.json[1]", "entry has no 'name'")]
+    assert (report.n_added, report.n_existing, report.n_labels) == (0, 1, 0)
+    assert workspace.dataset("pets").n_items == 6
+    assert _labels(workspace, "pets") == {
+        ("classification", "tabby"): 1,
+        ("classification", "cat"): 1,
+    }
+
+
+def test_bad_coco_records_are_reported_and_the_rest_imported(
+    workspace: Workspace, photos: Path
+) -> None:
+    files = sorted(p.relative_to(photos).as_posix() for p in photos.rglob("*.jpg"))
+    square = [0, 0, 10, 0, 10, 10, 0, 10]
+    doc = {
+        "images": [{"id": i, "file_name": name} for i, name in enumerate(files)]
+        + [{"id": 99, "file_name": "gone.jpg"}],
+        "categories": [{"id": 1, "name": "cat"}],
+        "annotations": [
+            {"id": 1, "image_id": 0, "category_id": 1, "bbox": [0, 0, 5, 5]},
+            {"id": 2, "image_id": 42, "category_id": 1, "bbox": [0, 0, 5, 5]},
+            {"id": 3, "image_id": 1, "category_id": 1, "segmentation": [[0, 0, 1, 1]]},
+            {"id": 4, "image_id": 1, "category_id": 2, "segmentation": [square]},
+            {"id": 5, "image_id": 2, "category_id": 1, "segmentation": [square[:-1]]},
+        ],
+    }
+    path = photos / "instances.json"
+    path.write_text(json.dumps(doc))
+    report = import_coco(workspace, "pets", path, images=photos, thumbnails=False)
+    where = "instances.json: annotation"
+    assert report.problems == [
+        ImportProblem(f"{where} 2", "unknown image id 42"),
+        ImportProblem(f"{where} 3", "invalid polygon: part 1 has fewer than 3 points"),
+        ImportProblem(f"{where} 4", "unknown category id 2"),
+        ImportProblem(f"{where} 5", "invalid polygon: part 1 has an odd number of coordinates (7)"),
+        ImportProblem(str(photos / "gone.jpg"), "file not found"),
+    ]
+    assert (report.n_added, report.n_labels) == (6, 1)
+    assert _labels(workspace, "pets") == {("box", "cat"): 1}
+
+
+def test_captions_imported_later_replace_the_items_text(workspace: Workspace, photos: Path) -> None:
+    files = sorted(p.relative_to(photos).as_posix() for p in photos.rglob("*.jpg"))[:2]
+    images = [{"id": i, "file_name": name} for i, name in enumerate(files)]
+    instances = photos / "instances.json"
+    instances.write_text(json.dumps({"images": images, "annotations": []}))
+    import_coco(workspace, "pets", instances, images=photos, thumbnails=False)
+
+    captions = photos / "captions.json"
+    annotations = [{"id": 1, "image_id": 0, "caption": "a cat asleep"}]
+    captions.write_text(json.dumps({"images": images, "annotations": annotations}))
+    report = import_coco(
+        workspace, "pets", instances, images=photos, captions=captions, thumbnails=False
+    )
+    assert (report.n_added, report.n_existing) == (0, 2)
+    ds = workspace.dataset("pets")
+    texts = {Path(it.path).name: it.text for it in workspace.catalog.iter_items(ds.id)}
+    assert texts == {Path(files[0]).name: "a cat asleep", Path(files[1]).name: None}
+
+
+def test_malformed_source_files_change_nothing(workspace: Workspace, photos: Path) -> None:
+    import_images(workspace, "pets", photos, labels_from_folders=True, thumbnails=False)
+    labels = _labels(workspace, "pets")
+    n_jobs = len(workspace.catalog.list_jobs())
+
+    not_json = photos / "broken.json"
+    not_json.write_text('[{"name": "a.jpg"')
+    not_coco = photos / "list.json"
+    not_coco.write_text('[{"name": "a.jpg"}]')
+    latin = photos / "latin.csv"
+    latin.write_bytes("cats/x.jpg,caf\u00e9\n".encode("latin-1"))
+    cases = [
+        (lambda ds: import_json(workspace, ds, not_json), "broken.json: invalid JSON at line 1"),
+        (
+            lambda ds: import_coco(workspace, ds, not_coco, images=photos),
+            "list.json: not a COCO file",
+        ),
+        (lambda ds: import_csv(workspace, ds, latin), "latin.csv: line 1 is not UTF-8 text"),
+        (lambda ds: import_images(workspace, ds, photos / "nowhere"), "nowhere is not a folder"),
+        (
+            lambda ds: import_coco(workspace, ds, not_coco, images=photos / "nowhere"),
+            "nowhere is not a folder",
+        ),
+    ]
+    for run, message in cases:
+        for dataset in ("pets", "fresh"):
+            with pytest.raises(ValidationError, match=message):
+                run(dataset)
+    assert [d.name for d in workspace.catalog.list_datasets()] == ["pets"]
+    assert _labels(workspace, "pets") == labels
+    assert len(workspace.catalog.list_jobs()) == n_jobs
+
+
+def test_thumbnails_skipped_first_are_made_for_items_already_there(
+    workspace: Workspace, photos: Path
+) -> None:
+    import_images(workspace, "pets", photos, thumbnails=False)
+    assert not _thumbnails(workspace)
+    import_images(workspace, "pets", photos)
+    thumbs = _thumbnails(workspace)
+    assert len(thumbs) == 6
+    import_images(workspace, "pets", photos)
+    assert _thumbnails(workspace) == thumbs
+
+
+def test_paths_are_absolute_and_a_bad_dataset_name_is_refused(
+    workspace: Workspace, photos: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(photos)
+    import_images(workspace, "pets", Path("cats"), thumbnails=False)
+    assert _paths(workspace, "pets") == {str(p) for p in (photos / "cats").iterdir()}
+    with pytest.raises(ValidationError, match="invalid dataset name 'no good'"):
+        import_images(workspace, "no good", photos)
+    assert [d.name for d in workspace.catalog.list_datasets()] == ["pets"]
