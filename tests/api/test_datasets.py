@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from fastapi.testclient import TestClient
 
@@ -56,3 +58,36 @@ def test_unknown_dataset_is_404(client: TestClient, method: str) -> None:
     r = getattr(client, method)("/api/datasets/no-such-dataset")
     assert r.status_code == 404
     assert r.json()["message"] == "no dataset named 'no-such-dataset'"
+
+
+def test_embed_starts_a_job_that_finishes(client: TestClient) -> None:
+    r = client.post("/api/datasets/coco/embed", json={"kind": "phash"})
+    assert r.status_code == 202
+    job = r.json()
+    assert job["kind"] == "embed" and job["status"] in ("queued", "running", "done")
+    deadline = time.monotonic() + 60
+    while job["status"] in ("queued", "running") and time.monotonic() < deadline:
+        time.sleep(0.1)
+        job = client.get(f"/api/jobs/{job['id']}").json()
+    assert job["status"] == "done", job
+    assert job["progress"] == 1.0
+    assert job["result"]["n_items"] == 79
+    spaces = {s["name"]: s for s in client.get("/api/datasets/coco").json()["spaces"]}
+    assert spaces["phash"]["n_vectors"] == 79
+
+
+@pytest.mark.parametrize(
+    ("name", "body", "status", "field"),
+    [
+        ("coco", {"kind": "word2vec"}, 422, "kind"),
+        ("coco", {"kind": "phash", "batch_size": 0}, 422, "batch_size"),
+        ("nope", {"kind": "phash"}, 404, None),
+        ("coco", {"space": "text", "kind": "phash"}, 409, None),
+    ],
+)
+def test_embed_bad_input(
+    client: TestClient, name: str, body: dict, status: int, field: str | None
+) -> None:
+    r = client.post(f"/api/datasets/{name}/embed", json=body)
+    assert r.status_code == status, r.text
+    assert r.json()["field"] == field

@@ -6,7 +6,7 @@
 | :class:`~tagscope.domain.AlreadyExistsError` | 409 |
 | :class:`~tagscope.domain.tags.ReadOnlyGroupError` (editing an applied group) | 403 |
 | :class:`~tagscope.domain.ValidationError` (``field`` names the input) | 422 |
-| a refused SQL statement (``SqlRefusedError``-like, or ``field == "sql"``) | 400 |
+| :class:`~tagscope.domain.SqlError` (refused, failed or timed-out SQL) | 400 |
 | :class:`~tagscope.domain.ModelUnavailableError` | 503 |
 | any other :class:`~tagscope.domain.TagscopeError` | 400 |
 | request validation (FastAPI), with the offending parameter as ``field`` | 422 |
@@ -25,6 +25,7 @@ from tagscope.domain import (
     AlreadyExistsError,
     ModelUnavailableError,
     NotFoundError,
+    SqlError,
     TagscopeError,
     ValidationError,
 )
@@ -39,12 +40,6 @@ def error_response(status: int, message: str, field: str | None = None) -> JSONR
     return JSONResponse(error_body(status, message, field), status_code=status)
 
 
-def _is_refused_sql(exc: TagscopeError) -> bool:
-    """A statement the SQL sandbox refused (or could not run): a bad request, not bad input."""
-    name = type(exc).__name__.lower()
-    return "sql" in name or getattr(exc, "field", None) in {"sql", "where"}
-
-
 def status_of(exc: TagscopeError) -> int:
     if isinstance(exc, NotFoundError):
         return 404
@@ -52,7 +47,7 @@ def status_of(exc: TagscopeError) -> int:
         return 409
     if isinstance(exc, ReadOnlyGroupError):
         return 403
-    if _is_refused_sql(exc):
+    if isinstance(exc, SqlError):
         return 400
     if isinstance(exc, ValidationError):
         return 422

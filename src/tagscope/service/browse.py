@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from tagscope.domain import Item, Label, NotFoundError, ValidationError
+from tagscope.media.errors import MediaError
+from tagscope.media.thumbnails import ensure_thumbnail
 from tagscope.service.workspace import Workspace
 from tagscope.store import grid
 
@@ -198,5 +200,12 @@ def get_media_file(ws: Workspace, item_id: int) -> MediaFile:
 
 
 def get_thumbnail_file(ws: Workspace, item_id: int) -> MediaFile:
-    """The cached thumbnail of item ``item_id`` (made on first request)."""
-    return get_media_file(ws, item_id)
+    """The thumbnail of item ``item_id``: from the workspace's cache, made there on first use."""
+    item = ws.catalog.get_item(item_id)
+    if item.media is None:
+        raise NotFoundError(f"item {item_id} has no image to make a thumbnail of")
+    try:
+        path, _ = ensure_thumbnail(item.path, item.media.content_hash, ws.paths.thumbnails)
+    except MediaError as exc:
+        raise NotFoundError(f"no thumbnail for item {item_id}: {exc}") from exc
+    return MediaFile(path, "image/jpeg", f"t-{item.media.content_hash}")

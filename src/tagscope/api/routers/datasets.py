@@ -2,14 +2,26 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from fastapi import APIRouter, Response, status
 from pydantic import BaseModel, Field
 
 from tagscope.api.dependencies import WorkspaceDep
-from tagscope.api.schemas import Dataset, DatasetInfo
+from tagscope.api.schemas import Dataset, DatasetInfo, Job
+from tagscope.service import background
 from tagscope.service import datasets as uc
 
 router = APIRouter(prefix="/api/datasets", tags=["datasets"])
+
+
+class EmbedRequest(BaseModel):
+    space: str | None = Field(None, description="space name; defaults to the kind")
+    kind: Literal["clip", "text", "phash"] | None = Field(
+        None, description="default: the existing space's kind, else the space name, else clip"
+    )
+    model: str | None = Field(None, description="hub id or local folder; default per kind")
+    batch_size: int | None = Field(None, ge=1)
 
 
 class NewDataset(BaseModel):
@@ -36,3 +48,12 @@ def describe_dataset(name: str, ws: WorkspaceDep) -> DatasetInfo:
 def delete_dataset(name: str, ws: WorkspaceDep) -> Response:
     uc.delete_dataset(ws, name)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post("/{name}/embed", status_code=status.HTTP_202_ACCEPTED)
+def embed_dataset(name: str, body: EmbedRequest, ws: WorkspaceDep) -> Job:
+    """Start embedding the items without a vector in the space; poll ``/api/jobs/{id}``."""
+    job = background.start_embeddings(
+        ws, name, space=body.space, kind=body.kind, model=body.model, batch_size=body.batch_size
+    )
+    return Job.from_domain(job)
