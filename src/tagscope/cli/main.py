@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from tagscope.cli import datasets, embed, serve
+from tagscope.cli import datasets, embed, imports, serve
 from tagscope.cli.output import WorkspaceOpt, console, handle_errors, open_workspace
 
 app = typer.Typer(
@@ -15,6 +15,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(datasets.app, name="datasets")
+app.add_typer(imports.app, name="import")
 app.command()(serve.serve)
 app.command()(embed.embed)
 app.add_typer(embed.vectors_app, name="vectors")
