@@ -155,6 +155,19 @@ export interface TagGroup {
   scoring?: Scoring | null;
 }
 
+export interface GroupUse {
+  dataset: string;
+  status: string;
+  version: number | null;
+  update_available: boolean;
+  job_id: number | null;
+}
+
+export interface SqlTable {
+  name: string;
+  columns: string[];
+}
+
 export interface Scored {
   item_id: number;
   score: number;
@@ -310,27 +323,18 @@ export const api = {
     ).map(hit),
 
   searchText: async (ds: string, text: string, o: SearchOptions) =>
-    asList<Loose>(await post(`/api/datasets/${enc(ds)}/search`, { text, ...o }), "hits", "items").map(
+    asList<Loose>(await get(`/api/datasets/${enc(ds)}/search${query({ text, ...o })}`), "hits", "items").map(
       hit,
     ),
 
-  searchItem: async (ds: string, item_id: number, o: SearchOptions) =>
-    asList<Loose>(
-      await post(`/api/datasets/${enc(ds)}/search`, { item_id, ...o }),
-      "hits",
-      "items",
-    ).map(hit),
+  searchItem: async (_ds: string, item_id: number, o: SearchOptions) =>
+    asList<Loose>(await get(`/api/items/${item_id}/similar${query({ ...o })}`), "hits", "items").map(hit),
 
   searchImage: async (ds: string, file: File, o: SearchOptions) => {
     const form = new FormData();
     form.append("file", file);
-    form.append("k", String(o.k));
-    if (o.space) form.append("space", o.space);
-    if (o.min_score != null) form.append("min_score", String(o.min_score));
-    for (const l of o.labels ?? []) form.append("labels", l);
-    if (o.label_mode) form.append("label_mode", o.label_mode);
     return asList<Loose>(
-      await post(`/api/datasets/${enc(ds)}/search/image`, form),
+      await post(`/api/datasets/${enc(ds)}/search/image${query({ ...o })}`, form),
       "hits",
       "items",
     ).map(hit);
@@ -394,7 +398,7 @@ export const api = {
   },
 
   metrics: async (ds: string, g: string, t: string, metric = "f1") => {
-    const d = (await get<Loose>(`${tagUrl(ds, g, t)}/metrics${query({ metric })}`)) ?? {};
+    const d = (await get<Loose>(`${tagUrl(ds, g, t)}/evaluation${query({ metric })}`)) ?? {};
     const src = ((d.curves as Loose) ?? d) as Loose;
     const curves = {} as Record<MetricName, number[]>;
     for (const m of METRICS) {
@@ -415,7 +419,26 @@ export const api = {
     } as Metrics;
   },
 
+  uses: async (group: string) =>
+    asList<Loose>(await get(`/api/tag-groups/${enc(group)}/uses`), "uses", "datasets").map(
+      (u) =>
+        ({
+          dataset: String(u.dataset ?? u.name ?? ""),
+          status: String(u.status ?? "unscored"),
+          version: typeof u.version === "number" ? u.version : null,
+          update_available: Boolean(u.update_available),
+          job_id: typeof u.job_id === "number" ? u.job_id : null,
+        }) as GroupUse,
+    ),
+
   // -- SQL ---------------------------------------------------------------------------------------
+  tables: async (): Promise<SqlTable[]> =>
+    asList<Loose>(await get("/api/sql/tables"), "tables").map((t) => ({
+      name: String(t.name ?? t.table ?? ""),
+      columns: asList<unknown>(t.columns).map((c) =>
+        typeof c === "string" ? c : `${(c as Loose).name}${(c as Loose).type ? ` ${(c as Loose).type}` : ""}`,
+      ),
+    })),
   sql: async (sql: string, limit = 1000) => {
     const d = (await post<Loose>("/api/sql", { sql, limit })) ?? {};
     const columns = asList<unknown>(d.columns).map((c) =>

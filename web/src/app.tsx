@@ -13,7 +13,7 @@ import { MetricsPage } from "./pages/metrics";
 import { SqlPage } from "./pages/sql";
 import { JobsPage } from "./pages/jobs";
 import { href, navigate, useRoute, type Route } from "./router";
-import { store, useStore } from "./store";
+import { firstScreen, firstScreenDone, store, useStore } from "./store";
 
 export const datasets = store<Dataset[] | null>(null);
 const LAST = "tagscope.dataset";
@@ -60,12 +60,12 @@ export function App() {
   const ds = currentDataset(route);
 
   useEffect(() => {
-    // Not on the critical path of the first page: the grid fetches its items on its own.
-    const t = setTimeout(() => {
+    // Off the critical path of the first screen: the grid fetches its own items first.
+    if (!(route.parts[0] === "d" && (route.parts[2] ?? "grid") === "grid")) firstScreenDone();
+    void firstScreen.then(() => {
       void loadDatasets();
       void discoverJobs();
-    }, 0);
-    return () => clearTimeout(t);
+    });
   }, []);
 
   useEffect(() => {

@@ -47,3 +47,15 @@ export function toast(text: string, kind: Toast["kind"] = "info", ms = 4000): vo
   toasts.set((t) => [...t, { id, text, kind }]);
   setTimeout(() => toasts.set((t) => t.filter((x) => x.id !== id)), ms);
 }
+
+// -- the first screen ------------------------------------------------------------------------
+// Secondary requests (dataset list, jobs, label counts) wait until the first page of the grid has
+// painted, so that they never compete with it for the server; at most a few seconds.
+let settle: () => void = () => undefined;
+export const firstScreen = new Promise<void>((resolve) => {
+  settle = resolve;
+  setTimeout(resolve, 2500);
+});
+export function firstScreenDone(): void {
+  settle();
+}

@@ -4,7 +4,7 @@ import { api, errorText, type DatasetInfo, type GridItem, type TagGroup } from "
 import { Thumb } from "../components/thumbs";
 import { Chip, Dialog, ErrorBox, Field, Spinner, fmtCount, fmtScore } from "../components/ui";
 import { href, navigate } from "../router";
-import { toast } from "../store";
+import { firstScreen, firstScreenDone, toast } from "../store";
 import { labelFilter, sqlString } from "../sqlfilters";
 
 const SORTS = ["id", "path", "size", "width", "height", "format", "split"];
@@ -77,9 +77,31 @@ export function GridPage({ ds, q }: { ds: string; q: URLSearchParams }) {
   useEffect(() => setDraft(where), [where]);
   useEffect(() => setSelected(new Set()), [key]);
   useEffect(() => {
-    const t = setTimeout(() => api.dataset(ds).then(setInfo, () => setInfo(null)), 50);
-    return () => clearTimeout(t);
+    let alive = true;
+    void firstScreen.then(() => {
+      if (alive) api.dataset(ds).then(setInfo, () => setInfo(null));
+    });
+    return () => {
+      alive = false;
+    };
   }, [ds]);
+
+  // The first screen is done when the first page's thumbnails have loaded (or failed).
+  const grid = useRef<HTMLDivElement>(null);
+  useEffect(() => {
+    if (state.loading) return;
+    const imgs = [...(grid.current?.querySelectorAll("img") ?? [])].slice(0, PAGE);
+    void Promise.all(
+      imgs.map((img) =>
+        img.complete
+          ? null
+          : new Promise<void>((done) => {
+              img.addEventListener("load", () => done(), { once: true });
+              img.addEventListener("error", () => done(), { once: true });
+            }),
+      ),
+    ).then(firstScreenDone);
+  }, [state.loading]);
 
   // Infinite scroll: the sentinel below the grid asks for the next page when it comes near.
   useEffect(() => {
@@ -265,7 +287,7 @@ export function GridPage({ ds, q }: { ds: string; q: URLSearchParams }) {
 
       <ErrorBox error={state.error} testid="grid-error" />
 
-      <div class="thumb-grid" data-testid="grid" aria-label="Items" aria-busy={state.loading}>
+      <div ref={grid} class="thumb-grid" data-testid="grid" aria-label="Items" aria-busy={state.loading}>
         {state.items.map((it, i) => (
           <Thumb
             key={it.id}

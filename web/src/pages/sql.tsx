@@ -1,6 +1,6 @@
 // SQL console (F-41): an editor, a results table, and clear errors for refused statements.
 import { useEffect, useRef, useState } from "preact/hooks";
-import { api, ApiError, errorText, type SqlResult, type TagGroup } from "../api";
+import { api, ApiError, errorText, type SqlResult, type SqlTable, type TagGroup } from "../api";
 import { PageHead, Spinner } from "../components/ui";
 import { href, navigate } from "../router";
 
@@ -35,7 +35,12 @@ export function SqlPage({ ds, q }: { ds: string | null; q: URLSearchParams }) {
   const [elapsed, setElapsed] = useState<number | null>(null);
   const [groups, setGroups] = useState<TagGroup[]>([]);
   const [history, setHistory] = useState<string[]>(() => JSON.parse(localStorage.getItem(HISTORY) ?? "[]"));
+  const [tables, setTables] = useState<SqlTable[] | null>(null);
   const editor = useRef<HTMLTextAreaElement>(null);
+
+  useEffect(() => {
+    api.tables().then(setTables, () => setTables(null));
+  }, []);
 
   useEffect(() => {
     if (ds) api.groups(ds).then(setGroups, () => setGroups([]));
@@ -169,6 +174,32 @@ export function SqlPage({ ds, q }: { ds: string | null; q: URLSearchParams }) {
           ) : null}
         </div>
         <aside class="panel sql-side">
+          {tables?.length ? (
+            <>
+              <h2>Tables</h2>
+              <div class="tables" data-testid="sql-tables">
+                {tables.map((t) => (
+                  <details key={t.name}>
+                    <summary>
+                      <button
+                        type="button"
+                        class="link mono"
+                        title={`SELECT * FROM ${t.name}`}
+                        onClick={() => setSql(`SELECT *\nFROM ${t.name}\nLIMIT 100`)}
+                      >
+                        {t.name}
+                      </button>
+                    </summary>
+                    <ul class="plain cols mono small">
+                      {t.columns.map((c) => (
+                        <li key={c}>{c}</li>
+                      ))}
+                    </ul>
+                  </details>
+                ))}
+              </div>
+            </>
+          ) : null}
           <h2>Examples</h2>
           <ul class="plain">
             {examples(ds, groups).map(([title, text]) => (

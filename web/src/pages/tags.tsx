@@ -1,7 +1,7 @@
 // Tag management (F-20, F-26): tag group cards with pending / committed state and scoring status;
 // a group page with its tags, publishing and visibility; the create-group dialog.
 import { useEffect, useState } from "preact/hooks";
-import { api, errorText, type Job, type Tag, type TagGroup } from "../api";
+import { api, errorText, type GroupUse, type Job, type Tag, type TagGroup } from "../api";
 import { Chip, Dialog, Empty, ErrorBox, Field, JobProgress, PageHead, Spinner } from "../components/ui";
 import { jobs, watchJob, isFinished } from "../jobs";
 import { href, navigate } from "../router";
@@ -13,20 +13,43 @@ export function tagState(group: TagGroup): { label: string; kind: "pos" | "muted
   return { label: "pending · draft", kind: "state" };
 }
 
-/** The scoring status of a group on this dataset, from the API or from a job the app watches. */
-export function useScoring(_ds: string, group: TagGroup | null): { status: string; job: Job | null } {
+/** The scoring status of a group on this dataset: a job the app watches, else the API's word. */
+export function useScoring(ds: string, group: TagGroup | null): { status: string; job: Job | null } {
   const all = useStore(jobs);
-  if (!group) return { status: "unscored", job: null };
+  const [use, setUse] = useState<GroupUse | null>(null);
   const job =
-    Object.values(all)
-      .filter((j) => j.kind.includes("scor") || j.kind.includes("publish"))
-      .filter((j) => {
-        const p = j.params ?? {};
-        return p.group === group.name || p.group_id === group.id || p.slug === group.slug;
-      })
-      .sort((a, b) => b.id - a.id)[0] ?? null;
+    (group &&
+      Object.values(all)
+        .filter((j) => j.kind.includes("scor") || j.kind.includes("publish") || j.kind.includes("tag"))
+        .filter((j) => {
+          const p = j.params ?? {};
+          return p.group === group.name || p.group_id === group.id || p.slug === group.slug;
+        })
+        .sort((a, b) => b.id - a.id)[0]) ||
+    null;
+  const jobKey = job ? `${job.id}:${job.status}` : "";
+  useEffect(() => {
+    if (!group) return;
+    let alive = true;
+    api.uses(group.name).then(
+      (list) => {
+        if (!alive) return;
+        const u = list.find((x) => x.dataset === ds) ?? null;
+        setUse(u);
+        if (u?.job_id && !jobs.get()[u.job_id] && ["queued", "scoring"].includes(u.status)) {
+          void api.job(u.job_id).then((j) => void watchJob(j), () => undefined);
+        }
+      },
+      () => alive && setUse(null),
+    );
+    return () => {
+      alive = false;
+    };
+  }, [ds, group?.name, group?.version, jobKey]);
+  if (!group) return { status: "unscored", job: null };
   if (job && !isFinished(job)) return { status: job.status === "queued" ? "queued" : "scoring", job };
   if (job && job.status === "error") return { status: "error", job };
+  if (use) return { status: use.update_available ? `${use.status} · update available` : use.status, job };
   const s = group.scoring?.status;
   if (s) return { status: s, job };
   if (job && job.status === "done") return { status: "scored", job };
@@ -34,7 +57,7 @@ export function useScoring(_ds: string, group: TagGroup | null): { status: strin
 }
 
 export function ScoringChip({ status }: { status: string }) {
-  const kind = status === "scored" ? "pos" : status === "error" ? "neg" : status === "unscored" ? "muted" : "state";
+  const kind = status.startsWith("scored") ? "pos" : status === "error" ? "neg" : status === "unscored" ? "muted" : "state";
   return (
     <Chip kind={kind} title="Scoring status on this dataset">
       <span data-testid="scoring-status">{status}</span>

@@ -1,0 +1,397 @@
+"""The web app in real Chromium against a real server on coco-mini (text space over captions).
+
+Each test drives the pages a person would use and checks what they show; state a test is not
+about (a tag group to publish, reviews to evaluate) is set up through the REST API. Screenshots
+of every page land under ``$TAGSCOPE_ARTIFACTS/<test name>/``.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from pathlib import Path
+from urllib.parse import parse_qs, quote, unquote, urlsplit
+
+import httpx
+import pytest
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+DATASET = "coco"  # the dataset of the web_workspace fixture
+G = "/api/datasets/" + DATASET + "/tag-groups"
+
+
+def _tag_url(group: str, tag: str) -> str:
+    return f"{G}/{quote(group)}/tags/{quote(tag)}"
+
+
+def _ok(r: httpx.Response) -> dict | list:
+    assert r.status_code < 400, f"{r.request.method} {r.request.url}: {r.status_code} {r.text}"
+    return r.json() if r.content else {}
+
+
+def _wait_job(api: httpx.Client, job_id: int, timeout: float = 120) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        job = _ok(api.get(f"/api/jobs/{job_id}"))
+        if job["status"] in {"done", "error"}:
+            assert job["status"] == "done", job
+            return job
+        time.sleep(0.2)
+    raise AssertionError(f"job {job_id} did not finish in {timeout} s")
+
+
+def _create_group(api: httpx.Client, name: str, tags: str) -> dict:
+    return _ok(api.post(G, json={"name": name, "tags": tags}))
+
+
+def _publish(api: httpx.Client, group: str) -> dict:
+    job = _ok(api.post(f"{G}/{quote(group)}/publish", json={}))
+    return _wait_job(api, job["id"])
+
+
+def _item_ids_by_name(api: httpx.Client) -> dict[str, int]:
+    out: dict[str, int] = {}
+    cursor = None
+    while True:
+        params = {"limit": 500, **({"cursor": cursor} if cursor else {})}
+        page = _ok(api.get(f"/api/datasets/{DATASET}/items", params=params))
+        out.update({it["name"]: it["id"] for it in page["items"]})
+        cursor = page["next_cursor"]
+        if not cursor:
+            return out
+
+
+def _hash_query(url: str) -> dict[str, str]:
+    fragment = urlsplit(url).fragment
+    query = fragment.split("?", 1)[1] if "?" in fragment else ""
+    return {k: v[0] for k, v in parse_qs(query).items()}
+
+
+def _grid_total(page) -> int:
+    page.wait_for_function(
+        "() => /^[\\d,]+ items/.test(document.querySelector('[data-testid=grid-total]')"
+        "?.textContent ?? '')"
+    )
+    text = page.get_by_test_id("grid-total").inner_text()
+    return int(re.match(r"([\d,]+)", text).group(1).replace(",", ""))
+
+
+# -- grid and item detail -------------------------------------------------------------------------
+
+
+def test_grid_filter_and_item_detail(web, api, coco_truth):
+    page, shot = web
+    page.goto(f"/#/d/{DATASET}/grid")
+    page.get_by_test_id("thumb").first.wait_for()
+    total = _grid_total(page)
+    assert total == len(coco_truth)
+    shot("grid")
+
+    # A SQL filter from the query bar narrows the grid to the matching items.
+    page.get_by_label("SQL filter").fill("width > 600")
+    page.get_by_test_id("query-run").click()
+    page.wait_for_url(re.compile(r"where="))
+    narrowed = _grid_total(page)
+    assert 0 < narrowed < total
+    shot("grid-filtered")
+
+    # A refused filter says why, instead of showing nothing.
+    page.get_by_label("SQL filter").fill("width >>> 600")
+    page.get_by_test_id("query-run").click()
+    page.get_by_test_id("grid-error").wait_for()
+    shot("grid-bad-filter")
+
+    # The item page draws one box per box label.
+    ids = _item_ids_by_name(api)
+    name = max(coco_truth, key=lambda n: len(coco_truth[n]))
+    detail = _ok(api.get(f"/api/items/{ids[name]}"))
+    n_boxes = sum(1 for lab in detail["labels"] if lab["kind"] == "box")
+    page.goto(f"/#/items/{ids[name]}")
+    page.get_by_test_id("overlay").wait_for()
+    assert page.get_by_test_id("box").count() == n_boxes > 0
+    labels_text = page.get_by_test_id("labels").inner_text()
+    for category in coco_truth[name]:
+        assert category in labels_text
+    shot("item")
+
+
+# -- search ---------------------------------------------------------------------------------------
+
+
+def test_search_by_text_finds_dogs(web, coco_truth):
+    page, shot = web
+    page.goto(f"/#/d/{DATASET}/search")
+    page.get_by_test_id("search-input").fill("a dog")
+    page.get_by_test_id("search-run").click()
+    page.get_by_test_id("result").first.wait_for()
+    shot("search-a-dog")
+
+    results = page.get_by_test_id("result")
+    names = [
+        Path(t).name for t in results.locator("img").evaluate_all("els => els.map(e => e.alt)")
+    ]
+    scores = [float(s) for s in results.evaluate_all("els => els.map(e => e.dataset.score)")]
+    assert scores == sorted(scores, reverse=True)
+    # The best matches are images whose COCO instances include a dog.
+    top = names[:3]
+    assert all("dog" in coco_truth[n] for n in top), [(n, coco_truth[n]) for n in top]
+
+    # The label filter "all" keeps only items carrying every chosen label.
+    page.get_by_test_id("label-input").fill("dog")
+    page.get_by_test_id("label-input").press("Enter")
+    page.get_by_test_id("label-mode-all").check(force=True)
+    page.wait_for_url(re.compile(r"lm=all"))
+    page.wait_for_function(
+        "() => !document.querySelector('.results[aria-busy=true]')"
+        " && document.querySelectorAll('[data-testid=result]').length > 0"
+    )
+    filtered = [
+        Path(t).name
+        for t in page.get_by_test_id("result")
+        .locator("img")
+        .evaluate_all("els => els.map(e => e.alt)")
+    ]
+    assert filtered and all("dog" in coco_truth[n] for n in filtered)
+    shot("search-label-all-dog")
+
+
+# -- tags -----------------------------------------------------------------------------------------
+
+
+def test_create_tag_group_from_two_names(web, api):
+    page, shot = web
+    page.goto(f"/#/d/{DATASET}/tags")
+    page.get_by_test_id("new-group").click()
+    dialog = page.get_by_test_id("create-group-dialog")
+    dialog.get_by_test_id("group-name").fill("bad group!")
+    dialog.get_by_test_id("group-tags").fill("dog\ncat")
+    dialog.get_by_test_id("create-group").click()
+    error = dialog.get_by_test_id("create-group-error")
+    error.wait_for()
+    assert "group name" in error.inner_text().lower()
+    shot("create-group-invalid")
+
+    dialog.get_by_test_id("group-name").fill("animals")
+    dialog.get_by_test_id("create-group").click()
+    page.wait_for_url(re.compile(r"#/d/coco/tags/animals$"))
+    cards = page.get_by_test_id("tag-card")
+    cards.first.wait_for()
+    assert sorted(cards.evaluate_all("els => els.map(e => e.dataset.tag)")) == ["cat", "dog"]
+    shot("group-page")
+
+    group = _ok(api.get("/api/tag-groups/animals"))
+    assert [t["name"] for t in group["tags"]] == ["dog", "cat"]
+    assert all(t["prompts"][0]["text"] == t["name"] for t in group["tags"])
+
+    page.goto(f"/#/d/{DATASET}/tags")
+    page.get_by_test_id("group").filter(has_text="animals").wait_for()
+    shot("tags-management")
+
+
+def _preview_sample(page) -> list[tuple[str, str]]:
+    return page.get_by_test_id("preview-item").evaluate_all(
+        "els => els.map(e => [e.dataset.itemId, e.dataset.score])"
+    )
+
+
+def test_mark_examples_on_preview_changes_sample(web, api):
+    page, shot = web
+    _create_group(api, "pets", "dog")
+    page.goto(f"/#/d/{DATASET}/tags/pets/dog/preview")
+    page.get_by_test_id("preview-item").first.wait_for()
+    page.wait_for_function("() => !document.querySelector('.spin-slot .spinner')")
+    before = _preview_sample(page)
+    shot("preview-before")
+
+    # The slider moves items between the sides at once (no wait for the server).
+    positives = page.get_by_test_id("preview-positives").get_by_test_id("preview-item")
+    n_pos = positives.count()
+    page.get_by_test_id("threshold-input").fill("0.99")
+    page.get_by_test_id("threshold-input").press("Enter")
+    assert positives.count() <= n_pos
+    page.wait_for_function("() => !document.querySelector('.spin-slot .spinner')")
+    page.get_by_test_id("threshold-input").fill("0.50")
+    page.get_by_test_id("threshold-input").press("Enter")
+    page.wait_for_function("() => !document.querySelector('.spin-slot .spinner')")
+    before = _preview_sample(page)
+
+    # Bulk-mark the lowest-scoring items shown as positives, one high one as negative.
+    ranked = sorted(before, key=lambda x: float(x[1]))
+    chosen = [item_id for item_id, _ in ranked[:3]]
+    for item_id in chosen:
+        page.locator(f"[data-testid=preview-item][data-item-id='{item_id}']").first.hover()
+        page.locator(
+            f"[data-testid=preview-item][data-item-id='{item_id}'] [data-testid=select]"
+        ).first.click()
+    page.get_by_test_id("bulk-positive").click()
+    top_id = ranked[-1][0]
+    page.locator(
+        f"[data-testid=preview-item][data-item-id='{top_id}'] [data-testid=mark-negative]"
+    ).first.click()
+    assert "3 positive, 1 negative" in page.get_by_test_id("staged-count").inner_text()
+    shot("preview-staged")
+
+    page.get_by_test_id("add-visual-prompts").click()
+    page.wait_for_function(
+        "before => JSON.stringify([...document.querySelectorAll('[data-testid=preview-item]')]"
+        ".map(e => [e.dataset.itemId, e.dataset.score])) !== before",
+        arg=_json(before),
+    )
+    page.wait_for_function("() => !document.querySelector('.spin-slot .spinner')")
+    after = _preview_sample(page)
+    assert after != before
+    shot("preview-after")
+
+    tag = next(t for t in _ok(api.get("/api/tag-groups/pets"))["tags"] if t["name"] == "dog")
+    marked = {str(e["item_id"]): e["polarity"] for e in tag["examples"]}
+    assert {i: marked.get(i) for i in chosen} == dict.fromkeys(chosen, "positive")
+    assert marked.get(top_id) == "negative"
+
+
+def _json(value) -> str:
+    import json
+
+    return json.dumps(value, separators=(",", ":"))
+
+
+def test_publish_and_watch_the_job_finish(web, api):
+    page, shot = web
+    _create_group(api, "vehicles", "car\nbus")
+    page.goto(f"/#/d/{DATASET}/tags/vehicles")
+    page.get_by_test_id("tag-card").first.wait_for()
+    assert page.get_by_test_id("scoring-status").first.inner_text() == "unscored"
+    shot("group-draft")
+
+    page.get_by_test_id("publish").click()
+    progress = page.locator("main [data-testid=job-progress]").first
+    progress.wait_for()
+    shot("publishing")
+    page.wait_for_function(
+        "() => document.querySelector('main [data-testid=job-progress]')"
+        "?.dataset.status === 'done'",
+        timeout=120_000,
+    )
+    page.wait_for_function(
+        "() => document.querySelector('[data-testid=scoring-status]')?.textContent"
+        ".startsWith('scored')"
+    )
+    shot("published")
+    group = _ok(api.get("/api/tag-groups/vehicles"))
+    assert group["state"] == "published" and group["version"] >= 1
+
+
+@pytest.fixture(scope="module")
+def dog_tag(api) -> dict:
+    """A published group ``dogs`` with the tag ``dog``, reviewed on every item (COCO truth)."""
+    _create_group(api, "dogs", "dog")
+    _publish(api, "dogs")
+    return _ok(api.get("/api/tag-groups/dogs"))
+
+
+def test_histogram_bar_opens_filtered_grid(web, api, dog_tag):
+    page, shot = web
+    page.goto(f"/#/d/{DATASET}/tags/dogs/dog")
+    page.get_by_test_id("hist-bar").first.wait_for()
+    shot("tag-page")
+
+    bars = page.get_by_test_id("hist-bar")
+    counts = [int(c) for c in bars.evaluate_all("els => els.map(e => e.dataset.count)")]
+    assert sum(counts) == len(_item_ids_by_name(api))
+    # The minimum-score control zooms into the high scores.
+    page.get_by_test_id("hist-min").fill("0.5")
+    page.get_by_test_id("hist-min").press("Enter")
+    page.wait_for_function(
+        "() => Number(document.querySelector('[data-testid=hist-bar]')?.dataset.lo) >= 0.5"
+    )
+    shot("histogram-min-0.5")
+    page.get_by_test_id("hist-min").fill("0")
+    page.get_by_test_id("hist-min").press("Enter")
+    page.wait_for_function(
+        "() => Number(document.querySelector('[data-testid=hist-bar]')?.dataset.lo) === 0"
+    )
+
+    index = next(i for i, c in enumerate(counts) if c > 0)
+    bar = bars.nth(index)
+    expected = int(bar.get_attribute("data-count"))
+    bar.click()
+    page.wait_for_url(re.compile(r"#/d/coco/grid\?.*where="))
+    where = unquote(_hash_query(page.url)["where"])
+    assert where
+    assert page.get_by_label("SQL filter").input_value() == where
+    assert _grid_total(page) == expected
+    page.get_by_test_id("thumb").first.wait_for()
+    shot("grid-from-bar")
+
+
+def test_metrics_slider_and_save_threshold(web, api, dog_tag, coco_truth):
+    page, shot = web
+    ids = _item_ids_by_name(api)
+    reviews = [{"item_id": ids[n], "label": "dog" in cats} for n, cats in coco_truth.items()]
+    _ok(api.post(_tag_url("dogs", "dog") + "/reviews", json={"reviews": reviews}))
+
+    page.goto(f"/#/d/{DATASET}/tags/dogs/dog/metrics")
+    page.get_by_test_id("metrics-chart").wait_for()
+    assert page.get_by_test_id("recommended-line").count() == 1
+    shot("metrics")
+
+    slider = page.get_by_test_id("metrics-slider")
+    slider.fill("0.9")  # a range input takes a value like a person dragging it
+    assert page.get_by_test_id("metrics-threshold").inner_text() == "0.90"
+    assert page.get_by_test_id("metrics-input").input_value() == "0.90"
+    slider.fill("0.1")
+    assert page.get_by_test_id("metrics-threshold").inner_text() == "0.10"
+    low = {m: page.get_by_test_id(f"value-{m}").inner_text() for m in ("recall", "precision")}
+    slider.fill("0.95")
+    high = {m: page.get_by_test_id(f"value-{m}").inner_text() for m in ("recall", "precision")}
+    assert float(high["recall"]) <= float(low["recall"])
+    shot("metrics-slider-moved")
+
+    # The input box sets the same threshold; save returns to the preview at that threshold.
+    page.get_by_test_id("metrics-input").fill("0.37")
+    page.get_by_test_id("metrics-input").press("Enter")
+    assert page.get_by_test_id("metrics-threshold").inner_text() == "0.37"
+    page.get_by_test_id("save-threshold").click()
+    page.wait_for_url(re.compile(r"/preview\?threshold=0\.37"))
+    page.get_by_test_id("preview-item").first.wait_for()
+    assert page.get_by_test_id("threshold-input").input_value() == "0.37"
+    shot("preview-after-save")
+    tag = next(t for t in _ok(api.get("/api/tag-groups/dogs"))["tags"] if t["name"] == "dog")
+    assert tag["threshold"] == pytest.approx(0.37)
+
+
+# -- SQL ------------------------------------------------------------------------------------------
+
+
+def test_sql_console_runs_queries_and_explains_refusals(web, coco_truth):
+    page, shot = web
+    page.goto(f"/#/d/{DATASET}/sql")
+    editor = page.get_by_test_id("sql-editor")
+    editor.fill("SELECT count(*) AS n FROM items")
+    page.get_by_test_id("sql-run").click()
+    table = page.get_by_test_id("sql-results")
+    table.wait_for()
+    assert table.locator("th").all_inner_texts() == ["n"]
+    assert table.locator("tbody td").first.inner_text() == str(len(coco_truth))
+    shot("sql-count")
+
+    editor.fill(
+        "SELECT l.name, count(DISTINCT l.item_id) AS n FROM labels l "
+        "GROUP BY l.name ORDER BY n DESC, l.name LIMIT 5"
+    )
+    editor.press("Control+Enter")
+    page.wait_for_function(
+        "() => document.querySelector('[data-testid=sql-results] th')?.textContent === 'name'"
+    )
+    first = page.get_by_test_id("sql-results").locator("tbody tr").first
+    assert first.locator("td").first.inner_text() == "person"
+    shot("sql-labels")
+
+    for refused in ("DELETE FROM items", "SELECT * FROM read_csv('/etc/passwd')"):
+        editor.fill(refused)
+        page.get_by_test_id("sql-run").click()
+        error = page.get_by_test_id("sql-error")
+        error.wait_for()
+        assert error.inner_text().startswith("Refused")
+        assert page.get_by_test_id("sql-results").count() == 0
+        shot("sql-refused")
