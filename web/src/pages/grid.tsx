@@ -188,21 +188,6 @@ export function GridPage({ ds, q }: { ds: string; q: URLSearchParams }) {
           {state.total === null ? "…" : `${fmtCount(state.total)} items`}
           {where ? <span class="muted"> matching</span> : null}
         </span>
-        {topLabels.length ? (
-          <div class="quick-labels" aria-label="Filter by label">
-            {topLabels.map(([name, n]) => (
-              <button
-                key={name}
-                type="button"
-                class="chip chip-label clickable"
-                title={`${n} items: filter to ${name}`}
-                onClick={() => addFilter(labelFilter(name))}
-              >
-                {name} <span class="muted">{n}</span>
-              </button>
-            ))}
-          </div>
-        ) : null}
         <div class="spacer" />
         <label class="inline">
           <span>Sort</span>
@@ -246,6 +231,21 @@ export function GridPage({ ds, q }: { ds: string; q: URLSearchParams }) {
         </label>
       </div>
 
+      {topLabels.length ? (
+        <div class="quick-labels" aria-label="Filter by label">
+          {topLabels.map(([name, n]) => (
+            <button
+              key={name}
+              type="button"
+              class="chip chip-label clickable"
+              title={`${n} items: filter to ${name}`}
+              onClick={() => addFilter(labelFilter(name))}
+            >
+              {name} <span class="muted">{n}</span>
+            </button>
+          ))}
+        </div>
+      ) : null}
       {selected.size ? (
         <div class="selection-bar" role="region" aria-label="Selection" data-testid="selection-bar">
           <strong data-testid="selection-count">{selected.size} selected</strong>

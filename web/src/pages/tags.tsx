@@ -236,7 +236,7 @@ export function GroupPage({ ds, group: name }: { ds: string; group: string }) {
             type="button"
             class="primary"
             data-testid="publish"
-            disabled={Boolean(publishing && !isFinished(useStoreJob(publishing)))}
+            disabled={Boolean(publishing && !isFinished(latestJob(publishing)))}
             onClick={publish}
           >
             {group.state === "draft" ? "Publish group" : "Commit & rescore"}
@@ -278,7 +278,7 @@ export function GroupPage({ ds, group: name }: { ds: string; group: string }) {
   );
 }
 
-function useStoreJob(job: Job): Job {
+function latestJob(job: Job): Job {
   return jobs.get()[job.id] ?? job;
 }
 
