@@ -1,47 +1,33 @@
-"""A real workspace with coco-mini's val2017 images, labels and captions, served by TestClient."""
+"""A real workspace for the API tests: coco-mini's val2017 images imported with their COCO boxes,
+polygons and captions, embedded in the ``text`` space (captions, the bundled MiniLM), served by
+TestClient. Session-scoped: importing and embedding run once."""
 
 from __future__ import annotations
 
-import hashlib
-import json
-from collections import defaultdict
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from PIL import Image
 
 from tagscope.api.app import create_app
-from tagscope.domain import Label, LabelKind, MediaInfo, NewItem
 from tagscope.service import Workspace
-
-
-def _import_coco(ws: Workspace, name: str, images: Path, instances: Path) -> None:
-    doc = json.loads(instances.read_text())
-    cats = {c["id"]: c["name"] for c in doc["categories"]}
-    anns = defaultdict(list)
-    for a in doc["annotations"]:
-        anns[a["image_id"]].append(
-            Label(LabelKind.BOX, cats[a["category_id"]], geometry={"bbox": a["bbox"]})
-        )
-    ds = ws.catalog.create_dataset(name)
-    new = []
-    for im in doc["images"]:
-        path = images / im["file_name"]
-        data = path.read_bytes()
-        with Image.open(path) as pil:
-            media = MediaInfo(len(data), *pil.size, "jpeg", hashlib.sha256(data).hexdigest())
-        new.append(NewItem(str(path), media, labels=tuple(anns[im["id"]])))
-    ws.catalog.add_items(ds.id, new)
+from tagscope.service.embeddings import compute_embeddings
+from tagscope.service.imports import import_coco
 
 
 @pytest.fixture(scope="session")
 def api_workspace(tmp_path_factory: pytest.TempPathFactory, coco_mini: Path) -> Workspace:
     ws = Workspace.open(tmp_path_factory.mktemp("api") / "ws")
-    _import_coco(
-        ws, "coco", coco_mini / "val2017", coco_mini / "annotations" / "instances_val2017.json"
+    ann = coco_mini / "annotations"
+    report = import_coco(
+        ws,
+        "coco",
+        ann / "instances_val2017.json",
+        images=coco_mini / "val2017",
+        captions=ann / "captions_val2017.json",
     )
-    ws.catalog.ensure_space(ws.dataset("coco").id, "text", "text", "minilm", 384)
+    assert report.n_added == 79, report.problems
+    compute_embeddings(ws, "coco", space="text", kind="text")
     return ws
 
 
