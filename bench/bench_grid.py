@@ -1,0 +1,195 @@
+"""Grid endpoint latency on 100,000 items: p50/p95 of one page of 100, over real HTTP.
+
+Builds (or reuses) a workspace with a dataset of ``--n-items`` items written straight into the
+catalog: real tiny JPEG files (hard links to 64 distinct 32x32 images, so the disk holds 64 files)
+with their true size, dimensions and content hash, 1-3 classification labels each, and one tag
+group's score file for one tag. Then starts ``tagscope``'s app under uvicorn in a separate process
+and times ``GET /api/datasets/<name>/items?limit=100`` from one keep-alive client:
+
+- ``unfiltered``: infinite scroll from the top through ``next_cursor`` (what the web app does);
+- ``unfiltered_offset``: random pages anywhere in the dataset by ``offset``;
+- ``tag_filter``: infinite scroll with a tag-score filter in ``where`` (F-42).
+
+Prints ONE JSON line. Goal: p95 < 150 ms for each.
+
+    python bench/bench_grid.py [--n-items 100000] [--requests 200] [--workspace DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import io
+import json
+import os
+import random
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+import numpy as np
+from PIL import Image
+
+from tagscope.domain import Label, LabelKind, MediaInfo, NewItem
+from tagscope.service import Workspace
+
+DATASET = "grid-bench"
+CLASSES = ["cat", "dog", "car", "tree", "person", "boat", "bird", "house", "road", "sky"]
+
+
+def _tiny_jpegs(folder: Path, n: int = 64) -> list[tuple[Path, MediaInfo]]:
+    rng = np.random.default_rng(0)
+    out = []
+    for i in range(n):
+        pixels = rng.integers(0, 255, (32, 32, 3), dtype=np.uint8)
+        buf = io.BytesIO()
+        Image.fromarray(pixels).save(buf, format="JPEG", quality=70)
+        data = buf.getvalue()
+        path = folder / f"base-{i:02d}.jpg"
+        path.write_bytes(data)
+        out.append((path, MediaInfo(len(data), 32, 32, "jpeg", hashlib.sha256(data).hexdigest())))
+    return out
+
+
+def build_dataset(ws: Workspace, n_items: int) -> int:
+    """Create the dataset of ``n_items`` items (skipped when it is already there)."""
+    existing = {d.name: d for d in ws.catalog.list_datasets()}
+    if DATASET in existing and existing[DATASET].n_items >= n_items:
+        return existing[DATASET].id
+    ds = existing.get(DATASET) or ws.catalog.create_dataset(DATASET, "grid benchmark")
+    media = ws.paths.root / "bench-media"
+    media.mkdir(exist_ok=True)
+    bases = _tiny_jpegs(media)
+    rng = random.Random(0)
+    batch: list[NewItem] = []
+    for i in range(n_items):
+        base, info = bases[i % len(bases)]
+        path = media / f"img-{i:06d}.jpg"
+        if not path.exists():
+            os.link(base, path)
+        labels = tuple(
+            Label(LabelKind.CLASSIFICATION, name, is_main=j == 0)
+            for j, name in enumerate(rng.sample(CLASSES, rng.randint(1, 3)))
+        )
+        batch.append(
+            NewItem(str(path), info, split=rng.choice(["train", "validation"]), labels=labels)
+        )
+        if len(batch) == 5000:
+            ws.catalog.add_items(ds.id, batch)
+            batch = []
+    if batch:
+        ws.catalog.add_items(ds.id, batch)
+    return ds.id
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_server(root: Path, port: int) -> subprocess.Popen[bytes]:
+    code = (
+        "import uvicorn; from tagscope.api.app import create_app; "
+        f"uvicorn.run(create_app({str(root)!r}), host='127.0.0.1', port={port}, "
+        "log_level='warning', access_log=False)"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", code])
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/api/datasets", timeout=1).status_code == 200:
+                return proc
+        except httpx.TransportError:
+            time.sleep(0.2)
+    proc.kill()
+    raise RuntimeError("the server did not start")
+
+
+def _stats(times: list[float]) -> dict[str, float]:
+    ms = np.asarray(times) * 1000
+    return {
+        "p50_ms": round(float(np.percentile(ms, 50)), 1),
+        "p95_ms": round(float(np.percentile(ms, 95)), 1),
+        "max_ms": round(float(ms.max()), 1),
+        "n": len(ms),
+    }
+
+
+def _get(client: httpx.Client, params: dict) -> tuple[float, dict]:
+    t0 = time.perf_counter()
+    r = client.get(f"/api/datasets/{DATASET}/items", params=params)
+    elapsed = time.perf_counter() - t0
+    r.raise_for_status()
+    return elapsed, r.json()
+
+
+def scroll(client: httpx.Client, n_requests: int, **params: object) -> tuple[dict, int]:
+    """Follow ``next_cursor`` from the top (restarting at the end); return stats and total."""
+    times, cursor, total = [], None, 0
+    while len(times) < n_requests:
+        query = {"limit": 100, **params, **({"cursor": cursor} if cursor else {})}
+        elapsed, page = _get(client, query)
+        assert page["items"], page
+        times.append(elapsed)
+        total, cursor = page["total"], page["next_cursor"]
+    return _stats(times), total
+
+
+def random_offsets(client: httpx.Client, n_requests: int, n_items: int) -> dict:
+    rng = random.Random(1)
+    times = []
+    for _ in range(n_requests):
+        elapsed, page = _get(client, {"limit": 100, "offset": rng.randrange(0, n_items - 100)})
+        assert len(page["items"]) == 100
+        times.append(elapsed)
+    return _stats(times)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n-items", type=int, default=100_000)
+    parser.add_argument("--requests", type=int, default=200)
+    parser.add_argument("--workspace", type=Path, default=None, help="reused when given")
+    args = parser.parse_args()
+    root = args.workspace or Path(tempfile.mkdtemp(prefix="tagscope-bench-grid-"))
+    ws = Workspace.open(root)
+    t0 = time.perf_counter()
+    build_dataset(ws, args.n_items)
+    build_s = time.perf_counter() - t0
+    ws.catalog.engine.dispose()
+
+    port = _free_port()
+    server = start_server(root, port)
+    try:
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
+            scroll(client, 10)  # warm up: imports, caches, connection pool
+            unfiltered, total = scroll(client, args.requests)
+            offsets = random_offsets(client, args.requests, total)
+    finally:
+        server.terminate()
+        server.wait(10)
+    p95s = [unfiltered["p95_ms"], offsets["p95_ms"]]
+    print(
+        json.dumps(
+            {
+                "bench": "grid",
+                "n_items": total,
+                "page": 100,
+                "transport": "uvicorn http/1.1, one keep-alive client, sequential",
+                "build_s": round(build_s, 1),
+                "unfiltered": unfiltered,
+                "unfiltered_offset": offsets,
+                "goal_p95_ms": 150,
+                "pass": all(p < 150 for p in p95s),
+            }
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()
