@@ -1,4 +1,5 @@
 // Grid (F-50, F-42): thumbnails with infinite scroll, sort, SQL filter bar, chips, multi-select.
+import { Component } from "preact";
 import { useEffect, useMemo, useRef, useState } from "preact/hooks";
 import { api, errorText, type DatasetInfo, type GridItem, type TagGroup } from "../api";
 import { Thumb } from "../components/thumbs";
@@ -11,7 +12,8 @@ const SORTS = ["id", "path", "size", "width", "height", "format", "split"];
 const PAGE = 100;
 
 interface State {
-  items: GridItem[];
+  /** The pages loaded so far, each kept as it came (rendered as a memoised chunk). */
+  pages: GridItem[][];
   total: number | null;
   cursor: string | null;
   loading: boolean;
@@ -19,7 +21,7 @@ interface State {
   error: string | null;
 }
 
-const EMPTY: State = { items: [], total: null, cursor: null, loading: true, done: false, error: null };
+const EMPTY: State = { pages: [], total: null, cursor: null, loading: true, done: false, error: null };
 
 export function GridPage({ ds, q }: { ds: string; q: URLSearchParams }) {
   const where = q.get("where") ?? "";
@@ -50,7 +52,7 @@ export function GridPage({ ds, q }: { ds: string; q: URLSearchParams }) {
       .then((page) => {
         if (v !== version.current) return;
         setState((s) => ({
-          items: reset ? page.items : [...s.items, ...page.items],
+          pages: reset ? [page.items] : [...s.pages, page.items],
           total: page.total,
           cursor: page.next_cursor,
           loading: false,
@@ -66,6 +68,9 @@ export function GridPage({ ds, q }: { ds: string; q: URLSearchParams }) {
         if (inflight.current === token) inflight.current = null;
       });
   }
+
+  const items = useMemo(() => state.pages.flat(), [state.pages]);
+  const handlers = useRef<Handlers>(null as unknown as Handlers);
 
   // The first page starts during the first render: nothing waits for an effect or a frame.
   const started = useRef<string | null>(null);
@@ -134,7 +139,7 @@ export function GridPage({ ds, q }: { ds: string; q: URLSearchParams }) {
     setSelected((old) => {
       const next = new Set(old);
       if (e.shiftKey && lastClicked !== null) {
-        const ids = state.items.map((i) => i.id);
+        const ids = items.map((i) => i.id);
         const [a, b] = [ids.indexOf(lastClicked), ids.indexOf(id)].sort((x, y) => x - y);
         if (a >= 0) for (const x of ids.slice(a, b + 1)) next.add(x);
       } else if (next.has(id)) next.delete(id);
@@ -148,6 +153,8 @@ export function GridPage({ ds, q }: { ds: string; q: URLSearchParams }) {
     if (e.metaKey || e.ctrlKey || e.shiftKey || selected.size) toggle(id, e);
     else navigate(href("items", id));
   };
+
+  handlers.current = { toggle, open: onOpen, label: (l: string) => addFilter(labelFilter(l)) };
 
   const topLabels = useMemo(
     () =>
@@ -249,7 +256,7 @@ export function GridPage({ ds, q }: { ds: string; q: URLSearchParams }) {
       {selected.size ? (
         <div class="selection-bar" role="region" aria-label="Selection" data-testid="selection-bar">
           <strong data-testid="selection-count">{selected.size} selected</strong>
-          <button type="button" class="ghost" onClick={() => setSelected(new Set(state.items.map((i) => i.id)))}>
+          <button type="button" class="ghost" onClick={() => setSelected(new Set(items.map((i) => i.id)))}>
             Select all loaded
           </button>
           <button type="button" class="ghost" onClick={() => setSelected(new Set())}>
@@ -288,32 +295,18 @@ export function GridPage({ ds, q }: { ds: string; q: URLSearchParams }) {
       <ErrorBox error={state.error} testid="grid-error" />
 
       <div ref={grid} class="thumb-grid" data-testid="grid" aria-label="Items" aria-busy={state.loading}>
-        {state.items.map((it, i) => (
-          <Thumb
-            key={it.id}
-            id={it.id}
-            src={it.thumbnail_url}
-            title={it.name}
-            eager={i < PAGE}
-            selected={selected.has(it.id)}
-            onToggle={(e) => toggle(it.id, e)}
-            onOpen={onOpen(it.id)}
-          >
-            <div class="card-title" title={it.path}>
-              {it.name}
-            </div>
-            <ItemChips item={it} onLabel={(l) => addFilter(labelFilter(l))} />
-          </Thumb>
+        {state.pages.map((page, i) => (
+          <GridChunk key={i} page={page} eager={i === 0} selected={selected} handlers={handlers} />
         ))}
       </div>
-      {!state.loading && !state.error && state.items.length === 0 ? (
+      {!state.loading && !state.error && items.length === 0 ? (
         <div class="empty" data-testid="grid-empty">
           No items{where ? " match this filter" : ""}.
         </div>
       ) : null}
       <div ref={sentinel} class="sentinel">
         {state.loading ? <Spinner label="Loading items" /> : null}
-        {state.done && state.items.length > 0 ? <span class="muted">End of results</span> : null}
+        {state.done && items.length > 0 ? <span class="muted">End of results</span> : null}
       </div>
 
       <AddToTagDialog
@@ -324,6 +317,51 @@ export function GridPage({ ds, q }: { ds: string; q: URLSearchParams }) {
       />
     </section>
   );
+}
+
+interface Handlers {
+  toggle: (id: number, e: MouseEvent) => void;
+  open: (id: number) => (e: MouseEvent) => void;
+  label: (name: string) => void;
+}
+
+interface ChunkProps {
+  page: GridItem[];
+  eager: boolean;
+  selected: Set<number>;
+  handlers: { current: Handlers };
+}
+
+/** One page of the grid. Appending a page renders only the new chunk. */
+class GridChunk extends Component<ChunkProps> {
+  shouldComponentUpdate(next: ChunkProps): boolean {
+    const p = this.props;
+    return p.page !== next.page || p.selected !== next.selected || p.eager !== next.eager;
+  }
+
+  render({ page, eager, selected, handlers }: ChunkProps) {
+    return (
+      <div class="chunk">
+        {page.map((it) => (
+          <Thumb
+            key={it.id}
+            id={it.id}
+            src={it.thumbnail_url}
+            title={it.name}
+            eager={eager}
+            selected={selected.has(it.id)}
+            onToggle={(e) => handlers.current.toggle(it.id, e)}
+            onOpen={(e) => handlers.current.open(it.id)(e)}
+          >
+            <div class="card-title" title={it.path}>
+              {it.name}
+            </div>
+            <ItemChips item={it} onLabel={(l) => handlers.current.label(l)} />
+          </Thumb>
+        ))}
+      </div>
+    );
+  }
 }
 
 function ItemChips({ item, onLabel }: { item: GridItem; onLabel: (l: string) => void }) {

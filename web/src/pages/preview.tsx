@@ -291,7 +291,7 @@ function PreviewBody({
                   setSelected(new Set());
                 }}
               >
-                ＋ Mark positive
+                + Mark positive
               </button>
               <button
                 type="button"
@@ -302,7 +302,7 @@ function PreviewBody({
                   setSelected(new Set());
                 }}
               >
-                － Mark negative
+                − Mark negative
               </button>
               <button type="button" class="ghost" onClick={() => setSelected(new Set())}>
                 Clear selection
@@ -343,7 +343,7 @@ function PreviewBody({
                   select all
                 </button>
               </header>
-              {data ? cards(positives, "positives") : <Spinner />}
+              {data ? cards(positives, "positives") : error ? null : <Spinner />}
             </section>
           ) : null}
           {view !== "positives" ? (
@@ -360,7 +360,7 @@ function PreviewBody({
                   select all
                 </button>
               </header>
-              {data ? cards(negatives, "negatives") : <Spinner />}
+              {data ? cards(negatives, "negatives") : error ? null : <Spinner />}
             </section>
           ) : null}
         </div>
@@ -412,7 +412,7 @@ function MarkableThumb({
       badge={
         mark ? (
           <span class={`mark-badge ${mark}${staged ? " staged" : ""}`} data-testid="mark-badge">
-            {mark === "positive" ? "＋" : "－"}
+            {mark === "positive" ? "+" : "−"}
             {staged ? "" : " example"}
           </span>
         ) : null
@@ -427,7 +427,7 @@ function MarkableThumb({
           data-testid="mark-positive"
           onClick={() => onMark("positive")}
         >
-          ＋
+          +
         </button>
         <button
           type="button"
@@ -437,7 +437,7 @@ function MarkableThumb({
           data-testid="mark-negative"
           onClick={() => onMark("negative")}
         >
-          －
+          −
         </button>
         <span class="mono small">{fmtScore(item.score, 3)}</span>
       </div>

@@ -47,7 +47,7 @@ export function Prompts({
         {tag.prompts.map((p) => (
           <li key={p.id ?? p.text} class={`prompt ${p.polarity}`}>
             <span class="pol" aria-label={p.polarity}>
-              {p.polarity === "positive" ? "＋" : "－"}
+              {p.polarity === "positive" ? "+" : "−"}
             </span>
             <span class="prompt-text">{p.text}</span>
             <span class="muted small">{p.modality}</span>

@@ -156,8 +156,8 @@ export function TagCounts({ tag }: { tag: Tag }) {
   return (
     <div class="tag-counts muted small">
       <span title="text prompts">✎ {prompts}</span>
-      <span title="positive examples">＋ {pos}</span>
-      <span title="negative examples">－ {neg}</span>
+      <span title="positive examples">+ {pos}</span>
+      <span title="negative examples">− {neg}</span>
       <span title="threshold">θ {tag.threshold.toFixed(2)}</span>
       {tag.is_autotag ? <span>autotag</span> : null}
     </div>
