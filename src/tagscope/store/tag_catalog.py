@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+import numpy as np
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -29,7 +30,7 @@ from tagscope.domain.tags import (
     group_slug,
 )
 from tagscope.store.catalog import Catalog
-from tagscope.store.schema import DatasetRow, ItemRow, utcnow
+from tagscope.store.schema import DatasetRow, ItemRow, LabelRow, utcnow
 from tagscope.store.tag_schema import (
     TagExampleRow,
     TagGroupRow,
@@ -349,6 +350,46 @@ class TagCatalog:
                 .where(TagGroupRow.id == group_id)
                 .values(visibility=str(visibility))
             )
+
+    # -- items by modality -----------------------------------------------------------------
+    def modality_counts(self, dataset_id: int) -> dict[str, int]:
+        """How many items of each modality (image, keyframe, shot, video, transcript)."""
+        stmt = (
+            select(ItemRow.modality, func.count())
+            .where(ItemRow.dataset_id == dataset_id)
+            .group_by(ItemRow.modality)
+        )
+        with self.catalog.session() as s:
+            return {m: n for m, n in s.execute(stmt)}
+
+    def item_ids(self, dataset_id: int, modalities: Sequence[str]) -> np.ndarray:
+        """Sorted ids of the dataset's items of ``modalities``."""
+        stmt = (
+            select(ItemRow.id)
+            .where(ItemRow.dataset_id == dataset_id, ItemRow.modality.in_(list(modalities)))
+            .order_by(ItemRow.id)
+        )
+        with self.catalog.session() as s:
+            return np.fromiter(s.scalars(stmt), dtype=np.int64)
+
+    def label_truth(self, dataset_id: int, names: Sequence[str]) -> tuple[set[int], set[int]]:
+        """(items with a ground-truth label named any of ``names`` (case-insensitive), items
+        with any ground-truth label): where a dataset's labels say an item shows a tag or not."""
+        wanted = [n.casefold() for n in names]
+        base = (
+            select(LabelRow.item_id)
+            .join(ItemRow, ItemRow.id == LabelRow.item_id)
+            .where(ItemRow.dataset_id == dataset_id, LabelRow.source == "ground_truth")
+            .distinct()
+        )
+        with self.catalog.session() as s:
+            labelled = set(s.scalars(base))
+            positive = (
+                set(s.scalars(base.where(func.lower(LabelRow.name).in_(wanted))))
+                if wanted
+                else set()
+            )
+        return positive, labelled
 
     # -- reviews (ground truth) -----------------------------------------------------------
     def add_reviews(self, tag_id: int, labels: Iterable[tuple[int, bool]]) -> int:

@@ -1,0 +1,246 @@
+"""Learning tags on a dataset's vectors: the glue between definitions, embedders and classifiers.
+
+A tag has one model per prompt modality: ``visual`` scores images, keyframes, shots and videos,
+``transcript`` scores transcript segments. A fitted model is linear on unit vectors (score =
+``sigmoid(x . coef + intercept)``), so a committed version stores just ``coef`` and ``intercept``
+and any dataset with vectors of the same model can be scored with it.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from tagscope.domain import Dataset, ValidationError
+from tagscope.domain.tags import (
+    SCORE_MODALITY,
+    Polarity,
+    PromptModality,
+    ReadOnlyGroupError,
+    Tag,
+    TagGroup,
+)
+from tagscope.embed import IMPORTED, load_embedder
+from tagscope.service.workspace import Workspace
+from tagscope.store.tag_catalog import TagCatalog
+from tagscope.tags.classifier import TagClassifier
+
+N_BACKGROUND = 4096  # rows offered as background (the classifier samples its own n_background)
+RANDOM_STATE = 0
+
+_PROMPT_CACHE: OrderedDict[tuple[str, str, str], np.ndarray] = OrderedDict()
+_PROMPT_CACHE_SIZE = 4096
+_lock = threading.Lock()
+
+
+def prompt_modality(score_modality: str) -> PromptModality:
+    """Which prompts score items of a score table's modality."""
+    return PromptModality.TRANSCRIPT if score_modality == "transcript" else PromptModality.VISUAL
+
+
+def item_modalities(score_modality: str) -> list[str]:
+    """Item modalities whose scores land in the ``score_modality`` table."""
+    return [m for m, s in SCORE_MODALITY.items() if s == score_modality]
+
+
+@dataclass(frozen=True)
+class SpaceVectors:
+    """A dataset's vectors in one space: ``ids`` ascending, row ``i`` of ``X`` for ``ids[i]``."""
+
+    space: dict[str, Any]
+    ids: np.ndarray
+    X: np.ndarray
+
+    def rows(self, item_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(rows, found): the row of each item id and whether it has a vector at all."""
+        item_ids = np.asarray(item_ids, dtype=np.int64)
+        if len(self.ids) == 0:
+            return np.zeros(len(item_ids), np.int64), np.zeros(len(item_ids), bool)
+        pos = np.clip(np.searchsorted(self.ids, item_ids), 0, len(self.ids) - 1)
+        return pos, self.ids[pos] == item_ids
+
+    def take(self, item_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(vectors of the items that have one, found mask); a slice (no copy) when they are
+        consecutive rows, as the ids of a whole dataset usually are."""
+        rows, found = self.rows(item_ids)
+        rows = rows[found]
+        if len(rows) and rows[-1] - rows[0] + 1 == len(rows):
+            return self.X[rows[0] : rows[-1] + 1], found
+        return np.asarray(self.X[rows]), found
+
+
+def editable(ws: Workspace, dataset: str, group: str) -> tuple[Dataset, TagGroup]:
+    """The dataset and the group, which must be trained on that dataset to be edited."""
+    ds = ws.dataset(dataset)
+    grp = TagCatalog(ws.catalog).get_group(group)
+    if grp.dataset_id != ds.id:
+        raise ReadOnlyGroupError(
+            f"tag group {grp.name!r} is trained on dataset {grp.dataset!r}; dataset {ds.name!r} "
+            f"can apply and score it but not edit it (edit it from {grp.dataset!r})"
+        )
+    return ds, grp
+
+
+def load_vectors(ws: Workspace, ds: Dataset, space: str) -> SpaceVectors:
+    """The dataset's vectors in ``space``; an error says how to compute them when missing."""
+    info = ws.catalog.get_space(ds.id, space)
+    ids, X = ws.vectors(ds, space).load()
+    if len(ids) == 0:
+        raise ValidationError(
+            f"dataset {ds.name!r} has no vectors in space {space!r}; run "
+            f"`tagscope embed {ds.name} --space {space}` first",
+            field="space",
+        )
+    return SpaceVectors(info, ids, X)
+
+
+def check_same_space(group: TagGroup, trained: dict[str, Any], other: dict[str, Any]) -> None:
+    """A group scores another dataset only through vectors of the same model."""
+    same = (trained["kind"], trained["model"], trained["dim"]) == (
+        other["kind"],
+        other["model"],
+        other["dim"],
+    )
+    if not same:
+        raise ValidationError(
+            f"tag group {group.name!r} learned from {trained['kind']} vectors of "
+            f"{trained['model']!r} (dim {trained['dim']}); space {other['name']!r} of this "
+            f"dataset holds {other['kind']} vectors of {other['model']!r}: embed it with the "
+            "same model first",
+            field="space",
+        )
+
+
+def encode_prompts(space: dict[str, Any], texts: Sequence[str]) -> np.ndarray:
+    """Unit vectors of prompt ``texts`` in ``space`` (cached per model and text)."""
+    dim = int(space["dim"])
+    if not texts:
+        return np.empty((0, dim), np.float32)
+    if space["kind"] == IMPORTED:
+        raise ValidationError(
+            f"space {space['name']!r} holds imported vectors: text prompts cannot be embedded "
+            "there; remove the text prompts (learn from examples only) or use a space with a model",
+            field="space",
+        )
+    keys = [(space["kind"], space["model"], t) for t in texts]
+    with _lock:
+        missing = [k for k in dict.fromkeys(keys) if k not in _PROMPT_CACHE]
+    if missing:
+        vectors = load_embedder(space["kind"], space["model"]).encode_texts([k[2] for k in missing])
+        with _lock:
+            for k, v in zip(missing, vectors, strict=True):
+                _PROMPT_CACHE[k] = np.asarray(v, np.float32)
+            while len(_PROMPT_CACHE) > _PROMPT_CACHE_SIZE:
+                _PROMPT_CACHE.popitem(last=False)
+    with _lock:
+        return np.stack([_PROMPT_CACHE[k] for k in keys])
+
+
+def has_signal(tag: Tag, modality: PromptModality) -> bool:
+    """The tag has something positive to learn from for ``modality``."""
+    return bool(tag.texts(Polarity.POSITIVE, modality)) or (
+        modality is PromptModality.VISUAL and bool(tag.example_ids(Polarity.POSITIVE))
+    )
+
+
+def fit_tag(
+    tag: Tag,
+    modality: PromptModality,
+    vectors: SpaceVectors,
+    background_ids: np.ndarray,
+) -> TagClassifier:
+    """Fit the tag's model for ``modality`` on the training dataset's ``vectors``.
+
+    Examples (visual prompts) count for the visual model; ``background_ids`` are the dataset's
+    items of the modality, a random sample of which stand in as weak negatives.
+    """
+    space = vectors.space
+    pos = encode_prompts(space, tag.texts(Polarity.POSITIVE, modality))
+    neg = encode_prompts(space, tag.texts(Polarity.NEGATIVE, modality))
+    X = y = None
+    if modality is PromptModality.VISUAL and tag.examples:
+        ids = np.array([e.item_id for e in tag.examples], np.int64)
+        labels = np.array([e.polarity is Polarity.POSITIVE for e in tag.examples])
+        rows, found = vectors.rows(ids)
+        X = np.asarray(vectors.X[rows[found]], np.float32)
+        y = labels[found]
+        if len(y) == 0:
+            X = y = None
+    rows, found = vectors.rows(background_ids)
+    rows = rows[found]
+    if len(rows) > N_BACKGROUND:
+        rng = np.random.default_rng(RANDOM_STATE)
+        rows = np.sort(rng.choice(rows, N_BACKGROUND, replace=False))
+    background = np.asarray(vectors.X[rows], np.float32)
+    clf = TagClassifier(random_state=RANDOM_STATE)
+    try:
+        return clf.fit(
+            X, y, prompts_pos=pos if len(pos) else None, prompts_neg=neg, background=background
+        )
+    except ValueError as exc:
+        raise ValidationError(f"tag {tag.name!r} ({modality}): {exc}", field="tag") from exc
+
+
+def params(clf: TagClassifier) -> dict[str, Any]:
+    """What a committed version stores of a fitted model."""
+    return {"coef": clf.coef_[0].astype(float).tolist(), "intercept": float(clf.intercept_[0])}
+
+
+def weights(models: Sequence[dict[str, Any]]) -> tuple[np.ndarray, np.ndarray]:
+    """(W, b): W of shape (dim, n_tags), float32, and b of shape (n_tags,), float32."""
+    W = np.array([m["coef"] for m in models], dtype=np.float32).T
+    b = np.array([m["intercept"] for m in models], dtype=np.float32)
+    return W, b
+
+
+def score_rows(X: np.ndarray, W: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Calibrated scores of the rows of ``X`` (unit vectors) for each tag: (n, n_tags) float32."""
+    Xf = np.asarray(X, dtype=np.float32)
+    norms = np.linalg.norm(Xf, axis=1, keepdims=True)
+    z = (Xf @ W) / np.where(norms > 0, norms, 1.0) + b
+    return (1.0 / (1.0 + np.exp(-z))).astype(np.float32)
+
+
+def modalities_of(ws: Workspace, dataset_id: int) -> dict[str, np.ndarray]:
+    """Score-table modality → sorted ids of the dataset's items landing in it."""
+    tc = TagCatalog(ws.catalog)
+    counts = tc.modality_counts(dataset_id)
+    tables = sorted({SCORE_MODALITY.get(m, "visual") for m in counts})
+    return {t: tc.item_ids(dataset_id, item_modalities(t)) for t in tables}
+
+
+def fit_group(ws: Workspace, group: TagGroup) -> dict[str, dict[str, dict[str, Any]]]:
+    """Fit every tag of the group on its training dataset: tag → prompt modality → params.
+
+    A model is fitted for each prompt modality the tag has a positive signal for; a modality
+    the training dataset holds items of but a tag cannot learn is an error naming the tag.
+    """
+    if not group.tags:
+        raise ValidationError(f"tag group {group.name!r} has no tags", field="group")
+    ds = ws.dataset(group.dataset)
+    vectors = load_vectors(ws, ds, group.space)
+    by_table = modalities_of(ws, ds.id)
+    present = {prompt_modality(t) for t in by_table}
+    all_ids = np.concatenate(list(by_table.values())) if by_table else vectors.ids
+    out: dict[str, dict[str, dict[str, Any]]] = {}
+    for tag in group.tags:
+        out[tag.name] = {}
+        for modality in PromptModality:
+            if not has_signal(tag, modality):
+                if modality in present:
+                    raise ValidationError(
+                        f"tag {tag.name!r} has nothing to learn {modality} items from: add a "
+                        f"positive {modality} text prompt"
+                        + (" or positive examples" if modality is PromptModality.VISUAL else ""),
+                        field="tag",
+                    )
+                continue
+            ids = [by_table[t] for t in by_table if prompt_modality(t) is modality]
+            background = np.sort(np.concatenate(ids)) if ids else all_ids
+            out[tag.name][str(modality)] = params(fit_tag(tag, modality, vectors, background))
+    return out

@@ -1,0 +1,330 @@
+"""Publishing, applying and scoring tag groups (SPEC F-26, F-27).
+
+Publishing (committing) a draft or pending group fits every tag on its training dataset, freezes
+the definitions and fitted weights as the group's next version, and scores the training dataset
+with it. Applying a shareable group to another dataset scores that dataset with the latest
+version. Scoring is a ``score_tags`` job: the dataset's use of the group goes ``queued`` →
+``scoring`` → ``scored`` (or ``error``), with progress; the scores land in immutable Parquet files
+per (dataset, group, version, modality), written part by part, so a killed job resumes where it
+stopped when the same use case runs again, and a new version never touches an old one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from tagscope.domain import AlreadyExistsError, Dataset, Job, ValidationError
+from tagscope.domain.tags import (
+    GroupUse,
+    ScoringStatus,
+    TagGroup,
+    TagState,
+    TagVersion,
+    Visibility,
+)
+from tagscope.jobs import ProgressFn
+from tagscope.service import _tag_models as tm
+from tagscope.service.workspace import Workspace
+from tagscope.store.scores import ScoreTables
+from tagscope.store.tag_catalog import TagCatalog
+from tagscope.tags.scoring import score_matrix
+
+DEFAULT_CHUNK_SIZE = 50_000
+"""Items per score-file part: what a killed scoring job loses at most."""
+
+_USE_EVERY_S = 1.0  # progress written to the group's use at most this often
+
+
+def _catalog(ws: Workspace) -> TagCatalog:
+    return TagCatalog(ws.catalog)
+
+
+def score_tables(ws: Workspace) -> ScoreTables:
+    return ScoreTables(ws.paths.scores)
+
+
+def _vis(value: str) -> Visibility:
+    try:
+        return Visibility(str(value).lower())
+    except ValueError:
+        raise ValidationError(
+            f"invalid visibility {value!r}: choose secret or shareable", field="visibility"
+        ) from None
+
+
+def publish_group(
+    ws: Workspace,
+    dataset: str,
+    group: str,
+    *,
+    visibility: str | None = None,
+    chunk_size: int = DEFAULT_CHUNK_SIZE,
+    on_progress: ProgressFn | None = None,
+) -> Job:
+    """Publish (commit) a group and score its training dataset ``dataset`` (F-26).
+
+    A draft or pending group is fitted and committed as a new version first; a published group
+    is scored with its latest version (which resumes a scoring job that was killed).
+
+    Parameters
+    ----------
+    visibility : {"secret", "shareable"}, optional
+        Set the group's visibility as it is published.
+    chunk_size : int, default 50_000
+        Items per score-file part.
+    on_progress : callable, optional
+        ``on_progress(n_done, n_total)`` as items are scored.
+
+    Returns
+    -------
+    Job
+        The ``score_tags`` job (finished, or queued when the workspace runs jobs in the
+        background); its result names the version and the number of items scored.
+    """
+    ds, grp = tm.editable(ws, dataset, group)
+    tc = _catalog(ws)
+    if visibility is not None:
+        tc.set_visibility(grp.id, _vis(visibility))
+    if grp.state is not TagState.PUBLISHED or grp.version == 0:
+        models = tm.fit_group(ws, grp)
+        version = tc.commit_version(grp.id, models).version
+    else:
+        version = grp.version
+    return _start_scoring(ws, tc.get_group_by_id(grp.id), ds, version, chunk_size, on_progress)
+
+
+def apply_group(
+    ws: Workspace,
+    dataset: str,
+    group: str,
+    *,
+    chunk_size: int = DEFAULT_CHUNK_SIZE,
+    on_progress: ProgressFn | None = None,
+) -> Job:
+    """Apply a shareable, published group to ``dataset`` and score it with the latest version.
+
+    Applying again after the group published a newer version updates the dataset's scores.
+    The dataset needs vectors made by the same model as the group's training dataset. It can
+    score the group but never edit it.
+    """
+    ds = ws.dataset(dataset)
+    tc = _catalog(ws)
+    grp = tc.get_group(group)
+    if grp.dataset_id == ds.id:
+        raise ValidationError(
+            f"{ds.name!r} is the training dataset of tag group {grp.name!r}: publish it instead",
+            field="dataset",
+        )
+    if grp.visibility is not Visibility.SHAREABLE:
+        raise ValidationError(
+            f"tag group {grp.name!r} is secret: only its training dataset {grp.dataset!r} uses "
+            "it (make it shareable there first)",
+            field="group",
+        )
+    if grp.version == 0:
+        raise ValidationError(
+            f"tag group {grp.name!r} was never published: publish it on {grp.dataset!r} first",
+            field="group",
+        )
+    tc.add_use(grp.id, ds.id)
+    return _start_scoring(ws, grp, ds, grp.version, chunk_size, on_progress)
+
+
+def list_uses(ws: Workspace, group: str) -> list[GroupUse]:
+    """The datasets using a group: training first, with scoring status and "update available"."""
+    tc = _catalog(ws)
+    return tc.list_uses(group_id=tc.get_group(group).id)
+
+
+def dataset_uses(ws: Workspace, dataset: str) -> list[GroupUse]:
+    """The groups a dataset trains or applies, with their scoring status."""
+    return _catalog(ws).list_uses(dataset_id=ws.dataset(dataset).id)
+
+
+def list_versions(ws: Workspace, group: str) -> list[TagVersion]:
+    """The committed versions of a group, oldest first (all kept)."""
+    tc = _catalog(ws)
+    return tc.list_versions(tc.get_group(group).id)
+
+
+# -- the scoring job ----------------------------------------------------------------------
+def matching_space(ws: Workspace, grp: TagGroup, ds: Dataset) -> str:
+    """The space of ``ds`` holding vectors of the group's model (same name preferred)."""
+    trained = ws.catalog.get_space(grp.dataset_id, grp.space)
+    if ds.id == grp.dataset_id:
+        return grp.space
+    spaces = sorted(ws.catalog.list_spaces(ds.id), key=lambda s: s["name"] != grp.space)
+    for space in spaces:
+        key = ("kind", "model", "dim")
+        if all(space[k] == trained[k] for k in key):
+            return str(space["name"])
+    raise ValidationError(
+        f"dataset {ds.name!r} has no vectors of {trained['model']!r} ({trained['kind']}), which "
+        f"tag group {grp.name!r} learned from: run `tagscope embed {ds.name} --kind "
+        f"{trained['kind']} --model {trained['model']}` first",
+        field="space",
+    )
+
+
+def _plan(
+    ws: Workspace, grp: TagGroup, ds: Dataset, version: int
+) -> tuple[tm.SpaceVectors, dict[str, np.ndarray], dict[str, Any]]:
+    """Vectors, item ids per score table, and the version's tags and models; checks first."""
+    tv, models = _catalog(ws).get_version(grp.id, version)
+    vectors = tm.load_vectors(ws, ds, matching_space(ws, grp, ds))
+    by_table = tm.modalities_of(ws, ds.id)
+    thresholds = {t.name: t.threshold for t in tv.tags}
+    for table in by_table:
+        modality = str(tm.prompt_modality(table))
+        lacking = [t.name for t in tv.tags if modality not in models.get(t.name, {})]
+        if lacking:
+            raise ValidationError(
+                f"version {version} of tag group {grp.name!r} cannot score the {table} items of "
+                f"{ds.name!r}: tag(s) {', '.join(lacking)} have no {modality} prompt; add one on "
+                f"{grp.dataset!r} and publish again",
+                field="group",
+            )
+    return vectors, by_table, {"tags": tv.tags, "models": models, "thresholds": thresholds}
+
+
+def _start_scoring(
+    ws: Workspace,
+    grp: TagGroup,
+    ds: Dataset,
+    version: int,
+    chunk_size: int,
+    on_progress: ProgressFn | None,
+) -> Job:
+    if chunk_size < 1:
+        raise ValidationError(f"chunk_size must be >= 1, got {chunk_size}", field="chunk_size")
+    vectors, by_table, frozen = _plan(ws, grp, ds, version)
+    tc = _catalog(ws)
+    n_total = int(sum(len(ids) for ids in by_table.values()))
+    tc.update_use(
+        grp.id,
+        ds.id,
+        status=ScoringStatus.QUEUED,
+        target_version=version,
+        n_done=0,
+        n_total=n_total,
+        error=None,
+    )
+    run = _ScoringRun(ws, grp, ds, version, vectors, by_table, frozen, chunk_size)
+    params = {"group": grp.name, "dataset": ds.name, "version": version, "chunk_size": chunk_size}
+    job = ws.runner.run("score_tags", ds.id, params, run, on_progress=on_progress)
+    tc.update_use(grp.id, ds.id, job_id=job.id)
+    return job
+
+
+class _ScoringRun:
+    """The work of a ``score_tags`` job: every item of every score table, part by part."""
+
+    def __init__(
+        self,
+        ws: Workspace,
+        grp: TagGroup,
+        ds: Dataset,
+        version: int,
+        vectors: tm.SpaceVectors,
+        by_table: dict[str, np.ndarray],
+        frozen: dict[str, Any],
+        chunk_size: int,
+    ) -> None:
+        self.ws, self.grp, self.ds, self.version = ws, grp, ds, version
+        self.vectors, self.by_table, self.frozen = vectors, by_table, frozen
+        self.chunk_size = chunk_size
+        self.tc = _catalog(ws)
+        self._last = 0.0
+
+    def __call__(self, report: ProgressFn) -> dict[str, Any]:
+        self.tc.update_use(self.grp.id, self.ds.id, status=ScoringStatus.SCORING)
+        try:
+            result = self._score_all(report)
+        except BaseException as exc:
+            self.tc.update_use(
+                self.grp.id, self.ds.id, status=ScoringStatus.ERROR, error=str(exc) or repr(exc)
+            )
+            raise
+        self.tc.update_use(
+            self.grp.id,
+            self.ds.id,
+            status=ScoringStatus.SCORED,
+            version=self.version,
+            n_done=result["n_items"],
+            n_total=result["n_items"],
+            error=None,
+        )
+        return result
+
+    def _progress(self, report: ProgressFn) -> Callable[[int, int], None]:
+        def both(done: int, total: int) -> None:
+            report(done, total)
+            now = time.monotonic()
+            if now - self._last >= _USE_EVERY_S:
+                self._last = now
+                self.tc.update_use(self.grp.id, self.ds.id, n_done=done)
+
+        return both
+
+    def _score_all(self, report: ProgressFn) -> dict[str, Any]:
+        progress = self._progress(report)
+        total = int(sum(len(ids) for ids in self.by_table.values()))
+        done = n_scored = n_resumed = 0
+        tables = score_tables(self.ws)
+        for table, ids in self.by_table.items():
+            n_parts = max(1, -(-len(ids) // self.chunk_size))
+            if self.version in tables.versions(self.ds.id, self.grp.slug, table):
+                done += len(ids)  # finished by an earlier run that died before recording it
+                n_resumed += len(ids)
+                progress(done, total)
+                continue
+            names, W, b, thresholds = self._weights(table)
+            try:
+                writer = tables.writer(
+                    self.ds.id, self.grp.slug, self.version, table,
+                    tags=names, thresholds=thresholds, n_parts=n_parts,
+                )  # fmt: skip
+            except ValidationError:
+                # An earlier attempt cut the items into other parts: start this table again.
+                writer = tables.writer(
+                    self.ds.id, self.grp.slug, self.version, table,
+                    tags=names, thresholds=thresholds, n_parts=n_parts, restart=True,
+                )  # fmt: skip
+            missing = set(writer.missing_parts())
+            for part in range(n_parts):
+                chunk = ids[part * self.chunk_size : (part + 1) * self.chunk_size]
+                if part in missing:
+                    X, found = self.vectors.take(chunk)
+                    scores = score_matrix(X, W, b, normalize=True)
+                    writer.write_part(part, chunk[found], scores)
+                    n_scored += int(found.sum())
+                else:
+                    n_resumed += len(chunk)
+                done += len(chunk)
+                progress(done, total)
+            # Another run may have finished the same version: its files are whole either way.
+            with contextlib.suppress(AlreadyExistsError):
+                writer.finalize()
+        return {
+            "group": self.grp.name,
+            "dataset": self.ds.name,
+            "version": self.version,
+            "n_items": total,
+            "n_scored": n_scored,
+            "n_resumed": n_resumed,
+            "tables": [self.grp.table(t) for t in self.by_table],
+        }
+
+    def _weights(self, table: str) -> tuple[list[str], np.ndarray, np.ndarray, dict[str, float]]:
+        modality = str(tm.prompt_modality(table))
+        models = self.frozen["models"]
+        names = [t.name for t in self.frozen["tags"]]
+        coef = np.array([models[n][modality]["coef"] for n in names], dtype=np.float32)
+        intercept = np.array([models[n][modality]["intercept"] for n in names], dtype=np.float32)
+        thresholds = {n: self.frozen["thresholds"][n] for n in names}
+        return names, coef, intercept, thresholds
