@@ -247,6 +247,12 @@ class Catalog:
                 out.update({r.id: _item(r) for r in s.scalars(stmt)})
         return out
 
+    def item_ids(self, dataset_id: int) -> list[int]:
+        """The ids of every item of the dataset, ascending."""
+        with self.session() as s:
+            stmt = select(ItemRow.id).where(ItemRow.dataset_id == dataset_id).order_by(ItemRow.id)
+            return list(s.scalars(stmt))
+
     def iter_items(self, dataset_id: int, *, batch_size: int = 1000) -> Iterator[Item]:
         """Every item of the dataset in id order, fetched in batches (constant memory)."""
         last = 0

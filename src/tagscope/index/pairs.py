@@ -1,0 +1,215 @@
+"""N-vs-N search: every row's nearest other row, and the most similar pairs of rows.
+
+Exact, by blocked matrix products over the upper triangle of the (n x n) score matrix only: block
+(I, J) with I <= J gives the rows of I their best candidates in J (row maxima) and the rows of J
+theirs in I (column maxima), so each product is computed once, half the work of a search of
+every row against all. Memory is bounded by one (B x B) score block (256 MB at B = 8,192) plus the
+float32 rows (kept whole when they fit in ``CACHE_BYTES``, else converted block by block).
+
+Self pairs never count; each pair is counted once (row a < row b). Results are deterministic:
+of equal scores the lower row wins (a row's nearest neighbour), and pairs are ordered by score,
+then rows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from tagscope.domain import ValidationError
+from tagscope.index.flat import check_k, check_mask, to_float32
+
+BLOCK_ROWS = 8192
+"""Rows per block. Measured on 100,000 x 512 float16 (bench/bench_pairs_nvn.py, 2 cores):
+4,096 and 8,192 within noise of each other; 8,192 halves the per-block Python work."""
+
+CACHE_BYTES = 1 << 30
+"""Float32 rows up to this size are converted once and kept; larger sets convert per block."""
+
+CANDIDATE_CAP = 1 << 20
+"""At most this many pair candidates are listed from one block; beyond, ``torch.topk`` keeps the
+best k (equal scores at the k-th place may then be chosen arbitrarily)."""
+
+
+@dataclass(frozen=True, slots=True)
+class PairScan:
+    """What a pass over every pair found (rows are rows of the matrix; -1 where none).
+
+    Attributes
+    ----------
+    nearest_scores, nearest_rows : ndarray of shape (n,)
+        Each row's best score with another row and that row (-inf, -1 for rows out of the mask
+        or without any other row).
+    pair_scores, pair_a, pair_b : ndarray of shape (n_pairs,)
+        The best pairs, a < b, best first (empty when no pairs were asked for).
+    """
+
+    nearest_scores: np.ndarray
+    nearest_rows: np.ndarray
+    pair_scores: np.ndarray
+    pair_a: np.ndarray
+    pair_b: np.ndarray
+
+
+def scan_pairs(
+    vectors: np.ndarray,
+    *,
+    k_pairs: int | None = None,
+    min_score: float | None = None,
+    mask: np.ndarray | None = None,
+    block_rows: int = BLOCK_ROWS,
+) -> PairScan:
+    """Every row's nearest other row and, with ``k_pairs``, the best pairs at ``min_score`` or more.
+
+    Parameters
+    ----------
+    vectors : ndarray of shape (n, d), float16 or float32
+        Unit vectors, in memory or memory-mapped.
+    k_pairs : int, optional
+        How many of the best pairs to return (``None``: none, only nearest neighbours).
+    min_score : float, optional
+        Pairs scoring less are left out.
+    mask : ndarray of bool, shape (n,), optional
+        Only rows where it is true take part, on both sides of a pair.
+    """
+    if vectors.ndim != 2:
+        raise ValidationError(f"expected an (n, d) matrix, got shape {vectors.shape}")
+    n = vectors.shape[0]
+    if k_pairs is not None:
+        k_pairs = check_k(k_pairs)
+    mask = check_mask(mask, n)
+    rows = np.arange(n, dtype=np.int64) if mask is None else np.flatnonzero(mask)
+    return _Scan(vectors, rows, k_pairs or 0, min_score, block_rows).run()
+
+
+class _Scan:
+    def __init__(
+        self,
+        vectors: np.ndarray,
+        rows: np.ndarray,
+        k_pairs: int,
+        min_score: float | None,
+        block_rows: int,
+    ) -> None:
+        self.vectors, self.rows, self.k = vectors, rows, k_pairs
+        self.min_score = -np.inf if min_score is None else float(min_score)
+        self.block = max(1, min(block_rows, len(rows)))
+        self.starts = list(range(0, len(rows), self.block))
+        m = len(rows)
+        self.best = torch.full((m,), -torch.inf)
+        self.best_at = torch.full((m,), -1, dtype=torch.int64)
+        self.p_scores = np.empty(0, np.float32)
+        self.p_a = np.empty(0, np.int64)
+        self.p_b = np.empty(0, np.int64)
+        fits = m * vectors.shape[1] * 4 <= CACHE_BYTES
+        self.cache = [self._convert(s) for s in self.starts] if fits else None
+        self.tril = None
+
+    def _convert(self, start: int) -> torch.Tensor:
+        stop = min(start + self.block, len(self.rows))
+        sel = self.rows[start:stop]
+        contiguous = len(sel) and sel[-1] - sel[0] == len(sel) - 1
+        part = self.vectors[sel[0] : sel[-1] + 1] if contiguous else self.vectors[sel]
+        out = torch.empty((len(sel), self.vectors.shape[1]), dtype=torch.float32)
+        x = to_float32(part, out)
+        return x.clone() if x is not out else x  # float32 memmaps: own the data
+
+    def _rows_block(self, bi: int) -> torch.Tensor:
+        return self.cache[bi] if self.cache is not None else self._convert(self.starts[bi])
+
+    def run(self) -> PairScan:
+        s_buf = torch.empty(self.block * self.block)
+        for bi, i0 in enumerate(self.starts):
+            xi = self._rows_block(bi)
+            for bj in range(bi, len(self.starts)):
+                j0 = self.starts[bj]
+                xj = xi if bj == bi else self._rows_block(bj)
+                s = s_buf[: len(xi) * len(xj)].view(len(xi), len(xj))
+                torch.mm(xi, xj.T, out=s)
+                self._block(s, i0, j0, diagonal=bi == bj)
+        return self._result()
+
+    def _update(self, vals: torch.Tensor, at: torch.Tensor, start: int) -> None:
+        """Offer candidates (score, position) to positions start.. in increasing position order:
+        strictly better wins, so equal scores keep the lower row."""
+        cur = self.best[start : start + len(vals)]
+        better = vals > cur
+        cur[better] = vals[better]
+        self.best_at[start : start + len(vals)][better] = at[better]
+
+    def _block(self, s: torch.Tensor, i0: int, j0: int, *, diagonal: bool) -> None:
+        if diagonal:
+            s.fill_diagonal_(-torch.inf)
+        row_max, row_at = s.max(dim=1)  # first maximum: the lower column on ties
+        self._update(row_max, row_at + j0, i0)
+        if not diagonal:
+            col_max, col_at = s.max(dim=0)
+            self._update(col_max, col_at + i0, j0)
+        if self.k == 0:
+            return
+        floor = self.min_score
+        if len(self.p_scores) >= self.k:
+            floor = max(floor, float(self.p_scores[-1]))
+        top = float(row_max.max())
+        if top < floor or top == -np.inf:
+            return
+        if diagonal:  # each pair once: keep a < b
+            if self.tril is None or self.tril.shape != s.shape:
+                self.tril = torch.ones(s.shape, dtype=torch.bool).tril_()
+            s.masked_fill_(self.tril, -torch.inf)
+        self._add_pairs(s, floor, i0, j0)
+
+    def _add_pairs(self, s: torch.Tensor, floor: float, i0: int, j0: int) -> None:
+        hit = s >= floor if floor > -np.inf else s > floor  # -inf: self, masked, a >= b
+        if int(hit.sum()) <= CANDIDATE_CAP:
+            ij = torch.nonzero(hit)
+            vals = s[ij[:, 0], ij[:, 1]]
+        else:
+            vals, flat = torch.topk(s.flatten(), self.k)
+            ij = torch.stack([flat // s.shape[1], flat % s.shape[1]], dim=1)
+            keep = vals >= floor if floor > -np.inf else vals > floor
+            vals, ij = vals[keep], ij[keep]
+        a = ij[:, 0].numpy().astype(np.int64) + i0
+        b = ij[:, 1].numpy().astype(np.int64) + j0
+        scores = np.concatenate([self.p_scores, vals.numpy()])
+        a, b = np.concatenate([self.p_a, a]), np.concatenate([self.p_b, b])
+        order = np.lexsort((b, a, -scores))[: self.k]
+        self.p_scores, self.p_a, self.p_b = scores[order], a[order], b[order]
+
+    def _result(self) -> PairScan:
+        n = self.vectors.shape[0]
+        nearest_scores = np.full(n, -np.inf, np.float32)
+        nearest_rows = np.full(n, -1, np.int64)
+        best, at = self.best.numpy(), self.best_at.numpy()
+        found = at >= 0
+        nearest_scores[self.rows[found]] = best[found]
+        nearest_rows[self.rows[found]] = self.rows[at[found]]
+        return PairScan(
+            nearest_scores,
+            nearest_rows,
+            self.p_scores,
+            self.rows[self.p_a],
+            self.rows[self.p_b],
+        )
+
+
+def nearest_neighbors(
+    vectors: np.ndarray, *, mask: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's nearest other row: (scores, rows), each (n,); -inf and -1 where none."""
+    scan = scan_pairs(vectors, mask=mask)
+    return scan.nearest_scores, scan.nearest_rows
+
+
+def top_pairs(
+    vectors: np.ndarray,
+    k: int,
+    *,
+    min_score: float | None = None,
+    mask: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The ``k`` most similar pairs at ``min_score`` or more: (scores, a, b), a < b, best first."""
+    scan = scan_pairs(vectors, k_pairs=k, min_score=min_score, mask=mask)
+    return scan.pair_scores, scan.pair_a, scan.pair_b

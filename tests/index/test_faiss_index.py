@@ -1,0 +1,99 @@
+"""The FAISS backend: recall against exact search, masks, the on-disk cache and its rebuilds."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tagscope.index.faiss_index import FaissIndex
+from tagscope.index.flat import FlatIndex
+from tagscope.index.select import open_index
+from tagscope.store import VectorStore
+
+
+def clustered(n: int, d: int, seed: int = 0) -> np.ndarray:
+    """Unit vectors around 200 centres: every query has a real neighbourhood."""
+    rng = np.random.default_rng(seed)
+    centres = rng.standard_normal((200, d)).astype(np.float32)
+    x = centres[rng.integers(0, 200, n)] + 0.6 * rng.standard_normal((n, d)).astype(np.float32)
+    return (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float16)
+
+
+def recall(got: np.ndarray, want: np.ndarray) -> float:
+    return float(np.mean([len(set(g) & set(w)) / len(w) for g, w in zip(got, want, strict=True)]))
+
+
+@pytest.fixture(scope="module")
+def data() -> tuple[np.ndarray, np.ndarray, FaissIndex]:
+    x = clustered(20_000, 32)
+    rng = np.random.default_rng(1)
+    q = np.asarray(x[rng.choice(len(x), 50, replace=False)], np.float32)
+    q += 0.1 * rng.standard_normal(q.shape).astype(np.float32)
+    q /= np.linalg.norm(q, axis=1, keepdims=True)
+    index = FaissIndex.build(x)
+    index.exact_below = 100  # let FAISS answer every search of these tests
+    return x, q, index
+
+
+def test_recall_at_10_against_exact_search(data: tuple[np.ndarray, np.ndarray, FaissIndex]) -> None:
+    x, q, index = data
+    scores, rows = index.search(q, 10)
+    want_scores, want_rows = FlatIndex(x).search(q, 10)
+    assert recall(rows, want_rows) >= 0.95
+    assert (np.diff(scores, axis=1) <= 0).all()  # best first
+    np.testing.assert_allclose(scores[:, 0], want_scores[:, 0], atol=1e-3)
+    assert index.index.nlist > 1
+
+
+def test_mask_is_respected(data: tuple[np.ndarray, np.ndarray, FaissIndex]) -> None:
+    x, q, index = data
+    mask = np.random.default_rng(2).random(len(x)) < 0.3
+    _, rows = index.search(q, 10, mask=mask)
+    assert (rows >= 0).all() and mask[rows].all()
+    assert recall(rows, FlatIndex(x).search(q, 10, mask=mask)[1]) >= 0.9
+
+
+def test_small_masks_are_searched_exactly(data: tuple[np.ndarray, np.ndarray, FaissIndex]) -> None:
+    x, q, index = data
+    mask = np.zeros(len(x), bool)
+    mask[::400] = True  # 50 rows: below exact_below
+    got = index.search(q, 60, mask=mask)
+    want = FlatIndex(x).search(q, 60, mask=mask)
+    np.testing.assert_array_equal(got[1], want[1])
+    assert (got[1][:, 50:] == -1).all()
+
+
+def test_save_and_load(tmp_path: Path, data: tuple[np.ndarray, np.ndarray, FaissIndex]) -> None:
+    x, q, index = data
+    index.save(tmp_path / "ivf.faiss")
+    again = FaissIndex.load(tmp_path / "ivf.faiss", x)
+    again.exact_below = index.exact_below
+    np.testing.assert_array_equal(again.search(q, 5)[1], index.search(q, 5)[1])
+    assert not list(tmp_path.glob(".*tmp"))
+
+
+def test_open_index_chooses_by_size_caches_and_rebuilds(tmp_path: Path) -> None:
+    store = VectorStore(tmp_path / "space")
+    x = clustered(3_000, 16, seed=3)
+    store.append(np.arange(1, 3_001), x)
+    _, vectors = store.load()
+    assert isinstance(open_index(vectors, exact_max_rows=3_000), FlatIndex)
+
+    index = open_index(vectors, exact_max_rows=2_000)
+    assert isinstance(index, FaissIndex)
+    cached = list(store.folder.glob("ivf-*.faiss"))
+    assert len(cached) == 1
+    stamp = cached[0].stat().st_mtime_ns
+    assert open_index(vectors, exact_max_rows=2_000) is index  # loaded once per process
+    assert cached[0].stat().st_mtime_ns == stamp  # not rebuilt
+
+    store.append(np.array([5_000]), clustered(1, 16, seed=4))  # the vectors change
+    _, vectors = store.load()
+    rebuilt = open_index(vectors, exact_max_rows=2_000)
+    assert isinstance(rebuilt, FaissIndex) and len(rebuilt) == 3_001
+    now = list(store.folder.glob("ivf-*.faiss"))
+    assert len(now) == 1 and now[0] != cached[0]
+    row = int(np.searchsorted(store.load()[0], 5_000))
+    assert rebuilt.search(vectors[row].astype(np.float32), 1)[1][0, 0] == row

@@ -1,0 +1,134 @@
+"""Exact blocked search against brute force NumPy: masks, ties, k beyond the candidates."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tagscope.domain import ValidationError
+from tagscope.index.flat import FlatIndex
+
+
+def unit(rng: np.random.Generator, n: int, d: int) -> np.ndarray:
+    x = rng.standard_normal((n, d)).astype(np.float32)
+    return x / np.linalg.norm(x, axis=1, keepdims=True)
+
+
+def brute_force(
+    x: np.ndarray, q: np.ndarray, k: int, mask: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Top-k by a stable sort of every score: ties by lower row; -inf / -1 beyond candidates."""
+    s = q.astype(np.float32) @ np.asarray(x, dtype=np.float32).T
+    if mask is not None:
+        s[:, ~mask] = -np.inf
+    order = np.argsort(-s, axis=1, kind="stable")[:, :k]
+    scores = np.take_along_axis(s, order, axis=1)
+    rows = np.where(np.isfinite(scores), order, -1)
+    pad = k - scores.shape[1]
+    if pad > 0:
+        scores = np.pad(scores, ((0, 0), (0, pad)), constant_values=-np.inf)
+        rows = np.pad(rows, ((0, 0), (0, pad)), constant_values=-1)
+    return scores, rows
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.float32])
+@pytest.mark.parametrize("block_rows", [16, 64, 1000])
+@pytest.mark.parametrize("k", [1, 5, 40])
+def test_matches_brute_force(dtype: type, block_rows: int, k: int) -> None:
+    rng = np.random.default_rng(k + block_rows)
+    x = unit(rng, 300, 24).astype(dtype)
+    q = unit(rng, 9, 24)
+    scores, rows = FlatIndex(x, block_rows=block_rows).search(q, k)
+    want_scores, want_rows = brute_force(x, q, k)
+    np.testing.assert_array_equal(rows, want_rows)
+    np.testing.assert_allclose(scores, want_scores, rtol=0, atol=1e-5)
+    assert scores.dtype == np.float32 and rows.dtype == np.int64
+
+
+@pytest.mark.parametrize("share", [0.02, 0.3, 0.9])  # gathered rows, and -inf fills
+@pytest.mark.parametrize("block_rows", [16, 1000])
+def test_mask_restricts_candidates(share: float, block_rows: int) -> None:
+    rng = np.random.default_rng(1)
+    x = unit(rng, 500, 16).astype(np.float16)
+    q = unit(rng, 4, 16)
+    mask = rng.random(500) < share
+    scores, rows = FlatIndex(x, block_rows=block_rows).search(q, 20, mask=mask)
+    want_scores, want_rows = brute_force(x, q, 20, mask)
+    np.testing.assert_array_equal(rows, want_rows)
+    np.testing.assert_allclose(scores, want_scores, atol=1e-5)
+    assert mask[rows[rows >= 0]].all()
+
+
+def test_k_beyond_candidates_pads_with_minus_one() -> None:
+    rng = np.random.default_rng(2)
+    x = unit(rng, 6, 8)
+    mask = np.array([True, False, True, False, False, True])
+    scores, rows = FlatIndex(x, block_rows=4).search(x[:2], 10, mask=mask)
+    assert rows.shape == scores.shape == (2, 10)
+    assert sorted(rows[0][:3]) == [0, 2, 5]
+    assert (rows[:, 3:] == -1).all() and np.isneginf(scores[:, 3:]).all()
+    scores, rows = FlatIndex(x).search(x[:1], 10, mask=np.zeros(6, bool))
+    assert (rows == -1).all()
+
+
+def test_ties_keep_the_lowest_rows_whatever_the_blocks() -> None:
+    """Discrete vectors (as pHash gives) tie everywhere; the result is a stable sort's."""
+    rng = np.random.default_rng(3)
+    x = np.where(rng.random((400, 16)) < 0.5, 0.25, -0.25).astype(np.float16)
+    x[50:60] = x[7]  # exact duplicates across blocks
+    q = x[[7, 100, 399]].astype(np.float32)
+    want_scores, want_rows = brute_force(x, q, 25)
+    for block_rows in (3, 8, 64, 400):
+        scores, rows = FlatIndex(x, block_rows=block_rows).search(q, 25)
+        np.testing.assert_array_equal(rows, want_rows)
+        np.testing.assert_array_equal(scores, want_scores)
+    assert list(want_rows[0][:11]) == [7, *range(50, 60)]
+
+
+def test_many_queries_are_chunked(monkeypatch: pytest.MonkeyPatch) -> None:
+    import tagscope.index.flat as flat
+
+    monkeypatch.setattr(flat, "SCORE_BYTES", 4 * 64 * 5)  # 5 queries per chunk of 64 rows
+    rng = np.random.default_rng(4)
+    x = unit(rng, 200, 8).astype(np.float16)
+    q = unit(rng, 23, 8)
+    _, rows = FlatIndex(x, block_rows=64).search(q, 3)
+    np.testing.assert_array_equal(rows, brute_force(x, q, 3)[1])
+
+
+def test_memory_mapped_float16_file(tmp_path: Path) -> None:
+    rng = np.random.default_rng(5)
+    x = unit(rng, 1000, 32).astype(np.float16)
+    np.save(tmp_path / "v.npy", x)
+    mm = np.load(tmp_path / "v.npy", mmap_mode="r")
+    q = unit(rng, 3, 32)
+    np.testing.assert_array_equal(
+        FlatIndex(mm, block_rows=128).search(q, 7)[1], brute_force(x, q, 7)[1]
+    )
+    np.testing.assert_array_equal(FlatIndex(mm).get_embeddings([3, 1]), x[[3, 1]])
+
+
+def test_single_vector_query_and_empty_matrix() -> None:
+    x = np.eye(4, dtype=np.float16)
+    scores, rows = FlatIndex(x).search(np.array([0.0, 1.0, 0.0, 0.0]), 2)
+    assert rows.shape == (1, 2) and rows[0, 0] == 1 and scores[0, 0] == 1.0
+    scores, rows = FlatIndex(np.empty((0, 4), np.float16)).search(np.ones(4), 3)
+    assert (rows == -1).all()
+
+
+@pytest.mark.parametrize("k", [0, -1, 2.5, True])
+def test_rejects_bad_k(k: object) -> None:
+    with pytest.raises(ValidationError):
+        FlatIndex(np.eye(3, dtype=np.float16)).search(np.ones((1, 3)), k)  # type: ignore[arg-type]
+
+
+def test_rejects_bad_queries_and_masks() -> None:
+    index = FlatIndex(np.eye(3, dtype=np.float16))
+    with pytest.raises(ValidationError, match="dimension 3"):
+        index.search(np.ones((1, 4)), 1)
+    with pytest.raises(ValidationError, match="mask"):
+        index.search(np.ones((1, 3)), 1, mask=np.ones(2, bool))
+    with pytest.raises(ValidationError, match="mask"):
+        index.search(np.ones((1, 3)), 1, mask=np.ones(3, int))
