@@ -83,7 +83,7 @@ from fastapi import FastAPI, HTTPException
 from fastapi.responses import FileResponse
 
 from tagscope.api.errors import install_error_handlers
-from tagscope.api.routers import datasets, items, jobs, media, tags
+from tagscope.api.routers import datasets, items, jobs, media, search, tags
 from tagscope.service import Workspace
 
 WEB_DIST = Path(__file__).resolve().parents[1] / "web" / "dist"
@@ -106,7 +106,7 @@ def create_app(
     )
     app.state.workspace = ws
     install_error_handlers(app)
-    for module in (datasets, items, media, jobs, tags):
+    for module in (datasets, items, media, search, jobs, tags):
         app.include_router(module.router)
     _serve_web_app(app, Path(web_dist) if web_dist else WEB_DIST)
     return app

@@ -67,7 +67,7 @@ async def _request_error(_request: Request, exc: Exception) -> JSONResponse:
     # loc is e.g. ("path", "item_id") or ("body", "name"); the last string part is the field.
     names = [str(p) for p in first.get("loc", ()) if p not in ("path", "query", "body", "form")]
     field = names[-1] if names else None
-    message = first.get("msg", "invalid request")
+    message = str(first.get("msg", "invalid request")).removeprefix("Value error, ")
     if field:
         message = f"{field}: {message}"
     return error_response(422, message, field)

@@ -14,7 +14,7 @@ from typing import Any
 
 from tagscope.domain import Job
 from tagscope.jobs import LocalRunner, ProgressFn, Work
-from tagscope.service import embeddings
+from tagscope.service import embeddings, tag_scoring
 from tagscope.service.workspace import Workspace
 
 
@@ -51,3 +51,13 @@ def start_embeddings(
     return embeddings.compute_embeddings(
         in_background(ws), dataset, space=space, kind=kind, model=model, batch_size=batch_size
     )
+
+
+def start_publish(ws: Workspace, dataset: str, group: str, *, visibility: str | None = None) -> Job:
+    """Commit a group (fitting its tags now) and start scoring its training dataset."""
+    return tag_scoring.publish_group(in_background(ws), dataset, group, visibility=visibility)
+
+
+def start_apply(ws: Workspace, dataset: str, group: str) -> Job:
+    """Apply a shareable group to ``dataset`` and start scoring it."""
+    return tag_scoring.apply_group(in_background(ws), dataset, group)

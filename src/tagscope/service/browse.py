@@ -15,9 +15,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tagscope.domain import Item, Label, NotFoundError, ValidationError
+from tagscope.domain import Hit, Item, Label, NotFoundError, ValidationError
+from tagscope.domain.tags import GroupUse, TagGroup
 from tagscope.media.errors import MediaError
 from tagscope.media.thumbnails import ensure_thumbnail
+from tagscope.service import search, tag_scoring, tags
 from tagscope.service.workspace import Workspace
 from tagscope.store import grid
 
@@ -209,3 +211,20 @@ def get_thumbnail_file(ws: Workspace, item_id: int) -> MediaFile:
     except MediaError as exc:
         raise NotFoundError(f"no thumbnail for item {item_id}: {exc}") from exc
     return MediaFile(path, "image/jpeg", f"t-{item.media.content_hash}")
+
+
+def similar_items(ws: Workspace, item_id: int, **options: Any) -> list[Hit]:
+    """The items of the item's own dataset most similar to it (F-51 neighbours).
+
+    ``options`` are those of :func:`tagscope.service.search.search_similar` (``space``, ``k``,
+    ``min_score``, ``labels``, ``mode``).
+    """
+    item = ws.catalog.get_item(item_id)
+    dataset = grid.dataset_name(ws.catalog, item.dataset_id)
+    return search.search_similar(ws, dataset, item_id=item_id, **options)
+
+
+def dataset_tag_groups(ws: Workspace, dataset: str) -> list[tuple[TagGroup, GroupUse | None]]:
+    """The tag groups ``dataset`` trains or applies, each with the dataset's scoring status."""
+    uses = {u.group: u for u in tag_scoring.dataset_uses(ws, dataset)}
+    return [(g, uses.get(g.name)) for g in tags.list_groups(ws, dataset)]
