@@ -1,0 +1,770 @@
+"""The SQL engine (F-40 to F-42): read-only, sandboxed DuckDB sessions over the catalog and scores.
+
+A session sees these views:
+
+``datasets``  id, name, description
+``items``     id, dataset_id, dataset (name), path, modality, width, height, format, size,
+              content_hash, text, split, video_id, keyframe_time_ms, keyframe_index (NULL where
+              absent), metadata (JSON), and one column per simple top-level metadata field
+              (``series_name``, ``episode_name``, ...) whose name is an identifier
+``labels``    item_id, kind, name, source, is_main, score
+``dt_<group>_<modality>``  item_id, tag, score, decision, threshold, version: the latest score
+              version of every dataset the group scored (modality ``visual``, ``transcript``,
+              ``shot`` or ``video``, where such files exist)
+``tags_<group>``  item_id and one score column per tag (``tags_animals.dog``,
+              ``tags_animals.street_sign``): the wide form grid filters use (F-42)
+
+and a macro ``has_label(item_id, name)``.
+
+``decision`` and ``threshold`` follow the catalog's *current* thresholds: score files are
+immutable and keep the decision they were written with, and the views recompute it for tags whose
+threshold was saved since (see :mod:`tagscope.store.scores`).
+
+How catalog tables get into DuckDB: DuckDB's sqlite/postgres extensions on PyPI do not match the
+duckdb version in use (and would need two code paths), so the engine copies the catalog's
+``datasets``, ``items`` and ``labels`` into in-memory DuckDB tables through SQLAlchemy (one
+streaming pass of the DB-API cursor into Arrow batches) and keeps them up to date incrementally:
+each new session reads the catalog's state (datasets, ``max(id)`` of items and labels,
+thresholds: index look-ups) and fetches only rows with ids above what it has; a deleted dataset
+drops its rows. Edits in place (an item's text, say) show after :meth:`SqlEngine.refresh`
+``(full=True)``. Score files are read in place from Parquet.
+
+The sandbox, two locks deep: every statement is checked first
+(:func:`tagscope.store.sql_guard.check_statement`: one read-only statement, no file-reading or
+network table functions, only the session's tables), and the DuckDB database itself runs with
+external access disabled but for the score folder, extension loading and installing off, Python
+replacement scans off, and its configuration locked. Each query runs under a time limit (the
+connection is interrupted from a timer thread) and returns at most ``max_rows`` rows.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+from sqlalchemy import Integer, Select, Text, cast, func, select
+
+from tagscope.domain import NotFoundError, SqlError, SqlRefusedError, SqlTimeoutError
+from tagscope.domain.tags import group_slug
+from tagscope.store.catalog import Catalog
+from tagscope.store.schema import DatasetRow, ItemRow, LabelRow
+from tagscope.store.scores import MODALITIES, ScoreTables, ScoreVersion
+from tagscope.store.sql_guard import check_expression, check_statement
+from tagscope.store.tag_schema import TagGroupRow, TagRow
+
+DEFAULT_MAX_ROWS = 10_000
+DEFAULT_TIMEOUT_S = 10.0
+_BATCH = 50_000
+_MAX_META_COLUMNS = 100
+_INTERNAL = "_tagscope"
+_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+_ITEMS = pa.schema(
+    [
+        ("id", pa.int64()),
+        ("dataset_id", pa.int64()),
+        ("path", pa.string()),
+        ("modality", pa.string()),
+        ("width", pa.int64()),
+        ("height", pa.int64()),
+        ("format", pa.string()),
+        ("size", pa.int64()),
+        ("content_hash", pa.string()),
+        ("text", pa.string()),
+        ("split", pa.string()),
+        ("metadata", pa.string()),
+    ]
+)
+_LABELS = pa.schema(
+    [
+        ("id", pa.int64()),
+        ("item_id", pa.int64()),
+        ("kind", pa.string()),
+        ("name", pa.string()),
+        ("source", pa.string()),
+        ("is_main", pa.int64()),
+        ("score", pa.float64()),
+    ]
+)
+# Metadata fields that are always columns (NULL where absent): video structure (SPEC F-40).
+_FIXED_META = ("video_id", "keyframe_time_ms", "keyframe_index")
+_ITEM_VIEW_BASE = ("id", "dataset_id", "dataset", "path", "modality", "width", "height", "format")
+_ITEM_VIEW_REST = ("size", "content_hash", "text", "split")
+_RESERVED = {c.lower() for c in (*_ITEMS.names, "dataset", *_FIXED_META)}
+SORTABLE = ("id", "path", "size", "width", "height", "format", "split", "modality")
+
+
+def sql_string(value: str) -> str:
+    """A SQL string literal."""
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def sql_ident(name: str) -> str:
+    """A quoted SQL identifier."""
+    return '"' + str(name).replace('"', '""') + '"'
+
+
+def tag_column(tag: str) -> str:
+    """The column of ``tag`` in a ``tags_<group>`` view: ``"Street Sign"`` → ``street_sign``."""
+    col = re.sub(r"\W+", "_", tag.strip().lower()).strip("_")
+    return col if col and not col[0].isdigit() else f"t_{col}"
+
+
+def score_column(group: str, tag: str) -> str:
+    """The grid-filter reference to a tag's score: ``score_column("Animals", "dog")`` →
+    ``tags_animals.dog``, as in ``tags_animals.dog >= 0.8``."""
+    return f"tags_{group_slug(group)}.{tag_column(tag)}"
+
+
+@dataclass(frozen=True, slots=True)
+class QueryResult:
+    """What a query returned: at most ``max_rows`` rows (``truncated`` if there were more)."""
+
+    columns: list[str]
+    types: list[str]
+    table: pa.Table
+    truncated: bool
+    elapsed_ms: float
+
+    @property
+    def n_rows(self) -> int:
+        return self.table.num_rows
+
+    @property
+    def rows(self) -> list[tuple[Any, ...]]:
+        """The rows as tuples of Python values."""
+        return list(zip(*(c.to_pylist() for c in self.table.columns), strict=True))
+
+    def to_arrow(self) -> pa.Table:
+        return self.table
+
+
+@dataclass(frozen=True, slots=True)
+class FilteredItems:
+    """A page of item ids matching a grid filter, and how many match in all."""
+
+    ids: list[int]
+    total: int
+
+
+@dataclass(slots=True)
+class _State:
+    """What the in-memory copy of the catalog holds."""
+
+    datasets: tuple[tuple[int, str, str], ...] = ()
+    item_mark: int = 0
+    label_mark: int = 0
+    meta_types: dict[str, set[str]] = field(default_factory=dict)
+    meta_columns: dict[str, str] = field(
+        default_factory=lambda: dict.fromkeys(_FIXED_META, "BIGINT")
+    )
+    views_key: Any = None
+    tables: frozenset[str] = frozenset()
+    wide: dict[str, str] = field(default_factory=dict)  # tags_<slug> -> slug
+
+
+def _fetch(catalog: Catalog, stmt: Select, schema: pa.Schema) -> pa.RecordBatchReader:
+    """Stream ``stmt``'s rows as Arrow batches through the raw DB-API cursor (fast, any engine)."""
+    engine = catalog.engine
+    sql = str(stmt.compile(dialect=engine.dialect, compile_kwargs={"literal_binds": True}))
+
+    def batches() -> Iterator[pa.RecordBatch]:
+        with engine.connect() as conn:
+            raw = conn.connection.dbapi_connection
+            assert raw is not None
+            # PostgreSQL: a server-side cursor, so the rows stream instead of landing at once.
+            pg = engine.dialect.name == "postgresql"
+            cur = raw.cursor(name="tagscope_sql_copy") if pg else raw.cursor()
+            try:
+                cur.execute(sql)
+                while rows := cur.fetchmany(_BATCH):
+                    cols = zip(*rows, strict=True)
+                    arrays = [pa.array(c, type=f.type) for c, f in zip(cols, schema, strict=True)]
+                    yield pa.RecordBatch.from_arrays(arrays, schema=schema)
+            finally:
+                cur.close()
+
+    return pa.RecordBatchReader.from_batches(schema, batches())
+
+
+def _meta_type(json_types: set[str]) -> str:
+    kinds = json_types - {"NULL"}
+    if kinds <= {"BIGINT", "UBIGINT"}:
+        return "BIGINT"
+    if kinds <= {"BIGINT", "UBIGINT", "DOUBLE"}:
+        return "DOUBLE"
+    if kinds in ({"BOOLEAN"}, {"VARCHAR"}):
+        return kinds.pop()
+    if kinds & {"ARRAY", "OBJECT"}:
+        return "JSON"
+    return "VARCHAR"
+
+
+def _meta_expr(key: str, sql_type: str) -> str:
+    path = sql_string(f"$.{key}")
+    if sql_type == "JSON":
+        return f"json_extract(metadata, {path})"
+    return f"TRY_CAST(json_extract_string(metadata, {path}) AS {sql_type})"
+
+
+class SqlEngine:
+    """Read-only DuckDB sessions over a workspace's catalog and score files.
+
+    Parameters
+    ----------
+    catalog : Catalog
+    scores : ScoreTables
+    max_rows : int, default 10_000
+        Rows a query returns at most (more are cut and the result says ``truncated``).
+    timeout_s : float, default 10.0
+        Seconds a query may run before it is interrupted.
+    threads : int, optional
+        DuckDB worker threads (default: one per core).
+    memory_limit : str, optional
+        DuckDB's memory limit, e.g. ``"4GB"`` (default: DuckDB's, 80% of the RAM).
+
+    Examples
+    --------
+    >>> engine = SqlEngine(ws.catalog, ScoreTables(ws.paths.scores))
+    >>> with engine.session() as s:
+    ...     s.execute("SELECT tag, count(*) FROM dt_animals_visual WHERE decision GROUP BY tag")
+    """
+
+    def __init__(
+        self,
+        catalog: Catalog,
+        scores: ScoreTables,
+        *,
+        max_rows: int = DEFAULT_MAX_ROWS,
+        timeout_s: float = DEFAULT_TIMEOUT_S,
+        threads: int | None = None,
+        memory_limit: str | None = None,
+    ) -> None:
+        self.catalog = catalog
+        self.scores = scores
+        self.max_rows = max_rows
+        self.timeout_s = timeout_s
+        self._lock = threading.Lock()
+        self._state = _State()
+        self._con = self._connect(threads, memory_limit)
+
+    def _connect(self, threads: int | None, memory_limit: str | None) -> duckdb.DuckDBPyConnection:
+        config: dict[str, Any] = {
+            "autoinstall_known_extensions": False,
+            "autoload_known_extensions": False,
+            "allow_community_extensions": False,
+            "allow_unsigned_extensions": False,
+            "allow_persistent_secrets": False,
+            "python_enable_replacements": False,
+        }
+        if threads:
+            config["threads"] = threads
+        if memory_limit:
+            config["memory_limit"] = memory_limit
+        con = duckdb.connect(":memory:", config=config)
+        scores_dir = str(self.scores.root.resolve()).rstrip("/") + "/"
+        con.execute(f"SET allowed_directories = [{sql_string(scores_dir)}]")
+        con.execute("SET enable_external_access = false")
+        con.execute("SET lock_configuration = true")
+        con.execute(f"CREATE SCHEMA {_INTERNAL}")
+        con.execute(
+            f"CREATE TABLE {_INTERNAL}.datasets (id BIGINT, name VARCHAR, description VARCHAR)"
+        )
+        self._con = con
+        self._create_tables()
+        return con
+
+    def _create_tables(self) -> None:
+        con = self._con
+        con.register("_items_empty", _ITEMS.empty_table())
+        try:
+            con.execute(
+                f"CREATE OR REPLACE TABLE {_INTERNAL}.items AS {self._item_select('_items_empty')}"
+            )
+        finally:
+            con.unregister("_items_empty")
+        con.execute(
+            f"CREATE OR REPLACE TABLE {_INTERNAL}.labels (id BIGINT, item_id BIGINT, "
+            "kind VARCHAR, name VARCHAR, source VARCHAR, is_main BOOLEAN, score DOUBLE)"
+        )
+
+    # -- sessions -------------------------------------------------------------------------
+    def session(self) -> QuerySession:
+        """A session over the catalog and scores as they are now (refreshed if they changed)."""
+        with self._lock:
+            self._refresh()
+            state = self._state
+            return QuerySession(
+                self._con.cursor(),
+                tables=state.tables,
+                wide=dict(state.wide),
+                max_rows=self.max_rows,
+                timeout_s=self.timeout_s,
+            )
+
+    def refresh(self, *, full: bool = False) -> None:
+        """Bring the copy of the catalog up to date; ``full`` copies everything again (after
+        edits in place, which the incremental refresh does not see)."""
+        with self._lock:
+            if full:
+                self._state = _State()
+                self._create_tables()
+            self._refresh()
+
+    def close(self) -> None:
+        self._con.close()
+
+    # -- copying the catalog --------------------------------------------------------------
+    def _refresh(self) -> None:
+        datasets, max_item, max_label, thresholds = self._catalog_state()
+        state = self._state
+        if datasets != state.datasets:
+            self._load_datasets(datasets, dropped=bool(set(state.datasets) - set(datasets)))
+        if max_item < state.item_mark or max_label < state.label_mark:
+            # Rows went missing other than with their dataset: copy everything again.
+            self._state = state = _State(datasets=state.datasets)
+            self._create_tables()
+        if max_item > state.item_mark:
+            self._load_items()
+        if max_label > state.label_mark:
+            self._load_labels()
+        scored = [v for v in self.scores.scored() if v.dataset_id in {d[0] for d in datasets}]
+        key = (tuple(state.meta_columns.items()), tuple(thresholds.items()), _files_key(scored))
+        if key != state.views_key:
+            self._create_views(scored, thresholds)
+            state.views_key = key
+
+    def _catalog_state(
+        self,
+    ) -> tuple[tuple[tuple[int, str, str], ...], int, int, dict[tuple[str, str], float]]:
+        with self.catalog.session() as s:
+            datasets = tuple(
+                (r.id, r.name, r.description or "")
+                for r in s.execute(select(DatasetRow).order_by(DatasetRow.id)).scalars()
+            )
+            max_item = s.execute(select(func.coalesce(func.max(ItemRow.id), 0))).scalar_one()
+            max_label = s.execute(select(func.coalesce(func.max(LabelRow.id), 0))).scalar_one()
+            rows = s.execute(
+                select(TagGroupRow.slug, TagRow.name, TagRow.threshold)
+                .join(TagRow, TagRow.group_id == TagGroupRow.id)
+                .order_by(TagGroupRow.slug, TagRow.name)
+            )
+            thresholds = {(slug, name): float(t) for slug, name, t in rows}
+        return datasets, int(max_item), int(max_label), thresholds
+
+    def _load_datasets(self, datasets: Sequence[tuple[int, str, str]], *, dropped: bool) -> None:
+        con = self._con
+        ids, names, descriptions = zip(*datasets, strict=True) if datasets else ((), (), ())
+        table = pa.table(
+            {
+                "id": pa.array(ids, pa.int64()),
+                "name": pa.array(names, pa.string()),
+                "description": pa.array(descriptions, pa.string()),
+            }
+        )
+        con.register("_datasets_new", table)
+        try:
+            con.execute(f"DELETE FROM {_INTERNAL}.datasets")
+            con.execute(f"INSERT INTO {_INTERNAL}.datasets SELECT * FROM _datasets_new")
+        finally:
+            con.unregister("_datasets_new")
+        if dropped:
+            con.execute(
+                f"DELETE FROM {_INTERNAL}.items WHERE dataset_id NOT IN "
+                f"(SELECT id FROM {_INTERNAL}.datasets)"
+            )
+            con.execute(
+                f"DELETE FROM {_INTERNAL}.labels WHERE item_id NOT IN "
+                f"(SELECT id FROM {_INTERNAL}.items)"
+            )
+            # SQLite may hand out the ids of deleted rows again: fetch from what is left.
+            self._state.item_mark = self._max_id("items")
+            self._state.label_mark = self._max_id("labels")
+        self._state.datasets = tuple(datasets)
+
+    def _max_id(self, table: str) -> int:
+        rows = self._con.execute(f"SELECT coalesce(max(id), 0) FROM {_INTERNAL}.{table}")
+        return int(rows.fetchall()[0][0])
+
+    def _load_items(self) -> None:
+        t = ItemRow.__table__.c
+        stmt = (
+            select(
+                t.id,
+                t.dataset_id,
+                t.path,
+                t.modality,
+                t.width,
+                t.height,
+                t.format,
+                t.size,
+                t.content_hash,
+                t.text,
+                t.split,
+                cast(t.metadata, Text),
+            )
+            .where(t.id > self._state.item_mark)
+            .order_by(t.id)
+        )
+        con = self._con
+        con.register("_items_batches", _fetch(self.catalog, stmt, _ITEMS))
+        try:
+            con.execute("CREATE OR REPLACE TEMP TABLE _items_new AS FROM _items_batches")
+        finally:
+            con.unregister("_items_batches")
+        try:
+            before = dict(self._state.meta_columns)
+            self._discover_metadata("_items_new")
+            new = self._item_select("_items_new")
+            if self._state.meta_columns == before:
+                con.execute(f"INSERT INTO {_INTERNAL}.items BY NAME {new}")
+            else:  # a new field or type: extract every column again
+                base = ", ".join(_ITEMS.names)
+                old = self._item_select(f"(SELECT {base} FROM {_INTERNAL}.items)")
+                con.execute(f"CREATE OR REPLACE TABLE {_INTERNAL}.items AS {old} UNION ALL {new}")
+        finally:
+            con.execute("DROP TABLE IF EXISTS _items_new")
+        self._state.item_mark = self._max_id("items")
+
+    def _discover_metadata(self, table: str) -> None:
+        rows = self._con.execute(
+            f"SELECT k, list(DISTINCT json_type(metadata -> k)) FROM "
+            f"(SELECT metadata::JSON AS metadata, unnest(json_keys(metadata::JSON)) AS k "
+            f" FROM {table} WHERE metadata IS NOT NULL AND metadata NOT IN ('{{}}', 'null')) "
+            f"GROUP BY k ORDER BY k"
+        ).fetchall()
+        types = self._state.meta_types
+        for key, kinds in rows:
+            if _IDENT.match(key) and (key in types or len(types) < _MAX_META_COLUMNS):
+                types.setdefault(key, set()).update(kinds)
+        columns = {k: _meta_type(v) for k, v in sorted(types.items())}
+        fixed = {k: columns.get(k, "BIGINT") for k in _FIXED_META}
+        rest = {k: v for k, v in columns.items() if k.lower() not in _RESERVED}
+        self._state.meta_columns = {**fixed, **rest}
+
+    def _item_select(self, source: str) -> str:
+        meta = ", ".join(
+            f"{_meta_expr(k, t)} AS {sql_ident(k)}" for k, t in self._state.meta_columns.items()
+        )
+        cols = ", ".join(n for n in _ITEMS.names if n != "metadata")
+        return f"SELECT {cols}, metadata::JSON AS metadata, {meta} FROM {source}"
+
+    def _load_labels(self) -> None:
+        t = LabelRow.__table__.c
+        stmt = (
+            select(t.id, t.item_id, t.kind, t.name, t.source, cast(t.is_main, Integer), t.score)
+            .where(t.id > self._state.label_mark)
+            .order_by(t.id)
+        )
+        con = self._con
+        con.register("_labels_batches", _fetch(self.catalog, stmt, _LABELS))
+        try:
+            con.execute(
+                f"INSERT INTO {_INTERNAL}.labels SELECT id, item_id, kind, name, source, "
+                "is_main::BOOLEAN, score FROM _labels_batches"
+            )
+        finally:
+            con.unregister("_labels_batches")
+        self._state.label_mark = self._max_id("labels")
+
+    # -- views ----------------------------------------------------------------------------
+    def _create_views(
+        self, scored: Sequence[ScoreVersion], thresholds: dict[tuple[str, str], float]
+    ) -> None:
+        con = self._con
+        meta = "".join(f", i.{sql_ident(k)}" for k in self._state.meta_columns)
+        con.execute(
+            f"CREATE OR REPLACE VIEW main.datasets AS "
+            f"SELECT id, name, description FROM {_INTERNAL}.datasets"
+        )
+        con.execute(
+            "CREATE OR REPLACE VIEW main.items AS SELECT i.id, i.dataset_id, d.name AS dataset, "
+            "i.path, i.modality, i.width, i.height, i.format, i.size, i.content_hash, i.text, "
+            f"i.split{meta}, i.metadata FROM {_INTERNAL}.items i "
+            f"JOIN {_INTERNAL}.datasets d ON d.id = i.dataset_id"
+        )
+        con.execute(
+            "CREATE OR REPLACE VIEW main.labels AS SELECT item_id, kind, name, source, is_main, "
+            f"score FROM {_INTERNAL}.labels"
+        )
+        con.execute(
+            "CREATE OR REPLACE MACRO main.has_label(item, label_name) AS EXISTS "
+            "(SELECT 1 FROM main.labels l WHERE l.item_id = item AND l.name = label_name)"
+        )
+        wanted = {"datasets", "items", "labels"}
+        wide: dict[str, str] = {}
+        for slug in sorted({v.group for v in scored}):
+            versions = [v for v in scored if v.group == slug]
+            current = {tag: t for (s, tag), t in thresholds.items() if s == slug}
+            parts = []
+            for modality in MODALITIES:
+                of_modality = [v for v in versions if v.modality == modality]
+                if of_modality:
+                    name = f"dt_{slug}_{modality}"
+                    select_rows = _score_select(of_modality, current)
+                    con.execute(f"CREATE OR REPLACE VIEW main.{name} AS {select_rows}")
+                    wanted.add(name)
+                    parts.append(name)
+            tags = list(dict.fromkeys(t for v in versions for t in v.tags))
+            con.execute(f"CREATE OR REPLACE VIEW main.tags_{slug} AS {_wide_select(parts, tags)}")
+            wanted.add(f"tags_{slug}")
+            wide[f"tags_{slug}"] = slug
+        for (name,) in con.execute(
+            "SELECT view_name FROM duckdb_views() WHERE schema_name = 'main' AND NOT internal"
+        ).fetchall():
+            if name not in wanted:
+                con.execute(f"DROP VIEW main.{sql_ident(name)}")
+        self._state.tables = frozenset(wanted)
+        self._state.wide = wide
+
+
+def _files_key(scored: Sequence[ScoreVersion]) -> tuple:
+    return tuple((v.group, v.dataset_id, v.modality, v.version) for v in scored)
+
+
+def _score_select(versions: Sequence[ScoreVersion], current: dict[str, float]) -> str:
+    """Rows of the files, with decision and threshold at today's thresholds where they moved."""
+    files = ", ".join(sql_string(str(p)) for v in versions for p in v.files)
+    moved = {
+        tag: t
+        for tag, t in current.items()
+        if any(np.float32(v.thresholds.get(tag, t)) != np.float32(t) for v in versions)
+    }
+    decision, threshold = "decision", "threshold"
+    if moved:
+        limits = {tag: f"CAST({t!r} AS FLOAT)" for tag, t in moved.items()}
+        decisions = " ".join(f"WHEN {sql_string(t)} THEN score >= {x}" for t, x in limits.items())
+        values = " ".join(f"WHEN {sql_string(t)} THEN {x}" for t, x in limits.items())
+        decision = f"CASE tag {decisions} ELSE decision END"
+        threshold = f"CASE tag {values} ELSE threshold END"
+    return (
+        f"SELECT item_id, tag, score, {decision} AS decision, {threshold} AS threshold, version "
+        f"FROM read_parquet([{files}])"
+    )
+
+
+def _wide_select(parts: Sequence[str], tags: Sequence[str]) -> str:
+    source = " UNION ALL ".join(f"SELECT item_id, tag, score FROM main.{p}" for p in parts)
+    seen: dict[str, int] = {}
+    columns = []
+    for tag in tags:
+        col = tag_column(tag)
+        seen[col] = seen.get(col, 0) + 1
+        col = col if seen[col] == 1 else f"{col}_{seen[col]}"
+        columns.append(f"max(score) FILTER (WHERE tag = {sql_string(tag)}) AS {sql_ident(col)}")
+    return f"SELECT item_id, {', '.join(columns)} FROM ({source}) GROUP BY item_id"
+
+
+class QuerySession:
+    """One read-only DuckDB connection of a :class:`SqlEngine`; use as a context manager."""
+
+    def __init__(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        *,
+        tables: frozenset[str],
+        wide: dict[str, str],
+        max_rows: int,
+        timeout_s: float,
+    ) -> None:
+        self._con = con
+        self.table_names = tables
+        self._wide = wide
+        self.max_rows = max_rows
+        self.timeout_s = timeout_s
+
+    def __enter__(self) -> QuerySession:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._con.close()
+
+    def execute(
+        self, sql: str, *, max_rows: int | None = None, timeout_s: float | None = None
+    ) -> QueryResult:
+        """Run one read-only statement; at most ``max_rows`` rows come back.
+
+        Raises
+        ------
+        SqlRefusedError
+            The sandbox forbids the statement (writes, files, network, settings, ...).
+        SqlTimeoutError
+            It ran past ``timeout_s`` seconds.
+        SqlError
+            It failed otherwise (syntax, unknown table or column).
+        """
+        statement = check_statement(self._con, sql, self.table_names)
+        return self._run(statement, max_rows=max_rows, timeout_s=timeout_s)
+
+    def _run(
+        self, statement: str, *, max_rows: int | None, timeout_s: float | None, field: str = "sql"
+    ) -> QueryResult:
+        limit = self.max_rows if max_rows is None else max_rows
+        if limit < 0:
+            raise SqlError(f"max_rows must be >= 0, got {limit}", field=field)
+        seconds = self.timeout_s if timeout_s is None else timeout_s
+        start = time.perf_counter()
+        timer = threading.Timer(seconds, self._con.interrupt)
+        timer.start()
+        try:
+            rel = self._con.sql(statement)
+            if rel is None:
+                raise SqlError("the statement returned no result", field=field)
+            table = rel.limit(limit + 1).to_arrow_table()
+            types = [str(t) for t in rel.types]
+        except duckdb.InterruptException as exc:
+            raise SqlTimeoutError(
+                f"query stopped at the time limit ({seconds:g} s): filter or aggregate more, "
+                "or add a LIMIT",
+                field=field,
+            ) from exc
+        except duckdb.PermissionException as exc:
+            raise SqlRefusedError(f"refused by the sandbox: {_message(exc)}", field=field) from exc
+        except duckdb.Error as exc:
+            raise SqlError(f"query failed: {_message(exc)}", field=field) from exc
+        finally:
+            timer.cancel()
+        truncated = table.num_rows > limit
+        if truncated:
+            table = table.slice(0, limit)
+        return QueryResult(
+            columns=list(table.column_names),
+            types=types,
+            table=table,
+            truncated=truncated,
+            elapsed_ms=(time.perf_counter() - start) * 1000,
+        )
+
+    def tables(self) -> dict[str, list[tuple[str, str]]]:
+        """Every table of the session and its (column, type) pairs."""
+        rows = self._con.execute(
+            "SELECT table_name, column_name, data_type FROM duckdb_columns() "
+            "WHERE schema_name = 'main' ORDER BY table_name, column_index"
+        ).fetchall()
+        out: dict[str, list[tuple[str, str]]] = {}
+        for table, column, kind in rows:
+            if table in self.table_names:
+                out.setdefault(table, []).append((column, kind))
+        return out
+
+    def filter_items(
+        self,
+        dataset: str,
+        where: str | None = None,
+        *,
+        order_by: str = "id",
+        descending: bool = False,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> FilteredItems:
+        """Ids of the dataset's items matching a grid filter (F-42), a page at a time.
+
+        Parameters
+        ----------
+        dataset : str
+            The dataset's name.
+        where : str, optional
+            A SQL boolean expression over the ``items`` columns, tag scores as
+            ``tags_<group>.<tag>`` (see :func:`score_column`) and subqueries over the session's
+            tables, e.g. ``width > 500 AND tags_animals.dog > 0.8 AND has_label(id, 'cat')``.
+        order_by : str, default "id"
+            An ``items`` column, or a tag score ``tags_<group>.<tag>`` (missing scores last).
+        """
+        if limit < 0 or offset < 0:
+            raise SqlError("limit and offset must be >= 0", field="where")
+        found = self._con.execute(
+            f"SELECT id, (SELECT min(id) FROM {_INTERNAL}.items WHERE dataset_id = d.id), "
+            f"(SELECT max(id) FROM {_INTERNAL}.items WHERE dataset_id = d.id) "
+            f"FROM {_INTERNAL}.datasets d WHERE name = ?",
+            [dataset],
+        ).fetchall()
+        if not found:
+            raise NotFoundError(f"no dataset named {dataset!r}")
+        dataset_id, lo, hi = found[0]
+        groups: set[str] = set()
+        if where and where.strip():
+            referenced = check_expression(self._con, where, self.table_names)
+            unknown = sorted(n for n in referenced if n.startswith("tags_") and n not in self._wide)
+            if unknown:
+                scored = ", ".join(sorted(self._wide)) or "none yet"
+                raise SqlError(
+                    f"no scores for {unknown[0]!r} (no group of that name was scored); "
+                    f"scored: {scored}",
+                    field="where",
+                )
+            groups = {name for name in referenced if name in self._wide}
+        order = self._order_by(order_by, groups)
+        joins = "".join(
+            f" LEFT JOIN (SELECT * FROM main.{g} WHERE item_id BETWEEN {lo or 0} AND {hi or 0})"
+            f" AS {g} ON {g}.item_id = items.id"
+            for g in sorted(groups)
+        )
+        condition = f"(\n{where}\n)" if where and where.strip() else "true"
+        body = (
+            f"FROM main.items AS items{joins} "
+            f"WHERE items.dataset_id = {int(dataset_id)} AND {condition}"
+        )
+        page = (
+            f"SELECT items.id, count(*) OVER () AS n {body} "
+            f"ORDER BY {order} {'DESC' if descending else 'ASC'} NULLS LAST, items.id "
+            f"LIMIT {int(limit)} OFFSET {int(offset)}"
+        )
+        # Checked whole as well: the expression cannot change the query around it.
+        check_statement(self._con, page, self.table_names, field="where")
+        result = self._run(page, max_rows=limit, timeout_s=None, field="where")
+        ids = result.table.column("id").to_pylist()
+        if ids:
+            total = result.table.column("n")[0].as_py()
+        elif offset == 0:
+            total = 0
+        else:  # a page past the end
+            counted = self._run(
+                f"SELECT count(*) {body}", max_rows=1, timeout_s=None, field="where"
+            )
+            total = int(counted.rows[0][0])
+        return FilteredItems(ids=ids, total=total)
+
+    def _order_by(self, order_by: str, groups: set[str]) -> str:
+        name = order_by.strip()
+        if name.lower() in SORTABLE:
+            return f"items.{name.lower()}"
+        if "." in name:
+            view, column = (p.strip().lower() for p in name.split(".", 1))
+            if view in self._wide:
+                columns = {c for c, _ in self.tables().get(view, [])}
+                if column in columns and column != "item_id":
+                    groups.add(view)
+                    return f"{view}.{sql_ident(column)}"
+        raise SqlError(
+            f"cannot sort by {order_by!r}; use one of {', '.join(SORTABLE)} or a tag score "
+            "such as tags_<group>.<tag>",
+            field="order_by",
+        )
+
+
+def _message(exc: Exception) -> str:
+    return " ".join(str(exc).split())
+
+
+__all__ = [
+    "DEFAULT_MAX_ROWS",
+    "DEFAULT_TIMEOUT_S",
+    "FilteredItems",
+    "QueryResult",
+    "QuerySession",
+    "SqlEngine",
+    "score_column",
+    "sql_ident",
+    "sql_string",
+    "tag_column",
+]

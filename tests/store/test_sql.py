@@ -1,0 +1,417 @@
+"""The SQL engine on a real catalog (SQLite and, in CI, PostgreSQL), real DuckDB and real score
+files: views, joins, the sandbox's refusals, time and row limits, grid filters."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+import pytest
+
+from tagscope.domain import (
+    Label,
+    LabelKind,
+    MediaInfo,
+    NewItem,
+    NotFoundError,
+    SqlError,
+    SqlRefusedError,
+    SqlTimeoutError,
+)
+from tagscope.domain.tags import Tag, Visibility
+from tagscope.store import Catalog
+from tagscope.store.scores import ScoreTables
+from tagscope.store.sql import QuerySession, SqlEngine, score_column, tag_column
+from tagscope.store.tag_catalog import TagCatalog
+
+TAGS = ["dog", "street sign"]
+
+
+def _item(i: int, **metadata: object) -> NewItem:
+    label = Label(LabelKind.CLASSIFICATION, "dog" if i % 2 else "cat", is_main=True)
+    return NewItem(
+        path=f"/media/{i:03d}.jpg",
+        media=MediaInfo(1000 + i, 100 * i, 50, "jpeg", f"hash{i}"),
+        split="train" if i % 3 else "validation",
+        metadata=metadata,
+        labels=(label,),
+    )
+
+
+def _scores(ids: np.ndarray, seed: int) -> np.ndarray:
+    return np.random.default_rng(seed).random((len(ids), len(TAGS)), dtype=np.float32)
+
+
+class World:
+    """Two datasets, labels, two score versions for ``birds``, one for ``fish``."""
+
+    def __init__(self, catalog: Catalog, scores: ScoreTables) -> None:
+        self.catalog = catalog
+        self.scores = scores
+        self.birds = catalog.create_dataset("birds")
+        self.fish = catalog.create_dataset("fish")
+        video = {"video_id": 100, "series_name": "Coast", "episode": 3}
+        catalog.add_items(
+            self.birds.id,
+            [_item(1, **video, keyframe_time_ms=0), _item(2, **video, keyframe_time_ms=500)]
+            + [_item(i) for i in range(3, 9)],
+        )
+        catalog.add_items(self.fish.id, [_item(i) for i in range(20, 24)])
+        self.bird_ids = np.array(sorted(catalog.existing_paths(self.birds.id, [
+            f"/media/{i:03d}.jpg" for i in range(1, 9)]).values()))  # fmt: skip
+        self.fish_ids = np.array(sorted(catalog.existing_paths(self.fish.id, [
+            f"/media/{i:03d}.jpg" for i in range(20, 24)]).values()))  # fmt: skip
+        self.v1 = _scores(self.bird_ids, 1)
+        self.v2 = _scores(self.bird_ids, 2)
+        self.fish_scores = _scores(self.fish_ids, 3)
+        scores.write(self.birds.id, "Animals", 1, "visual", self.bird_ids, TAGS, self.v1)
+        scores.write(self.birds.id, "Animals", 2, "visual", self.bird_ids, TAGS, self.v2,
+                     {"dog": 0.6})  # fmt: skip
+        scores.write(self.fish.id, "Animals", 1, "visual", self.fish_ids, TAGS, self.fish_scores)
+
+
+@pytest.fixture()
+def world(database_url: str, tmp_path: Path) -> World:
+    return World(Catalog.connect(database_url), ScoreTables(tmp_path / "scores"))
+
+
+@pytest.fixture()
+def engine(world: World) -> SqlEngine:
+    engine = SqlEngine(world.catalog, world.scores, timeout_s=20)
+    yield engine
+    engine.close()
+
+
+@pytest.fixture()
+def session(engine: SqlEngine) -> QuerySession:
+    with engine.session() as s:
+        yield s
+
+
+@pytest.fixture(scope="module")
+def sandbox_engine(tmp_path_factory: pytest.TempPathFactory) -> SqlEngine:
+    """One engine over a SQLite world for the tests that only read (the sandbox's rules do not
+    depend on the catalog's database)."""
+    root = tmp_path_factory.mktemp("sandbox")
+    world = World(Catalog.connect(f"sqlite:///{root / 'catalog.db'}"), ScoreTables(root / "scores"))
+    engine = SqlEngine(world.catalog, world.scores, timeout_s=20)
+    yield engine
+    engine.close()
+
+
+@pytest.fixture()
+def sandbox(sandbox_engine: SqlEngine) -> QuerySession:
+    with sandbox_engine.session() as s:
+        yield s
+
+
+# -- views -------------------------------------------------------------------------------------
+def test_views_and_their_columns(session: QuerySession) -> None:
+    tables = session.tables()
+    assert sorted(tables) == ["datasets", "dt_animals_visual", "items", "labels", "tags_animals"]
+    items = [c for c, _ in tables["items"]]
+    assert items[:12] == [
+        "id", "dataset_id", "dataset", "path", "modality", "width", "height", "format", "size",
+        "content_hash", "text", "split",
+    ]  # fmt: skip
+    assert {"video_id", "keyframe_time_ms", "keyframe_index", "series_name", "episode"} <= set(
+        items
+    )
+    assert items[-1] == "metadata"
+    assert [c for c, _ in tables["labels"]] == [
+        "item_id", "kind", "name", "source", "is_main", "score"
+    ]  # fmt: skip
+    assert tables["dt_animals_visual"] == [
+        ("item_id", "BIGINT"), ("tag", "VARCHAR"), ("score", "FLOAT"), ("decision", "BOOLEAN"),
+        ("threshold", "FLOAT"), ("version", "INTEGER"),
+    ]  # fmt: skip
+    assert [c for c, _ in tables["tags_animals"]] == ["item_id", "dog", "street_sign"]
+
+
+def test_items_expose_metadata_and_video_fields(session: QuerySession, world: World) -> None:
+    result = session.execute(
+        "SELECT path, dataset, video_id, keyframe_time_ms, series_name, episode, "
+        "metadata->>'series_name' AS from_json FROM items WHERE dataset = 'birds' ORDER BY id"
+    )
+    assert result.rows[:3] == [
+        ("/media/001.jpg", "birds", 100, 0, "Coast", 3, "Coast"),
+        ("/media/002.jpg", "birds", 100, 500, "Coast", 3, "Coast"),
+        ("/media/003.jpg", "birds", None, None, None, None, None),
+    ]
+    assert result.types[:4] == ["VARCHAR", "VARCHAR", "BIGINT", "BIGINT"]
+
+
+def test_join_items_and_scores_of_the_latest_version(session: QuerySession, world: World) -> None:
+    result = session.execute(
+        "SELECT i.id, i.path, s.score, s.decision, s.version FROM items i "
+        "JOIN dt_animals_visual s ON s.item_id = i.id "
+        "WHERE i.dataset = 'birds' AND s.tag = 'dog' AND s.decision ORDER BY i.id"
+    )
+    dog = world.v2[:, 0]
+    keep = dog >= np.float32(0.6)  # version 2 was written with the dog threshold at 0.6
+    assert [r[0] for r in result.rows] == world.bird_ids[keep].tolist()
+    np.testing.assert_allclose([r[2] for r in result.rows], dog[keep])
+    assert {r[3] for r in result.rows} == {True}
+    assert {r[4] for r in result.rows} == {2}
+    # Each dataset sees its own latest version; fish has only version 1.
+    per_dataset = session.execute(
+        "SELECT i.dataset, min(s.version), max(s.version), count(*) FROM dt_animals_visual s "
+        "JOIN items i ON i.id = s.item_id GROUP BY ALL ORDER BY 1"
+    )
+    assert per_dataset.rows == [("birds", 2, 2, 16), ("fish", 1, 1, 8)]
+
+
+def test_join_with_labels(session: QuerySession, world: World) -> None:
+    result = session.execute(
+        "SELECT l.name, count(*) AS n, round(avg(s.score), 6) AS mean FROM labels l "
+        "JOIN dt_animals_visual s ON s.item_id = l.item_id AND s.tag = 'street sign' "
+        "JOIN items i ON i.id = l.item_id WHERE i.dataset = 'birds' GROUP BY l.name ORDER BY 1"
+    )
+    sign = world.v2[:, 1]
+    is_dog = np.arange(1, 9) % 2 == 1
+    assert result.rows == [
+        ("cat", 4, pytest.approx(float(sign[~is_dog].mean()), abs=1e-6)),
+        ("dog", 4, pytest.approx(float(sign[is_dog].mean()), abs=1e-6)),
+    ]
+
+
+def test_decisions_follow_a_threshold_saved_later(engine: SqlEngine, world: World) -> None:
+    tags = TagCatalog(world.catalog)
+    group = tags.create_group(
+        world.birds.id, "Animals", space="text", visibility=Visibility.SHAREABLE,
+        tags=[Tag("dog"), Tag("street sign")],
+    )  # fmt: skip
+    tags.set_threshold(group.tag("dog").id, 0.25)
+    with engine.session() as s:
+        rows = s.execute(
+            "SELECT item_id, decision, threshold FROM dt_animals_visual "
+            "WHERE tag = 'dog' ORDER BY item_id"
+        ).rows
+    scores = np.concatenate([world.v2[:, 0], world.fish_scores[:, 0]])
+    assert [r[1] for r in rows] == (scores >= np.float32(0.25)).tolist()
+    assert [r[2] for r in rows] == pytest.approx([0.25] * len(rows))
+    # The file keeps the decision it was written with.
+    assert world.scores.info(world.birds.id, "animals", 2).thresholds["dog"] == 0.6
+
+
+def test_the_session_follows_catalog_and_score_changes(engine: SqlEngine, world: World) -> None:
+    with engine.session() as s:
+        assert s.execute("SELECT count(*) FROM items").rows == [(12,)]
+    world.catalog.add_items(world.fish.id, [_item(30, depth_m=12.5, diver="Ann")])
+    new_id = world.catalog.existing_paths(world.fish.id, ["/media/030.jpg"])["/media/030.jpg"]
+    ids = np.append(world.fish_ids, new_id)
+    world.scores.write(world.fish.id, "animals", 2, "visual", ids, TAGS, _scores(ids, 9))
+    world.scores.write(world.fish.id, "Under Water", 1, "transcript", ids[:2], ["whale"],
+                       np.array([[0.9], [0.1]], dtype=np.float32))  # fmt: skip
+    with engine.session() as s:
+        assert s.execute("SELECT count(*), count(depth_m) FROM items").rows == [(13, 1)]
+        assert s.execute(f"SELECT diver, depth_m FROM items WHERE id = {new_id}").rows == [
+            ("Ann", 12.5)
+        ]
+        assert s.execute("SELECT count(*) FROM labels").rows == [(13,)]
+        assert s.execute(
+            "SELECT version, count(*) FROM dt_animals_visual s JOIN items i ON i.id = s.item_id "
+            "WHERE i.dataset = 'fish' GROUP BY version"
+        ).rows == [(2, 10)]
+        assert s.execute("SELECT item_id, whale FROM tags_under_water ORDER BY 1").rows == [
+            (int(ids[0]), pytest.approx(0.9)),
+            (int(ids[1]), pytest.approx(0.1)),
+        ]
+    world.catalog.delete_dataset(world.birds.id)
+    with engine.session() as s:
+        assert s.execute("SELECT DISTINCT dataset FROM items").rows == [("fish",)]
+        assert s.execute("SELECT count(*) FROM labels").rows == [(5,)]
+        assert s.execute("SELECT count(DISTINCT item_id) FROM dt_animals_visual").rows == [(5,)]
+
+
+def test_results_as_arrow_and_the_row_limit(sandbox: QuerySession) -> None:
+    result = sandbox.execute("SELECT * FROM range(25) t(n) ORDER BY n DESC", max_rows=10)
+    assert isinstance(result.to_arrow(), pa.Table)
+    assert (result.n_rows, result.truncated, result.columns) == (10, True, ["n"])
+    assert result.rows[0] == (24,)
+    whole = sandbox.execute("SELECT * FROM range(25)", max_rows=25)
+    assert (whole.n_rows, whole.truncated) == (25, False)
+
+
+def test_the_time_limit_interrupts_a_slow_query(sandbox: QuerySession) -> None:
+    start = time.perf_counter()
+    with pytest.raises(SqlTimeoutError, match=r"time limit \(0.5 s\)"):
+        sandbox.execute(
+            "SELECT count(*) FROM range(1000000000) a, range(1000000000) b WHERE a.range < b.range",
+            timeout_s=0.5,
+        )
+    assert time.perf_counter() - start < 10
+    assert sandbox.execute("SELECT 42").rows == [(42,)]  # the session goes on
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "SELECT * FROM items",
+        "WITH d AS (SELECT * FROM dt_animals_visual) SELECT tag, count(*) FROM d GROUP BY tag",
+        "FROM labels SELECT name",
+        "VALUES (1, 'a')",
+        "EXPLAIN SELECT * FROM items",
+        "EXPLAIN ANALYZE SELECT count(*) FROM labels",
+        "DESCRIBE items",
+        "SHOW TABLES",
+        "SUMMARIZE items",
+        "PRAGMA table_info('dt_animals_visual')",
+        "SELECT * FROM information_schema.columns",
+        "SELECT unnest([1, 2]) AS n, * FROM range(2)",
+        "select * from items; ",
+        "SELECT count(*) FROM items -- a trailing comment",
+    ],
+)
+def test_read_only_statements_run(sandbox: QuerySession, sql: str) -> None:
+    sandbox.execute(sql)
+
+
+@pytest.mark.parametrize(
+    ("sql", "message"),
+    [
+        ("INSERT INTO labels VALUES (1, 'box', 'x', 'ground_truth', false, null)", "INSERT"),
+        ("UPDATE items SET width = 0", "UPDATE is not allowed: it writes"),
+        ("DELETE FROM labels", "DELETE is not allowed: it writes"),
+        ("CREATE TABLE t AS SELECT 1", "CREATE is not allowed"),
+        ("CREATE TEMP MACRO m(x) AS x", "CREATE is not allowed"),
+        ("DROP VIEW items", "DROP is not allowed"),
+        ("ALTER VIEW items RENAME TO things", "ALTER is not allowed"),
+        ("COPY items TO '/tmp/items.csv'", "COPY is not allowed: it reads or writes files"),
+        ("COPY labels FROM '/etc/passwd'", "COPY is not allowed"),
+        ("ATTACH '/tmp/other.db' AS other", "ATTACH is not allowed"),
+        ("ATTACH ':memory:' AS other", "ATTACH is not allowed"),
+        ("DETACH other", "DETACH is not allowed"),
+        ("INSTALL httpfs", "INSTALL is not allowed"),
+        ("LOAD httpfs", "LOAD is not allowed"),
+        ("SET threads = 1", "SET is not allowed: it changes settings"),
+        ("SET enable_external_access = true", "SET is not allowed"),
+        ("RESET threads", "RESET is not allowed"),
+        ("PRAGMA enable_profiling", "PRAGMA 'enable_profiling'"),
+        ("EXPORT DATABASE '/tmp/dump'", "EXPORT is not allowed"),
+        ("IMPORT DATABASE '/tmp/dump'", "IMPORT is not allowed"),
+        ("BEGIN TRANSACTION", "TRANSACTION is not allowed"),
+        ("CHECKPOINT", "CALL is not allowed"),
+        ("EXPLAIN ANALYZE DELETE FROM items", "only EXPLAIN"),
+        ("SELECT * FROM read_csv('/etc/passwd')", r"read_csv\(\) is not allowed: it reads files"),
+        ("SELECT * FROM read_csv_auto('/etc/passwd')", "read_csv_auto"),
+        ("SELECT * FROM '/etc/passwd'", "reading the file '/etc/passwd'"),
+        ("SELECT * FROM 'scores/animals/1/visual/v000001/part-00000.parquet'", "the file"),
+        ("DESCRIBE '/etc/passwd'", "reading the file"),
+        ("SELECT * FROM read_text('/etc/hostname')", r"read_text\(\)"),
+        ("SELECT count(*) FROM glob('/**')", r"glob\(\)"),
+        ("SELECT * FROM read_parquet('http://example.com/x.parquet')", r"read_parquet\(\)"),
+        ("SELECT * FROM read_json('https://example.com/x.json')", r"read_json\(\)"),
+        ("SELECT * FROM 'https://example.com/x.parquet'", "reading the file"),
+        ("SELECT * FROM 's3://bucket/x.parquet'", "reading the file"),
+        ("SELECT * FROM parquet_metadata('x.parquet')", r"parquet_metadata\(\)"),
+        ("SELECT * FROM items WHERE id IN (SELECT 1 FROM glob('*'))", r"glob\(\)"),
+        ("SELECT * FROM query('DELETE FROM items')", r"query\(\)"),
+        ("SELECT getenv('HOME')", r"getenv\(\)"),
+        ("SELECT * FROM _tagscope.items", "only the session's tables"),
+        ("SELECT * FROM other.main.t", "only the session's tables"),
+        ("SELECT 1; DROP VIEW items", "2 statements at once.*'DROP VIEW items'"),
+        ("SELECT 1; SELECT 2", "2 statements at once"),
+        ("SELECT * FROM items; COPY items TO '/tmp/x.csv'", "2 statements"),
+    ],
+)
+def test_the_sandbox_refuses(sandbox: QuerySession, sql: str, message: str) -> None:
+    with pytest.raises(SqlRefusedError, match=message) as caught:
+        sandbox.execute(sql)
+    assert caught.value.field == "sql"
+    assert str(caught.value).startswith("refused: ")
+    # Nothing changed.
+    assert sandbox.execute("SELECT count(*) FROM items").rows == [(12,)]
+
+
+def test_errors_that_are_not_refusals(sandbox: QuerySession) -> None:
+    with pytest.raises(SqlError, match="syntax error"):
+        sandbox.execute("SELEC 1")
+    with pytest.raises(SqlError, match="unknown table 'nothing'; tables: datasets, dt_animals"):
+        sandbox.execute("SELECT * FROM nothing")
+    with pytest.raises(SqlError, match=r"query failed: .*no_such_column"):
+        sandbox.execute("SELECT no_such_column FROM items")
+    with pytest.raises(SqlError, match="empty query"):
+        sandbox.execute("  ;  ")
+
+
+def test_duckdb_itself_is_locked_down(sandbox_engine: SqlEngine, tmp_path: Path) -> None:
+    """The second lock: even a statement that skipped the check cannot reach files or settings."""
+    con = sandbox_engine._con.cursor()
+    outside = tmp_path / "outside.csv"
+    outside.write_text("a\n1\n")
+    for sql in (
+        f"SELECT * FROM read_csv('{outside}')",
+        f"COPY (SELECT 1) TO '{tmp_path / 'x.csv'}'",
+        "SET enable_external_access = true",
+        "SET lock_configuration = false",
+        "LOAD httpfs",
+        "INSTALL httpfs",
+        "SELECT * FROM read_parquet('http://127.0.0.1:9/x.parquet')",
+    ):
+        with pytest.raises(duckdb.Error, match=r"(?i)permission|disabled|locked"):
+            con.execute(sql).fetchall()
+    assert not (tmp_path / "x.csv").exists()
+
+
+# -- grid filters (F-42) -----------------------------------------------------------------------
+def test_filter_items_by_columns_scores_and_labels(session: QuerySession, world: World) -> None:
+    ids, dog = world.bird_ids, world.v2[:, 0]
+    page = session.filter_items("birds", f"width > 200 AND {score_column('Animals', 'dog')} > 0.3")
+    keep = (np.arange(1, 9) * 100 > 200) & (dog > np.float32(0.3))
+    assert (page.ids, page.total) == (ids[keep].tolist(), int(keep.sum()))
+    by_score = session.filter_items(
+        "birds", "tags_animals.street_sign >= 0", order_by="tags_animals.dog", descending=True
+    )
+    assert by_score.ids == ids[np.argsort(-dog, kind="stable")].tolist()
+    labelled = session.filter_items("birds", "has_label(id, 'dog') AND split = 'train'")
+    assert labelled.ids == [ids[i - 1] for i in (1, 5, 7)]
+    subquery = session.filter_items(
+        "birds", "id IN (SELECT item_id FROM labels WHERE name = 'cat') AND video_id IS NULL"
+    )
+    assert subquery.ids == [ids[i - 1] for i in (4, 6, 8)]
+    everything = session.filter_items("fish", None, limit=2, offset=1)
+    assert (everything.ids, everything.total) == (world.fish_ids[1:3].tolist(), 4)
+    past_the_end = session.filter_items("fish", "width > 0", limit=2, offset=10)
+    assert (past_the_end.ids, past_the_end.total) == ([], 4)
+    assert session.filter_items("fish", "width < 0").total == 0
+
+
+@pytest.mark.parametrize(
+    ("where", "error", "message"),
+    [
+        ("true; DROP VIEW items", SqlRefusedError, "a ';' in a filter"),
+        ("true --\n; DROP VIEW items", SqlRefusedError, "a ';' in a filter"),
+        ("true) UNION SELECT id FROM labels --", SqlError, "syntax error"),
+        ("true) UNION (SELECT 1", SqlRefusedError, "one boolean expression"),
+        ("true) FROM labels WHERE (true", SqlRefusedError, "one boolean expression"),
+        ("width > 1 ORDER BY 1", SqlError, "syntax error"),
+        ("exists (select * from read_csv('/etc/passwd'))", SqlRefusedError, r"read_csv\(\)"),
+        ("path IN (SELECT * FROM '/etc/passwd')", SqlRefusedError, "reading the file"),
+        ("getenv('HOME') = ''", SqlRefusedError, r"getenv\(\)"),
+        ("tags_plants.rose > 0.5", SqlError, "no scores for 'tags_plants'"),
+    ],
+)
+def test_filters_cannot_smuggle_statements(
+    sandbox: QuerySession, where: str, error: type[Exception], message: str
+) -> None:
+    with pytest.raises(error, match=message) as caught:
+        sandbox.filter_items("birds", where)
+    assert caught.value.field == "where"
+
+
+def test_filter_errors(sandbox: QuerySession) -> None:
+    with pytest.raises(NotFoundError, match="no dataset named 'cats'"):
+        sandbox.filter_items("cats", "width > 1")
+    with pytest.raises(SqlError, match="cannot sort by 'colour'") as caught:
+        sandbox.filter_items("birds", "width > 1", order_by="colour")
+    assert caught.value.field == "order_by"
+
+
+def test_tag_columns_are_identifiers() -> None:
+    assert tag_column("Street Sign") == "street_sign"
+    assert tag_column("3d print") == "t_3d_print"
+    assert score_column("Street Scenes", "red car") == "tags_street_scenes.red_car"
