@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from tagscope.cli import datasets, embed, imports, serve
+from tagscope.cli import datasets, demo, embed, imports, serve, sql, tags
 from tagscope.cli.output import WorkspaceOpt, console, handle_errors, open_workspace
 
 app = typer.Typer(
@@ -19,6 +19,9 @@ app.add_typer(imports.app, name="import")
 app.command()(serve.serve)
 app.command()(embed.embed)
 app.add_typer(embed.vectors_app, name="vectors")
+app.add_typer(tags.app, name="tags")
+app.command()(sql.sql)
+app.command()(demo.demo)
 
 
 @app.command()

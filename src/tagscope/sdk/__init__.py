@@ -1,1 +1,5 @@
-"""The public Python API."""
+"""The public Python API: ``import tagscope as ts; ws = ts.open(); ds = ws.dataset("x")``."""
+
+from tagscope.sdk.workspace import Dataset, Workspace, open
+
+__all__ = ["Dataset", "Workspace", "open"]

@@ -40,7 +40,7 @@ SKIMAGE_CAPTIONS = {
 
 @dataclass(frozen=True, slots=True)
 class CocoSample:
-    """A COCO-style sample: image folder, instances file (may be None) and captions file."""
+    """One COCO split: its image folder, instances file (None: a plain folder) and captions."""
 
     name: str
     images: Path
@@ -48,36 +48,47 @@ class CocoSample:
     captions: Path | None
 
 
-def coco_mini(data: Path = SHARED_DATA) -> CocoSample | None:
-    """The shared coco-mini subset (val2017 with instances and captions), if this checkout has it."""
-    root = data / "coco-mini"
-    if not (root / "annotations" / "instances_val2017.json").exists():
-        return None
-    ann = root / "annotations"
-    return CocoSample(
-        "coco-mini", root / "val2017", ann / "instances_val2017.json", ann / "captions_val2017.json"
-    )
+def coco_splits(folder: Path) -> list[CocoSample]:
+    """The splits of a COCO folder: ``annotations/instances_<split>.json`` with images in
+    ``<split>/`` (or in the folder itself) and captions in ``annotations/captions_<split>.json``."""
+    splits = []
+    for ann in sorted((folder / "annotations").glob("instances_*.json")):
+        split = ann.stem.removeprefix("instances_")
+        captions = ann.with_name(f"captions_{split}.json")
+        images = folder / split if (folder / split).is_dir() else folder
+        splits.append(
+            CocoSample(
+                f"{folder.name}/{split}", images, ann, captions if captions.exists() else None
+            )
+        )
+    return splits
 
 
-def write_skimage_sample(folder: Path) -> CocoSample:
-    """Write scikit-image's photos as JPEG files with a COCO captions file; return the sample."""
+def default_sample(scratch: Path, data: Path = SHARED_DATA) -> list[CocoSample]:
+    """The shared coco-mini subset when this checkout has it, else scikit-image's photos."""
+    return coco_splits(data / "coco-mini") or coco_splits(write_skimage_sample(scratch))
+
+
+def write_skimage_sample(folder: Path) -> Path:
+    """Write scikit-image's photos as a COCO folder (``photos/*.jpg``, ``annotations/
+    instances_photos.json`` listing them, ``annotations/captions_photos.json``); return it."""
     import skimage.data
 
-    images = folder / "images"
+    images = folder / "photos"
     images.mkdir(parents=True, exist_ok=True)
+    (folder / "annotations").mkdir(exist_ok=True)
     entries, captions = [], []
     for i, (name, caption) in enumerate(SKIMAGE_CAPTIONS.items(), start=1):
-        pixels = np.asarray(getattr(skimage.data, name)())
         path = images / f"{name}.jpg"
         if not path.exists():
+            pixels = np.asarray(getattr(skimage.data, name)())
             Image.fromarray(pixels).convert("RGB").save(path, quality=92)
         with Image.open(path) as im:
             width, height = im.size
         entries.append({"id": i, "file_name": path.name, "width": width, "height": height})
         captions.append({"id": i, "image_id": i, "caption": caption})
     doc = {"images": entries, "annotations": [], "categories": []}
-    ann = folder / "instances.json"
-    ann.write_text(json.dumps(doc))
-    cap = folder / "captions.json"
-    cap.write_text(json.dumps({"images": entries, "annotations": captions}))
-    return CocoSample("skimage-photos", images, ann, cap)
+    (folder / "annotations" / "instances_photos.json").write_text(json.dumps(doc))
+    caps = {"images": entries, "annotations": captions}
+    (folder / "annotations" / "captions_photos.json").write_text(json.dumps(caps))
+    return folder

@@ -1,0 +1,55 @@
+"""`tagscope demo`: a workspace with real sample media, embedded and searched, then served."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from tagscope.cli.output import (
+    WorkspaceOpt,
+    console,
+    handle_errors,
+    open_workspace,
+    print_table,
+    progress_bar,
+)
+from tagscope.service.demo import run_demo
+
+
+@handle_errors
+def demo(
+    folder: Path | None = typer.Argument(
+        None, help="Images or a COCO folder; default: ../shared/data/coco-mini or skimage photos."
+    ),
+    workspace: Path | None = WorkspaceOpt,
+    dataset: str = typer.Option("demo", help="Name of the demo dataset."),
+) -> None:
+    """Import sample media, embed them, and print text searches, similar items and duplicates."""
+    ws = open_workspace(workspace)
+    console.print(f"workspace: {ws.paths.root}")
+    with progress_bar("working") as report:
+        result = run_demo(
+            ws,
+            folder,
+            dataset=dataset,
+            step=lambda msg: console.print(f"[bold]>[/bold] {msg}"),
+            progress=report,
+        )
+    imp = result.imported
+    console.print(
+        f"imported {imp.n_added} new items ({imp.n_existing} already there, {imp.n_labels} labels"
+        f", {len(imp.problems)} problems) from {result.source}"
+    )
+    for query, hits in result.searches.items():
+        rows = [{"item": h.item_id, "score": h.score, "path": Path(h.path).name} for h in hits]
+        print_table(rows, ["item", "score", "path"], title=f'text search: "{query}"')
+    if result.similar:
+        query_hit, hits = result.similar
+        rows = [{"item": h.item_id, "score": h.score, "path": Path(h.path).name} for h in hits]
+        print_table(rows, ["item", "score", "path"], title=f"similar to item {query_hit.item_id}")
+    rows = [
+        {"a": Path(p.a.path).name, "b": Path(p.b.path).name, "score": p.score}
+        for p in result.duplicates[:10]
+    ]
+    print_table(rows, ["a", "b", "score"], title=f"near-duplicates ({len(result.duplicates)})")

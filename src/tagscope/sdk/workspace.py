@@ -1,0 +1,243 @@
+"""The Python SDK: a workspace and its datasets, over the same use cases as the CLI and API.
+
+Examples
+--------
+>>> import tagscope as ts
+>>> ws = ts.open("tagscope-data")                                   # doctest: +SKIP
+>>> ds = ws.dataset("coco")                                         # doctest: +SKIP
+>>> ds.import_coco("instances.json", images="val2017/", captions="captions.json")  # doctest: +SKIP
+>>> ds.embed(kind="text")                                           # doctest: +SKIP
+>>> [(h.score, h.path) for h in ds.search("a dog", space="text", k=3)]  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any, Literal
+
+from tqdm.auto import tqdm
+
+from tagscope.domain import Hit, ImportReport, Item, Job, Label, NotFoundError, PairHit
+from tagscope.service import Workspace as _Workspace
+from tagscope.service import datasets as _datasets
+from tagscope.service import embeddings as _embeddings
+from tagscope.service import imports as _imports
+from tagscope.service import search as _search
+
+PathLike = str | os.PathLike[str]
+
+
+@contextmanager
+def _bar(enabled: bool, desc: str) -> Iterator[Callable[[int, int], None] | None]:
+    """A tqdm bar (a widget in notebooks) fed by a use case's ``progress(n_done, n_total)``."""
+    if not enabled:
+        yield None
+        return
+    bar = tqdm(desc=desc, unit="item")
+
+    def report(n_done: int, n_total: int) -> None:
+        bar.total = n_total
+        bar.n = n_done
+        bar.refresh()
+
+    try:
+        yield report
+    finally:
+        bar.close()
+
+
+def open(root: PathLike | None = None) -> Workspace:
+    """Open (creating if needed) a workspace: ``root``, else ``$TAGSCOPE_HOME``, else
+    ``./tagscope-data``; ``$TAGSCOPE_DATABASE_URL`` puts the catalog in PostgreSQL."""
+    return Workspace(_Workspace.open(root))
+
+
+class Workspace:
+    """A workspace: datasets, their media, vectors and scores."""
+
+    def __init__(self, service_ws: _Workspace) -> None:
+        self._ws = service_ws
+
+    @property
+    def root(self) -> str:
+        return str(self._ws.paths.root)
+
+    def datasets(self) -> list[str]:
+        return [d.name for d in _datasets.list_datasets(self._ws)]
+
+    def dataset(self, name: str, *, create: bool = True) -> Dataset:
+        """The dataset ``name``; created empty when missing unless ``create=False``."""
+        try:
+            self._ws.dataset(name)
+        except NotFoundError:
+            if not create:
+                raise
+            _datasets.create_dataset(self._ws, name)
+        return Dataset(self._ws, name)
+
+    def delete_dataset(self, name: str) -> None:
+        _datasets.delete_dataset(self._ws, name)
+
+    def __repr__(self) -> str:
+        return f"Workspace({self.root!r})"
+
+
+class Dataset:
+    """A dataset of a workspace. Methods are thin calls to the service layer's use cases."""
+
+    def __init__(self, service_ws: _Workspace, name: str) -> None:
+        self._ws = service_ws
+        self.name = name
+
+    def info(self) -> dict[str, Any]:
+        """Counts, label names and embedding spaces."""
+        return _datasets.describe_dataset(self._ws, self.name)
+
+    def __len__(self) -> int:
+        return self._ws.catalog.count_items(self._ws.dataset(self.name).id)
+
+    def __repr__(self) -> str:
+        return f"Dataset({self.name!r}, {len(self)} items)"
+
+    def items(self) -> Iterator[Item]:
+        """Every item, in id order, fetched in batches."""
+        return self._ws.catalog.iter_items(self._ws.dataset(self.name).id)
+
+    def item(self, item_id: int) -> Item:
+        return self._ws.catalog.get_item(item_id)
+
+    def labels(self, item_id: int) -> list[Label]:
+        return self._ws.catalog.item_labels(item_id)
+
+    # -- import -----------------------------------------------------------------------------
+    def import_images(
+        self, folder: PathLike, *, labels_from_folders: bool = False, progress: bool = True
+    ) -> ImportReport:
+        with _bar(progress, "import") as report:
+            return _imports.import_images(
+                self._ws,
+                self.name,
+                folder,
+                labels_from_folders=labels_from_folders,
+                progress=report,
+            )
+
+    def import_csv(
+        self, path: PathLike, *, base: PathLike | None = None, progress: bool = True
+    ) -> ImportReport:
+        with _bar(progress, "import") as report:
+            return _imports.import_csv(self._ws, self.name, path, base=base, progress=report)
+
+    def import_json(
+        self, path: PathLike, *, base: PathLike | None = None, progress: bool = True
+    ) -> ImportReport:
+        with _bar(progress, "import") as report:
+            return _imports.import_json(self._ws, self.name, path, base=base, progress=report)
+
+    def import_coco(
+        self,
+        annotations: PathLike,
+        *,
+        images: PathLike,
+        captions: PathLike | None = None,
+        progress: bool = True,
+    ) -> ImportReport:
+        with _bar(progress, "import") as report:
+            return _imports.import_coco(
+                self._ws,
+                self.name,
+                annotations,
+                images=images,
+                captions=captions,
+                progress=report,
+            )
+
+    # -- embeddings -------------------------------------------------------------------------
+    def embed(
+        self,
+        *,
+        kind: str | None = None,
+        space: str | None = None,
+        model: str | None = None,
+        batch_size: int | None = None,
+        device: str | None = None,
+        progress: bool = True,
+    ) -> Job:
+        """Embed the items that have no vector in the space yet (see ``compute_embeddings``)."""
+        with _bar(progress, f"embed {space or kind or 'clip'}") as report:
+            return _embeddings.compute_embeddings(
+                self._ws,
+                self.name,
+                space=space,
+                kind=kind,
+                model=model,
+                batch_size=batch_size,
+                device=device,
+                progress=report,
+            )
+
+    def import_vectors(self, space: str, path: PathLike) -> Job:
+        return _embeddings.import_vectors(self._ws, self.name, space, path)
+
+    # -- search -----------------------------------------------------------------------------
+    def search(
+        self,
+        text: str,
+        *,
+        space: str = "clip",
+        k: int = 10,
+        min_score: float | None = None,
+        labels: Sequence[str] | None = None,
+        mode: Literal["any", "all"] = "any",
+    ) -> list[Hit]:
+        """Items best matching ``text`` in ``space``, best first."""
+        return _search.search_text(
+            self._ws,
+            self.name,
+            text,
+            space=space,
+            k=k,
+            min_score=min_score,
+            labels=labels,
+            mode=mode,
+        )
+
+    def similar(
+        self,
+        item_id: int | None = None,
+        *,
+        image: Any = None,
+        space: str = "clip",
+        k: int = 10,
+        min_score: float | None = None,
+        labels: Sequence[str] | None = None,
+        mode: Literal["any", "all"] = "any",
+    ) -> list[Hit]:
+        """Items most similar to an item of the dataset or to an image (path, bytes, PIL)."""
+        return _search.search_similar(
+            self._ws,
+            self.name,
+            item_id=item_id,
+            image=image,
+            space=space,
+            k=k,
+            min_score=min_score,
+            labels=labels,
+            mode=mode,
+        )
+
+    def duplicates(
+        self,
+        *,
+        space: str = "phash",
+        min_score: float | None = None,
+        k: int | None = None,
+        labels: Sequence[str] | None = None,
+        mode: Literal["any", "all"] = "any",
+    ) -> list[PairHit]:
+        """The most similar pairs of items (near-duplicates), best first."""
+        return _search.find_duplicates(
+            self._ws, self.name, space=space, min_score=min_score, k=k, labels=labels, mode=mode
+        )

@@ -1,0 +1,98 @@
+"""The demo: a workspace with real sample media, embedded, searched and tagged.
+
+The steps are ordinary use cases; this module only chooses the sample and the queries, so the
+CLI's ``tagscope demo`` and the README stay a few lines long.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tagscope.domain import Hit, ImportReport, PairHit, ValidationError
+from tagscope.service import imports, search
+from tagscope.service.embeddings import compute_embeddings
+from tagscope.service.samples import CocoSample, coco_splits, default_sample
+from tagscope.service.workspace import Workspace
+
+# Queries that make sense for either sample (COCO photos, scikit-image photos).
+QUERIES = ("a dog", "a cat", "people riding horses", "a rocket or an airplane", "food on a table")
+
+Step = Callable[[str], None]
+
+
+@dataclass
+class DemoReport:
+    dataset: str
+    source: str
+    imported: ImportReport
+    spaces: dict[str, dict[str, Any]] = field(default_factory=dict)
+    searches: dict[str, list[Hit]] = field(default_factory=dict)
+    similar: tuple[Hit, list[Hit]] | None = None
+    duplicates: list[PairHit] = field(default_factory=list)
+
+
+def _samples(ws: Workspace, folder: Path | None) -> list[CocoSample]:
+    if folder is None:
+        return default_sample(ws.paths.root / "samples" / "skimage")
+    folder = folder.expanduser().resolve()
+    if not folder.is_dir():
+        raise ValidationError(f"{folder} is not a folder", field="folder")
+    return coco_splits(folder) or [CocoSample(folder.name, folder, None, None)]
+
+
+def run_demo(
+    ws: Workspace,
+    folder: Path | None = None,
+    *,
+    dataset: str = "demo",
+    step: Step = lambda _msg: None,
+    progress: Callable[[int, int], None] | None = None,
+) -> DemoReport:
+    """Import a sample, embed it (``text`` where items have text, ``phash`` always), search it.
+
+    Parameters
+    ----------
+    folder : Path, optional
+        A folder of images (class sub-folders become labels) or a COCO folder with
+        ``annotations/instances_<split>.json``; defaults to the shared coco-mini subset when
+        present, else to scikit-image's photos.
+    step : callable
+        Told what happens next, for the CLI to print.
+    """
+    samples = _samples(ws, folder)
+    demo = DemoReport(dataset, ", ".join(str(s.images) for s in samples), ImportReport())
+    for sample in samples:
+        step(f"importing {sample.name} from {sample.images}")
+        if sample.annotations is not None:
+            report = imports.import_coco(
+                ws,
+                dataset,
+                sample.annotations,
+                images=sample.images,
+                captions=sample.captions,
+                progress=progress,
+            )
+        else:
+            report = imports.import_images(
+                ws, dataset, sample.images, labels_from_folders=True, progress=progress
+            )
+        demo.imported.merge(report)
+
+    for kind in ("text", "phash"):
+        step(f"embedding in the {kind} space")
+        job = compute_embeddings(ws, dataset, kind=kind, progress=progress)
+        demo.spaces[kind] = job.result
+
+    # Items without text of their own (a plain folder of images) leave the text space empty.
+    if len(ws.vectors(ws.dataset(dataset), "text")):
+        for query in QUERIES:
+            demo.searches[query] = search.search_text(ws, dataset, query, space="text", k=3)
+        best = demo.searches[QUERIES[0]]
+        if best:
+            hits = search.search_similar(ws, dataset, item_id=best[0].item_id, space="text", k=3)
+            demo.similar = (best[0], hits)
+    demo.duplicates = search.find_duplicates(ws, dataset, space="phash")
+    return demo
