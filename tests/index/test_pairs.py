@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from tagscope.domain import ValidationError
-from tagscope.index.pairs import nearest_neighbors, scan_pairs, top_pairs
+from tagscope.index.pairs import column_argmax, nearest_neighbors, scan_pairs, top_pairs
 
 
 def unit(rng: np.random.Generator, n: int, d: int) -> np.ndarray:
@@ -43,7 +43,7 @@ def brute_pairs(
     return v[order], a[order], b[order]
 
 
-@pytest.mark.parametrize("block_rows", [16, 64, 1000])
+@pytest.mark.parametrize("block_rows", [16, 100, 1000])
 @pytest.mark.parametrize("dtype", [np.float16, np.float32])
 def test_nearest_neighbors_match_brute_force(block_rows: int, dtype: type) -> None:
     rng = np.random.default_rng(block_rows)
@@ -134,3 +134,13 @@ def test_rejects_bad_input() -> None:
         scan_pairs(np.ones((3, 2)), mask=np.ones(2, bool))
     with pytest.raises(ValidationError):
         top_pairs(np.ones(3), 1)
+
+
+@pytest.mark.parametrize("shape", [(10, 7), (64, 9), (200, 50), (257, 3)])
+def test_column_argmax_is_the_first_maximum(shape: tuple[int, int]) -> None:
+    rng = np.random.default_rng(shape[0])
+    s = rng.integers(0, 4, shape).astype(np.float32)  # many ties
+    s[:, 0] = -np.inf
+    best, at = column_argmax(s, group=16)
+    np.testing.assert_array_equal(at, s.argmax(axis=0))
+    np.testing.assert_array_equal(best, s.max(axis=0))

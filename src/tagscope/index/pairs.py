@@ -84,6 +84,34 @@ def scan_pairs(
     return _Scan(vectors, rows, k_pairs or 0, min_score, block_rows).run()
 
 
+def column_argmax(s: np.ndarray, group: int = 64) -> tuple[np.ndarray, np.ndarray]:
+    """Each column's maximum and its first row, for a C-ordered (n, m) ``s``.
+
+    A plain argmax over axis 0 walks memory across rows (10x the time of the matrix product's
+    share here); instead, the maximum of each group of ``group`` rows (a contiguous reduction),
+    then the first group holding each column's maximum, then the first row in it.
+    """
+    n, m = s.shape
+    n_groups = n // group
+    full = n_groups * group
+    cols = np.arange(m)
+    if n_groups == 0:
+        at = s.argmax(axis=0)
+        return s[at, cols], at
+    grouped = s[:full].reshape(n_groups, group, m)
+    group_max = grouped.max(axis=1)
+    g = group_max.argmax(axis=0)
+    best = group_max[g, cols]
+    at = g * group + (grouped[g, :, cols] == best[:, None]).argmax(axis=1)
+    if full < n:  # rows after the last whole group come later: they win only when better
+        rest_at = s[full:].argmax(axis=0)
+        rest = s[full:][rest_at, cols]
+        better = rest > best
+        best = np.where(better, rest, best)
+        at = np.where(better, rest_at + full, at)
+    return best, at
+
+
 class _Scan:
     def __init__(
         self,
@@ -98,8 +126,8 @@ class _Scan:
         self.block = max(1, min(block_rows, len(rows)))
         self.starts = list(range(0, len(rows), self.block))
         m = len(rows)
-        self.best = torch.full((m,), -torch.inf)
-        self.best_at = torch.full((m,), -1, dtype=torch.int64)
+        self.best = np.full(m, -np.inf, np.float32)
+        self.best_at = np.full(m, -1, np.int64)
         self.p_scores = np.empty(0, np.float32)
         self.p_a = np.empty(0, np.int64)
         self.p_b = np.empty(0, np.int64)
@@ -131,7 +159,7 @@ class _Scan:
                 self._block(s, i0, j0, diagonal=bi == bj)
         return self._result()
 
-    def _update(self, vals: torch.Tensor, at: torch.Tensor, start: int) -> None:
+    def _update(self, vals: np.ndarray, at: np.ndarray, start: int) -> None:
         """Offer candidates (score, position) to positions start.. in increasing position order:
         strictly better wins, so equal scores keep the lower row."""
         cur = self.best[start : start + len(vals)]
@@ -142,10 +170,12 @@ class _Scan:
     def _block(self, s: torch.Tensor, i0: int, j0: int, *, diagonal: bool) -> None:
         if diagonal:
             s.fill_diagonal_(-torch.inf)
-        row_max, row_at = s.max(dim=1)  # first maximum: the lower column on ties
+        sn = s.numpy()
+        row_at = sn.argmax(axis=1)  # NumPy's SIMD argmax; the first maximum on ties
+        row_max = sn[np.arange(len(sn)), row_at]
         self._update(row_max, row_at + j0, i0)
         if not diagonal:
-            col_max, col_at = s.max(dim=0)
+            col_max, col_at = column_argmax(sn)
             self._update(col_max, col_at + i0, j0)
         if self.k == 0:
             return
@@ -182,7 +212,7 @@ class _Scan:
         n = self.vectors.shape[0]
         nearest_scores = np.full(n, -np.inf, np.float32)
         nearest_rows = np.full(n, -1, np.int64)
-        best, at = self.best.numpy(), self.best_at.numpy()
+        best, at = self.best, self.best_at
         found = at >= 0
         nearest_scores[self.rows[found]] = best[found]
         nearest_rows[self.rows[found]] = self.rows[at[found]]
