@@ -244,7 +244,16 @@ class ScoreWriter:
         table = _to_table(ids, self.tags, s, self.spec["thresholds"], self.spec["version"])
         path = self.partial / _part_name(part)
         tmp = self.partial / f".{path.name}.{os.getpid()}.tmp"
-        pq.write_table(table, tmp, row_group_size=max(len(ids), 1), write_statistics=True)
+        pq.write_table(
+            table,
+            tmp,
+            row_group_size=max(len(ids), 1),
+            write_statistics=True,
+            # Dictionaries only where values repeat: a score or id dictionary overflows and
+            # falls back to plain pages, which costs readers ~2x. Random scores do not compress.
+            use_dictionary=["tag", "threshold", "version"],
+            compression={c: "none" if c == "score" else "snappy" for c in SCHEMA.names},
+        )
         with open(tmp, "rb+") as f:
             os.fsync(f.fileno())
         os.replace(tmp, path)
