@@ -35,6 +35,25 @@ def test_a_jpeg_gives_its_size_dimensions_format_and_hash(photo: Path) -> None:
     assert info.content_hash == hashlib.sha256(data).hexdigest()
 
 
+def test_dimensions_agree_with_pillow_on_every_sample_photo(
+    coco_mini: Path, imagenette: Path
+) -> None:
+    files = [*coco_mini.rglob("*.jpg"), *imagenette.rglob("*.JPEG")]
+    assert len(files) > 700
+    for path in files:
+        with Image.open(path) as im:
+            assert (read_media_info(path).width, read_media_info(path).height) == im.size, path
+
+
+def test_progressive_and_greyscale_jpegs(photo: Path, tmp_path: Path) -> None:
+    image = load_rgb(photo).resize((90, 70))
+    path = tmp_path / "progressive.jpg"
+    path.write_bytes(_encoded(image, "JPEG", progressive=True))
+    assert (read_media_info(path).width, read_media_info(path).height) == (90, 70)
+    path.write_bytes(_encoded(image.convert("L"), "JPEG"))
+    assert (read_media_info(path).width, read_media_info(path).height) == (90, 70)
+
+
 @pytest.mark.parametrize(
     ("fmt", "name"),
     [("PNG", "png"), ("GIF", "gif"), ("BMP", "bmp"), ("WEBP", "webp"), ("TIFF", "tiff")],

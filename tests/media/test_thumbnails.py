@@ -56,6 +56,14 @@ def test_small_images_keep_their_size_and_rotation_is_applied(photo: Path, tmp_p
         assert thumb.size == (80, 120)
 
 
+def test_a_small_upright_jpeg_is_its_own_thumbnail(photo: Path, tmp_path: Path) -> None:
+    small = tmp_path / "small.jpg"
+    load_rgb(photo).resize((200, 150)).save(small, quality=90)
+    path, made = ensure_thumbnail(small, read_media_info(small).content_hash, tmp_path / "t")
+    assert made
+    assert path.read_bytes() == small.read_bytes()
+
+
 def test_transparent_png_becomes_an_rgb_jpeg(tmp_path: Path) -> None:
     png = tmp_path / "logo.png"
     Image.new("RGBA", (600, 300), (200, 30, 30, 128)).save(png)

@@ -24,6 +24,10 @@ _SIGNATURES = (
     (b"II*\0", "TIFF"),
     (b"MM\0*", "TIFF"),
 )
+# Start-of-frame markers (baseline, progressive, lossless, arithmetic): they hold the size.
+_JPEG_FRAMES = frozenset(
+    {0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF}
+)
 _EXIF_ORIENTATION = 0x0112
 # EXIF orientations 5-8 rotate by 90 degrees: the displayed image is height x width.
 _TRANSPOSED = frozenset({5, 6, 7, 8})
@@ -32,9 +36,10 @@ _TRANSPOSED = frozenset({5, 6, 7, 8})
 def read_media_info(path: str | os.PathLike[str]) -> MediaInfo:
     """Probe an image file: byte size, displayed width and height, format, SHA-256 of its bytes.
 
-    The file is read once; only the image header is parsed. JPEG and PNG files whose end marker
-    is missing are decoded fully to tell a truncated file from one with trailing bytes; other
-    formats, which have no cheap end marker, are always decoded fully.
+    The file is read once; only the image header is parsed (a JPEG's markers are walked here,
+    other files are opened by Pillow). JPEG and PNG files whose end marker is missing are
+    decoded fully to tell a truncated file from one with trailing bytes; other formats, which
+    have no cheap end marker, are always decoded fully.
 
     Parameters
     ----------
@@ -75,6 +80,10 @@ def read_media_info(path: str | os.PathLike[str]) -> MediaInfo:
 
 
 def _probe(data: bytes) -> tuple[int, int, str]:
+    if data.startswith(b"\xff\xd8\xff") and _has_end_marker(data, "jpeg"):
+        size = _jpeg_size(data)
+        if size is not None:
+            return size[0], size[1], "jpeg"
     try:
         with Image.open(io.BytesIO(data)) as im:
             width, height = im.size
@@ -98,6 +107,31 @@ def _probe(data: bytes) -> tuple[int, int, str]:
             raise MediaError("truncated image") from None
         raise MediaError(f"corrupt image: {exc}") from None
     return width, height, fmt
+
+
+def _jpeg_size(data: bytes) -> tuple[int, int] | None:
+    """Width and height from a JPEG's frame header, or None to leave the file to Pillow.
+
+    Walking the markers takes microseconds where ``Image.open`` takes a tenth of a millisecond,
+    which is most of the probing time of a small JPEG. Files with EXIF data (which may rotate
+    them) or anything unusual are left to Pillow.
+    """
+    pos = 2
+    while pos + 9 <= len(data):
+        if data[pos] != 0xFF:
+            return None
+        marker = data[pos + 1]
+        if marker == 0xFF:  # fill byte
+            pos += 1
+        elif marker in _JPEG_FRAMES:
+            height = data[pos + 5] << 8 | data[pos + 6]
+            width = data[pos + 7] << 8 | data[pos + 8]
+            return (width, height) if width and height else None
+        elif marker == 0xE1 and data[pos + 4 : pos + 10] == b"Exif\0\0":
+            return None
+        else:
+            pos += 2 + (data[pos + 2] << 8 | data[pos + 3])
+    return None
 
 
 def _signature(data: bytes) -> str | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
 from pathlib import Path
 
@@ -11,6 +12,7 @@ from PIL import Image, ImageOps
 from tagscope.media.errors import MediaError
 
 THUMBNAIL_SIZE = 256
+_EXIF_ORIENTATION = 0x0112
 
 
 def thumbnail_path(folder: Path, content_hash: str) -> Path:
@@ -42,7 +44,8 @@ def ensure_thumbnail(
     folder : Path
         The cache folder (``Workspace.paths.thumbnails``).
     max_side : int, default 256
-        The thumbnail's longer side in pixels; smaller images keep their size.
+        The thumbnail's longer side in pixels; smaller images keep their size (a small JPEG
+        is copied as it is).
 
     Returns
     -------
@@ -57,21 +60,46 @@ def ensure_thumbnail(
     target = thumbnail_path(folder, content_hash)
     if target.exists():
         return target, False
+    thumb: Image.Image | None = None
     try:
         with Image.open(source) as im:
-            # A JPEG is decoded straight at 1/2, 1/4 or 1/8 scale when that still covers
-            # max_side: several times faster than decoding it whole.
-            im.draft("RGB", (max_side, max_side))
-            thumb = ImageOps.exif_transpose(im).convert("RGB")
-        thumb.thumbnail((max_side, max_side), Image.Resampling.BICUBIC)
+            if not _is_own_thumbnail(im, max_side):
+                # A JPEG is decoded straight at 1/2, 1/4 or 1/8 scale when that still covers
+                # max_side: several times faster than decoding it whole.
+                im.draft("RGB", (max_side, max_side))
+                thumb = ImageOps.exif_transpose(im).convert("RGB")
+                thumb.thumbnail((max_side, max_side), Image.Resampling.BICUBIC)
     except FileNotFoundError:
         raise MediaError("file not found") from None
     # As when probing, Pillow reports damaged data with many exception types.
     except Exception as exc:
         raise MediaError(f"cannot make a thumbnail: {exc}") from None
-    target.parent.mkdir(parents=True, exist_ok=True)
     # Write then rename: a reader (or a concurrent import) never sees half a file.
     partial = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
-    thumb.save(partial, "JPEG", quality=85)
+    try:
+        _write(thumb, source, partial)
+    except FileNotFoundError:  # the first thumbnail of its sub-folder
+        target.parent.mkdir(parents=True, exist_ok=True)
+        _write(thumb, source, partial)
     os.replace(partial, target)
     return target, True
+
+
+def _write(thumb: Image.Image | None, source: str | os.PathLike[str], path: Path) -> None:
+    if thumb is None:
+        shutil.copyfile(source, path)
+    else:
+        thumb.save(path, "JPEG", quality=85)
+
+
+def _is_own_thumbnail(im: Image.Image, max_side: int) -> bool:
+    """Whether ``im`` can serve as its thumbnail unchanged: a small, upright RGB or grey JPEG.
+
+    Copying it is far faster than decoding and encoding it again, and loses nothing.
+    """
+    return (
+        im.format == "JPEG"
+        and max(im.size) <= max_side
+        and im.mode in ("RGB", "L")
+        and im.getexif().get(_EXIF_ORIENTATION, 1) == 1
+    )

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -42,8 +42,12 @@ from tagscope.service.workspace import Workspace
 
 # Files per batch: one catalog transaction and one progress report each.
 _BATCH = 500
-# Reading and hashing release the GIL, so a few threads overlap them with header parsing.
-_WORKERS = 4
+# Reading, hashing and decoding release the GIL: a thread per core (a few at most) overlaps
+# them with the catalog inserts of the main thread; more only contend for the GIL.
+_WORKERS = min(4, os.cpu_count() or 1)
+# Writing thumbnails mostly waits on the file system (creating a file can take a millisecond),
+# so more threads pay there.
+_THUMBNAIL_WORKERS = 4 * _WORKERS
 # The job record keeps this many problems (the returned report keeps them all).
 _MAX_JOB_PROBLEMS = 1000
 
@@ -262,22 +266,37 @@ class _ImportRun:
         known = self.ws.catalog.existing_paths(self.dataset_id, paths)
         n_done = 0
         self.progress(0, len(paths))
-        with ThreadPoolExecutor(_WORKERS, thread_name_prefix="tagscope-import") as pool:
+        workers = _WORKERS if self.thumbnails is None else _THUMBNAIL_WORKERS
+        with ThreadPoolExecutor(workers, thread_name_prefix="tagscope-import") as pool:
             old = [merged[p] for p in paths if p in known]
             new = [merged[p] for p in paths if p not in known]
             for batch in _batches(old):
                 self._update(pool, batch, known)
                 n_done += len(batch)
                 self.progress(n_done, len(paths))
-            for batch in _batches(new):
-                self._add(pool, batch)
+            for batch, infos in self._probed(pool, _batches(new)):
+                self._add(batch, infos)
                 n_done += len(batch)
                 self.progress(n_done, len(paths))
 
-    def _add(self, pool: ThreadPoolExecutor, batch: list[Entry]) -> None:
-        """Probe new files and insert the readable ones with their labels."""
+    def _probed(
+        self, pool: ThreadPoolExecutor, batches: Iterator[list[Entry]]
+    ) -> Iterator[tuple[list[Entry], list[MediaInfo | str]]]:
+        """Each batch with its files' media info; the next batch is probed while the caller
+        stores this one."""
+        ahead: tuple[list[Entry], list[Future[MediaInfo | str]]] | None = None
+        for batch in batches:
+            futures = [pool.submit(self._probe, entry.path) for entry in batch]
+            if ahead is not None:
+                yield ahead[0], [f.result() for f in ahead[1]]
+            ahead = (batch, futures)
+        if ahead is not None:
+            yield ahead[0], [f.result() for f in ahead[1]]
+
+    def _add(self, batch: list[Entry], infos: list[MediaInfo | str]) -> None:
+        """Insert the readable files of a batch with their labels; report the others."""
         items = []
-        for entry, info in zip(batch, pool.map(self._probe, [e.path for e in batch]), strict=True):
+        for entry, info in zip(batch, infos, strict=True):
             if isinstance(info, str):
                 self.report.problems.append(ImportProblem(entry.path, info))
             else:
