@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from tagscope.cli import datasets, demo, embed, imports, serve, sql, tags
+from tagscope.cli import datasets, demo, embed, imports, search, serve, sql, tags
 from tagscope.cli.output import WorkspaceOpt, console, handle_errors, open_workspace
 
 app = typer.Typer(
@@ -22,6 +22,9 @@ app.add_typer(embed.vectors_app, name="vectors")
 app.add_typer(tags.app, name="tags")
 app.command()(sql.sql)
 app.command()(demo.demo)
+app.command()(search.search)
+app.command()(search.similar)
+app.command()(search.duplicates)
 
 
 @app.command()

@@ -45,7 +45,7 @@ def open_index(
     vectors: np.ndarray,
     *,
     cache_dir: str | os.PathLike[str] | None = None,
-    exact_max_rows: int = EXACT_MAX_ROWS,
+    exact_max_rows: int | None = None,
 ) -> VectorIndex:
     """The index to search ``vectors`` with: exact up to ``exact_max_rows`` rows, else FAISS.
 
@@ -56,8 +56,10 @@ def open_index(
         index built in memory, not cached.
     cache_dir : path, optional
         Where the FAISS index is cached (default: the folder of the memory-mapped file).
+    exact_max_rows : int, optional
+        Default ``EXACT_MAX_ROWS``.
     """
-    if len(vectors) <= exact_max_rows:
+    if len(vectors) <= (EXACT_MAX_ROWS if exact_max_rows is None else exact_max_rows):
         return FlatIndex(vectors)
     stamp = _stamp(vectors)
     if stamp is None:
