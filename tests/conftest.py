@@ -141,3 +141,48 @@ def make_dataset(workspace: Workspace) -> Callable[..., Dataset]:
         return workspace.dataset(name)
 
     return make
+
+
+# -- tags: coco-mini imported and embedded once, copied per test ---------------------------------
+
+
+@pytest.fixture(scope="session")
+def coco_text_template(coco_mini: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """A workspace folder (SQLite) with coco-mini's val2017 as ``coco`` and train2017 as
+    ``coco-train``, imported with their COCO labels and captions and embedded in the ``text``
+    space (captions, bundled MiniLM). Built once; use :func:`coco_text_ws` for a private copy."""
+    from tagscope.service.embeddings import compute_embeddings
+    from tagscope.service.imports import import_coco
+
+    saved = os.environ.pop("TAGSCOPE_DATABASE_URL", None)
+    root = tmp_path_factory.mktemp("coco-text") / "ws"
+    ws = Workspace.open(root)
+    ann = coco_mini / "annotations"
+    for name, split in (("coco", "val2017"), ("coco-train", "train2017")):
+        import_coco(
+            ws,
+            name,
+            ann / f"instances_{split}.json",
+            images=coco_mini / split,
+            captions=ann / f"captions_{split}.json",
+            thumbnails=False,
+        )
+        compute_embeddings(ws, name, space="text", kind="text")
+        ws.vectors(ws.dataset(name), "text").load()  # compacts the chunks once, here
+    ws.catalog.engine.dispose()
+    if saved is not None:
+        os.environ["TAGSCOPE_DATABASE_URL"] = saved
+    yield root
+
+
+@pytest.fixture()
+def coco_text_ws(
+    coco_text_template: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Workspace:
+    """A private copy of :func:`coco_text_template`, opened."""
+    import shutil
+
+    monkeypatch.delenv("TAGSCOPE_DATABASE_URL", raising=False)
+    root = tmp_path / "ws"
+    shutil.copytree(coco_text_template, root)
+    return Workspace.open(root)

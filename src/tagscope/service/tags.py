@@ -21,7 +21,6 @@ from tagscope.domain import Dataset, NotFoundError, ValidationError
 from tagscope.domain.tags import (
     Polarity,
     PromptModality,
-    ReadOnlyGroupError,
     Review,
     Tag,
     TagGroup,
@@ -32,6 +31,8 @@ from tagscope.domain.tags import (
     validate_tag_name,
     validate_threshold,
 )
+from tagscope.embed import IMPORTED
+from tagscope.service import _tag_models as tm
 from tagscope.service.workspace import Workspace
 from tagscope.store.tag_catalog import TagCatalog
 
@@ -51,15 +52,7 @@ def _catalog(ws: Workspace) -> TagCatalog:
 
 
 def _editable(ws: Workspace, dataset: str, group: str) -> tuple[Dataset, TagGroup]:
-    """The dataset and the group, which must be trained on that dataset to be edited."""
-    ds = ws.dataset(dataset)
-    grp = _catalog(ws).get_group(group)
-    if grp.dataset_id != ds.id:
-        raise ReadOnlyGroupError(
-            f"tag group {grp.name!r} is trained on dataset {grp.dataset!r}; dataset {ds.name!r} "
-            f"can apply and score it but not edit it (edit it from {grp.dataset!r})"
-        )
-    return ds, grp
+    return tm.editable(ws, dataset, group)
 
 
 def _default_space(ws: Workspace, ds: Dataset, space: str | None) -> str:
@@ -80,8 +73,13 @@ def _default_space(ws: Workspace, ds: Dataset, space: str | None) -> str:
     )
 
 
-def _new_tag(name: str) -> Tag:
-    """A tag whose name is its first positive prompt, for pictures and for transcripts."""
+def _new_tag(name: str, *, prompts: bool = True) -> Tag:
+    """A tag whose name is its first positive prompt, for pictures and for transcripts.
+
+    In a space of imported vectors (no model to embed text) a tag starts without prompts.
+    """
+    if not prompts:
+        return Tag(name)
     return Tag(
         name,
         prompts=(
@@ -117,9 +115,14 @@ def create_group(
     vis = _enum(Visibility, visibility, "visibility")
     ds = ws.dataset(dataset)
     space = _default_space(ws, ds, space)
+    prompts = _has_model(ws, ds, space)
     return _catalog(ws).create_group(
-        ds.id, name, space=space, visibility=vis, tags=[_new_tag(n) for n in names]
+        ds.id, name, space=space, visibility=vis, tags=[_new_tag(n, prompts=prompts) for n in names]
     )
+
+
+def _has_model(ws: Workspace, ds: Dataset, space: str) -> bool:
+    return ws.catalog.get_space(ds.id, space)["kind"] != IMPORTED
 
 
 def get_group(ws: Workspace, group: str) -> TagGroup:
@@ -140,10 +143,11 @@ def set_visibility(ws: Workspace, dataset: str, group: str, visibility: str) -> 
 # -- tags ---------------------------------------------------------------------------------
 def add_tags(ws: Workspace, dataset: str, group: str, names_text: str) -> TagGroup:
     """Add tags to a group, one name per line, as :func:`create_group` does."""
-    _, grp = _editable(ws, dataset, group)
+    ds, grp = _editable(ws, dataset, group)
     names = parse_tag_names(names_text)
+    prompts = _has_model(ws, ds, grp.space)
     for name in names:
-        _catalog(ws).add_tag(grp.id, _new_tag(name))
+        _catalog(ws).add_tag(grp.id, _new_tag(name, prompts=prompts))
     return _catalog(ws).get_group_by_id(grp.id)
 
 
@@ -293,3 +297,57 @@ def add_reviews(
             field="items",
         )
     return _catalog(ws).add_reviews(grp.tag(tag).id, pairs)
+
+
+# Scoring, versions and the views of scores, re-exported so faces import one module.
+from tagscope.service.tag_insights import (  # noqa: E402
+    HistogramBin,
+    ScoredItem,
+    TagEvaluation,
+    TagHistogram,
+    TagPreview,
+    evaluate_tag,
+    preview_tag,
+    tag_histogram,
+    uncertain_items,
+)
+from tagscope.service.tag_scoring import (  # noqa: E402
+    DEFAULT_CHUNK_SIZE,
+    apply_group,
+    dataset_uses,
+    list_uses,
+    list_versions,
+    publish_group,
+)
+
+__all__ = [
+    "DEFAULT_CHUNK_SIZE",
+    "HistogramBin",
+    "ScoredItem",
+    "TagEvaluation",
+    "TagHistogram",
+    "TagPreview",
+    "add_prompt",
+    "add_reviews",
+    "add_tags",
+    "apply_group",
+    "create_group",
+    "dataset_uses",
+    "edit_prompt",
+    "evaluate_tag",
+    "get_group",
+    "list_groups",
+    "list_uses",
+    "list_versions",
+    "mark_items",
+    "preview_tag",
+    "publish_group",
+    "remove_prompt",
+    "remove_tag",
+    "rename_tag",
+    "save_threshold",
+    "set_visibility",
+    "tag_histogram",
+    "uncertain_items",
+    "unmark_items",
+]

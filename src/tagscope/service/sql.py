@@ -1,0 +1,117 @@
+"""SQL use cases (SPEC F-40, F-41): read-only queries over items, labels and tag scores.
+
+Tables: ``datasets``, ``items`` (with ``video_id``, ``keyframe_time_ms`` and metadata fields as
+columns), ``labels``, and for every scored tag group ``dt_<group>_<modality>`` (item_id, tag,
+score, decision, threshold, version) and ``tags_<group>`` (one score column per tag). Queries run
+in a sandbox: one read-only statement, no files, no network, a time limit and a row limit; every
+refusal is a :class:`~tagscope.domain.SqlRefusedError` saying why.
+
+Examples
+--------
+>>> run_sql(ws, "SELECT i.path, d.score FROM dt_animals_visual d JOIN items i "
+...             "ON i.id = d.item_id WHERE d.tag = 'dog' AND d.decision")  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+from tagscope.domain import ValidationError
+from tagscope.service.workspace import Workspace
+from tagscope.store.scores import ScoreTables
+from tagscope.store.sql import DEFAULT_MAX_ROWS, DEFAULT_TIMEOUT_S, SqlEngine
+
+MAX_ROWS = 100_000
+MAX_TIMEOUT_S = 300.0
+
+# One engine per catalog: it keeps an in-memory copy of the catalog, refreshed incrementally.
+_engines: dict[tuple[str, str], SqlEngine] = {}
+_lock = threading.Lock()
+
+
+@dataclass(frozen=True, slots=True)
+class SqlResult:
+    """Rows of a query (at most the row limit; ``truncated`` when there were more)."""
+
+    columns: list[str]
+    types: list[str]
+    rows: list[list[Any]]
+    truncated: bool
+    elapsed_ms: float
+
+    @property
+    def n_rows(self) -> int:
+        return len(self.rows)
+
+    def records(self) -> list[dict[str, Any]]:
+        """The rows as dicts keyed by column."""
+        return [dict(zip(self.columns, row, strict=True)) for row in self.rows]
+
+
+def _engine(ws: Workspace) -> SqlEngine:
+    key = (str(ws.paths.root), ws.paths.database_url)
+    with _lock:
+        engine = _engines.get(key)
+        if engine is None or engine.catalog.engine is not ws.catalog.engine:
+            engine = SqlEngine(ws.catalog, ScoreTables(ws.paths.scores))
+            _engines[key] = engine
+        return engine
+
+
+def run_sql(
+    ws: Workspace,
+    sql: str,
+    *,
+    limit: int = DEFAULT_MAX_ROWS,
+    timeout_s: float = DEFAULT_TIMEOUT_S,
+) -> SqlResult:
+    """Run one read-only SQL statement over the workspace's tables.
+
+    Parameters
+    ----------
+    sql : str
+        One ``SELECT`` (or ``WITH``, ``VALUES``, ``DESCRIBE``, ``SHOW``, ``EXPLAIN``...).
+    limit : int, default 10_000
+        Rows returned at most (1..100_000).
+    timeout_s : float, default 10
+        Seconds the query may run (at most 300).
+
+    Raises
+    ------
+    SqlRefusedError
+        Writes, ``COPY``, ``ATTACH``, ``INSTALL``/``LOAD``, file or network functions, settings,
+        several statements.
+    SqlTimeoutError
+        The time limit was reached.
+    SqlError
+        Syntax errors, unknown tables or columns.
+    """
+    if not sql or not sql.strip():
+        raise ValidationError("give a SQL statement", field="sql")
+    if not 1 <= limit <= MAX_ROWS:
+        raise ValidationError(f"limit must be within 1..{MAX_ROWS}, got {limit}", field="limit")
+    if not 0 < timeout_s <= MAX_TIMEOUT_S:
+        raise ValidationError(
+            f"timeout must be within (0, {MAX_TIMEOUT_S:g}] seconds, got {timeout_s}",
+            field="timeout",
+        )
+    with _engine(ws).session() as session:
+        result = session.execute(sql, max_rows=limit, timeout_s=timeout_s)
+    return SqlResult(
+        columns=list(result.columns),
+        types=list(result.types),
+        rows=[list(row) for row in result.rows],
+        truncated=result.truncated,
+        elapsed_ms=result.elapsed_ms,
+    )
+
+
+def list_tables(ws: Workspace) -> dict[str, list[tuple[str, str]]]:
+    """Every table a query can read, with its (column, type) pairs."""
+    with _engine(ws).session() as session:
+        return session.tables()
+
+
+__all__ = ["MAX_ROWS", "SqlResult", "list_tables", "run_sql"]
