@@ -158,7 +158,18 @@ class Shots:
         self.n += 1
         self.folder.mkdir(parents=True, exist_ok=True)
         path = self.folder / f"{self.n:02d}-{name}.png"
-        self.page.screenshot(path=str(path), full_page=True)
+        # The whole page, with sticky bars where a person sees them: a viewport as tall as the
+        # document (up to 4000 px) for the shot, then back.
+        viewport = self.page.viewport_size
+        height = self.page.evaluate("Math.min(document.documentElement.scrollHeight, 4000)")
+        if viewport and height > viewport["height"]:
+            self.page.set_viewport_size({"width": viewport["width"], "height": height})
+            try:
+                self.page.screenshot(path=str(path))
+            finally:
+                self.page.set_viewport_size(viewport)
+        else:
+            self.page.screenshot(path=str(path))
         return path
 
 

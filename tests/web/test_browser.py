@@ -137,23 +137,29 @@ def test_search_by_text_finds_dogs(web, coco_truth):
     top = names[:3]
     assert all("dog" in coco_truth[n] for n in top), [(n, coco_truth[n]) for n in top]
 
-    # The label filter "all" keeps only items carrying every chosen label.
-    page.get_by_test_id("label-input").fill("dog")
-    page.get_by_test_id("label-input").press("Enter")
+    # Label filters: "any" keeps items with one of the labels, "all" those with every one.
+    def shown() -> list[str]:
+        page.wait_for_function("() => !document.querySelector('.results[aria-busy=true]')")
+        imgs = page.get_by_test_id("result").locator("img")
+        return [Path(t).name for t in imgs.evaluate_all("els => els.map(e => e.alt)")]
+
+    for label in ("dog", "cat"):
+        page.get_by_test_id("label-input").fill(label)
+        page.get_by_test_id("label-input").press("Enter")
+        page.wait_for_url(re.compile(f"labels=[^&]*{label}"))
+    any_names = shown()
+    assert any_names and all({"dog", "cat"} & coco_truth[n] for n in any_names)
+    shot("search-labels-any")
     page.get_by_test_id("label-mode-all").check(force=True)
     page.wait_for_url(re.compile(r"lm=all"))
     page.wait_for_function(
-        "() => !document.querySelector('.results[aria-busy=true]')"
-        " && document.querySelectorAll('[data-testid=result]').length > 0"
+        "n => document.querySelector('[data-testid=result-count]')?.textContent !== `${n} results`",
+        arg=len(any_names),
     )
-    filtered = [
-        Path(t).name
-        for t in page.get_by_test_id("result")
-        .locator("img")
-        .evaluate_all("els => els.map(e => e.alt)")
-    ]
-    assert filtered and all("dog" in coco_truth[n] for n in filtered)
-    shot("search-label-all-dog")
+    all_names = shown()
+    assert all_names and all({"dog", "cat"} <= coco_truth[n] for n in all_names)
+    assert set(all_names) < set(any_names)
+    shot("search-labels-all")
 
 
 # -- tags -----------------------------------------------------------------------------------------

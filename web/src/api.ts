@@ -177,6 +177,9 @@ export interface Scored {
 export interface Preview {
   threshold: number;
   stratified: boolean;
+  live: boolean;
+  n_positive: number | null;
+  n_negative: number | null;
   positives: Scored[];
   negatives: Scored[];
 }
@@ -191,6 +194,8 @@ export interface HistogramBin {
 export interface Histogram {
   bins: HistogramBin[];
   where_tagged: string | null;
+  n_below: number;
+  n_items: number;
 }
 
 export const METRICS = ["f1", "f0_5", "precision", "recall", "accuracy"] as const;
@@ -323,21 +328,22 @@ export const api = {
     ).map(hit),
 
   searchText: async (ds: string, text: string, o: SearchOptions) =>
-    asList<Loose>(await get(`/api/datasets/${enc(ds)}/search${query({ text, ...o })}`), "hits", "items").map(
+    asList<Loose>(await post(`/api/datasets/${enc(ds)}/search`, searchBody({ text }, o)), "hits").map(hit),
+
+  searchItem: async (ds: string, item_id: number, o: SearchOptions) =>
+    asList<Loose>(await post(`/api/datasets/${enc(ds)}/search`, searchBody({ item_id }, o)), "hits").map(
       hit,
     ),
-
-  searchItem: async (_ds: string, item_id: number, o: SearchOptions) =>
-    asList<Loose>(await get(`/api/items/${item_id}/similar${query({ ...o })}`), "hits", "items").map(hit),
 
   searchImage: async (ds: string, file: File, o: SearchOptions) => {
     const form = new FormData();
     form.append("file", file);
-    return asList<Loose>(
-      await post(`/api/datasets/${enc(ds)}/search/image${query({ ...o })}`, form),
-      "hits",
-      "items",
-    ).map(hit);
+    form.append("k", String(o.k));
+    if (o.space) form.append("space", o.space);
+    if (o.min_score != null) form.append("min_score", String(o.min_score));
+    for (const l of o.labels ?? []) form.append("labels", l);
+    if (o.label_mode) form.append("label_mode", o.label_mode);
+    return asList<Loose>(await post(`/api/datasets/${enc(ds)}/search/image`, form), "hits").map(hit);
   },
 
   duplicates: async (ds: string, o: Partial<SearchOptions>) =>
@@ -379,6 +385,9 @@ export const api = {
       stratified: Boolean(d.stratified),
       positives: asList<Loose>(d.positives).map(scored),
       negatives: asList<Loose>(d.negatives).map(scored),
+      n_positive: typeof d.n_positive === "number" ? d.n_positive : null,
+      n_negative: typeof d.n_negative === "number" ? d.n_negative : null,
+      live: Boolean(d.live),
     } as Preview;
   },
   uncertain: async (ds: string, g: string, t: string, n = 24) =>
@@ -394,11 +403,13 @@ export const api = {
         where: String(b.where ?? b.filter ?? ""),
       })),
       where_tagged: (d.where_tagged ?? d.where ?? null) as string | null,
+      n_below: num(d.n_below),
+      n_items: num(d.n_items),
     } as Histogram;
   },
 
   metrics: async (ds: string, g: string, t: string, metric = "f1") => {
-    const d = (await get<Loose>(`${tagUrl(ds, g, t)}/evaluation${query({ metric })}`)) ?? {};
+    const d = (await get<Loose>(`${tagUrl(ds, g, t)}/metrics${query({ metric })}`)) ?? {};
     const src = ((d.curves as Loose) ?? d) as Loose;
     const curves = {} as Record<MetricName, number[]>;
     for (const m of METRICS) {
@@ -456,6 +467,13 @@ export const api = {
     } as SqlResult;
   },
 };
+
+function searchBody(q: { text?: string; item_id?: number }, o: SearchOptions): Loose {
+  const body: Loose = { ...q, k: o.k, label_mode: o.label_mode ?? "any", labels: o.labels ?? [] };
+  if (o.space) body.space = o.space;
+  if (o.min_score != null) body.min_score = o.min_score;
+  return body;
+}
 
 function jobOf(d: Loose): Job {
   return ((d.job as Job | undefined) ?? (d as unknown as Job)) as Job;

@@ -1,6 +1,6 @@
 // Small building blocks shared by the pages.
 import type { ComponentChildren, JSX } from "preact";
-import { useEffect, useRef } from "preact/hooks";
+import { useEffect, useRef, useState } from "preact/hooks";
 import type { Job } from "../api";
 import { jobs, isFinished } from "../jobs";
 import { useStore, toasts } from "../store";
@@ -191,3 +191,52 @@ export function Field({
 }
 
 export type Handler<E extends Event> = JSX.TargetedEvent<HTMLInputElement, E>;
+
+/**
+ * A number box that keeps what the person types until they commit it (Enter, change, blur), so
+ * a re-render from data arriving meanwhile never overwrites a half-typed value.
+ */
+export function NumberInput({
+  value,
+  onCommit,
+  min = 0,
+  max = 1,
+  step = 0.01,
+  digits = 2,
+  ...rest
+}: {
+  value: number;
+  onCommit: (v: number) => void;
+  min?: number;
+  max?: number;
+  step?: number;
+  digits?: number;
+  "aria-label": string;
+  "data-testid"?: string;
+}) {
+  const [draft, setDraft] = useState<string | null>(null);
+  const commit = () => {
+    if (draft === null) return;
+    const v = Number(draft);
+    setDraft(null);
+    if (draft.trim() !== "" && Number.isFinite(v)) onCommit(Math.min(max, Math.max(min, v)));
+  };
+  return (
+    <input
+      type="number"
+      class="num"
+      min={min}
+      max={max}
+      step={step}
+      value={draft ?? value.toFixed(digits)}
+      onInput={(e) => setDraft((e.target as HTMLInputElement).value)}
+      onChange={commit}
+      onBlur={commit}
+      onKeyDown={(e) => {
+        if (e.key === "Enter") commit();
+        if (e.key === "Escape") setDraft(null);
+      }}
+      {...rest}
+    />
+  );
+}

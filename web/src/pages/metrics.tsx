@@ -2,7 +2,7 @@
 // threshold marked, a slider and input box updating the values, and save.
 import { useEffect, useMemo, useState } from "preact/hooks";
 import { api, errorText, METRICS, type MetricName, type Metrics } from "../api";
-import { Empty, ErrorBox, PageHead, Spinner, fmtScore } from "../components/ui";
+import { Empty, ErrorBox, NumberInput, PageHead, Spinner, fmtScore } from "../components/ui";
 import { href, navigate } from "../router";
 import { toast } from "../store";
 import { useTag } from "./tag";
@@ -50,8 +50,14 @@ export function MetricsPage({ ds, group, tag }: { ds: string; group: string; tag
   const [saving, setSaving] = useState(false);
 
   useEffect(() => {
-    api.metrics(ds, group, tag, "f1").then(setM, (e) => setError(errorText(e)));
-  }, [ds, group, tag]);
+    api.metrics(ds, group, tag, metric).then(
+      (x) => {
+        setM(x);
+        setError(null);
+      },
+      (e) => setError(errorText(e)),
+    );
+  }, [ds, group, tag, metric]);
   useEffect(() => {
     if (t && threshold === null) setThreshold(t.threshold);
   }, [t]);
@@ -142,19 +148,11 @@ export function MetricsPage({ ds, group, tag }: { ds: string; group: string; tag
                   data-testid="metrics-slider"
                   onInput={(e) => setThreshold(Number((e.target as HTMLInputElement).value))}
                 />
-                <input
-                  type="number"
-                  min={0}
-                  max={1}
-                  step={0.01}
-                  class="num"
-                  value={threshold.toFixed(2)}
+                <NumberInput
+                  value={threshold}
+                  onCommit={setThreshold}
                   aria-label="Threshold value"
                   data-testid="metrics-input"
-                  onChange={(e) => {
-                    const v = Number((e.target as HTMLInputElement).value);
-                    if (Number.isFinite(v)) setThreshold(Math.min(1, Math.max(0, v)));
-                  }}
                 />
                 <button type="button" class="ghost" onClick={() => setThreshold(Number(recommended.toFixed(2)))} data-testid="use-recommended">
                   Use recommended ({recommended.toFixed(2)})

@@ -4,7 +4,7 @@
 import { useEffect, useMemo, useRef, useState } from "preact/hooks";
 import { api, errorText, type Job, type Preview, type Scored, type Tag, type TagGroup } from "../api";
 import { Thumb } from "../components/thumbs";
-import { Dialog, Empty, ErrorBox, JobProgress, PageHead, Spinner, fmtScore } from "../components/ui";
+import { Dialog, Empty, ErrorBox, JobProgress, NumberInput, PageHead, Spinner, fmtScore } from "../components/ui";
 import { isFinished, watchJob } from "../jobs";
 import { href } from "../router";
 import { toast } from "../store";
@@ -194,6 +194,7 @@ function PreviewBody({
             <ScoringChip status={scoring.status} /> <TagCounts tag={tag} />{" "}
             <span class="muted small">
               {data?.stratified ? "stratified sample: 10 per score bucket" : "random sample"}
+              {data ? (data.live ? " · live: current definition" : " · published scores") : ""}
             </span>
           </>
         }
@@ -234,18 +235,11 @@ function PreviewBody({
             data-testid="threshold-slider"
             onInput={(e) => setThreshold(Number((e.target as HTMLInputElement).value))}
           />
-          <input
-            type="number"
-            min={0}
-            max={1}
-            step={0.01}
-            value={threshold.toFixed(2)}
-            class="num"
+          <NumberInput
+            value={threshold}
+            onCommit={setThreshold}
             aria-label="Threshold value"
             data-testid="threshold-input"
-            onChange={(e) =>
-              setThreshold(Math.min(1, Math.max(0, Number((e.target as HTMLInputElement).value) || 0)))
-            }
           />
         </label>
         <button
@@ -326,6 +320,7 @@ function PreviewBody({
         </div>
       ) : null}
 
+      <Prompts ds={ds} group={group} tag={tag} editable compact onChange={() => void reload()} />
       <ErrorBox error={error} testid="preview-error" />
       <div class="preview-main">
         <div class={`preview-cols ${view}`}>
@@ -334,6 +329,12 @@ function PreviewBody({
               <header class="col-head">
                 <h2>
                   Positives <span class="muted">≥ {threshold.toFixed(2)}</span>
+                  {exact && data?.n_positive != null ? (
+                    <span class="muted small" data-testid="n-positive">
+                      {" "}
+                      · {data.n_positive.toLocaleString("en-US")} items
+                    </span>
+                  ) : null}
                 </h2>
                 <button
                   type="button"
@@ -351,6 +352,12 @@ function PreviewBody({
               <header class="col-head">
                 <h2>
                   Negatives <span class="muted">&lt; {threshold.toFixed(2)}</span>
+                  {exact && data?.n_negative != null ? (
+                    <span class="muted small" data-testid="n-negative">
+                      {" "}
+                      · {data.n_negative.toLocaleString("en-US")} items
+                    </span>
+                  ) : null}
                 </h2>
                 <button
                   type="button"
@@ -364,9 +371,6 @@ function PreviewBody({
             </section>
           ) : null}
         </div>
-        <aside class="preview-side">
-          <Prompts ds={ds} group={group} tag={tag} editable onChange={() => void reload()} />
-        </aside>
       </div>
 
       <AddFromDialog

@@ -9,12 +9,15 @@ export function Prompts({
   tag,
   editable,
   onChange,
+  compact = false,
 }: {
   ds: string;
   group: TagGroup;
   tag: Tag;
   editable: boolean;
   onChange: () => void;
+  /** One row: prompts as chips, then the form (the preview page). */
+  compact?: boolean;
 }) {
   const [text, setText] = useState("");
   const [polarity, setPolarity] = useState("positive");
@@ -41,7 +44,7 @@ export function Prompts({
     }
   };
   return (
-    <section class="panel prompts" aria-label="Text prompts" data-testid="prompts">
+    <section class={`panel prompts${compact ? " compact" : ""}`} aria-label="Text prompts" data-testid="prompts">
       <h2>Text prompts</h2>
       <ul class="prompt-list">
         {tag.prompts.map((p) => (

@@ -131,7 +131,7 @@ export function SqlPage({ ds, q }: { ds: string | null; q: URLSearchParams }) {
           {error ? (
             <div class="error-box sql-error" role="alert" data-testid="sql-error">
               <strong>{error.status === 400 ? "Refused" : error.status ? `Error ${error.status}` : "Error"}</strong>{" "}
-              {error.message}
+              {error.status === 400 ? error.message.replace(/^refused:\s*/i, "") : error.message}
             </div>
           ) : null}
           {result ? (

@@ -3,7 +3,7 @@
 import { useEffect, useState } from "preact/hooks";
 import { api, errorText, type Histogram, type Tag, type TagGroup } from "../api";
 import { Thumb } from "../components/thumbs";
-import { Chip, Empty, ErrorBox, PageHead, Spinner, fmtCount } from "../components/ui";
+import { Chip, Empty, ErrorBox, NumberInput, PageHead, Spinner, fmtCount } from "../components/ui";
 import { href, navigate } from "../router";
 import { scoreFilter, taggedFilter } from "../sqlfilters";
 import { toast } from "../store";
@@ -31,12 +31,13 @@ export function useTag(group: string, tag: string) {
 export function TagPage({ ds, group, tag, q }: { ds: string; group: string; tag: string; q: URLSearchParams }) {
   const { group: g, tag: t, error, reload } = useTag(group, tag);
   const scoring = useScoring(ds, g);
+  const [whereTagged, setWhereTagged] = useState<string | null>(null);
   if (error) return <ErrorBox error={error} />;
   if (!g || !t) return <Spinner />;
   const st = tagState(g);
   const committed = g.version > 0;
   const editable = g.dataset === ds;
-  const tagged = taggedFilter(g.table, t.name);
+  const tagged = whereTagged || taggedFilter(g.table, t.name);
   return (
     <section class="page tag-page" aria-label={`Tag ${t.name}`} data-testid="tag-page">
       <PageHead
@@ -80,7 +81,14 @@ export function TagPage({ ds, group, tag, q }: { ds: string; group: string; tag:
 
       <div class="two-col">
         <div>
-          <HistogramPanel ds={ds} group={g} tag={t} committed={committed} initialMin={Number(q.get("min")) || 0} />
+          <HistogramPanel
+            ds={ds}
+            group={g}
+            tag={t}
+            committed={committed}
+            initialMin={Number(q.get("min")) || 0}
+            onTagged={setWhereTagged}
+          />
           <ExamplesPanel ds={ds} group={g} tag={t} editable={editable} onChange={reload} />
         </div>
         <aside>
@@ -97,12 +105,14 @@ function HistogramPanel({
   tag,
   committed,
   initialMin,
+  onTagged,
 }: {
   ds: string;
   group: TagGroup;
   tag: Tag;
   committed: boolean;
   initialMin: number;
+  onTagged: (where: string | null) => void;
 }) {
   const [min, setMin] = useState(initialMin);
   const [hist, setHist] = useState<Histogram | null>(null);
@@ -114,6 +124,7 @@ function HistogramPanel({
         (h) => {
           setHist(h);
           setError(null);
+          onTagged(h.where_tagged);
         },
         (e) => setError(errorText(e)),
       );
@@ -137,16 +148,13 @@ function HistogramPanel({
             data-testid="hist-min-slider"
             onInput={(e) => setMin(Number((e.target as HTMLInputElement).value))}
           />
-          <input
-            type="number"
-            min={0}
+          <NumberInput
+            value={min}
             max={0.95}
             step={0.05}
-            value={min}
-            class="num"
+            onCommit={setMin}
             aria-label="Histogram minimum score value"
             data-testid="hist-min"
-            onChange={(e) => setMin(Math.min(0.95, Math.max(0, Number((e.target as HTMLInputElement).value) || 0)))}
           />
         </label>
       </header>
@@ -166,7 +174,10 @@ function HistogramPanel({
           ) : (
             <Spinner />
           )}
-          <p class="muted small">Click a bar to open the grid filtered to its score range.</p>
+          <p class="muted small">
+            Click a bar to open the grid filtered to its score range.
+            {hist && hist.n_below ? ` ${fmtCount(hist.n_below)} of ${fmtCount(hist.n_items)} items score below ${min.toFixed(2)}.` : ""}
+          </p>
         </>
       )}
     </section>
@@ -224,7 +235,7 @@ export function HistogramChart({
             }}
           >
             <rect class="hit" x={x0} y={pad.t} width={w} height={H - pad.t - pad.b} />
-            <rect class="bar" x={x0} y={y(b.count)} width={w} height={Math.max(0, H - pad.b - y(b.count))} />
+            <rect class="hbar" x={x0} y={y(b.count)} width={w} height={Math.max(0, H - pad.b - y(b.count))} />
             <title>{`${b.lo.toFixed(2)}–${b.hi.toFixed(2)}: ${b.count} items`}</title>
           </g>
         );
