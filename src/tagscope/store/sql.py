@@ -20,14 +20,9 @@ and a macro ``has_label(item_id, name)``.
 immutable and keep the decision they were written with, and the views recompute it for tags whose
 threshold was saved since (see :mod:`tagscope.store.scores`).
 
-How catalog tables get into DuckDB: DuckDB's sqlite/postgres extensions on PyPI do not match the
-duckdb version in use (and would need two code paths), so the engine copies the catalog's
-``datasets``, ``items`` and ``labels`` into in-memory DuckDB tables through SQLAlchemy (one
-streaming pass of the DB-API cursor into Arrow batches) and keeps them up to date incrementally:
-each new session reads the catalog's state (datasets, ``max(id)`` of items and labels,
-thresholds: index look-ups) and fetches only rows with ids above what it has; a deleted dataset
-drops its rows. Edits in place (an item's text, say) show after :meth:`SqlEngine.refresh`
-``(full=True)``. Score files are read in place from Parquet.
+The catalog's tables are copied into DuckDB and kept up to date incrementally by
+:class:`tagscope.store.sql_catalog.CatalogCopy` (edits in place show after
+:meth:`SqlEngine.refresh` ``(full=True)``); score files are read in place from Parquet.
 
 The sandbox, two locks deep: every statement is checked first
 (:func:`tagscope.store.sql_guard.check_statement`: one read-only statement, no file-reading or
@@ -42,73 +37,24 @@ from __future__ import annotations
 import re
 import threading
 import time
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import duckdb
 import numpy as np
 import pyarrow as pa
-from sqlalchemy import Integer, Select, Text, cast, func, select
 
 from tagscope.domain import NotFoundError, SqlError, SqlRefusedError, SqlTimeoutError
 from tagscope.domain.tags import group_slug
 from tagscope.store.catalog import Catalog
-from tagscope.store.schema import DatasetRow, ItemRow, LabelRow
 from tagscope.store.scores import MODALITIES, ScoreTables, ScoreVersion
-from tagscope.store.sql_guard import check_expression, check_statement
-from tagscope.store.tag_schema import TagGroupRow, TagRow
+from tagscope.store.sql_catalog import INTERNAL, CatalogCopy
+from tagscope.store.sql_guard import check_expression, check_statement, sql_ident, sql_string
 
 DEFAULT_MAX_ROWS = 10_000
 DEFAULT_TIMEOUT_S = 10.0
-_BATCH = 50_000
-_MAX_META_COLUMNS = 100
-_INTERNAL = "_tagscope"
-_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-
-_ITEMS = pa.schema(
-    [
-        ("id", pa.int64()),
-        ("dataset_id", pa.int64()),
-        ("path", pa.string()),
-        ("modality", pa.string()),
-        ("width", pa.int64()),
-        ("height", pa.int64()),
-        ("format", pa.string()),
-        ("size", pa.int64()),
-        ("content_hash", pa.string()),
-        ("text", pa.string()),
-        ("split", pa.string()),
-        ("metadata", pa.string()),
-    ]
-)
-_LABELS = pa.schema(
-    [
-        ("id", pa.int64()),
-        ("item_id", pa.int64()),
-        ("kind", pa.string()),
-        ("name", pa.string()),
-        ("source", pa.string()),
-        ("is_main", pa.int64()),
-        ("score", pa.float64()),
-    ]
-)
-# Metadata fields that are always columns (NULL where absent): video structure (SPEC F-40).
-_FIXED_META = ("video_id", "keyframe_time_ms", "keyframe_index")
-_ITEM_VIEW_BASE = ("id", "dataset_id", "dataset", "path", "modality", "width", "height", "format")
-_ITEM_VIEW_REST = ("size", "content_hash", "text", "split")
-_RESERVED = {c.lower() for c in (*_ITEMS.names, "dataset", *_FIXED_META)}
 SORTABLE = ("id", "path", "size", "width", "height", "format", "split", "modality")
-
-
-def sql_string(value: str) -> str:
-    """A SQL string literal."""
-    return "'" + str(value).replace("'", "''") + "'"
-
-
-def sql_ident(name: str) -> str:
-    """A quoted SQL identifier."""
-    return '"' + str(name).replace('"', '""') + '"'
 
 
 def tag_column(tag: str) -> str:
@@ -154,66 +100,6 @@ class FilteredItems:
     total: int
 
 
-@dataclass(slots=True)
-class _State:
-    """What the in-memory copy of the catalog holds."""
-
-    datasets: tuple[tuple[int, str, str], ...] = ()
-    item_mark: int = 0
-    label_mark: int = 0
-    meta_types: dict[str, set[str]] = field(default_factory=dict)
-    meta_columns: dict[str, str] = field(
-        default_factory=lambda: dict.fromkeys(_FIXED_META, "BIGINT")
-    )
-    views_key: Any = None
-    tables: frozenset[str] = frozenset()
-    wide: dict[str, str] = field(default_factory=dict)  # tags_<slug> -> slug
-
-
-def _fetch(catalog: Catalog, stmt: Select, schema: pa.Schema) -> pa.RecordBatchReader:
-    """Stream ``stmt``'s rows as Arrow batches through the raw DB-API cursor (fast, any engine)."""
-    engine = catalog.engine
-    sql = str(stmt.compile(dialect=engine.dialect, compile_kwargs={"literal_binds": True}))
-
-    def batches() -> Iterator[pa.RecordBatch]:
-        with engine.connect() as conn:
-            raw = conn.connection.dbapi_connection
-            assert raw is not None
-            # PostgreSQL: a server-side cursor, so the rows stream instead of landing at once.
-            pg = engine.dialect.name == "postgresql"
-            cur = raw.cursor(name="tagscope_sql_copy") if pg else raw.cursor()
-            try:
-                cur.execute(sql)
-                while rows := cur.fetchmany(_BATCH):
-                    cols = zip(*rows, strict=True)
-                    arrays = [pa.array(c, type=f.type) for c, f in zip(cols, schema, strict=True)]
-                    yield pa.RecordBatch.from_arrays(arrays, schema=schema)
-            finally:
-                cur.close()
-
-    return pa.RecordBatchReader.from_batches(schema, batches())
-
-
-def _meta_type(json_types: set[str]) -> str:
-    kinds = json_types - {"NULL"}
-    if kinds <= {"BIGINT", "UBIGINT"}:
-        return "BIGINT"
-    if kinds <= {"BIGINT", "UBIGINT", "DOUBLE"}:
-        return "DOUBLE"
-    if kinds in ({"BOOLEAN"}, {"VARCHAR"}):
-        return kinds.pop()
-    if kinds & {"ARRAY", "OBJECT"}:
-        return "JSON"
-    return "VARCHAR"
-
-
-def _meta_expr(key: str, sql_type: str) -> str:
-    path = sql_string(f"$.{key}")
-    if sql_type == "JSON":
-        return f"json_extract(metadata, {path})"
-    return f"TRY_CAST(json_extract_string(metadata, {path}) AS {sql_type})"
-
-
 class SqlEngine:
     """Read-only DuckDB sessions over a workspace's catalog and score files.
 
@@ -252,8 +138,11 @@ class SqlEngine:
         self.max_rows = max_rows
         self.timeout_s = timeout_s
         self._lock = threading.Lock()
-        self._state = _State()
+        self._views_key: Any = None
+        self._tables: frozenset[str] = frozenset()
+        self._wide: dict[str, str] = {}  # tags_<slug> -> slug
         self._con = self._connect(threads, memory_limit)
+        self._copy = CatalogCopy(self._con, catalog)
 
     def _connect(self, threads: int | None, memory_limit: str | None) -> duckdb.DuckDBPyConnection:
         config: dict[str, Any] = {
@@ -273,38 +162,17 @@ class SqlEngine:
         con.execute(f"SET allowed_directories = [{sql_string(scores_dir)}]")
         con.execute("SET enable_external_access = false")
         con.execute("SET lock_configuration = true")
-        con.execute(f"CREATE SCHEMA {_INTERNAL}")
-        con.execute(
-            f"CREATE TABLE {_INTERNAL}.datasets (id BIGINT, name VARCHAR, description VARCHAR)"
-        )
-        self._con = con
-        self._create_tables()
         return con
-
-    def _create_tables(self) -> None:
-        con = self._con
-        con.register("_items_empty", _ITEMS.empty_table())
-        try:
-            con.execute(
-                f"CREATE OR REPLACE TABLE {_INTERNAL}.items AS {self._item_select('_items_empty')}"
-            )
-        finally:
-            con.unregister("_items_empty")
-        con.execute(
-            f"CREATE OR REPLACE TABLE {_INTERNAL}.labels (id BIGINT, item_id BIGINT, "
-            "kind VARCHAR, name VARCHAR, source VARCHAR, is_main BOOLEAN, score DOUBLE)"
-        )
 
     # -- sessions -------------------------------------------------------------------------
     def session(self) -> QuerySession:
         """A session over the catalog and scores as they are now (refreshed if they changed)."""
         with self._lock:
             self._refresh()
-            state = self._state
             return QuerySession(
                 self._con.cursor(),
-                tables=state.tables,
-                wide=dict(state.wide),
+                tables=self._tables,
+                wide=dict(self._wide),
                 max_rows=self.max_rows,
                 timeout_s=self.timeout_s,
             )
@@ -314,185 +182,40 @@ class SqlEngine:
         edits in place, which the incremental refresh does not see)."""
         with self._lock:
             if full:
-                self._state = _State()
-                self._create_tables()
+                self._copy.reset()
             self._refresh()
 
     def close(self) -> None:
         self._con.close()
 
-    # -- copying the catalog --------------------------------------------------------------
     def _refresh(self) -> None:
-        datasets, max_item, max_label, thresholds = self._catalog_state()
-        state = self._state
-        if datasets != state.datasets:
-            self._load_datasets(datasets, dropped=bool(set(state.datasets) - set(datasets)))
-        if max_item < state.item_mark or max_label < state.label_mark:
-            # Rows went missing other than with their dataset: copy everything again.
-            self._state = state = _State(datasets=state.datasets)
-            self._create_tables()
-        if max_item > state.item_mark:
-            self._load_items()
-        if max_label > state.label_mark:
-            self._load_labels()
-        scored = [v for v in self.scores.scored() if v.dataset_id in {d[0] for d in datasets}]
-        key = (tuple(state.meta_columns.items()), tuple(thresholds.items()), _files_key(scored))
-        if key != state.views_key:
-            self._create_views(scored, thresholds)
-            state.views_key = key
-
-    def _catalog_state(
-        self,
-    ) -> tuple[tuple[tuple[int, str, str], ...], int, int, dict[tuple[str, str], float]]:
-        with self.catalog.session() as s:
-            datasets = tuple(
-                (r.id, r.name, r.description or "")
-                for r in s.execute(select(DatasetRow).order_by(DatasetRow.id)).scalars()
-            )
-            max_item = s.execute(select(func.coalesce(func.max(ItemRow.id), 0))).scalar_one()
-            max_label = s.execute(select(func.coalesce(func.max(LabelRow.id), 0))).scalar_one()
-            rows = s.execute(
-                select(TagGroupRow.slug, TagRow.name, TagRow.threshold)
-                .join(TagRow, TagRow.group_id == TagGroupRow.id)
-                .order_by(TagGroupRow.slug, TagRow.name)
-            )
-            thresholds = {(slug, name): float(t) for slug, name, t in rows}
-        return datasets, int(max_item), int(max_label), thresholds
-
-    def _load_datasets(self, datasets: Sequence[tuple[int, str, str]], *, dropped: bool) -> None:
-        con = self._con
-        ids, names, descriptions = zip(*datasets, strict=True) if datasets else ((), (), ())
-        table = pa.table(
-            {
-                "id": pa.array(ids, pa.int64()),
-                "name": pa.array(names, pa.string()),
-                "description": pa.array(descriptions, pa.string()),
-            }
-        )
-        con.register("_datasets_new", table)
-        try:
-            con.execute(f"DELETE FROM {_INTERNAL}.datasets")
-            con.execute(f"INSERT INTO {_INTERNAL}.datasets SELECT * FROM _datasets_new")
-        finally:
-            con.unregister("_datasets_new")
-        if dropped:
-            con.execute(
-                f"DELETE FROM {_INTERNAL}.items WHERE dataset_id NOT IN "
-                f"(SELECT id FROM {_INTERNAL}.datasets)"
-            )
-            con.execute(
-                f"DELETE FROM {_INTERNAL}.labels WHERE item_id NOT IN "
-                f"(SELECT id FROM {_INTERNAL}.items)"
-            )
-            # SQLite may hand out the ids of deleted rows again: fetch from what is left.
-            self._state.item_mark = self._max_id("items")
-            self._state.label_mark = self._max_id("labels")
-        self._state.datasets = tuple(datasets)
-
-    def _max_id(self, table: str) -> int:
-        rows = self._con.execute(f"SELECT coalesce(max(id), 0) FROM {_INTERNAL}.{table}")
-        return int(rows.fetchall()[0][0])
-
-    def _load_items(self) -> None:
-        t = ItemRow.__table__.c
-        stmt = (
-            select(
-                t.id,
-                t.dataset_id,
-                t.path,
-                t.modality,
-                t.width,
-                t.height,
-                t.format,
-                t.size,
-                t.content_hash,
-                t.text,
-                t.split,
-                cast(t.metadata, Text),
-            )
-            .where(t.id > self._state.item_mark)
-            .order_by(t.id)
-        )
-        con = self._con
-        con.register("_items_batches", _fetch(self.catalog, stmt, _ITEMS))
-        try:
-            con.execute("CREATE OR REPLACE TEMP TABLE _items_new AS FROM _items_batches")
-        finally:
-            con.unregister("_items_batches")
-        try:
-            before = dict(self._state.meta_columns)
-            self._discover_metadata("_items_new")
-            new = self._item_select("_items_new")
-            if self._state.meta_columns == before:
-                con.execute(f"INSERT INTO {_INTERNAL}.items BY NAME {new}")
-            else:  # a new field or type: extract every column again
-                base = ", ".join(_ITEMS.names)
-                old = self._item_select(f"(SELECT {base} FROM {_INTERNAL}.items)")
-                con.execute(f"CREATE OR REPLACE TABLE {_INTERNAL}.items AS {old} UNION ALL {new}")
-        finally:
-            con.execute("DROP TABLE IF EXISTS _items_new")
-        self._state.item_mark = self._max_id("items")
-
-    def _discover_metadata(self, table: str) -> None:
-        rows = self._con.execute(
-            f"SELECT k, list(DISTINCT json_type(metadata -> k)) FROM "
-            f"(SELECT metadata::JSON AS metadata, unnest(json_keys(metadata::JSON)) AS k "
-            f" FROM {table} WHERE metadata IS NOT NULL AND metadata NOT IN ('{{}}', 'null')) "
-            f"GROUP BY k ORDER BY k"
-        ).fetchall()
-        types = self._state.meta_types
-        for key, kinds in rows:
-            if _IDENT.match(key) and (key in types or len(types) < _MAX_META_COLUMNS):
-                types.setdefault(key, set()).update(kinds)
-        columns = {k: _meta_type(v) for k, v in sorted(types.items())}
-        fixed = {k: columns.get(k, "BIGINT") for k in _FIXED_META}
-        rest = {k: v for k, v in columns.items() if k.lower() not in _RESERVED}
-        self._state.meta_columns = {**fixed, **rest}
-
-    def _item_select(self, source: str) -> str:
-        meta = ", ".join(
-            f"{_meta_expr(k, t)} AS {sql_ident(k)}" for k, t in self._state.meta_columns.items()
-        )
-        cols = ", ".join(n for n in _ITEMS.names if n != "metadata")
-        return f"SELECT {cols}, metadata::JSON AS metadata, {meta} FROM {source}"
-
-    def _load_labels(self) -> None:
-        t = LabelRow.__table__.c
-        stmt = (
-            select(t.id, t.item_id, t.kind, t.name, t.source, cast(t.is_main, Integer), t.score)
-            .where(t.id > self._state.label_mark)
-            .order_by(t.id)
-        )
-        con = self._con
-        con.register("_labels_batches", _fetch(self.catalog, stmt, _LABELS))
-        try:
-            con.execute(
-                f"INSERT INTO {_INTERNAL}.labels SELECT id, item_id, kind, name, source, "
-                "is_main::BOOLEAN, score FROM _labels_batches"
-            )
-        finally:
-            con.unregister("_labels_batches")
-        self._state.label_mark = self._max_id("labels")
+        state = self._copy.refresh()
+        scored = [v for v in self.scores.scored() if v.dataset_id in state.dataset_ids]
+        meta = tuple(self._copy.meta_columns.items())
+        key = (meta, tuple(state.thresholds.items()), _files_key(scored))
+        if key != self._views_key:
+            self._create_views(scored, state.thresholds)
+            self._views_key = key
 
     # -- views ----------------------------------------------------------------------------
     def _create_views(
         self, scored: Sequence[ScoreVersion], thresholds: dict[tuple[str, str], float]
     ) -> None:
         con = self._con
-        meta = "".join(f", i.{sql_ident(k)}" for k in self._state.meta_columns)
+        meta = "".join(f", i.{sql_ident(k)}" for k in self._copy.meta_columns)
         con.execute(
             f"CREATE OR REPLACE VIEW main.datasets AS "
-            f"SELECT id, name, description FROM {_INTERNAL}.datasets"
+            f"SELECT id, name, description FROM {INTERNAL}.datasets"
         )
         con.execute(
             "CREATE OR REPLACE VIEW main.items AS SELECT i.id, i.dataset_id, d.name AS dataset, "
             "i.path, i.modality, i.width, i.height, i.format, i.size, i.content_hash, i.text, "
-            f"i.split{meta}, i.metadata FROM {_INTERNAL}.items i "
-            f"JOIN {_INTERNAL}.datasets d ON d.id = i.dataset_id"
+            f"i.split{meta}, i.metadata FROM {INTERNAL}.items i "
+            f"JOIN {INTERNAL}.datasets d ON d.id = i.dataset_id"
         )
         con.execute(
             "CREATE OR REPLACE VIEW main.labels AS SELECT item_id, kind, name, source, is_main, "
-            f"score FROM {_INTERNAL}.labels"
+            f"score FROM {INTERNAL}.labels"
         )
         con.execute(
             "CREATE OR REPLACE MACRO main.has_label(item, label_name) AS EXISTS "
@@ -521,8 +244,8 @@ class SqlEngine:
         ).fetchall():
             if name not in wanted:
                 con.execute(f"DROP VIEW main.{sql_ident(name)}")
-        self._state.tables = frozenset(wanted)
-        self._state.wide = wide
+        self._tables = frozenset(wanted)
+        self._wide = wide
 
 
 def _files_key(scored: Sequence[ScoreVersion]) -> tuple:
@@ -683,9 +406,9 @@ class QuerySession:
         if limit < 0 or offset < 0:
             raise SqlError("limit and offset must be >= 0", field="where")
         found = self._con.execute(
-            f"SELECT id, (SELECT min(id) FROM {_INTERNAL}.items WHERE dataset_id = d.id), "
-            f"(SELECT max(id) FROM {_INTERNAL}.items WHERE dataset_id = d.id) "
-            f"FROM {_INTERNAL}.datasets d WHERE name = ?",
+            f"SELECT id, (SELECT min(id) FROM {INTERNAL}.items WHERE dataset_id = d.id), "
+            f"(SELECT max(id) FROM {INTERNAL}.items WHERE dataset_id = d.id) "
+            f"FROM {INTERNAL}.datasets d WHERE name = ?",
             [dataset],
         ).fetchall()
         if not found:

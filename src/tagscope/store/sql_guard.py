@@ -98,6 +98,16 @@ _PRAGMA = re.compile(
 _LEADING_WORD = re.compile(r"^(?:\s|--[^\n]*\n|/\*.*?\*/)*([A-Za-z_]+)", re.S)
 
 
+def sql_string(value: str) -> str:
+    """A SQL string literal."""
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def sql_ident(name: str) -> str:
+    """A quoted SQL identifier."""
+    return '"' + str(name).replace('"', '""') + '"'
+
+
 def _refuse(what: str, why: str, field: str) -> SqlRefusedError:
     return SqlRefusedError(f"refused: {what} is not allowed: {why}", field=field)
 
@@ -290,4 +300,4 @@ def check_expression(
     }
 
 
-__all__ = ["check_expression", "check_statement", "check_tree"]
+__all__ = ["check_expression", "check_statement", "check_tree", "sql_ident", "sql_string"]
