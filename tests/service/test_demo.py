@@ -8,6 +8,7 @@ from pathlib import Path
 from tagscope.service import Workspace
 from tagscope.service.demo import run_demo
 from tagscope.service.samples import SKIMAGE_CAPTIONS, write_skimage_sample
+from tagscope.service.sql import run_sql
 
 
 def test_demo_on_skimage_photos_finds_them_by_caption(workspace: Workspace, tmp_path: Path) -> None:
@@ -24,6 +25,19 @@ def test_demo_on_skimage_photos_finds_them_by_caption(workspace: Workspace, tmp_
         h.item_id for h in report.similar[1]
     }
     assert any("embedding in the text space" in s for s in steps)
+    # The tag group learnt from names alone is queryable: the best "cat" is the cat photo.
+    assert report.tags is not None and {row[0] for row in report.tags.rows} == {
+        "dog",
+        "cat",
+        "person",
+        "food",
+    }
+    best_cat = run_sql(
+        workspace,
+        "SELECT i.path FROM dt_demo_visual d JOIN items i ON i.id = d.item_id "
+        "WHERE d.tag = 'cat' ORDER BY d.score DESC LIMIT 1",
+    )
+    assert Path(best_cat.rows[0][0]).name == "chelsea.jpg"
     # Running it again adds nothing and embeds nothing.
     again = run_demo(workspace, folder)
     assert again.imported.n_added == 0

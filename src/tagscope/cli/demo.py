@@ -24,8 +24,11 @@ def demo(
     ),
     workspace: Path | None = WorkspaceOpt,
     dataset: str = typer.Option("demo", help="Name of the demo dataset."),
+    serve: bool = typer.Option(True, "--serve/--no-serve", help="Then serve the web app."),
+    host: str = typer.Option("127.0.0.1", "--host"),
+    port: int = typer.Option(8000, "--port", "-p"),
 ) -> None:
-    """Import sample media, embed them, and print text searches, similar items and duplicates."""
+    """Import sample media, embed, search and tag them, print the results, serve the web app."""
     ws = open_workspace(workspace)
     console.print(f"workspace: {ws.paths.root}")
     with progress_bar("working") as report:
@@ -53,3 +56,10 @@ def demo(
         for p in result.duplicates[:10]
     ]
     print_table(rows, ["a", "b", "score"], title=f"near-duplicates ({len(result.duplicates)})")
+    if result.tags is not None:
+        rows = [dict(zip(result.tags.columns, row, strict=True)) for row in result.tags.rows]
+        print_table(rows, result.tags.columns, title="tags (SQL over dt_demo_visual)")
+    if serve:
+        from tagscope.cli.serve import serve as serve_app
+
+        serve_app(host=host, port=port, workspace=ws.paths.root)

@@ -6,19 +6,30 @@ CLI's ``tagscope demo`` and the README stay a few lines long.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tagscope.domain import Hit, ImportReport, PairHit, ValidationError
-from tagscope.service import imports, search
+from tagscope.domain import AlreadyExistsError, Hit, ImportReport, PairHit, ValidationError
+from tagscope.service import imports, search, tags
 from tagscope.service.embeddings import compute_embeddings
 from tagscope.service.samples import CocoSample, coco_splits, default_sample
+from tagscope.service.sql import SqlResult, run_sql
+from tagscope.service.tag_scoring import publish_group
 from tagscope.service.workspace import Workspace
 
 # Queries that make sense for either sample (COCO photos, scikit-image photos).
 QUERIES = ("a dog", "a cat", "people riding horses", "a rocket or an airplane", "food on a table")
+
+# A tag group learnt from its names alone (each name is its tag's first text prompt).
+TAG_GROUP = "demo"
+TAG_NAMES = "dog\ncat\nperson\nfood"
+TAG_SUMMARY = f"""
+SELECT tag, count(*) FILTER (WHERE decision) AS n_tagged, round(max(score), 3) AS top_score
+FROM dt_{TAG_GROUP}_visual GROUP BY tag ORDER BY n_tagged DESC
+"""
 
 Step = Callable[[str], None]
 
@@ -32,6 +43,7 @@ class DemoReport:
     searches: dict[str, list[Hit]] = field(default_factory=dict)
     similar: tuple[Hit, list[Hit]] | None = None
     duplicates: list[PairHit] = field(default_factory=list)
+    tags: SqlResult | None = None
 
 
 def _samples(ws: Workspace, folder: Path | None) -> list[CocoSample]:
@@ -51,7 +63,8 @@ def run_demo(
     step: Step = lambda _msg: None,
     progress: Callable[[int, int], None] | None = None,
 ) -> DemoReport:
-    """Import a sample, embed it (``text`` where items have text, ``phash`` always), search it.
+    """Import a sample, embed it (``text`` where items have text, ``phash`` always), search it,
+    and, where items have text, learn a tag group from its names and score the dataset.
 
     Parameters
     ----------
@@ -94,5 +107,11 @@ def run_demo(
         if best:
             hits = search.search_similar(ws, dataset, item_id=best[0].item_id, space="text", k=3)
             demo.similar = (best[0], hits)
+        step(f"learning tags {TAG_NAMES.replace(chr(10), ', ')} from their names and scoring")
+        # A second run scores the group the first one made.
+        with contextlib.suppress(AlreadyExistsError):
+            tags.create_group(ws, dataset, TAG_GROUP, TAG_NAMES, space="text")
+        publish_group(ws, dataset, TAG_GROUP, on_progress=progress)
+        demo.tags = run_sql(ws, TAG_SUMMARY)
     demo.duplicates = search.find_duplicates(ws, dataset, space="phash")
     return demo
