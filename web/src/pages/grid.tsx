@@ -6,7 +6,7 @@ import { Thumb } from "../components/thumbs";
 import { Chip, Dialog, ErrorBox, Field, Spinner, fmtCount, fmtScore } from "../components/ui";
 import { href, navigate } from "../router";
 import { firstScreen, firstScreenDone, toast } from "../store";
-import { labelFilter, sqlString } from "../sqlfilters";
+import { labelFilter, scoreColumn, sqlString } from "../sqlfilters";
 
 const SORTS = ["id", "path", "size", "width", "height", "format", "split"];
 const PAGE = 100;
@@ -34,6 +34,7 @@ export function GridPage({ ds, q }: { ds: string; q: URLSearchParams }) {
   const [selected, setSelected] = useState<Set<number>>(new Set());
   const [lastClicked, setLastClicked] = useState<number | null>(null);
   const [info, setInfo] = useState<DatasetInfo | null>(null);
+  const [scoreSorts, setScoreSorts] = useState<[string, string][]>([]);
   const [size, setSize] = useState(() => Number(localStorage.getItem("tagscope.thumb")) || 168);
   const [tagDialog, setTagDialog] = useState(false);
   const sentinel = useRef<HTMLDivElement>(null);
@@ -84,7 +85,18 @@ export function GridPage({ ds, q }: { ds: string; q: URLSearchParams }) {
   useEffect(() => {
     let alive = true;
     void firstScreen.then(() => {
-      if (alive) api.dataset(ds).then(setInfo, () => setInfo(null));
+      if (!alive) return;
+      api.dataset(ds).then(setInfo, () => setInfo(null));
+      api.groups(ds).then(
+        (groups) =>
+          alive &&
+          setScoreSorts(
+            groups
+              .filter((g) => g.version > 0)
+              .flatMap((g) => g.tags.map((t) => [scoreColumn(g.slug, t.name), `${g.name} / ${t.name} score`] as [string, string])),
+          ),
+        () => undefined,
+      );
     });
     return () => {
       alive = false;
@@ -202,13 +214,27 @@ export function GridPage({ ds, q }: { ds: string; q: URLSearchParams }) {
             aria-label="Sort by"
             data-testid="sort"
             value={sort}
-            onChange={(e) => setQuery({ sort: (e.target as HTMLSelectElement).value })}
+            onChange={(e) => {
+              const v = (e.target as HTMLSelectElement).value;
+              // A tag score reads best first.
+              setQuery({ sort: v, order: v.startsWith("tags_") ? "desc" : order });
+            }}
           >
             {SORTS.map((s) => (
               <option key={s} value={s}>
                 {s}
               </option>
             ))}
+            {scoreSorts.length ? (
+              <optgroup label="Tag score">
+                {scoreSorts.map(([value, label]) => (
+                  <option key={value} value={value}>
+                    {label}
+                  </option>
+                ))}
+              </optgroup>
+            ) : null}
+            {!SORTS.includes(sort) && !scoreSorts.some(([v]) => v === sort) ? <option value={sort}>{sort}</option> : null}
           </select>
         </label>
         <button

@@ -3,14 +3,19 @@ import { useEffect, useRef, useState } from "preact/hooks";
 import { api, ApiError, errorText, type SqlResult, type SqlTable, type TagGroup } from "../api";
 import { PageHead, Spinner } from "../components/ui";
 import { href, navigate } from "../router";
+import { sqlString } from "../sqlfilters";
 
 const HISTORY = "tagscope.sql.history";
 
 function examples(ds: string | null, groups: TagGroup[]): [string, string][] {
+  const inDs = ds ? `\nWHERE dataset = ${sqlString(ds)}` : "";
   const out: [string, string][] = [
-    ["Items per dataset", "SELECT dataset_id, count(*) AS n\nFROM items\nGROUP BY dataset_id\nORDER BY n DESC"],
-    ["Most frequent labels", "SELECT name, count(DISTINCT item_id) AS n_items\nFROM labels\nGROUP BY name\nORDER BY n_items DESC\nLIMIT 20"],
-    ["Largest images", "SELECT id, path, width, height\nFROM items\nORDER BY width * height DESC\nLIMIT 20"],
+    ["Items per dataset", "SELECT dataset, count(*) AS n\nFROM items\nGROUP BY dataset\nORDER BY n DESC"],
+    [
+      "Most frequent labels",
+      `SELECT l.name, count(DISTINCT l.item_id) AS n_items\nFROM labels l JOIN items i ON i.id = l.item_id${inDs.replace("dataset", "i.dataset")}\nGROUP BY l.name\nORDER BY n_items DESC\nLIMIT 20`,
+    ],
+    ["Largest images", `SELECT id, path, width, height\nFROM items${inDs}\nORDER BY width * height DESC\nLIMIT 20`],
   ];
   const g = groups.find((x) => x.version > 0);
   if (g) {
@@ -20,10 +25,9 @@ function examples(ds: string | null, groups: TagGroup[]): [string, string][] {
     ]);
     out.push([
       `Top items of a tag (${g.name})`,
-      `SELECT s.item_id, i.path, s.score\nFROM ${g.table} s JOIN items i ON i.id = s.item_id\nWHERE s.tag = '${(g.tags[0]?.name ?? "").replace(/'/g, "''")}'\nORDER BY s.score DESC\nLIMIT 20`,
+      `SELECT s.item_id, i.path, s.score\nFROM ${g.table} s JOIN items i ON i.id = s.item_id\nWHERE s.tag = ${sqlString(g.tags[0]?.name ?? "")}\nORDER BY s.score DESC\nLIMIT 20`,
     ]);
   }
-  void ds;
   return out;
 }
 

@@ -37,7 +37,7 @@ export function TagPage({ ds, group, tag, q }: { ds: string; group: string; tag:
   const st = tagState(g);
   const committed = g.version > 0;
   const editable = g.dataset === ds;
-  const tagged = whereTagged || taggedFilter(g.table, t.name);
+  const tagged = whereTagged || taggedFilter(g.slug, t.name, t.threshold);
   return (
     <section class="page tag-page" aria-label={`Tag ${t.name}`} data-testid="tag-page">
       <PageHead
@@ -168,7 +168,7 @@ function HistogramPanel({
               hist={hist}
               threshold={tag.threshold}
               onBar={(b) =>
-                navigate(href("d", ds, "grid", { where: b.where || scoreFilter(group.table, tag.name, b.lo, b.hi) }))
+                navigate(href("d", ds, "grid", { where: b.where || scoreFilter(group.slug, tag.name, b.lo, b.hi) }))
               }
             />
           ) : (
