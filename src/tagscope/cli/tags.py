@@ -469,8 +469,8 @@ def uses(
         print_json(rows)
         return
     for row in rows:
-        row["update_available"] = "update available" if row["update_available"] else ""
-    cols = ["group", "dataset", "role", "status", "version", "update_available", "progress"]
+        row["update"] = "available" if row.pop("update_available") else ""
+    cols = ["group", "dataset", "role", "status", "version", "update", "progress"]
     print_table(rows, [*cols, "error"] if any(r["error"] for r in rows) else cols)
 
 
