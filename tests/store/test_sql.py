@@ -393,6 +393,7 @@ def test_filter_items_by_columns_scores_and_labels(session: QuerySession, world:
         ("path IN (SELECT * FROM '/etc/passwd')", SqlRefusedError, "reading the file"),
         ("getenv('HOME') = ''", SqlRefusedError, r"getenv\(\)"),
         ("tags_plants.rose > 0.5", SqlError, "no scores for 'tags_plants'"),
+        ("tags_animals.cat > 0.5", SqlError, "tags_animals has no column 'cat'; its tags: dog"),
     ],
 )
 def test_filters_cannot_smuggle_statements(

@@ -37,7 +37,7 @@ from __future__ import annotations
 import re
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -140,7 +140,7 @@ class SqlEngine:
         self._lock = threading.Lock()
         self._views_key: Any = None
         self._tables: frozenset[str] = frozenset()
-        self._wide: dict[str, str] = {}  # tags_<slug> -> slug
+        self._wide: dict[str, WideView] = {}
         self._con = self._connect(threads, memory_limit)
         self._copy = CatalogCopy(self._con, catalog)
 
@@ -222,7 +222,7 @@ class SqlEngine:
             "(SELECT 1 FROM main.labels l WHERE l.item_id = item AND l.name = label_name)"
         )
         wanted = {"datasets", "items", "labels"}
-        wide: dict[str, str] = {}
+        wide: dict[str, WideView] = {}
         for slug in sorted({v.group for v in scored}):
             versions = [v for v in scored if v.group == slug]
             current = {tag: t for (s, tag), t in thresholds.items() if s == slug}
@@ -235,10 +235,10 @@ class SqlEngine:
                     con.execute(f"CREATE OR REPLACE VIEW main.{name} AS {select_rows}")
                     wanted.add(name)
                     parts.append(name)
-            tags = list(dict.fromkeys(t for v in versions for t in v.tags))
-            con.execute(f"CREATE OR REPLACE VIEW main.tags_{slug} AS {_wide_select(parts, tags)}")
+            view = WideView(tuple(parts), _tag_columns(t for v in versions for t in v.tags))
+            con.execute(f"CREATE OR REPLACE VIEW main.tags_{slug} AS {view.select()}")
             wanted.add(f"tags_{slug}")
-            wide[f"tags_{slug}"] = slug
+            wide[f"tags_{slug}"] = view
         for (name,) in con.execute(
             "SELECT view_name FROM duckdb_views() WHERE schema_name = 'main' AND NOT internal"
         ).fetchall():
@@ -273,16 +273,37 @@ def _score_select(versions: Sequence[ScoreVersion], current: dict[str, float]) -
     )
 
 
-def _wide_select(parts: Sequence[str], tags: Sequence[str]) -> str:
-    source = " UNION ALL ".join(f"SELECT item_id, tag, score FROM main.{p}" for p in parts)
-    seen: dict[str, int] = {}
-    columns = []
-    for tag in tags:
-        col = tag_column(tag)
-        seen[col] = seen.get(col, 0) + 1
-        col = col if seen[col] == 1 else f"{col}_{seen[col]}"
-        columns.append(f"max(score) FILTER (WHERE tag = {sql_string(tag)}) AS {sql_ident(col)}")
-    return f"SELECT item_id, {', '.join(columns)} FROM ({source}) GROUP BY item_id"
+def _tag_columns(tags: Iterable[str]) -> dict[str, str]:
+    """Column name -> tag, in order; repeats of a column name get ``_2``, ``_3``..."""
+    columns: dict[str, str] = {}
+    for tag in dict.fromkeys(tags):
+        col, n = tag_column(tag), 1
+        while (col if n == 1 else f"{col}_{n}") in columns:
+            n += 1
+        columns[col if n == 1 else f"{col}_{n}"] = tag
+    return columns
+
+
+@dataclass(frozen=True, slots=True)
+class WideView:
+    """A ``tags_<group>`` view: the group's score views and its columns (column -> tag)."""
+
+    parts: tuple[str, ...]
+    columns: dict[str, str]
+
+    def select(self, columns: Iterable[str] | None = None, where: str = "") -> str:
+        """The pivot of ``columns`` (all by default); ``where`` filters the long rows first."""
+        names = list(self.columns) if columns is None else list(columns)
+        source = " UNION ALL ".join(f"SELECT item_id, tag, score FROM main.{p}" for p in self.parts)
+        pivot = "".join(
+            f", max(score) FILTER (WHERE tag = {sql_string(self.columns[c])}) AS {sql_ident(c)}"
+            for c in names
+        )
+        if columns is not None and names:
+            tags = ", ".join(sql_string(self.columns[c]) for c in names)
+            where = f"tag IN ({tags})" + (f" AND {where}" if where else "")
+        condition = f" WHERE {where}" if where else ""
+        return f"SELECT item_id{pivot} FROM ({source}){condition} GROUP BY item_id"
 
 
 class QuerySession:
@@ -293,7 +314,7 @@ class QuerySession:
         con: duckdb.DuckDBPyConnection,
         *,
         tables: frozenset[str],
-        wide: dict[str, str],
+        wide: dict[str, WideView],
         max_rows: int,
         timeout_s: float,
     ) -> None:
@@ -414,23 +435,19 @@ class QuerySession:
         if not found:
             raise NotFoundError(f"no dataset named {dataset!r}")
         dataset_id, lo, hi = found[0]
-        groups: set[str] = set()
+        used: dict[str, set[str]] = {}  # tags_<group> -> its columns the filter uses
         if where and where.strip():
-            referenced = check_expression(self._con, where, self.table_names)
-            unknown = sorted(n for n in referenced if n.startswith("tags_") and n not in self._wide)
-            if unknown:
-                scored = ", ".join(sorted(self._wide)) or "none yet"
-                raise SqlError(
-                    f"no scores for {unknown[0]!r} (no group of that name was scored); "
-                    f"scored: {scored}",
-                    field="where",
-                )
-            groups = {name for name in referenced if name in self._wide}
-        order = self._order_by(order_by, groups)
+            for view, column in check_expression(self._con, where, self.table_names):
+                if view.startswith("tags_"):
+                    self._wide_column(view, column, used, field="where")
+        order = self._order_by(order_by, used)
+        # Only the tags the filter uses, only the dataset's ids: row groups of other tags and
+        # other datasets' files are skipped.
+        ids = f"item_id BETWEEN {lo or 0} AND {hi or 0}"
         joins = "".join(
-            f" LEFT JOIN (SELECT * FROM main.{g} WHERE item_id BETWEEN {lo or 0} AND {hi or 0})"
-            f" AS {g} ON {g}.item_id = items.id"
-            for g in sorted(groups)
+            f" LEFT JOIN ({self._wide[v].select(sorted(cols), ids)}) AS {v}"
+            f" ON {v}.item_id = items.id"
+            for v, cols in sorted(used.items())
         )
         condition = f"(\n{where}\n)" if where and where.strip() else "true"
         body = (
@@ -457,17 +474,29 @@ class QuerySession:
             total = int(counted.rows[0][0])
         return FilteredItems(ids=ids, total=total)
 
-    def _order_by(self, order_by: str, groups: set[str]) -> str:
-        name = order_by.strip()
-        if name.lower() in SORTABLE:
-            return f"items.{name.lower()}"
-        if "." in name:
-            view, column = (p.strip().lower() for p in name.split(".", 1))
-            if view in self._wide:
-                columns = {c for c, _ in self.tables().get(view, [])}
-                if column in columns and column != "item_id":
-                    groups.add(view)
-                    return f"{view}.{sql_ident(column)}"
+    def _wide_column(self, view: str, column: str, used: dict[str, set[str]], field: str) -> str:
+        wide = self._wide.get(view)
+        if wide is None:
+            scored = ", ".join(sorted(self._wide)) or "none yet"
+            raise SqlError(
+                f"no scores for {view!r} (no group of that name was scored); scored: {scored}",
+                field=field,
+            )
+        if column != "item_id" and column not in wide.columns:
+            raise SqlError(
+                f"{view} has no column {column!r}; its tags: {', '.join(wide.columns)}",
+                field=field,
+            )
+        used.setdefault(view, set()).update({column} - {"item_id"})
+        return f"{view}.{sql_ident(column)}"
+
+    def _order_by(self, order_by: str, used: dict[str, set[str]]) -> str:
+        name = order_by.strip().lower()
+        if name in SORTABLE:
+            return f"items.{name}"
+        view, _, column = (p.strip() for p in name.partition("."))
+        if view.startswith("tags_") and column and column != "item_id":
+            return self._wide_column(view, column, used, field="order_by")
         raise SqlError(
             f"cannot sort by {order_by!r}; use one of {', '.join(SORTABLE)} or a tag score "
             "such as tags_<group>.<tag>",

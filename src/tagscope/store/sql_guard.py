@@ -263,9 +263,10 @@ def _has_semicolon(text: str) -> bool:
 
 def check_expression(
     con: duckdb.DuckDBPyConnection, expr: str, tables: Collection[str], *, field: str = "where"
-) -> set[str]:
-    """Check a boolean filter expression (a grid's query bar) and return the names its column
-    references are qualified with (``tags_animals.dog`` → ``tags_animals``), lowercased.
+) -> set[tuple[str, str]]:
+    """Check a boolean filter expression (a grid's query bar) and return its qualified column
+    references as (qualifier, column) pairs, lowercased (``tags_animals.dog`` →
+    ``("tags_animals", "dog")``).
 
     The expression must be one expression: no second statement, no clause of its own.
     """
@@ -294,7 +295,7 @@ def check_expression(
         raise _refuse("this filter", "write one boolean expression, without clauses", field)
     check_tree(tree, tables, field)
     return {
-        str(n["column_names"][0]).lower()
+        (str(n["column_names"][0]).lower(), str(n["column_names"][1]).lower())
         for n in _nodes(tree)
         if n.get("class") == "COLUMN_REF" and len(n.get("column_names", [])) > 1
     }
