@@ -43,10 +43,10 @@ def test_a_killed_embed_resumes_without_redoing_work(
     proc = subprocess.Popen(
         [*command, "--quiet"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
     )
-    deadline = time.monotonic() + 120
+    deadline = time.monotonic() + 600  # a busy CI machine starts torch slowly
     while not (chunks.is_dir() and any(chunks.glob("chunk-*.ids.npy"))):
         assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else ""
-        assert time.monotonic() < deadline, "no chunk written in 120 s"
+        assert time.monotonic() < deadline, "no chunk written in 600 s"
         time.sleep(0.002)
     proc.send_signal(signal.SIGKILL)
     proc.wait()

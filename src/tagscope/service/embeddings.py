@@ -34,10 +34,11 @@ MAX_PROBLEMS = 1000
 
 
 def _decode_threads(device: str | None) -> int:
-    """Threads decoding images while the model runs. On the CPU they share the cores with
-    torch's own threads (oversubscribed, torch slows down badly), so take half the cores."""
+    """Threads decoding images while the model runs. A torch model on the CPU shares the cores
+    with them (oversubscribed, torch slows down badly), so they take half; a GPU model or a
+    weight-free one (``device`` None) leaves them every core, up to 4."""
     cores = os.cpu_count() or 1
-    on_cpu = (device or "cpu").startswith("cpu")
+    on_cpu = device is not None and device.startswith("cpu")
     return max(1, min(4, cores // 2 if on_cpu else cores))
 
 
