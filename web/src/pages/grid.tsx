@@ -34,7 +34,7 @@ export function GridPage({ ds, q }: { ds: string; q: URLSearchParams }) {
   const [selected, setSelected] = useState<Set<number>>(new Set());
   const [lastClicked, setLastClicked] = useState<number | null>(null);
   const [info, setInfo] = useState<DatasetInfo | null>(null);
-  const [scoreSorts, setScoreSorts] = useState<[string, string][]>([]);
+  const [scoreSorts, setScoreSorts] = useState<[string, string, string][]>([]);
   const [size, setSize] = useState(() => Number(localStorage.getItem("tagscope.thumb")) || 168);
   const [tagDialog, setTagDialog] = useState(false);
   const sentinel = useRef<HTMLDivElement>(null);
@@ -93,7 +93,16 @@ export function GridPage({ ds, q }: { ds: string; q: URLSearchParams }) {
           setScoreSorts(
             groups
               .filter((g) => g.version > 0)
-              .flatMap((g) => g.tags.map((t) => [scoreColumn(g.slug, t.name), `${g.name} / ${t.name} score`] as [string, string])),
+              .flatMap((g) =>
+                g.tags.map(
+                  (t) =>
+                    [scoreColumn(g.slug, t.name), `${g.name} / ${t.name} score`, `${g.name}/${t.name}`] as [
+                      string,
+                      string,
+                      string,
+                    ],
+                ),
+              ),
           ),
         () => undefined,
       );
@@ -322,7 +331,14 @@ export function GridPage({ ds, q }: { ds: string; q: URLSearchParams }) {
 
       <div ref={grid} class="thumb-grid" data-testid="grid" aria-label="Items" aria-busy={state.loading}>
         {state.pages.map((page, i) => (
-          <GridChunk key={i} page={page} eager={i === 0} selected={selected} handlers={handlers} />
+          <GridChunk
+            key={i}
+            page={page}
+            eager={i === 0}
+            selected={selected}
+            handlers={handlers}
+            scoreKey={scoreSorts.find(([v]) => v === sort)?.[2] ?? null}
+          />
         ))}
       </div>
       {!state.loading && !state.error && items.length === 0 ? (
@@ -356,16 +372,23 @@ interface ChunkProps {
   eager: boolean;
   selected: Set<number>;
   handlers: { current: Handlers };
+  /** The tag score the grid is sorted by ("group/tag"), shown on each thumbnail. */
+  scoreKey: string | null;
 }
 
 /** One page of the grid. Appending a page renders only the new chunk. */
 class GridChunk extends Component<ChunkProps> {
   shouldComponentUpdate(next: ChunkProps): boolean {
     const p = this.props;
-    return p.page !== next.page || p.selected !== next.selected || p.eager !== next.eager;
+    return (
+      p.page !== next.page ||
+      p.selected !== next.selected ||
+      p.eager !== next.eager ||
+      p.scoreKey !== next.scoreKey
+    );
   }
 
-  render({ page, eager, selected, handlers }: ChunkProps) {
+  render({ page, eager, selected, handlers, scoreKey }: ChunkProps) {
     return (
       <div class="chunk">
         {page.map((it) => (
@@ -375,6 +398,7 @@ class GridChunk extends Component<ChunkProps> {
             src={it.thumbnail_url}
             title={it.name}
             eager={eager}
+            score={scoreKey ? (it.scores?.[scoreKey] ?? null) : undefined}
             selected={selected.has(it.id)}
             onToggle={(e) => handlers.current.toggle(it.id, e)}
             onOpen={(e) => handlers.current.open(it.id)(e)}
@@ -392,9 +416,11 @@ class GridChunk extends Component<ChunkProps> {
 
 function ItemChips({ item, onLabel }: { item: GridItem; onLabel: (l: string) => void }) {
   const labels = item.labels ?? [];
+  // Tags that would tag the item at the default threshold, best first.
   const scores = Object.entries(item.scores ?? {})
+    .filter(([, s]) => s >= 0.5)
     .sort((a, b) => b[1] - a[1])
-    .slice(0, 2);
+    .slice(0, 3);
   if (!labels.length && !scores.length) return null;
   return (
     <div class="chips">
