@@ -254,7 +254,7 @@ def _files_key(scored: Sequence[ScoreVersion]) -> tuple:
 
 def _score_select(versions: Sequence[ScoreVersion], current: dict[str, float]) -> str:
     """Rows of the files, with decision and threshold at today's thresholds where they moved."""
-    files = ", ".join(sql_string(str(p)) for v in versions for p in v.files)
+    files = ", ".join(sql_string(str(p.resolve())) for v in versions for p in v.files)
     moved = {
         tag: t
         for tag, t in current.items()
