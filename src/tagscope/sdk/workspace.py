@@ -20,11 +20,13 @@ from typing import Any, Literal
 from tqdm.auto import tqdm
 
 from tagscope.domain import Hit, ImportReport, Item, Job, Label, NotFoundError, PairHit
+from tagscope.sdk import tags as _sdk_tags
 from tagscope.service import Workspace as _Workspace
 from tagscope.service import datasets as _datasets
 from tagscope.service import embeddings as _embeddings
 from tagscope.service import imports as _imports
 from tagscope.service import search as _search
+from tagscope.service import sql as _sql
 
 PathLike = str | os.PathLike[str]
 
@@ -79,6 +81,15 @@ class Workspace:
 
     def delete_dataset(self, name: str) -> None:
         _datasets.delete_dataset(self._ws, name)
+
+    def sql(self, query: str, *, limit: int = 10_000, timeout_s: float = 10.0) -> _sql.SqlResult:
+        """Run read-only SQL over ``items``, ``labels`` and tag scores (``dt_<group>_visual``,
+        ``tags_<group>``); ``.rows``, ``.columns``, ``.records()``."""
+        return _sql.run_sql(self._ws, query, limit=limit, timeout_s=timeout_s)
+
+    def sql_tables(self) -> dict[str, list[tuple[str, str]]]:
+        """The tables a query can read, with their (column, type) pairs."""
+        return _sql.list_tables(self._ws)
 
     def __repr__(self) -> str:
         return f"Workspace({self.root!r})"
@@ -180,6 +191,29 @@ class Dataset:
 
     def import_vectors(self, space: str, path: PathLike) -> Job:
         return _embeddings.import_vectors(self._ws, self.name, space, path)
+
+    # -- tags -------------------------------------------------------------------------------
+    def create_tag_group(
+        self,
+        name: str,
+        tags: str | Sequence[str],
+        *,
+        visibility: Literal["secret", "shareable"] = "secret",
+        space: str | None = None,
+    ) -> _sdk_tags.TagGroup:
+        """A draft tag group trained on this dataset; each tag name is its first prompt."""
+        return _sdk_tags.create_group(
+            self._ws, self.name, name, tags, visibility=visibility, space=space, bar=_bar
+        )
+
+    def tag_group(self, name: str) -> _sdk_tags.TagGroup:
+        """A group this dataset trains (editable) or applies (scores only)."""
+        group = _sdk_tags.TagGroup(self._ws, self.name, name, _bar)
+        group.definition()  # fails at once for an unknown group
+        return group
+
+    def tag_groups(self) -> list[_sdk_tags.TagGroup]:
+        return list(_sdk_tags.groups_of(self._ws, self.name, _bar))
 
     # -- search -----------------------------------------------------------------------------
     def search(
