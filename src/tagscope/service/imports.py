@@ -331,9 +331,8 @@ class _ImportRun:
         if texts:
             self.ws.catalog.update_item_text(texts)
         if self.thumbnails is not None:
-            with_media = [item for item in items.values() if item.media is not None]
-            reasons = pool.map(self._thumbnail, with_media)
-            for item, reason in zip(with_media, reasons, strict=True):
+            old = list(items.values())
+            for item, reason in zip(old, pool.map(self._thumbnail, old), strict=True):
                 if reason:
                     self.report.problems.append(ImportProblem(item.path, reason))
 
