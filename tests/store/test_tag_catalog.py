@@ -5,7 +5,17 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import inspect
 
-from tagscope.domain import AlreadyExistsError, MediaInfo, NewItem, NotFoundError, ValidationError
+from tagscope.domain import (
+    AlreadyExistsError,
+    Label,
+    LabelKind,
+    LabelSource,
+    MediaInfo,
+    Modality,
+    NewItem,
+    NotFoundError,
+    ValidationError,
+)
 from tagscope.domain.tags import (
     Example,
     Polarity,
@@ -206,3 +216,27 @@ def test_tag_dict_round_trip() -> None:
         revision=2,
     )
     assert tag_from_dict(tag_to_dict(tag)) == tag
+
+
+def test_items_by_modality_and_label_truth(catalog: Catalog, tags: TagCatalog) -> None:
+    ds = catalog.create_dataset("video")
+    media = MediaInfo(1, 1, 1, "JPEG", "h")
+    catalog.add_items(
+        ds.id,
+        [
+            NewItem("/v/0.jpg", media, labels=(Label(LabelKind.CLASSIFICATION, "Dog"),)),
+            NewItem("/v/1.jpg", media, labels=(Label(LabelKind.BOX, "cat"),)),
+            NewItem("/v/2.txt", media, modality=Modality.TRANSCRIPT),
+            NewItem(
+                "/v/3.jpg",
+                media,
+                modality=Modality.KEYFRAME,
+                labels=(Label(LabelKind.CLASSIFICATION, "dog", LabelSource.PREDICTION),),
+            ),
+        ],
+    )
+    ids = [it.id for it in catalog.iter_items(ds.id)]
+    assert tags.modality_counts(ds.id) == {"image": 2, "transcript": 1, "keyframe": 1}
+    assert tags.item_ids(ds.id, ["image", "keyframe"]).tolist() == [ids[0], ids[1], ids[3]]
+    # Ground-truth labels only (not predictions), names matched case-insensitively.
+    assert tags.label_truth(ds.id, ["dog"]) == ({ids[0]}, {ids[0], ids[1]})
