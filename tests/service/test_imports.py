@@ -78,9 +78,12 @@ def test_imagenette_folder_with_folder_labels_then_again(
     assert _thumbnails(workspace) == thumbs  # none made again
 
 
-def test_imagenette_csv_labels(workspace: Workspace, imagenette: Path) -> None:
+def test_imagenette_folder_then_its_labels_csv(workspace: Workspace, imagenette: Path) -> None:
+    first = import_images(workspace, "inet", imagenette, thumbnails=False)
+    assert (first.n_added, first.n_labels) == (500, 0)
     report = import_csv(workspace, "inet", imagenette / "labels.csv", thumbnails=False)
-    assert (report.n_added, report.n_labels, report.problems) == (500, 500, [])
+    assert (report.n_added, report.n_existing, report.n_labels) == (0, 500, 500)
+    assert report.problems == []
     names = workspace.catalog.label_names(workspace.dataset("inet").id)
     assert len(names) == 10 and set(names.values()) == {50}
     assert "English springer" in names
