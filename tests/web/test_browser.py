@@ -162,6 +162,52 @@ def test_search_by_text_finds_dogs(web, coco_truth):
     shot("search-labels-all")
 
 
+@pytest.fixture(scope="module")
+def dup_dataset(web_workspace, imagenette, tmp_path_factory) -> dict[str, str]:
+    """A dataset ``dups`` of 6 imagenette images plus a resized, re-compressed copy of two of
+    them, embedded in the ``phash`` space. Returns {copy file name: original file name}."""
+    from PIL import Image
+
+    from tagscope.service.embeddings import compute_embeddings
+    from tagscope.service.imports import import_images
+
+    folder = tmp_path_factory.mktemp("dups")
+    sources = sorted(imagenette.glob("*/*.JPEG"))[::7][:6]
+    for src in sources:
+        (folder / src.name).write_bytes(src.read_bytes())
+    copies = {}
+    for src in sources[:2]:
+        copy = folder / f"copy-{src.stem}.jpg"
+        with Image.open(src) as im:
+            im.convert("RGB").resize((im.width // 2, im.height // 2)).save(copy, quality=70)
+        copies[copy.name] = src.name
+    import_images(web_workspace, "dups", folder)
+    compute_embeddings(web_workspace, "dups", kind="phash")
+    return copies
+
+
+def test_search_by_uploaded_image_and_near_duplicates(web, dup_dataset, imagenette):
+    page, shot = web
+    copy, original = next(iter(dup_dataset.items()))
+    page.goto("/#/d/dups/search?mode=image")
+    page.get_by_test_id("image-input").set_input_files(str(next(imagenette.glob(f"*/{original}"))))
+    page.get_by_test_id("result").first.wait_for()
+    names = page.get_by_test_id("result").locator("img").evaluate_all("els => els.map(e => e.alt)")
+    # The uploaded file itself ranks first, its resized copy next.
+    assert Path(names[0]).name == original
+    assert Path(names[1]).name == copy
+    shot("search-by-image")
+
+    page.get_by_test_id("mode-duplicates").click()
+    page.get_by_test_id("pair").first.wait_for()
+    pairs = [
+        {Path(n).name for n in p.locator("img").evaluate_all("els => els.map(e => e.alt)")}
+        for p in page.get_by_test_id("pair").all()
+    ]
+    assert {frozenset(p) for p in pairs} == {frozenset(x) for x in dup_dataset.items()}
+    shot("near-duplicates")
+
+
 # -- tags -----------------------------------------------------------------------------------------
 
 
@@ -328,6 +374,31 @@ def test_histogram_bar_opens_filtered_grid(web, api, dog_tag):
     assert _grid_total(page) == expected
     page.get_by_test_id("thumb").first.wait_for()
     shot("grid-from-bar")
+
+
+def test_add_from_uncertain_marks_examples(web, api, dog_tag):
+    page, shot = web
+    page.goto(f"/#/d/{DATASET}/tags/dogs/dog/preview")
+    page.get_by_test_id("preview-item").first.wait_for()
+    page.get_by_test_id("add-from-uncertain").click()
+    dialog = page.get_by_test_id("dialog-uncertain")
+    items = dialog.get_by_test_id("preview-item")
+    items.first.wait_for()
+    scores = [float(x) for x in items.evaluate_all("els => els.map(e => e.dataset.score)")]
+    threshold = next(t for t in dog_tag["tags"] if t["name"] == "dog")["threshold"]
+    # The uncertain items lie around the decision boundary, not at the extremes.
+    assert min(abs(s - threshold) for s in scores) < 0.25
+    ids = items.evaluate_all("els => els.map(e => e.dataset.itemId)")[:2]
+    dialog.locator(f"[data-item-id='{ids[0]}'] [data-testid=mark-positive]").click()
+    dialog.locator(f"[data-item-id='{ids[1]}'] [data-testid=mark-negative]").click()
+    shot("uncertain-marked")
+    dialog.get_by_test_id("dialog-add").click()
+    dialog.wait_for(state="hidden")
+    shot("preview-after-uncertain")
+    tag = next(t for t in _ok(api.get("/api/tag-groups/dogs"))["tags"] if t["name"] == "dog")
+    marked = {str(e["item_id"]): e["polarity"] for e in tag["examples"]}
+    assert marked.get(ids[0]) == "positive"
+    assert marked.get(ids[1]) == "negative"
 
 
 def test_metrics_slider_and_save_threshold(web, api, dog_tag, coco_truth):
