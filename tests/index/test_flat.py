@@ -132,3 +132,46 @@ def test_rejects_bad_queries_and_masks() -> None:
         index.search(np.ones((1, 3)), 1, mask=np.ones(2, bool))
     with pytest.raises(ValidationError, match="mask"):
         index.search(np.ones((1, 3)), 1, mask=np.ones(3, int))
+
+
+@pytest.mark.parametrize("share", [None, 0.1, 0.8])
+@pytest.mark.parametrize("k", [1, 10, 600])
+def test_single_float16_query_matches_brute_force(share: float | None, k: int) -> None:
+    """One query over float16 rows takes the float16 candidates + exact re-scoring path."""
+    rng = np.random.default_rng(k)
+    x = unit(rng, 500, 32)
+    x[100:110] = x[3]  # exact ties at the top
+    x = x.astype(np.float16)
+    mask = None if share is None else rng.random(500) < share
+    for q in (x[3].astype(np.float32), unit(rng, 1, 32)[0]):
+        scores, rows = FlatIndex(x, block_rows=128).search(q, k, mask=mask)
+        want_scores, want_rows = brute_force(x, q[None], k, mask)
+        np.testing.assert_array_equal(rows, want_rows)
+        np.testing.assert_allclose(scores, want_scores, atol=1e-6)
+
+
+def test_single_query_falls_back_to_float32_when_unsure(monkeypatch: pytest.MonkeyPatch) -> None:
+    import tagscope.index.flat as flat
+
+    calls = []
+    exact_path = FlatIndex._search_blocks
+
+    def spy(self: FlatIndex, *args: object) -> tuple[np.ndarray, np.ndarray]:
+        calls.append(args)
+        return exact_path(self, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(FlatIndex, "_search_blocks", spy)
+    rng = np.random.default_rng(9)
+    q = unit(rng, 1, 16)
+    ties = np.where(rng.random((300, 16)) < 0.5, 0.25, -0.25).astype(np.float16)
+    FlatIndex(ties).search(q, 5)
+    assert not calls  # few candidates: the float16 path answered
+    monkeypatch.setattr(flat, "MAX_CANDIDATES", 0)
+    ties[50:100] = ties[0]  # 51 rows tie at the top: more candidates than 4 k
+    _, rows = FlatIndex(ties).search(ties[0].astype(np.float32), 5)
+    assert len(calls) == 1
+    np.testing.assert_array_equal(rows, [[0, 50, 51, 52, 53]])
+    big = (unit(rng, 300, 16) * 40).astype(np.float16)  # far from unit norm: fp16 errors grow
+    _, rows = FlatIndex(big).search(q, 5)
+    assert len(calls) == 2
+    np.testing.assert_array_equal(rows, brute_force(big, q, 5)[1])

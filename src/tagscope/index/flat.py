@@ -13,7 +13,9 @@ lowest rows, as a stable sort of all scores would.
 
 from __future__ import annotations
 
+import math
 import warnings
+from typing import Any
 
 import numpy as np
 import torch
@@ -27,6 +29,10 @@ BLOCK_ROWS = 65536
 
 SCORE_BYTES = 64 << 20
 """Budget of one (query chunk x block) score matrix; queries beyond it are taken in chunks."""
+
+MAX_CANDIDATES = 65536
+"""A single float16 query re-scores at most this many candidates exactly (else it takes the
+float32 path)."""
 
 GATHER_BELOW = 0.5
 """With a mask selecting less than this share of rows, only those rows are read (gathered);
@@ -163,13 +169,32 @@ class FlatIndex:
         q = check_queries(queries, d)
         k = check_k(k)
         mask = check_mask(mask, n)
-        best_s, best_r = empty_result(len(q), k)
         selected = None  # rows to read, when a sparse mask makes gathering them cheaper
         if mask is not None and mask.sum() < GATHER_BELOW * n:
             selected, mask = np.flatnonzero(mask), None
         n_rows = n if selected is None else len(selected)
         if n_rows == 0 or len(q) == 0:
-            return best_s, best_r
+            return empty_result(len(q), k)
+        if len(q) == 1 and self.vectors.dtype == np.float16:
+            found = self._search_one_half(q[0], k, mask, selected)
+            if found is not None:
+                return found
+        return self._search_blocks(q, k, mask, selected)
+
+    def _rows(self, start: int, stop: int, selected: np.ndarray | None) -> tuple[np.ndarray, Any]:
+        """(row numbers, matrix part) of positions start..stop of the rows searched."""
+        if selected is None:
+            return np.arange(start, stop, dtype=np.int64), self.vectors[start:stop]
+        rows = selected[start:stop]
+        return rows, self.vectors[rows]
+
+    def _search_blocks(
+        self, q: np.ndarray, k: int, mask: np.ndarray | None, selected: np.ndarray | None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Blocks converted to float32, one GEMM per (query chunk, block), running top-k."""
+        d = self.dim
+        best_s, best_r = empty_result(len(q), k)
+        n_rows = len(self) if selected is None else len(selected)
         block = min(self.block_rows, n_rows)
         chunk = min(len(q), max(1, SCORE_BYTES // (4 * block)))
         buf = torch.empty(block * d, dtype=torch.float32)
@@ -178,12 +203,8 @@ class FlatIndex:
         for start in range(0, n_rows, block):
             stop = min(start + block, n_rows)
             m = stop - start
-            if selected is None:
-                rows = np.arange(start, stop, dtype=np.int64)
-                x = to_float32(self.vectors[start:stop], buf[: m * d].view(m, d))
-            else:
-                rows = selected[start:stop]
-                x = to_float32(self.vectors[rows], buf[: m * d].view(m, d))
+            rows, part = self._rows(start, stop, selected)
+            x = to_float32(part, buf[: m * d].view(m, d))
             drop = None if mask is None else torch.from_numpy(~mask[start:stop])
             for q0 in range(0, len(q), chunk):
                 q1 = min(q0 + chunk, len(q))
@@ -195,3 +216,59 @@ class FlatIndex:
                 r = np.where(c >= 0, rows[np.maximum(c, 0)], -1)
                 best_s[q0:q1], best_r[q0:q1] = merge_topk(best_s[q0:q1], best_r[q0:q1], v, r, k)
         return best_s, best_r
+
+    def _search_one_half(
+        self, q: np.ndarray, k: int, mask: np.ndarray | None, selected: np.ndarray | None
+    ) -> tuple[np.ndarray, np.ndarray] | None:
+        """One query over float16 rows: a float16 matrix-vector product (no conversion, half
+        the bytes; 5-8x faster than the float32 path here) picks the candidates, float32
+        re-scores them exactly.
+
+        Every row of the exact top-k scores at least (k-th float16 score - 2 ``HALF_ERROR``)
+        in float16, so those rows are the candidates. Returns ``None`` (use the exact path)
+        when the candidates are too many (masses of ties) or the float16 scores stray further
+        than ``HALF_ERROR`` from the exact ones (rows far from unit norm).
+        """
+        norm = float(np.linalg.norm(q))
+        if not math.isfinite(norm) or norm == 0.0:
+            return None
+        n_rows = len(self) if selected is None else len(selected)
+        qh = torch.from_numpy(q / norm).half()
+        approx = torch.empty(n_rows, dtype=torch.float16)
+        for start in range(0, n_rows, self.block_rows):
+            stop = min(start + self.block_rows, n_rows)
+            _, part = self._rows(start, stop, selected)
+            torch.mv(_tensor(part), qh, out=approx[start:stop])
+        scores = approx.float()
+        if mask is not None:
+            scores.masked_fill_(torch.from_numpy(~mask), -torch.inf)
+        kth = float(torch.topk(scores, min(k, n_rows)).values[-1])
+        error = half_error(self.dim)
+        floor = kth - 2 * error if math.isfinite(kth) else -math.inf
+        cand = torch.nonzero(scores >= floor if math.isfinite(floor) else scores > floor).flatten()
+        if len(cand) > max(MAX_CANDIDATES, 4 * k):
+            return None
+        positions = cand.numpy()
+        rows = positions if selected is None else selected[positions]
+        # In float64, then rounded: equal rows get equal scores wherever they sit (a float32
+        # product may round a row differently in a kernel's tail), so ties stay ties.
+        exact64 = np.asarray(self.vectors[rows], dtype=np.float64) @ q.astype(np.float64)
+        exact = torch.from_numpy(exact64.astype(np.float32))
+        if len(rows) and float((scores[cand] * norm - exact).abs().max()) > error * norm:
+            return None
+        v, c = block_topk(exact[None, :], k)  # candidates in row order: ties by lower row
+        r = np.where(c >= 0, rows[np.maximum(c, 0)], -1)
+        return merge_topk(*empty_result(1, k), v, r, k)
+
+
+def half_error(dim: int) -> float:
+    """Bound on |float16 score - exact score| for a unit query and unit rows of ``dim``: the
+    query rounded to float16 (unit roundoff 2^-11), the score rounded to float16 (2^-11 of
+    |s| <= 1), and float32 accumulation of ``dim`` products (dim * 2^-24)."""
+    return 2 * 2.0**-11 + dim * 2.0**-24
+
+
+def _tensor(part: np.ndarray) -> torch.Tensor:
+    with warnings.catch_warnings():  # read-only memmaps: torch warns, and we never write
+        warnings.simplefilter("ignore", UserWarning)
+        return torch.from_numpy(np.ascontiguousarray(part))
