@@ -103,3 +103,57 @@ def test_item_detail_errors(client: TestClient, item_id: object, status: int) ->
     r = client.get(f"/api/items/{item_id}")
     assert r.status_code == status
     assert r.json()["status"] == status
+
+
+def test_sql_filter_on_items_and_labels(client: TestClient) -> None:
+    where = "has_label(id, 'dog') AND width >= 500"
+    page = _page(client, where=where, limit=100)
+    assert page["total"] == len(page["items"]) > 0
+    for it in page["items"]:
+        assert "dog" in it["labels"] and it["media"]["width"] >= 500
+    everything = _page(client, limit=100)
+    expected = [
+        it["id"]
+        for it in everything["items"]
+        if "dog" in it["labels"] and it["media"]["width"] >= 500
+    ]
+    assert [it["id"] for it in page["items"]] == expected
+
+
+def test_filtered_pages_follow_their_cursor(client: TestClient) -> None:
+    where = "has_label(id, 'person')"
+    seen, cursor = [], None
+    while True:
+        params = {"where": where, "limit": 7, "sort": "size", "order": "desc"}
+        page = _page(client, **params, **({"cursor": cursor} if cursor else {}))
+        seen.extend(page["items"])
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert len(seen) == page["total"] == len({it["id"] for it in seen})
+    sizes = [it["media"]["size"] for it in seen]
+    assert sizes == sorted(sizes, reverse=True)
+
+
+@pytest.mark.parametrize(
+    ("where", "words"),
+    [
+        ("1 = 1; DROP TABLE items", "refused"),
+        ("path IN (SELECT * FROM read_csv('/etc/passwd'))", "read_csv"),
+        ("id IN (SELECT id FROM '/etc/passwd')", "refused"),
+        ("width >", "syntax error"),
+        ("no_such_column > 1", "no_such_column"),
+        ("tags_nothing.dog > 0.5", "tags_nothing"),
+    ],
+)
+def test_bad_filters_are_400_on_where(client: TestClient, where: str, words: str) -> None:
+    r = client.get("/api/datasets/coco/items", params={"where": where})
+    assert r.status_code == 400, r.text
+    assert r.json()["field"] == "where"
+    assert words in r.json()["message"]
+
+
+def test_cursor_of_another_filter_is_refused(client: TestClient) -> None:
+    cursor = _page(client, where="width > 1", limit=5)["next_cursor"]
+    r = client.get("/api/datasets/coco/items", params={"where": "width > 2", "cursor": cursor})
+    assert r.status_code == 422 and r.json()["field"] == "cursor"

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import time
+from pathlib import Path
+
 import pytest
 from fastapi.testclient import TestClient
 
 from tagscope.service import Workspace
+from tagscope.service.imports import import_coco
 
 BASE = "/api/datasets/coco/tag-groups"
 
@@ -157,3 +161,183 @@ def test_editing_from_another_dataset_is_403(client: TestClient, group: dict) ->
     )
     assert r.status_code == 403
     assert "cannot edit" in r.json()["message"] or "not edit" in r.json()["message"]
+
+
+# -- publishing, applying, preview, uncertain items, histogram, metrics ----------------------
+PETS = f"{BASE}/pets"
+DOG = f"{PETS}/tags/dog"
+
+
+def _finish(client: TestClient, job: dict) -> dict:
+    deadline = time.monotonic() + 120
+    while job["status"] in ("queued", "running") and time.monotonic() < deadline:
+        time.sleep(0.1)
+        job = client.get(f"/api/jobs/{job['id']}").json()
+    assert job["status"] == "done", job
+    return job
+
+
+@pytest.fixture(scope="module")
+def pets(client: TestClient) -> dict:
+    """A group "pets" (dog, cat) on coco's text space, shareable, with a live preview checked
+    before it is published and scored."""
+    r = client.post(BASE, json={"name": "pets", "tags": "dog\ncat", "space": "text"})
+    assert r.status_code == 201, r.text
+    live = client.get(f"{DOG}/preview", params={"n": 5}).json()
+    assert live["live"] is True and live["version"] is None
+    r = client.post(f"{PETS}/publish", json={"visibility": "shareable"})
+    assert r.status_code == 202, r.text
+    assert r.json()["kind"] == "score_tags"
+    job = _finish(client, r.json())
+    return {"live": live, "job": job}
+
+
+def test_publish_scores_the_dataset(client: TestClient, pets: dict) -> None:
+    assert pets["job"]["result"]["n_scored"] == 79
+    groups = {g["name"]: g for g in client.get(BASE).json()}
+    scoring = groups["pets"]["scoring"]
+    assert scoring["status"] == "scored" and scoring["version"] == 1
+    assert scoring["is_training"] and not scoring["update_available"]
+    assert groups["pets"]["state"] == "published" and groups["pets"]["visibility"] == "shareable"
+    assert [v["version"] for v in client.get("/api/tag-groups/pets/versions").json()] == [1]
+
+
+def test_preview_positives_score_above_negatives(client: TestClient, pets: dict) -> None:
+    live = pets["live"]
+    assert live["positives"] and live["negatives"]
+    assert min(s["score"] for s in live["positives"]) >= live["threshold"]
+    assert max(s["score"] for s in live["negatives"]) < live["threshold"]
+    published = client.get(f"{DOG}/preview").json()
+    assert published["stratified"] is True and published["version"] == 1
+    only = client.get(f"{DOG}/preview", params={"view": "positives", "threshold": 0.9}).json()
+    assert only["negatives"] == [] and only["threshold"] == 0.9
+
+
+def test_marking_examples_changes_the_preview(client: TestClient, pets: dict) -> None:
+    before = client.get(f"{PETS}/tags/cat/preview", params={"n": 50}).json()
+    dog_hits = client.post(
+        "/api/datasets/coco/search", json={"text": "a dog", "space": "text", "k": 3}
+    ).json()
+    ids = [h["item_id"] for h in dog_hits]
+    r = client.post(f"{PETS}/tags/cat/examples", json={"item_ids": ids, "polarity": "positive"})
+    assert r.json() == {"n": 3}
+    after = client.get(f"{PETS}/tags/cat/preview", params={"n": 50}).json()
+    assert after["live"] is True  # edited since publishing: refitted on the new definition
+    assert after["n_positive"] != before["n_positive"] or after["positives"] != before["positives"]
+    client.post(f"{PETS}/tags/cat/examples/remove", json={"item_ids": ids})
+
+
+def test_uncertain_items(client: TestClient, pets: dict) -> None:
+    r = client.get(f"{DOG}/uncertain", params={"n": 5})
+    assert r.status_code == 200
+    items = r.json()
+    assert 1 <= len(items) <= 5
+    assert all(0.0 <= s["score"] <= 1.0 and s["thumbnail_url"] for s in items)
+
+
+def test_histogram_bins_carry_grid_filters(client: TestClient, pets: dict) -> None:
+    h = client.get(f"{DOG}/histogram", params={"bins": 4}).json()
+    assert len(h["bins"]) == 4 and sum(b["count"] for b in h["bins"]) == 79
+    assert h["bins"][-1]["where"] == "tags_pets.dog >= 0.75 AND tags_pets.dog <= 1.0"
+    assert h["where_tagged"].startswith("tags_pets.dog >= ")
+    zoom = client.get(f"{DOG}/histogram", params={"bins": 5, "min_score": 0.5}).json()
+    assert (
+        zoom["bins"][0]["lo"] == 0.5
+        and zoom["n_below"] + sum(b["count"] for b in zoom["bins"]) == 79
+    )
+
+
+def test_metrics_recommend_a_threshold(client: TestClient, pets: dict) -> None:
+    m = client.get(f"{DOG}/metrics", params={"metric": "f0_5"}).json()
+    assert m["metric"] == "f0_5" and m["recommended"]["metric"] == "f0_5"
+    assert set(m["curves"]) == {"precision", "recall", "f1", "f0_5", "accuracy"}
+    assert len(m["thresholds"]) == len(m["curves"]["f1"]) == 101
+    assert m["n_positive"] > 0 and m["n_negative"] > 0
+    assert 0.0 <= m["recommended"]["threshold"] <= 1.0
+
+
+@pytest.mark.parametrize(
+    ("path", "params", "field"),
+    [
+        ("preview", {"threshold": 2}, "threshold"),
+        ("preview", {"view": "sideways"}, "view"),
+        ("uncertain", {"n": 0}, "n"),
+        ("histogram", {"bins": 0}, "bins"),
+        ("histogram", {"min_score": 1}, "min_score"),
+        ("metrics", {"metric": "auc"}, "metric"),
+    ],
+)
+def test_insight_bad_parameters(
+    client: TestClient, pets: dict, path: str, params: dict, field: str
+) -> None:
+    r = client.get(f"{DOG}/{path}", params=params)
+    assert r.status_code == 422
+    assert r.json()["field"] == field
+
+
+def test_histogram_before_publishing_says_so(client: TestClient, group: dict) -> None:
+    r = client.get(f"{BASE}/api animals/tags/dog/histogram")
+    assert r.status_code == 422
+    assert "publish" in r.json()["message"]
+
+
+def test_insights_of_unknown_tag_are_404(client: TestClient, pets: dict) -> None:
+    for path in ("preview", "uncertain", "histogram", "metrics"):
+        assert client.get(f"{PETS}/tags/unicorn/{path}").status_code == 404
+
+
+def test_apply_a_shareable_group_to_another_dataset(
+    client: TestClient, pets: dict, api_workspace: Workspace, coco_mini: Path
+) -> None:
+    ann = coco_mini / "annotations"
+    import_coco(
+        api_workspace,
+        "coco-train",
+        ann / "instances_train2017.json",
+        images=coco_mini / "train2017",
+        captions=ann / "captions_train2017.json",
+    )
+    _finish(client, client.post("/api/datasets/coco-train/embed", json={"kind": "text"}).json())
+    r = client.post("/api/datasets/coco-train/tag-groups/pets/apply")
+    assert r.status_code == 202, r.text
+    job = _finish(client, r.json())
+    assert job["result"]["n_scored"] == 80
+    uses = {u["dataset"]: u for u in client.get("/api/tag-groups/pets/uses").json()}
+    assert uses["coco-train"]["status"] == "scored" and not uses["coco-train"]["is_training"]
+    edit = client.post(
+        "/api/datasets/coco-train/tag-groups/pets/tags/dog/prompts", json={"text": "x"}
+    )
+    assert edit.status_code == 403
+
+
+@pytest.mark.parametrize(
+    ("dataset", "group", "status"),
+    [("coco", "pets", 422), ("coco", "no such group", 404), ("nope", "pets", 404)],
+)
+def test_apply_bad_input(
+    client: TestClient, pets: dict, dataset: str, group: str, status: int
+) -> None:
+    r = client.post(f"/api/datasets/{dataset}/tag-groups/{group}/apply")
+    assert r.status_code == status, r.text
+
+
+def test_histogram_bar_opens_the_filtered_grid(client: TestClient, pets: dict) -> None:
+    bins = client.get(f"{DOG}/histogram", params={"bins": 4}).json()["bins"]
+    top = bins[-1]
+    page = client.get("/api/datasets/coco/items", params={"where": top["where"]}).json()
+    assert page["total"] == top["count"] == len(page["items"])
+    for it in page["items"]:
+        assert top["lo"] <= it["scores"]["pets/dog"] <= top["hi"]
+
+
+def test_grid_and_detail_carry_tag_scores(client: TestClient, pets: dict) -> None:
+    page = client.get(
+        "/api/datasets/coco/items", params={"sort": "tags_pets.dog", "order": "desc", "limit": 5}
+    ).json()
+    scores = [it["scores"]["pets/dog"] for it in page["items"]]
+    assert scores == sorted(scores, reverse=True)
+    best = page["items"][0]
+    assert "pets/dog" in best["tags"]  # at or above the tag's threshold
+    detail = client.get(f"/api/items/{best['id']}").json()
+    assert detail["scores"]["pets/dog"] == scores[0] and "pets/cat" in detail["scores"]
+    assert "pets/dog" in detail["tags"]

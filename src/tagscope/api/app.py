@@ -10,7 +10,7 @@ input, 400 refused SQL or bad request. Long work answers ``202`` with a job; pol
 Routes
 ------
 ``G`` = ``/api/datasets/{dataset}/tag-groups/{group}``, ``T`` = ``G/tags/{tag}`` (URL-encoded).
-Routes marked * wait for their use case to land; their shapes are settled.
+Hits are ``{item_id, path, score, thumbnail_url, media_url}``.
 
 =======  ==========================================  ==============================================
 method   path                                        what
@@ -21,36 +21,44 @@ GET      /api/datasets/{name}                        counts, labels (name -> n i
 DELETE   /api/datasets/{name}                        delete (media files stay) -> 204
 POST     /api/datasets/{name}/embed                  ``{space?, kind?, model?, batch_size?}`` -> 202
                                                      job (kind clip|text|phash)
-GET      /api/datasets/{name}/items                  grid page: ``where`` (SQL filter, F-42),
-                                                     ``sort`` (id|path|size|width|height|format|
-                                                     split), ``order`` (asc|desc), ``limit``
-                                                     (1..500, default 100), ``offset`` or
-                                                     ``cursor`` (the previous ``next_cursor``)
+GET      /api/datasets/{name}/items                  grid page: ``where`` (SQL filter over items,
+                                                     ``has_label(id, 'x')``, ``tags_<group>.<tag>``;
+                                                     F-42), ``sort`` (id|path|size|width|height|
+                                                     format|split|tags_<group>.<tag>), ``order``
+                                                     (asc|desc), ``limit`` (1..500, default 100),
+                                                     ``offset`` or ``cursor`` (the previous
+                                                     ``next_cursor``, same sort/order/where)
                                                      -> {items, total, next_cursor}; each item has
-                                                     thumbnail_url, media_url, labels (chips),
-                                                     scores ("group/tag" -> score)
+                                                     thumbnail_url, media_url, labels (names),
+                                                     scores ("group/tag" -> score), tags
+                                                     ("group/tag" at or above the threshold)
 GET      /api/items/{item_id}                        detail: item, dataset, labels with geometry,
-                                                     every tag score
+                                                     every tag score, tags
 GET      /api/items/{item_id}/thumbnail              thumbnail (ETag, Cache-Control, 304)
 GET      /api/items/{item_id}/media                  original media file (ETag, Cache-Control)
-GET*     /api/datasets/{name}/search                 text search: ``text``, ``space``, ``k``,
-                                                     ``min_score``, ``labels`` (repeat),
-                                                     ``label_mode`` (any|all) -> [hit]
-POST*    /api/datasets/{name}/search/image           multipart ``file`` + the same query options
-GET*     /api/items/{item_id}/similar                items like this one (same options) -> [hit]
-GET*     /api/datasets/{name}/duplicates             near-duplicate pairs -> [{a, b, score}]
+GET      /api/items/{item_id}/similar                ``space``, ``k``, ``min_score``, ``labels``
+                                                     (repeat), ``label_mode`` (any|all) -> [hit]
+POST     /api/datasets/{name}/search                 ``{text | item_id, space?, k=50, min_score?,
+                                                     labels?, label_mode?}`` -> [hit]
+POST     /api/datasets/{name}/search/image           multipart ``file`` + the same options as form
+                                                     fields -> [hit]
+GET      /api/datasets/{name}/duplicates             ``space`` (default phash), ``k``,
+                                                     ``min_score``, ``labels``, ``label_mode``
+                                                     -> [{a, b, score}]
 GET      /api/jobs?dataset=                          jobs, newest first
 GET      /api/jobs/{job_id}                          status, n_done, n_total, progress, result
 GET      /api/tag-groups                             every group
 GET      /api/tag-groups/{group}                     one group with its tags, prompts, examples
-GET*     /api/tag-groups/{group}/uses                datasets using it: status, version,
-                                                     update_available
-GET      /api/datasets/{dataset}/tag-groups          groups the dataset trains or applies
+GET      /api/tag-groups/{group}/uses                datasets using it: status, version,
+                                                     update_available, job_id
+GET      /api/tag-groups/{group}/versions            committed versions
+GET      /api/datasets/{dataset}/tag-groups          groups the dataset trains or applies, each
+                                                     with ``scoring`` (its status there)
 POST     /api/datasets/{dataset}/tag-groups          ``{name, tags: "one\nper line",
                                                      visibility?, space?}`` -> 201
 PATCH    G                                           ``{visibility}``
-POST*    G/publish                                   commit and score -> 202 job
-POST*    G/apply                                     score a shareable group on {dataset} -> 202
+POST     G/publish                                   ``{visibility?}``: commit and score -> 202 job
+POST     G/apply                                     score a shareable group on {dataset} -> 202
 POST     G/tags                                      ``{names: "one\nper line"}`` -> 201 group
 PATCH    T                                           ``{name}`` rename
 DELETE   T                                           remove -> 204
@@ -61,17 +69,23 @@ POST     T/examples                                  ``{item_ids, polarity?}`` -
 POST     T/examples/remove                           ``{item_ids}`` -> {n}
 PUT      T/threshold                                 ``{threshold}`` -> tag
 POST     T/reviews                                   ``{reviews: [{item_id, label}]}`` -> {n}
-GET*     T/preview                                   ``threshold``, ``view`` (positives|negatives|
-                                                     compare), ``n`` -> sampled items with scores
-GET*     T/uncertain                                 ``n`` -> items nearest the boundary
-GET*     T/histogram                                 ``bins``, ``min_score`` -> bins, each with
-                                                     the grid ``where`` selecting its items
-GET*     T/evaluation                                ``metric`` -> curves over thresholds and the
-                                                     recommended threshold
-POST*    /api/sql                                    ``{sql, limit?}`` -> {columns, rows, ...};
-                                                     refused statements -> 400 (field "sql")
-GET*     /api/sql/tables                             tables and their columns
+GET      T/preview                                   ``threshold``, ``view`` (compare|positives|
+                                                     negatives), ``n`` -> {positives, negatives,
+                                                     live, stratified, ...}
+GET      T/uncertain                                 ``n``, ``diversity`` -> [scored item]
+GET      T/histogram                                 ``bins``, ``min_score`` -> {bins: [{lo, hi,
+                                                     count, where}], where_tagged, n_below, ...}
+GET      T/metrics                                   ``metric`` (f1|f0_5|precision|recall|
+                                                     accuracy), ``labels`` -> {thresholds, curves,
+                                                     recommended: {metric, threshold}, ...}
+POST     /api/sql                                    ``{sql, limit?, timeout_s?}`` -> {columns,
+                                                     types, rows, n_rows, truncated, elapsed_ms};
+                                                     refused or failing statements -> 400 (field
+                                                     "sql")
+GET      /api/sql/tables                             tables and their columns
 =======  ==========================================  ==============================================
+
+Importing stays in the CLI and the SDK: it reads folders of the server by path.
 """
 
 from __future__ import annotations
@@ -83,7 +97,7 @@ from fastapi import FastAPI, HTTPException
 from fastapi.responses import FileResponse
 
 from tagscope.api.errors import install_error_handlers
-from tagscope.api.routers import datasets, items, jobs, media, search, tags
+from tagscope.api.routers import datasets, items, jobs, media, search, sql, tags
 from tagscope.service import Workspace
 
 WEB_DIST = Path(__file__).resolve().parents[1] / "web" / "dist"
@@ -106,7 +120,7 @@ def create_app(
     )
     app.state.workspace = ws
     install_error_handlers(app)
-    for module in (datasets, items, media, search, jobs, tags):
+    for module in (datasets, items, media, search, jobs, tags, sql):
         app.include_router(module.router)
     _serve_web_app(app, Path(web_dist) if web_dist else WEB_DIST)
     return app

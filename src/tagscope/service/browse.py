@@ -1,8 +1,12 @@
 """Browsing use cases: the grid's pages of items and the item detail view (F-50, F-51).
 
-A page is cut by ``offset`` or by an opaque ``cursor`` (a keyset: the sort value and id of the last
-item shown), which stays fast deep into large datasets: infinite scroll passes back the
-``next_cursor`` of the previous page.
+A page is cut by ``offset`` or by an opaque ``cursor``, the ``next_cursor`` of the previous page
+(infinite scroll). Without a filter, pages come from the catalog and the cursor is a keyset (the
+sort value and id of the last item), which stays fast deep into large datasets. With a SQL filter
+(``where``, F-42) or a sort by tag score, pages come from the SQL engine
+(:meth:`tagscope.store.sql.QuerySession.filter_items`) and the cursor holds the next offset.
+Every cell carries its label names and its tag scores, read from the score files (immutable, so
+they are cached in memory once read).
 """
 
 from __future__ import annotations
@@ -11,20 +15,27 @@ import base64
 import binascii
 import hashlib
 import json
+import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from tagscope.domain import Hit, Item, Label, NotFoundError, ValidationError
 from tagscope.domain.tags import GroupUse, TagGroup
 from tagscope.media.errors import MediaError
 from tagscope.media.thumbnails import ensure_thumbnail
-from tagscope.service import search, tag_scoring, tags
+from tagscope.service import search, sql, tag_scoring, tags
 from tagscope.service.workspace import Workspace
 from tagscope.store import grid
+from tagscope.store.scores import ScoreTables
+from tagscope.store.sql import FilteredItems
 
 SORT_KEYS = tuple(grid.SORT_COLUMNS)
 MAX_PAGE = 500
+_TAG_SCORE = re.compile(r"^tags_[a-z0-9_]+\.[A-Za-z0-9_]+$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +45,7 @@ class GridItem:
     item: Item
     labels: list[str] = field(default_factory=list)
     scores: dict[str, float] = field(default_factory=dict)
+    tags: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +63,56 @@ class ItemDetail:
     dataset: str
     labels: list[Label]
     scores: dict[str, float]
+    tags: list[str]
+
+
+@lru_cache(maxsize=64)
+def _score_version(root: str, dataset_id: int, slug: str, version: int, modality: str) -> tuple:
+    """The scores of one finished version: (item ids, tag names, scores); versions never change,
+    so once read they are kept (a handful of MB per 100,000 items and tag)."""
+    return ScoreTables(Path(root)).load(dataset_id, slug, version, modality)
+
+
+@dataclass(frozen=True, slots=True)
+class _ItemScores:
+    """The current tag scores of some items: "group/tag" -> score, and the tags decided positive
+    at today's thresholds."""
+
+    scores: dict[int, dict[str, float]]
+    positive: dict[int, list[str]]
+
+    @classmethod
+    def of(cls, ws: Workspace, dataset_id: int, item_ids: list[int]) -> _ItemScores:
+        scores: dict[int, dict[str, float]] = {i: {} for i in item_ids}
+        positive: dict[int, list[str]] = {i: [] for i in item_ids}
+        versions = [v for v in ScoreTables(ws.paths.scores).scored() if v.dataset_id == dataset_id]
+        if not versions:
+            return cls(scores, positive)
+        groups = {g.slug: g for g in tags.list_groups(ws)}
+        wanted = np.asarray(item_ids, np.int64)
+        for v in versions:
+            group = groups.get(v.group)
+            if group is None:
+                continue
+            ids, names, matrix = _score_version(
+                str(ws.paths.scores), dataset_id, v.group, v.version, v.modality
+            )
+            rows = np.searchsorted(ids, wanted).clip(max=max(len(ids) - 1, 0))
+            hit = ids[rows] == wanted if len(ids) else np.zeros(len(wanted), bool)
+            thresholds = {t.name: t.threshold for t in group.tags}
+            for item_id, row in zip(wanted[hit].tolist(), rows[hit].tolist(), strict=True):
+                for col, name in enumerate(names):
+                    score = float(matrix[row, col])
+                    if score != score:  # NaN: not scored
+                        continue
+                    key = f"{group.name}/{name}"
+                    scores[item_id][key] = score
+                    if score >= thresholds.get(name, v.thresholds.get(name, 0.5)):
+                        positive[item_id].append(key)
+        return cls(scores, positive)
+
+    def of_item(self, item_id: int) -> tuple[dict[str, float], list[str]]:
+        return self.scores.get(item_id, {}), self.positive.get(item_id, [])
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,10 +127,19 @@ class _Cursor:
     value: Any
     item_id: int
     total: int
+    offset: int = 0  # the next offset, for pages of the SQL engine
 
     def encode(self) -> str:
         blob = json.dumps(
-            [self.sort, self.descending, self.where, self.value, self.item_id, self.total]
+            [
+                self.sort,
+                self.descending,
+                self.where,
+                self.value,
+                self.item_id,
+                self.total,
+                self.offset,
+            ]
         )
         return base64.urlsafe_b64encode(blob.encode()).decode().rstrip("=")
 
@@ -79,7 +150,8 @@ class _Cursor:
             cursor = cls(*json.loads(raw))
             if (cursor.sort, cursor.descending, cursor.where) != (sort, descending, where):
                 raise ValueError("cursor of another sort order or filter")
-            if not isinstance(cursor.item_id, int) or not isinstance(cursor.total, int):
+            numbers = (cursor.item_id, cursor.total, cursor.offset)
+            if not all(isinstance(n, int) and n >= 0 for n in numbers):
                 raise ValueError("malformed cursor")
         except (ValueError, TypeError, binascii.Error) as exc:
             raise ValidationError(
@@ -95,14 +167,23 @@ def _digest(where: str) -> str:
 
 
 def _validate_page(sort: str, limit: int, offset: int) -> None:
-    if sort not in grid.SORT_COLUMNS:
+    if sort not in grid.SORT_COLUMNS and not _TAG_SCORE.match(sort):
         raise ValidationError(
-            f"cannot sort by {sort!r}; choose one of {', '.join(SORT_KEYS)}", field="sort"
+            f"cannot sort by {sort!r}; choose one of {', '.join(SORT_KEYS)} or a tag score "
+            "tags_<group>.<tag>",
+            field="sort",
         )
     if not 1 <= limit <= MAX_PAGE:
         raise ValidationError(f"limit must be within 1..{MAX_PAGE}, got {limit}", field="limit")
     if offset < 0:
         raise ValidationError(f"offset must be >= 0, got {offset}", field="offset")
+
+
+def _filter_items(ws: Workspace, dataset: str, where: str | None, **page: Any) -> FilteredItems:
+    """One page of a grid filter from the workspace's SQL engine (shared with ``run_sql``)."""
+    # service.sql has no grid-filter use case yet; its engine (one per workspace) has.
+    with sql._engine(ws).session() as session:
+        return session.filter_items(dataset, where, **page)
 
 
 def list_items(
@@ -121,39 +202,67 @@ def list_items(
     Parameters
     ----------
     where : str, optional
-        A SQL filter expression over ``items``, ``labels`` and tag scores (F-42).
-    sort : {"id", "path", "size", "width", "height", "format", "split"}, default "id"
+        A SQL filter expression over ``items`` columns, labels (``has_label(id, 'dog')``) and tag
+        scores (``tags_<group>.<tag> >= 0.8``), as the histogram and tag pages produce (F-42).
+    sort : str, default "id"
+        ``id``, ``path``, ``size``, ``width``, ``height``, ``format``, ``split``, or a tag score
+        ``tags_<group>.<tag>`` (items without a score last).
     descending : bool, default False
     limit : int, default 100
         Items per page, 1..500.
     offset : int, default 0
         Items to skip (ignored with ``cursor``).
     cursor : str, optional
-        The ``next_cursor`` of the previous page, for keyset paging.
+        The ``next_cursor`` of the previous page of the same sort, order and filter.
+
+    Raises
+    ------
+    SqlError
+        The filter (``field="where"``) or the tag score to sort by cannot run or is refused.
     """
     _validate_page(sort, limit, offset)
     where = (where or "").strip()
-    if where:
-        raise ValidationError("grid filters are not available yet", field="where")
-    dataset_id = grid.dataset_id(ws.catalog, dataset)
-    previous = _Cursor.decode(cursor, sort, descending, _digest(where)) if cursor else None
-    total = ws.catalog.count_items(dataset_id) if previous is None else previous.total
-    items = grid.page_items(
-        ws.catalog,
-        dataset_id,
-        sort=sort,
-        descending=descending,
-        limit=limit,
-        offset=offset,
-        after=(previous.value, previous.item_id) if previous else None,
-    )
-    chips = grid.label_chips_of_items(ws.catalog, [it.id for it in items])
-    cells = [GridItem(item=it, labels=chips[it.id]) for it in items]
-    next_cursor = None
-    if len(items) == limit:
-        last = items[-1]
-        value = grid.sort_value(last, sort)
-        next_cursor = _Cursor(sort, descending, _digest(where), value, last.id, total).encode()
+    digest = _digest(where)
+    previous = _Cursor.decode(cursor, sort, descending, digest) if cursor else None
+    if where or sort not in grid.SORT_COLUMNS:
+        start = previous.offset if previous else offset
+        found = _filter_items(
+            ws,
+            dataset,
+            where or None,
+            order_by=sort,
+            descending=descending,
+            limit=limit,
+            offset=start,
+        )
+        by_id = ws.catalog.get_items(found.ids)
+        items = [by_id[i] for i in found.ids if i in by_id]
+        total = previous.total if previous else found.total
+        after = _Cursor(sort, descending, digest, None, 0, total, start + len(found.ids))
+        more = len(items) == limit and after.offset < found.total
+    else:
+        dataset_id = grid.dataset_id(ws.catalog, dataset)
+        total = ws.catalog.count_items(dataset_id) if previous is None else previous.total
+        items = grid.page_items(
+            ws.catalog,
+            dataset_id,
+            sort=sort,
+            descending=descending,
+            limit=limit,
+            offset=offset,
+            after=(previous.value, previous.item_id) if previous else None,
+        )
+        last = items[-1] if items else None
+        value = grid.sort_value(last, sort) if last else None
+        after = _Cursor(sort, descending, digest, value, last.id if last else 0, total)
+        more = len(items) == limit
+    ids = [it.id for it in items]
+    chips = grid.label_chips_of_items(ws.catalog, ids)
+    scores = _ItemScores.of(ws, items[0].dataset_id, ids) if items else None
+    cells = [
+        GridItem(it, chips[it.id], *(scores.of_item(it.id) if scores else ({}, []))) for it in items
+    ]
+    next_cursor = after.encode() if more else None
     return GridPage(items=cells, total=total, next_cursor=next_cursor)
 
 
@@ -161,7 +270,9 @@ def get_item(ws: Workspace, item_id: int) -> ItemDetail:
     """One item with its labels and tag scores."""
     item = ws.catalog.get_item(item_id)
     dataset = grid.dataset_name(ws.catalog, item.dataset_id)
-    return ItemDetail(item=item, dataset=dataset, labels=ws.catalog.item_labels(item_id), scores={})
+    scores, positive = _ItemScores.of(ws, item.dataset_id, [item_id]).of_item(item_id)
+    labels = ws.catalog.item_labels(item_id)
+    return ItemDetail(item, dataset, labels, scores, positive)
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,6 +17,7 @@ router = APIRouter(prefix="/api", tags=["items"])
 class GridItem(Item):
     labels: list[str] = Field(description="distinct label names (chips)")
     scores: dict[str, float] = Field(description='tag scores keyed "group/tag"')
+    tags: list[str] = Field(description='"group/tag" of the tags at or above their threshold')
 
 
 class GridPage(BaseModel):
@@ -30,6 +31,7 @@ class ItemDetail(BaseModel):
     dataset: str
     labels: list[Label]
     scores: dict[str, float] = Field(description='every tag score keyed "group/tag"')
+    tags: list[str] = Field(description='"group/tag" of the tags at or above their threshold')
 
 
 @router.get("/datasets/{name}/items")
@@ -39,7 +41,9 @@ def list_items(
     where: Annotated[
         str | None, Query(description="SQL filter over items, labels and tag scores (F-42)")
     ] = None,
-    sort: Annotated[str, Query(description=", ".join(browse.SORT_KEYS))] = "id",
+    sort: Annotated[
+        str, Query(description=", ".join(browse.SORT_KEYS) + " or a tag score tags_<group>.<tag>")
+    ] = "id",
     order: Literal["asc", "desc"] = "asc",
     limit: Annotated[int, Query(ge=1, le=browse.MAX_PAGE)] = 100,
     offset: Annotated[int, Query(ge=0)] = 0,
@@ -57,7 +61,12 @@ def list_items(
     )
     return GridPage(
         items=[
-            GridItem(**Item.from_domain(c.item).model_dump(), labels=c.labels, scores=c.scores)
+            GridItem(
+                **Item.from_domain(c.item).model_dump(),
+                labels=c.labels,
+                scores=c.scores,
+                tags=c.tags,
+            )
             for c in page.items
         ],
         total=page.total,
@@ -73,4 +82,5 @@ def get_item(item_id: int, ws: WorkspaceDep) -> ItemDetail:
         dataset=detail.dataset,
         labels=[Label.from_domain(lab) for lab in detail.labels],
         scores=detail.scores,
+        tags=detail.tags,
     )

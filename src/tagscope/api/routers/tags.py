@@ -8,13 +8,16 @@ Group and tag names go into the path URL-encoded (``street%20scenes``).
 
 from __future__ import annotations
 
-from typing import Literal
+from datetime import datetime
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, Response, status
+from fastapi import APIRouter, Query, Response, status
 from pydantic import BaseModel, Field
 
 from tagscope.api.dependencies import WorkspaceDep
+from tagscope.api.schemas import Job
 from tagscope.domain import tags as dt
+from tagscope.service import background, browse, tag_insights, tag_scoring
 from tagscope.service import tags as uc
 
 router = APIRouter(prefix="/api", tags=["tags"])
@@ -24,6 +27,7 @@ TAG = GROUP + "/tags/{tag}"
 
 Polarity = Literal["positive", "negative"]
 Modality = Literal["visual", "transcript"]
+ScoreModality = Literal["visual", "transcript", "shot", "video"]
 
 
 # -- bodies -------------------------------------------------------------------------------
@@ -65,6 +69,38 @@ class Tag(BaseModel):
         )
 
 
+class Scoring(BaseModel):
+    """How one dataset uses a group: its scoring status and versions."""
+
+    dataset: str
+    is_training: bool
+    status: str = Field(description="unscored | queued | scoring | scored | error")
+    version: int | None = Field(description="version whose scores are current")
+    latest_version: int
+    target_version: int | None = Field(description="version being scored")
+    update_available: bool
+    n_done: int
+    n_total: int
+    error: str | None
+    job_id: int | None
+
+    @classmethod
+    def from_domain(cls, u: dt.GroupUse) -> Scoring:
+        return cls(
+            dataset=u.dataset,
+            is_training=u.is_training,
+            status=str(u.status),
+            version=u.version,
+            latest_version=u.latest_version,
+            target_version=u.target_version,
+            update_available=u.update_available,
+            n_done=u.n_done,
+            n_total=u.n_total,
+            error=u.error,
+            job_id=u.job_id,
+        )
+
+
 class TagGroup(BaseModel):
     id: int
     name: str
@@ -77,9 +113,12 @@ class TagGroup(BaseModel):
     state: str = Field(description="draft | published | pending")
     version: int = Field(description="latest committed version (0: never)")
     tags: list[Tag]
+    scoring: Scoring | None = Field(
+        None, description="the dataset's scoring status (in dataset listings)"
+    )
 
     @classmethod
-    def from_domain(cls, g: dt.TagGroup) -> TagGroup:
+    def from_domain(cls, g: dt.TagGroup, use: dt.GroupUse | None = None) -> TagGroup:
         return cls(
             id=g.id,
             name=g.name,
@@ -92,6 +131,7 @@ class TagGroup(BaseModel):
             state=str(g.state),
             version=g.version,
             tags=[Tag.from_domain(t) for t in g.tags],
+            scoring=Scoring.from_domain(use) if use is not None else None,
         )
 
 
@@ -152,6 +192,84 @@ class Reviews(BaseModel):
     reviews: list[ReviewIn] = Field(min_length=1)
 
 
+class PublishRequest(BaseModel):
+    visibility: Literal["secret", "shareable"] | None = None
+
+
+class GroupVersion(BaseModel):
+    version: int
+    space: str
+    tags: list[str]
+    created_at: datetime | None
+
+
+class Scored(BaseModel):
+    item_id: int
+    score: float
+    path: str
+    text: str | None
+    thumbnail_url: str
+
+    @classmethod
+    def from_domain(cls, s: tag_insights.ScoredItem) -> Scored:
+        return cls(
+            item_id=s.item_id,
+            score=s.score,
+            path=s.path,
+            text=s.text,
+            thumbnail_url=f"/api/items/{s.item_id}/thumbnail",
+        )
+
+
+class Preview(BaseModel):
+    threshold: float
+    live: bool = Field(description="fitted on the current definition (not the published one)")
+    stratified: bool = Field(description="10 items per score bucket instead of a random sample")
+    version: int | None
+    modality: str
+    positives: list[Scored]
+    negatives: list[Scored]
+    n_positive: int
+    n_negative: int
+
+
+class HistogramBin(BaseModel):
+    lo: float
+    hi: float
+    count: int
+    where: str = Field(description="grid filter selecting the bin's items")
+
+
+class Histogram(BaseModel):
+    version: int
+    threshold: float
+    min_score: float
+    bins: list[HistogramBin]
+    n_below: int = Field(description="items scoring under min_score")
+    n_items: int
+    where_tagged: str = Field(description="grid filter of the items at or above the threshold")
+
+
+class Metrics(BaseModel):
+    metric: str
+    thresholds: list[float]
+    curves: dict[str, list[float]] = Field(description="precision, recall, f1, f0_5, accuracy")
+    recommended: dict[str, float | str] = Field(description="{metric, threshold}")
+    threshold: float = Field(description="the tag's saved threshold")
+    at_recommended: dict[str, float]
+    at_threshold: dict[str, float]
+    n_positive: int
+    n_negative: int
+    n_reviewed: int
+    n_from_labels: int
+    live: bool
+    version: int | None
+
+
+def _metric_key(name: str) -> str:
+    return name.replace(".", "_")
+
+
 # -- groups -------------------------------------------------------------------------------
 @router.get("/tag-groups")
 def list_all_groups(ws: WorkspaceDep) -> list[TagGroup]:
@@ -163,10 +281,29 @@ def get_group(group: str, ws: WorkspaceDep) -> TagGroup:
     return TagGroup.from_domain(uc.get_group(ws, group))
 
 
+@router.get("/tag-groups/{group}/uses")
+def list_uses(group: str, ws: WorkspaceDep) -> list[Scoring]:
+    """The datasets using the group (training first), with status and "update available"."""
+    return [Scoring.from_domain(u) for u in tag_scoring.list_uses(ws, group)]
+
+
+@router.get("/tag-groups/{group}/versions")
+def list_versions(group: str, ws: WorkspaceDep) -> list[GroupVersion]:
+    return [
+        GroupVersion(
+            version=v.version,
+            space=v.space,
+            tags=[t.name for t in v.tags],
+            created_at=v.created_at,
+        )
+        for v in tag_scoring.list_versions(ws, group)
+    ]
+
+
 @router.get("/datasets/{dataset}/tag-groups")
 def list_groups(dataset: str, ws: WorkspaceDep) -> list[TagGroup]:
-    """Groups the dataset uses: trained on it or applied to it."""
-    return [TagGroup.from_domain(g) for g in uc.list_groups(ws, dataset)]
+    """Groups the dataset uses (trained on it or applied to it), with its scoring status."""
+    return [TagGroup.from_domain(g, use) for g, use in browse.dataset_tag_groups(ws, dataset)]
 
 
 @router.post("/datasets/{dataset}/tag-groups", status_code=status.HTTP_201_CREATED)
@@ -180,6 +317,21 @@ def create_group(dataset: str, body: NewGroup, ws: WorkspaceDep) -> TagGroup:
 @router.patch(GROUP)
 def change_group(dataset: str, group: str, body: GroupChange, ws: WorkspaceDep) -> TagGroup:
     return TagGroup.from_domain(uc.set_visibility(ws, dataset, group, body.visibility))
+
+
+@router.post(GROUP + "/publish", status_code=status.HTTP_202_ACCEPTED)
+def publish_group(
+    dataset: str, group: str, ws: WorkspaceDep, body: PublishRequest | None = None
+) -> Job:
+    """Commit the group (fits its tags) and start scoring the training dataset."""
+    visibility = body.visibility if body else None
+    return Job.from_domain(background.start_publish(ws, dataset, group, visibility=visibility))
+
+
+@router.post(GROUP + "/apply", status_code=status.HTTP_202_ACCEPTED)
+def apply_group(dataset: str, group: str, ws: WorkspaceDep) -> Job:
+    """Apply a shareable, published group to ``dataset``: start scoring it."""
+    return Job.from_domain(background.start_apply(ws, dataset, group))
 
 
 # -- tags ---------------------------------------------------------------------------------
@@ -253,3 +405,110 @@ def save_threshold(dataset: str, group: str, tag: str, body: Threshold, ws: Work
 def add_reviews(dataset: str, group: str, tag: str, body: Reviews, ws: WorkspaceDep) -> Count:
     pairs = {r.item_id: r.label for r in body.reviews}
     return Count(n=uc.add_reviews(ws, dataset, group, tag, pairs))
+
+
+# -- insights: preview, uncertain items, histogram, metrics --------------------------------
+@router.get(TAG + "/preview")
+def preview_tag(
+    dataset: str,
+    group: str,
+    tag: str,
+    ws: WorkspaceDep,
+    threshold: Annotated[float | None, Query(ge=0.0, le=1.0)] = None,
+    view: Literal["compare", "positives", "negatives"] = "compare",
+    n: Annotated[int, Query(ge=1, le=500)] = 24,
+    modality: ScoreModality = "visual",
+) -> Preview:
+    """A sample of positives and negatives at ``threshold`` (default: the tag's), refitted on
+    the current definition until the group is published."""
+    p = tag_insights.preview_tag(
+        ws, dataset, group, tag, threshold=threshold, view=view, n=n, modality=modality
+    )
+    return Preview(
+        threshold=p.threshold,
+        live=p.live,
+        stratified=p.stratified,
+        version=p.version,
+        modality=p.modality,
+        positives=[Scored.from_domain(s) for s in p.positives],
+        negatives=[Scored.from_domain(s) for s in p.negatives],
+        n_positive=p.n_positive,
+        n_negative=p.n_negative,
+    )
+
+
+@router.get(TAG + "/uncertain")
+def uncertain_items(
+    dataset: str,
+    group: str,
+    tag: str,
+    ws: WorkspaceDep,
+    n: Annotated[int, Query(ge=1, le=500)] = 24,
+    diversity: Annotated[float, Query(ge=0.0, le=1.0)] = 0.5,
+    modality: ScoreModality = "visual",
+) -> list[Scored]:
+    """Items nearest the decision boundary, diverse, not yet marked: the ones to label next."""
+    found = tag_insights.uncertain_items(
+        ws, dataset, group, tag, k=n, diversity=diversity, modality=modality
+    )
+    return [Scored.from_domain(s) for s in found]
+
+
+@router.get(TAG + "/histogram")
+def tag_histogram(
+    dataset: str,
+    group: str,
+    tag: str,
+    ws: WorkspaceDep,
+    bins: Annotated[int, Query(ge=1, le=1000)] = 20,
+    min_score: Annotated[float, Query(ge=0.0, lt=1.0)] = 0.0,
+    modality: ScoreModality = "visual",
+) -> Histogram:
+    """Bins of the tag's published scores from ``min_score`` to 1, each with its grid filter."""
+    h = tag_insights.tag_histogram(
+        ws, dataset, group, tag, bins=bins, min_score=min_score, modality=modality
+    )
+    return Histogram(
+        version=h.version,
+        threshold=h.threshold,
+        min_score=h.min_score,
+        bins=[HistogramBin(lo=b.lo, hi=b.hi, count=b.count, where=b.where) for b in h.bins],
+        n_below=h.n_below,
+        n_items=h.n_items,
+        where_tagged=h.where_tagged,
+    )
+
+
+@router.get(TAG + "/metrics")
+def evaluate_tag(
+    dataset: str,
+    group: str,
+    tag: str,
+    ws: WorkspaceDep,
+    metric: Literal["f1", "f0_5", "precision", "recall", "accuracy"] = "f1",
+    labels: Annotated[
+        list[str] | None, Query(description="label names meaning the tag (default: its name)")
+    ] = None,
+    modality: ScoreModality = "visual",
+) -> Metrics:
+    """Precision, recall, F1, F0.5 and accuracy over thresholds 0..1 against reviews and
+    labels, with the threshold that maximises ``metric``."""
+    e = tag_insights.evaluate_tag(
+        ws, dataset, group, tag, metric=metric, labels=labels, modality=modality
+    )
+    curves = {k: v for k, v in e.curves.items() if isinstance(v, list) and k != "thresholds"}
+    return Metrics(
+        metric=_metric_key(e.metric),
+        thresholds=e.curves["thresholds"],
+        curves={_metric_key(k): v for k, v in curves.items()},
+        recommended={"metric": _metric_key(e.metric), "threshold": e.recommended_threshold},
+        threshold=e.threshold,
+        at_recommended={_metric_key(k): v for k, v in e.at_recommended.items()},
+        at_threshold={_metric_key(k): v for k, v in e.at_threshold.items()},
+        n_positive=e.n_positive,
+        n_negative=e.n_negative,
+        n_reviewed=e.n_reviewed,
+        n_from_labels=e.n_from_labels,
+        live=e.live,
+        version=e.version,
+    )
