@@ -113,6 +113,11 @@ def test_grid_filter_and_item_detail(web, api, coco_truth):
     labels_text = page.get_by_test_id("labels").inner_text()
     for category in coco_truth[name]:
         assert category in labels_text
+    # Its neighbours in the text space, without itself.
+    similar = page.get_by_test_id("similar").get_by_test_id("thumb")
+    similar.first.wait_for()
+    neighbour_ids = similar.evaluate_all("els => els.map(e => Number(e.dataset.itemId))")
+    assert neighbour_ids and ids[name] not in neighbour_ids
     shot("item")
 
 
@@ -366,6 +371,7 @@ def test_histogram_bar_opens_filtered_grid(web, api, dog_tag):
     index = next(i for i, c in enumerate(counts) if c > 0)
     bar = bars.nth(index)
     expected = int(bar.get_attribute("data-count"))
+    lo, hi = float(bar.get_attribute("data-lo")), float(bar.get_attribute("data-hi"))
     bar.click()
     page.wait_for_url(re.compile(r"#/d/coco/grid\?.*where="))
     where = unquote(_hash_query(page.url)["where"])
@@ -374,6 +380,14 @@ def test_histogram_bar_opens_filtered_grid(web, api, dog_tag):
     assert _grid_total(page) == expected
     page.get_by_test_id("thumb").first.wait_for()
     shot("grid-from-bar")
+
+    # An item of the bar shows the tag's score within the bar's range.
+    page.get_by_test_id("thumb").first.locator("a").first.click()
+    page.get_by_test_id("tag-scores").wait_for()
+    row = page.get_by_test_id("tag-scores").locator("tr", has_text="dogs")
+    score = float(row.locator(".mono").inner_text())
+    assert lo - 1e-3 <= score <= hi + 1e-3
+    shot("item-with-score")
 
 
 def test_add_from_uncertain_marks_examples(web, api, dog_tag):
