@@ -191,12 +191,18 @@ class Catalog:
             for it in items
             if it.path not in before
         ]
+        ids = dict(before)
+        stmt = self._insert(ItemRow.__table__).returning(ItemRow.path, ItemRow.id)
         with self.session() as s:
             for i in range(0, len(rows), _CHUNK):
-                s.execute(self._insert(ItemRow.__table__), rows[i : i + _CHUNK])
-        ids = self.existing_paths(dataset_id, paths)
+                ids.update({p: i for p, i in s.execute(stmt, rows[i : i + _CHUNK])})
+        n_added = len(ids) - len(before)
+        # A path another process inserted meanwhile was skipped by ON CONFLICT: look it up.
+        racing = [p for p in paths if p not in ids]
+        if racing:
+            ids.update(self.existing_paths(dataset_id, racing))
         n_labels = self.add_labels((ids[it.path], lab) for it in items for lab in it.labels)
-        return len(rows), len(before), n_labels
+        return n_added, len(set(paths)) - n_added, n_labels
 
     def add_labels(self, labels: Iterable[tuple[int, Label]]) -> int:
         """Insert (item id, label) pairs not already there; return how many were new."""
