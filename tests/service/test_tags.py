@@ -29,6 +29,7 @@ from tagscope.domain.tags import (
 )
 from tagscope.service import Workspace, tag_scoring
 from tagscope.service import tags as uc
+from tagscope.service.embeddings import compute_embeddings
 from tagscope.service.sql import list_tables, run_sql
 
 
@@ -409,3 +410,21 @@ def test_sql_joins_items_and_scores_and_refuses_writes(coco_text_ws: Workspace) 
             run_sql(ws, statement)
     with pytest.raises(ValidationError, match="limit"):
         run_sql(ws, "SELECT 1", limit=0)
+
+
+@pytest.mark.slow
+def test_publishing_after_new_items_commits_a_new_version(coco_text_ws: Workspace) -> None:
+    ws = coco_text_ws
+    uc.create_group(ws, "coco", "pets", "dog")
+    uc.publish_group(ws, "coco", "pets")
+    ds = ws.dataset("coco")
+    media = next(iter(ws.catalog.iter_items(ds.id))).media
+    assert media is not None
+    ws.catalog.add_items(ds.id, [NewItem("/elsewhere/new.jpg", media, text="a dog on a sofa")])
+    compute_embeddings(ws, "coco", space="text")  # embeds the new item only
+
+    job = uc.publish_group(ws, "coco", "pets")
+    assert (job.result["version"], job.result["n_scored"]) == (2, 80)
+    scores = _scores(ws, "pets", "dog", "coco")
+    assert scores[max(scores)] > 0.5  # the new item (the largest id) says it shows a dog
+    assert uc.publish_group(ws, "coco", "pets").result["n_scored"] == 0

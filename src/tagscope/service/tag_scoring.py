@@ -68,8 +68,10 @@ def publish_group(
 ) -> Job:
     """Publish (commit) a group and score its training dataset ``dataset`` (F-26).
 
-    A draft or pending group is fitted and committed as a new version first; a published group
-    is scored with its latest version (which resumes a scoring job that was killed).
+    A draft or pending group is fitted and committed as a new version first, as is a published
+    one whose training dataset gained or lost items since it was scored; otherwise the latest
+    version is scored (which resumes a scoring job that was killed, and does nothing when the
+    dataset is scored already).
 
     Parameters
     ----------
@@ -90,12 +92,21 @@ def publish_group(
     tc = _catalog(ws)
     if visibility is not None:
         tc.set_visibility(grp.id, _vis(visibility))
-    if grp.state is not TagState.PUBLISHED or grp.version == 0:
+    if grp.state is not TagState.PUBLISHED or grp.version == 0 or _grown(ws, grp, ds):
         models = tm.fit_group(ws, grp)
         version = tc.commit_version(grp.id, models).version
     else:
         version = grp.version
     return _start_scoring(ws, tc.get_group_by_id(grp.id), ds, version, chunk_size, on_progress)
+
+
+def _grown(ws: Workspace, grp: TagGroup, ds: Dataset) -> bool:
+    """The training dataset gained or lost items since it was scored with the latest version:
+    its files are immutable, so publishing again commits a new version (same definitions)."""
+    use = _catalog(ws).get_use(grp.id, ds.id)
+    if use.status is not ScoringStatus.SCORED or use.version != grp.version:
+        return False
+    return use.n_total != sum(_catalog(ws).modality_counts(ds.id).values())
 
 
 def apply_group(
