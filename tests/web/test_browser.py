@@ -458,7 +458,7 @@ def test_sql_console_runs_queries_and_explains_refusals(web, coco_truth):
     page, shot = web
     page.goto(f"/#/d/{DATASET}/sql")
     editor = page.get_by_test_id("sql-editor")
-    editor.fill("SELECT count(*) AS n FROM items")
+    editor.fill(f"SELECT count(*) AS n FROM items WHERE dataset = '{DATASET}'")
     page.get_by_test_id("sql-run").click()
     table = page.get_by_test_id("sql-results")
     table.wait_for()
@@ -468,6 +468,7 @@ def test_sql_console_runs_queries_and_explains_refusals(web, coco_truth):
 
     editor.fill(
         "SELECT l.name, count(DISTINCT l.item_id) AS n FROM labels l "
+        f"JOIN items i ON i.id = l.item_id WHERE i.dataset = '{DATASET}' "
         "GROUP BY l.name ORDER BY n DESC, l.name LIMIT 5"
     )
     editor.press("Control+Enter")
