@@ -88,24 +88,23 @@ class _ItemScores:
         versions = [v for v in ScoreTables(ws.paths.scores).scored() if v.dataset_id == dataset_id]
         if not versions:
             return cls(scores, positive)
-        groups = {g.slug: g for g in tags.list_groups(ws)}
+        groups = grid.tag_thresholds(ws.catalog)
         wanted = np.asarray(item_ids, np.int64)
         for v in versions:
-            group = groups.get(v.group)
-            if group is None:
+            if v.group not in groups:
                 continue
+            group, thresholds = groups[v.group]
             ids, names, matrix = _score_version(
                 str(ws.paths.scores), dataset_id, v.group, v.version, v.modality
             )
             rows = np.searchsorted(ids, wanted).clip(max=max(len(ids) - 1, 0))
             hit = ids[rows] == wanted if len(ids) else np.zeros(len(wanted), bool)
-            thresholds = {t.name: t.threshold for t in group.tags}
             for item_id, row in zip(wanted[hit].tolist(), rows[hit].tolist(), strict=True):
                 for col, name in enumerate(names):
                     score = float(matrix[row, col])
                     if score != score:  # NaN: not scored
                         continue
-                    key = f"{group.name}/{name}"
+                    key = f"{group}/{name}"
                     scores[item_id][key] = score
                     if score >= thresholds.get(name, v.thresholds.get(name, 0.5)):
                         positive[item_id].append(key)

@@ -14,6 +14,7 @@ from sqlalchemy import and_, func, or_, select
 from tagscope.domain import Item, Label, NotFoundError
 from tagscope.store.catalog import _CHUNK, Catalog, _item, _label
 from tagscope.store.schema import DatasetRow, ItemRow, LabelRow
+from tagscope.store.tag_schema import TagGroupRow, TagRow
 
 SORT_COLUMNS = {
     "id": ItemRow.id,
@@ -132,6 +133,18 @@ def label_chips_of_items(catalog: Catalog, item_ids: Sequence[int]) -> dict[int,
     return out
 
 
+def tag_thresholds(catalog: Catalog) -> dict[str, tuple[str, dict[str, float]]]:
+    """Every tag group's slug -> (its name, {tag name: current threshold}), in one query."""
+    stmt = select(TagGroupRow.slug, TagGroupRow.name, TagRow.name, TagRow.threshold).join(
+        TagRow, TagRow.group_id == TagGroupRow.id
+    )
+    out: dict[str, tuple[str, dict[str, float]]] = {}
+    with catalog.session() as s:
+        for slug, group, tag, threshold in s.execute(stmt):
+            out.setdefault(slug, (group, {}))[1][tag] = float(threshold)
+    return out
+
+
 __all__ = [
     "SORT_COLUMNS",
     "dataset_id",
@@ -140,4 +153,5 @@ __all__ = [
     "labels_of_items",
     "page_items",
     "sort_value",
+    "tag_thresholds",
 ]
