@@ -317,7 +317,16 @@ export const api = {
   items: (
     ds: string,
     p: { where?: string; sort?: string; order?: string; limit?: number; cursor?: string | null },
-  ) => get<GridPage>(`/api/datasets/${enc(ds)}/items${query(p)}`),
+  ) => {
+    const url = `/api/datasets/${enc(ds)}/items${query(p)}`;
+    // index.html starts the grid's first page before this bundle has even loaded.
+    const early = (window as { __gridFirstPage?: { url: string; page: Promise<unknown> } }).__gridFirstPage;
+    if (early && early.url === url) {
+      delete (window as { __gridFirstPage?: unknown }).__gridFirstPage;
+      return (early.page as Promise<GridPage>).catch(() => get<GridPage>(url));
+    }
+    return get<GridPage>(url);
+  },
   item: (id: number) => get<ItemDetail>(`/api/items/${id}`),
 
   similar: async (id: number, o: Partial<SearchOptions> = {}) =>
