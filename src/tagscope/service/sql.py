@@ -15,6 +15,7 @@ Examples
 from __future__ import annotations
 
 import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,7 +28,9 @@ MAX_ROWS = 100_000
 MAX_TIMEOUT_S = 300.0
 
 # One engine per catalog: it keeps an in-memory copy of the catalog, refreshed incrementally.
-_engines: dict[tuple[str, str], SqlEngine] = {}
+# The few most recently used stay open (a server has one workspace; tests open many).
+_engines: OrderedDict[tuple[str, str], SqlEngine] = OrderedDict()
+_MAX_ENGINES = 4
 _lock = threading.Lock()
 
 
@@ -55,8 +58,14 @@ def _engine(ws: Workspace) -> SqlEngine:
     with _lock:
         engine = _engines.get(key)
         if engine is None or engine.catalog.engine is not ws.catalog.engine:
+            if engine is not None:
+                engine.close()
             engine = SqlEngine(ws.catalog, ScoreTables(ws.paths.scores))
             _engines[key] = engine
+        _engines.move_to_end(key)
+        while len(_engines) > _MAX_ENGINES:
+            _, old = _engines.popitem(last=False)
+            old.close()
         return engine
 
 
