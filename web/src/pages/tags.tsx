@@ -127,12 +127,12 @@ function GroupSection({ ds, group }: { ds: string; group: TagGroup }) {
         </span>
       </header>
       {scoring.job && !isFinished(scoring.job) ? <JobProgress job={scoring.job} label="Scoring" /> : null}
-      <TagCards ds={ds} group={group} />
+      <TagCards ds={ds} group={group} scoring={scoring.status} />
     </section>
   );
 }
 
-function TagCards({ ds, group }: { ds: string; group: TagGroup }) {
+function TagCards({ ds, group, scoring }: { ds: string; group: TagGroup; scoring: string }) {
   const st = tagState(group);
   return (
     <div class="tag-cards">
@@ -143,6 +143,9 @@ function TagCards({ ds, group }: { ds: string; group: TagGroup }) {
             <Chip kind={st.kind}>{st.kind === "pos" ? "committed" : "pending"}</Chip>
           </div>
           <TagCounts tag={t} />
+          <span class="muted small" data-testid="tag-scoring">
+            scoring: {scoring}
+          </span>
         </a>
       ))}
     </div>
@@ -250,7 +253,7 @@ export function GroupPage({ ds, group: name }: { ds: string; group: string }) {
       {publishing || (scoring.job && !isFinished(scoring.job)) ? (
         <JobProgress job={publishing ?? scoring.job} label="Scoring" />
       ) : null}
-      <TagCards ds={ds} group={group} />
+      <TagCards ds={ds} group={group} scoring={scoring.status} />
       {editable ? (
         <form
           class="add-tags"
