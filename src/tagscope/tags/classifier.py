@@ -5,14 +5,14 @@ The model is a logistic regression on L2-normalised embeddings whose weights are
 the *prompt direction* instead of towards zero (a Gaussian prior centred on the prompts)::
 
     minimise  sum_i s_i * log_loss(y_i, x_i . w + b)  +  ||w - w0||^2 / (2 C)
-    with      w0 = prompt_scale * mean(positive prompts)
+    with      w0 = prompt_scale * (mean(positive prompts) - negative_prompt_weight * mean(negative))
 
 So with no examples the tag ranks items by their cosine to the prompts, a few examples only nudge
 that direction (a plain logistic regression on 10 + 10 examples is worse than the prompt alone on
-COCO captions), and many examples can move it as far as they need. Text prompts also take part as
-weighted pseudo-examples (negative prompts push the weights away from what they describe), and
-unlabelled *background* items stand in as weak negatives when there are few or no negative
-examples.
+COCO captions), and many examples can move it as far as they need. Negative prompts tilt the prior
+away from what they describe. Text prompts also take part as weighted pseudo-examples (anchors
+the examples cannot pull to the wrong side), and unlabelled *background* items stand in as weak
+negatives when there are few or no negative examples.
 
 Calibration makes 0.5 the default threshold. A raw cut-off ``t`` on the logit is chosen, and the
 logit is shifted and scaled so that ``t`` maps to probability 0.5 and one standard deviation of
@@ -120,21 +120,29 @@ def _solve(
     *,
     C: float,
     w0: np.ndarray,
+    b0: float | None,
     init: np.ndarray,
     max_iter: int,
     tol: float,
 ) -> tuple[np.ndarray, float, int]:
-    """Weighted logistic regression with the L2 penalty centred on ``w0``; L-BFGS."""
+    """Weighted logistic regression with the L2 penalty centred on ``(w0, b0)``; L-BFGS.
+
+    ``b0=None`` leaves the intercept unpenalised.
+    """
     d = Z.shape[1]
     inv_c = 1.0 / C
+    inv_cb = 0.0 if b0 is None else inv_c
+    b_centre = 0.0 if b0 is None else b0
 
     def loss_grad(theta: np.ndarray) -> tuple[float, np.ndarray]:
         w, b = theta[:d], theta[d]
         z = Z @ w + b
         dw = w - w0
-        loss = np.dot(s, np.logaddexp(0.0, z) - y * z) + 0.5 * inv_c * np.dot(dw, dw)
+        db = b - b_centre
+        loss = np.dot(s, np.logaddexp(0.0, z) - y * z)
+        loss += 0.5 * inv_c * np.dot(dw, dw) + 0.5 * inv_cb * db * db
         g = s * (expit(z) - y)
-        return float(loss), np.concatenate([Z.T @ g + inv_c * dw, [g.sum()]])
+        return float(loss), np.concatenate([Z.T @ g + inv_c * dw, [g.sum() + inv_cb * db]])
 
     # The products are small (thousands x hundreds): BLAS threads only add synchronisation, and on
     # a busy machine OpenBLAS' spinning threads make each product 40x slower.
@@ -163,6 +171,10 @@ class TagClassifier(ClassifierMixin, BaseEstimator):
     prompt_scale : float, default=10.0
         Norm of the prior weights ``w0`` along the mean positive prompt: the sharpness of the
         prompt-only model (a cosine difference of 0.1 is a logit difference of 1 at 10).
+    negative_prompt_weight : float, default=0.5
+        Share of the mean negative prompt subtracted from the prior direction. At 0.5, "an
+        animal" minus "a dog" still finds cats but ranks dogs far lower; at 1.0 a negative prompt
+        close to the positive one cancels it.
     prompt_weight : float, default=1.0
         Weight of each text prompt as a pseudo-example, in units of one labelled example.
     background_weight : float, default=1.0
@@ -210,7 +222,7 @@ class TagClassifier(ClassifierMixin, BaseEstimator):
         How the cut-off was chosen: cross-validation, the background's tail, or (no background
         and too few examples) the logistic model's own 0.5.
     prior_coef_ : ndarray of shape (n_features,)
-        The prompt prior ``w0`` (zeros without positive prompts).
+        The prompt prior ``w0`` (zeros without prompts).
     n_features_in_ : int
         Number of features seen in ``fit``.
     n_iter_ : int
@@ -231,6 +243,7 @@ class TagClassifier(ClassifierMixin, BaseEstimator):
         "C": [Interval(Real, 0, None, closed="neither")],
         "class_weight": [StrOptions({"balanced"}), dict, None],
         "prompt_scale": [Interval(Real, 0, None, closed="left")],
+        "negative_prompt_weight": [Interval(Real, 0, None, closed="left")],
         "prompt_weight": [Interval(Real, 0, None, closed="left")],
         "background_weight": [Interval(Real, 0, None, closed="left")],
         "n_background": [Interval(Integral, 0, None, closed="left")],
@@ -251,6 +264,7 @@ class TagClassifier(ClassifierMixin, BaseEstimator):
         C: float = 1.0,
         class_weight: str | dict | None = "balanced",
         prompt_scale: float = 10.0,
+        negative_prompt_weight: float = 0.5,
         prompt_weight: float = 1.0,
         background_weight: float = 1.0,
         n_background: int = 256,
@@ -267,6 +281,7 @@ class TagClassifier(ClassifierMixin, BaseEstimator):
         self.C = C
         self.class_weight = class_weight
         self.prompt_scale = prompt_scale
+        self.negative_prompt_weight = negative_prompt_weight
         self.prompt_weight = prompt_weight
         self.background_weight = background_weight
         self.n_background = n_background
@@ -345,7 +360,12 @@ class TagClassifier(ClassifierMixin, BaseEstimator):
                 "background items (got only one class)"
             )
 
-        w0 = self.prompt_scale * P.mean(axis=0) if len(P) else np.zeros(d)
+        w0 = np.zeros(d)
+        if len(P):
+            w0 += P.mean(axis=0)
+        if len(N):
+            w0 -= self.negative_prompt_weight * N.mean(axis=0)
+        w0 *= self.prompt_scale
         self.prior_coef_ = w0
         # Side rows: prompts as pseudo-examples, background as weak negatives.
         side_Z = np.vstack([P, N, B])
@@ -354,9 +374,16 @@ class TagClassifier(ClassifierMixin, BaseEstimator):
             np.full(len(P) + len(N), self.prompt_weight),
             np.full(len(B), self.background_weight / max(len(B), 1)),
         ]
-        w, b, self.n_iter_ = self._fit_raw(X, y, sw, side_Z, side_y, side_s, w0, None)
+        # The prior's intercept puts the background's tail (where the tag's positives are) at the
+        # logistic model's 0.5, so examples near the boundary weigh fully in the loss.
+        b0 = None
+        if len(B) > 1 and w0.any():
+            prior_bg = B @ w0
+            b0 = -float(prior_bg.mean() + self.background_z * prior_bg.std())
+        prior = (w0, b0)
+        w, b, self.n_iter_ = self._fit_raw(X, y, sw, side_Z, side_y, side_s, prior, None)
 
-        raw_t, scale, how = self._calibrate(X, y, sw, side_Z, side_y, side_s, w0, w, b, B, rng)
+        raw_t, scale, how = self._calibrate(X, y, sw, side_Z, side_y, side_s, prior, w, b, B, rng)
         self.raw_threshold_ = raw_t
         self.raw_scale_ = scale
         self.calibration_ = how
@@ -447,15 +474,18 @@ class TagClassifier(ClassifierMixin, BaseEstimator):
         side_Z: np.ndarray,
         side_y: np.ndarray,
         side_s: np.ndarray,
-        w0: np.ndarray,
+        prior: tuple[np.ndarray, float | None],
         init: np.ndarray | None,
     ) -> tuple[np.ndarray, float, int]:
         Z = np.vstack([X, side_Z])
         yy = np.r_[y, side_y]
         s = np.r_[sw, side_s]
+        w0, b0 = prior
         if init is None:
-            init = np.r_[w0, 0.0]
-        return _solve(Z, yy, s, C=self.C, w0=w0, init=init, max_iter=self.max_iter, tol=self.tol)
+            init = np.r_[w0, b0 or 0.0]
+        return _solve(
+            Z, yy, s, C=self.C, w0=w0, b0=b0, init=init, max_iter=self.max_iter, tol=self.tol
+        )
 
     def _calibrate(
         self,
@@ -465,7 +495,7 @@ class TagClassifier(ClassifierMixin, BaseEstimator):
         side_Z: np.ndarray,
         side_y: np.ndarray,
         side_s: np.ndarray,
-        w0: np.ndarray,
+        prior: tuple[np.ndarray, float | None],
         w: np.ndarray,
         b: float,
         B: np.ndarray,
@@ -486,7 +516,7 @@ class TagClassifier(ClassifierMixin, BaseEstimator):
             init = np.r_[w, b]
             for train, test in folds.split(X, y):
                 wf, bf, _ = self._fit_raw(
-                    X[train], y[train], sw[train], side_Z, side_y, side_s, w0, init
+                    X[train], y[train], sw[train], side_Z, side_y, side_s, prior, init
                 )
                 oof[test] = X[test] @ wf + bf
             weight = sw
