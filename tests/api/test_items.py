@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytest
 from fastapi.testclient import TestClient
 
+from tagscope.service import _pages, browse
+
 
 def _page(client: TestClient, **params: object) -> dict:
     r = client.get("/api/datasets/coco/items", params=params)
@@ -157,3 +159,16 @@ def test_cursor_of_another_filter_is_refused(client: TestClient) -> None:
     cursor = _page(client, where="width > 1", limit=5)["next_cursor"]
     r = client.get("/api/datasets/coco/items", params={"where": "width > 2", "cursor": cursor})
     assert r.status_code == 422 and r.json()["field"] == "cursor"
+
+
+def test_filtered_cursor_survives_a_lost_snapshot(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A server that lost the listing's snapshot (restart, eviction) pages by offset."""
+    where = "has_label(id, 'person')"
+    first = _page(client, where=where, limit=10)
+    second = _page(client, where=where, limit=10, cursor=first["next_cursor"])
+    monkeypatch.setattr(browse, "_SNAPSHOTS", _pages.Snapshots())
+    again = _page(client, where=where, limit=10, cursor=first["next_cursor"])
+    assert [it["id"] for it in again["items"]] == [it["id"] for it in second["items"]]
+    assert again["total"] == first["total"]

@@ -11,10 +11,6 @@ they are cached in memory once read).
 
 from __future__ import annotations
 
-import base64
-import binascii
-import hashlib
-import json
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -27,11 +23,14 @@ from tagscope.domain import Hit, Item, Label, NotFoundError, ValidationError
 from tagscope.domain.tags import GroupUse, TagGroup
 from tagscope.media.errors import MediaError
 from tagscope.media.thumbnails import ensure_thumbnail
-from tagscope.service import search, sql, tag_scoring, tags
+from tagscope.service import _pages, search, sql, tag_scoring, tags
 from tagscope.service.workspace import Workspace
 from tagscope.store import grid
 from tagscope.store.scores import ScoreTables
 from tagscope.store.sql import FilteredItems
+
+_SNAPSHOTS = _pages.Snapshots()
+SNAPSHOT_MAX_IDS = _pages.SNAPSHOT_MAX_IDS
 
 SORT_KEYS = tuple(grid.SORT_COLUMNS)
 MAX_PAGE = 500
@@ -114,57 +113,6 @@ class _ItemScores:
         return self.scores.get(item_id, {}), self.positive.get(item_id, [])
 
 
-@dataclass(frozen=True, slots=True)
-class _Cursor:
-    """Where a page ended, in an opaque token: the sort order and filter it belongs to, the sort
-    value and id of the last item, and the total of the first page (so later pages need not
-    count again: counting is linear in the dataset)."""
-
-    sort: str
-    descending: bool
-    where: str
-    value: Any
-    item_id: int
-    total: int
-    offset: int = 0  # the next offset, for pages of the SQL engine
-
-    def encode(self) -> str:
-        blob = json.dumps(
-            [
-                self.sort,
-                self.descending,
-                self.where,
-                self.value,
-                self.item_id,
-                self.total,
-                self.offset,
-            ]
-        )
-        return base64.urlsafe_b64encode(blob.encode()).decode().rstrip("=")
-
-    @classmethod
-    def decode(cls, token: str, sort: str, descending: bool, where: str) -> _Cursor:
-        try:
-            raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
-            cursor = cls(*json.loads(raw))
-            if (cursor.sort, cursor.descending, cursor.where) != (sort, descending, where):
-                raise ValueError("cursor of another sort order or filter")
-            numbers = (cursor.item_id, cursor.total, cursor.offset)
-            if not all(isinstance(n, int) and n >= 0 for n in numbers):
-                raise ValueError("malformed cursor")
-        except (ValueError, TypeError, binascii.Error) as exc:
-            raise ValidationError(
-                f"invalid cursor {token!r}: pass back the next_cursor of a page of the same "
-                "sort, order and filter",
-                field="cursor",
-            ) from exc
-        return cursor
-
-
-def _digest(where: str) -> str:
-    return hashlib.sha1(where.encode()).hexdigest()[:16] if where else ""
-
-
 def _validate_page(sort: str, limit: int, offset: int) -> None:
     if sort not in grid.SORT_COLUMNS and not _TAG_SCORE.match(sort):
         raise ValidationError(
@@ -183,6 +131,46 @@ def _filter_items(ws: Workspace, dataset: str, where: str | None, **page: Any) -
     # service.sql has no grid-filter use case yet; its engine (one per workspace) has.
     with sql._engine(ws).session() as session:
         return session.filter_items(dataset, where, **page)
+
+
+def _filtered_page(
+    ws: Workspace,
+    dataset: str,
+    where: str,
+    sort: str,
+    descending: bool,
+    limit: int,
+    offset: int,
+    previous: _pages.Cursor | None,
+) -> tuple[list[int], int, _pages.Cursor]:
+    """The ids of a filtered (or tag-score sorted) page, its total and the cursor after it.
+
+    The first page snapshots every matching id (see :mod:`tagscope.service._pages`); the
+    pages after it slice the snapshot, or ask the engine by offset when it is gone.
+    """
+    query = {"order_by": sort, "descending": descending}
+    snapshot, token = None, ""
+    if previous is None and not offset:
+        found = _filter_items(ws, dataset, where or None, limit=SNAPSHOT_MAX_IDS, **query)
+        snapshot, start, total = np.asarray(found.ids, np.int64), 0, found.total
+        token = _SNAPSHOTS.put(snapshot) if total > limit else ""
+    elif previous is not None and previous.snapshot:
+        start, total = previous.offset, previous.total
+        snapshot = _SNAPSHOTS.get(previous.snapshot)
+        token = previous.snapshot
+    else:
+        start = previous.offset if previous else offset
+        total = previous.total if previous else 0
+    if snapshot is not None:
+        ids = snapshot[start : start + limit].tolist()
+    else:
+        found = _filter_items(ws, dataset, where or None, limit=limit, offset=start, **query)
+        ids, total = found.ids, total or found.total
+    end = start + len(ids)
+    # Past the snapshot (more matches than it holds), pages come by offset.
+    keep = token if snapshot is not None and end < len(snapshot) else ""
+    after = _pages.Cursor(sort, descending, _pages.digest(where), None, 0, total, end, keep)
+    return ids, total, after
 
 
 def list_items(
@@ -221,24 +209,15 @@ def list_items(
     """
     _validate_page(sort, limit, offset)
     where = (where or "").strip()
-    digest = _digest(where)
-    previous = _Cursor.decode(cursor, sort, descending, digest) if cursor else None
+    key = _pages.digest(where)
+    previous = _pages.Cursor.decode(cursor, sort, descending, key) if cursor else None
     if where or sort not in grid.SORT_COLUMNS:
-        start = previous.offset if previous else offset
-        found = _filter_items(
-            ws,
-            dataset,
-            where or None,
-            order_by=sort,
-            descending=descending,
-            limit=limit,
-            offset=start,
+        ids, total, after = _filtered_page(
+            ws, dataset, where, sort, descending, limit, offset, previous
         )
-        by_id = ws.catalog.get_items(found.ids)
-        items = [by_id[i] for i in found.ids if i in by_id]
-        total = previous.total if previous else found.total
-        after = _Cursor(sort, descending, digest, None, 0, total, start + len(found.ids))
-        more = len(items) == limit and after.offset < found.total
+        by_id = ws.catalog.get_items(ids)
+        items = [by_id[i] for i in ids if i in by_id]
+        more = len(ids) == limit and after.offset < total
     else:
         dataset_id = grid.dataset_id(ws.catalog, dataset)
         total = ws.catalog.count_items(dataset_id) if previous is None else previous.total
@@ -253,7 +232,7 @@ def list_items(
         )
         last = items[-1] if items else None
         value = grid.sort_value(last, sort) if last else None
-        after = _Cursor(sort, descending, digest, value, last.id if last else 0, total)
+        after = _pages.Cursor(sort, descending, key, value, last.id if last else 0, total)
         more = len(items) == limit
     ids = [it.id for it in items]
     chips = grid.label_chips_of_items(ws.catalog, ids)
