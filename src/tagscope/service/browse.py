@@ -3,10 +3,10 @@
 A page is cut by ``offset`` or by an opaque ``cursor``, the ``next_cursor`` of the previous page
 (infinite scroll). Without a filter, pages come from the catalog and the cursor is a keyset (the
 sort value and id of the last item), which stays fast deep into large datasets. With a SQL filter
-(``where``, F-42) or a sort by tag score, pages come from the SQL engine
-(:meth:`tagscope.store.sql.QuerySession.filter_items`) and the cursor holds the next offset.
-Every cell carries its label names and its tag scores, read from the score files (immutable, so
-they are cached in memory once read).
+(``where``, F-42) or a sort by tag score, the first page asks the SQL engine
+(:meth:`tagscope.store.sql.QuerySession.filter_items`) for every match and later pages slice that
+snapshot (:mod:`tagscope.service._pages`). Every cell carries its label names and its tag scores,
+read from the score files (immutable, so they are cached in memory once read).
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from tagscope.media.thumbnails import ensure_thumbnail
 from tagscope.service import _pages, search, sql, tag_scoring, tags
 from tagscope.service.workspace import Workspace
 from tagscope.store import grid
-from tagscope.store.scores import ScoreTables
+from tagscope.store.scores import ScoreTables, ScoreVersion
 from tagscope.store.sql import FilteredItems
 
 _SNAPSHOTS = _pages.Snapshots()
@@ -66,10 +66,17 @@ class ItemDetail:
 
 
 @lru_cache(maxsize=64)
-def _score_version(root: str, dataset_id: int, slug: str, version: int, modality: str) -> tuple:
-    """The scores of one finished version: (item ids, tag names, scores); versions never change,
-    so once read they are kept (a handful of MB per 100,000 items and tag)."""
-    return ScoreTables(Path(root)).load(dataset_id, slug, version, modality)
+def _load_scores(root: Path, key: tuple[int, str, int, str], written_ns: int) -> tuple:
+    """The scores of one finished version ``key = (dataset id, group slug, version, modality)``:
+    (item ids, tag names, scores). Versions never change, so once read they are kept (4 bytes per
+    item and tag); ``written_ns``, when the version was put in place, tells it apart from a
+    version of a deleted dataset whose id was given out again."""
+    return ScoreTables(root).load(*key)
+
+
+def _scores_of(ws: Workspace, v: ScoreVersion) -> tuple[np.ndarray, list[str], np.ndarray]:
+    key = (v.dataset_id, v.group, v.version, v.modality)
+    return _load_scores(ws.paths.scores, key, v.path.stat().st_mtime_ns)
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,19 +100,18 @@ class _ItemScores:
             if v.group not in groups:
                 continue
             group, thresholds = groups[v.group]
-            ids, names, matrix = _score_version(
-                str(ws.paths.scores), dataset_id, v.group, v.version, v.modality
-            )
+            ids, names, matrix = _scores_of(ws, v)
             rows = np.searchsorted(ids, wanted).clip(max=max(len(ids) - 1, 0))
             hit = ids[rows] == wanted if len(ids) else np.zeros(len(wanted), bool)
             for item_id, row in zip(wanted[hit].tolist(), rows[hit].tolist(), strict=True):
                 for col, name in enumerate(names):
-                    score = float(matrix[row, col])
-                    if score != score:  # NaN: not scored
+                    score = matrix[row, col]
+                    if np.isnan(score):  # not scored
                         continue
                     key = f"{group}/{name}"
-                    scores[item_id][key] = score
-                    if score >= thresholds.get(name, v.thresholds.get(name, 0.5)):
+                    scores[item_id][key] = float(score)
+                    # In float32, as score files and SQL views decide.
+                    if score >= np.float32(thresholds.get(name, v.thresholds[name])):
                         positive[item_id].append(key)
         return cls(scores, positive)
 
@@ -275,16 +281,12 @@ _MEDIA_TYPES = {
 }
 
 
-def _existing_file(path: Path, what: str, item_id: int) -> Path:
-    if not path.is_file():
-        raise NotFoundError(f"the {what} of item {item_id} is missing ({path.name})")
-    return path
-
-
 def get_media_file(ws: Workspace, item_id: int) -> MediaFile:
     """The media file of item ``item_id`` as its import recorded it."""
     item = ws.catalog.get_item(item_id)
-    path = _existing_file(Path(item.path), "media file", item_id)
+    path = Path(item.path)
+    if not path.is_file():
+        raise NotFoundError(f"the media file of item {item_id} is missing ({path.name})")
     fmt = (item.media.format if item.media else "") or path.suffix.lstrip(".")
     etag = item.media.content_hash if item.media else f"{path.stat().st_mtime_ns:x}"
     return MediaFile(path, _MEDIA_TYPES.get(fmt.lower(), "application/octet-stream"), etag)
