@@ -64,3 +64,18 @@ def test_without_built_web_app_root_says_so(client: TestClient) -> None:
     r = client.get("/")
     assert r.status_code == 404
     assert "web app is not built" in r.json()["message"]
+
+
+def test_unexpected_errors_are_json_500(
+    api_workspace: Workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tagscope.service import jobs
+
+    def broken(*_args: object, **_kwargs: object) -> None:
+        raise RuntimeError("secret internals")
+
+    monkeypatch.setattr(jobs, "list_jobs", broken)
+    app = create_app(api_workspace, web_dist=tmp_path / "dist")
+    r = TestClient(app, raise_server_exceptions=False).get("/api/jobs")
+    assert r.status_code == 500
+    assert r.json()["status"] == 500 and "secret" not in r.json()["message"]

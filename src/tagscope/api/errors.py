@@ -10,6 +10,7 @@
 | :class:`~tagscope.domain.ModelUnavailableError` | 503 |
 | any other :class:`~tagscope.domain.TagscopeError` | 400 |
 | request validation (FastAPI), with the offending parameter as ``field`` | 422 |
+| anything else (a bug): logged with its traceback | 500 |
 """
 
 from __future__ import annotations
@@ -81,7 +82,13 @@ async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
     return response
 
 
+async def _internal_error(_request: Request, exc: Exception) -> JSONResponse:
+    # Starlette logs the traceback after this answer; the client gets no internals.
+    return error_response(500, f"internal error ({type(exc).__name__}); see the server log")
+
+
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(TagscopeError, _domain_error)
     app.add_exception_handler(RequestValidationError, _request_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(Exception, _internal_error)
