@@ -162,10 +162,11 @@ class TagClassifier(ClassifierMixin, BaseEstimator):
 
     Parameters
     ----------
-    C : float, default=1.0
+    C : float, default=3.0
         Inverse strength of the prior: how far the examples may pull the weights away from the
         prompt direction (larger trusts the examples more). Without prompts the prior is zero and
-        this is the usual inverse L2 regularisation.
+        this is the usual inverse L2 regularisation. On COCO captions 1.0 gained a little more from
+        5 + 5 random examples and 3.0 far more from labels picked off the uncertain list.
     class_weight : "balanced", dict or None, default="balanced"
         Weights of the labelled classes; "balanced" gives each class the same total weight.
     prompt_scale : float, default=10.0
@@ -261,7 +262,7 @@ class TagClassifier(ClassifierMixin, BaseEstimator):
     def __init__(
         self,
         *,
-        C: float = 1.0,
+        C: float = 3.0,
         class_weight: str | dict | None = "balanced",
         prompt_scale: float = 10.0,
         negative_prompt_weight: float = 0.5,

@@ -22,6 +22,7 @@ alternatives (numpy, torch's own half-precision matmul, int8).
 from __future__ import annotations
 
 import os
+import threading
 import warnings
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -174,12 +175,25 @@ def score_matrix(
     bounds[1:-1] = (bounds[1:-1] // block_rows) * block_rows
     saved = torch.get_num_threads()
     try:
-        with ThreadPoolExecutor(n_threads, thread_name_prefix="tagscope-score") as pool:
-            list(pool.map(work, bounds[:-1], bounds[1:]))
+        list(_pool(n_threads).map(work, bounds[:-1], bounds[1:]))
     finally:
         # MKL's thread count is process-wide: give the caller back its own.
         torch.set_num_threads(saved)
     return out
+
+
+_pools: dict[int, ThreadPoolExecutor] = {}
+_pools_lock = threading.Lock()
+
+
+def _pool(n_threads: int) -> ThreadPoolExecutor:
+    """A process-wide pool of ``n_threads`` scoring threads, created on first use."""
+    with _pools_lock:
+        pool = _pools.get(n_threads)
+        if pool is None:
+            pool = ThreadPoolExecutor(n_threads, thread_name_prefix="tagscope-score")
+            _pools[n_threads] = pool
+        return pool
 
 
 def _cpu_count() -> int:
