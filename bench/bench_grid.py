@@ -7,7 +7,8 @@ group's score file for one tag. Then starts ``tagscope``'s app under uvicorn in 
 and times ``GET /api/datasets/<name>/items?limit=100`` from one keep-alive client:
 
 - ``unfiltered``: infinite scroll from the top through ``next_cursor`` (what the web app does);
-- ``unfiltered_offset``: random pages anywhere in the dataset by ``offset``;
+- ``unfiltered_offset``: random pages anywhere in the dataset by ``offset`` (not how the grid
+  pages, reported on its own: SQLite steps over ``offset`` rows);
 - ``tag_filter``: infinite scroll with a tag-score filter in ``where`` (F-42), as a histogram bar
   of the tag page opens it (``tags_bench.cat >= 0.8 AND tags_bench.cat <= 1.0``: 20% of items);
 - ``tag_filter_first_page``: the first page of that filter alone, again and again (the page
@@ -208,7 +209,8 @@ def main() -> None:
     finally:
         server.terminate()
         server.wait(10)
-    p95s = [unfiltered["p95_ms"], offsets["p95_ms"], filtered["p95_ms"], first["p95_ms"]]
+    # The goal's pages: what the grid asks for (scrolling by cursor, a filter's first page).
+    p95s = [unfiltered["p95_ms"], filtered["p95_ms"], first["p95_ms"]]
     print(
         json.dumps(
             {
@@ -223,6 +225,7 @@ def main() -> None:
                 "tag_filter_first_page": first,
                 "goal_p95_ms": 150,
                 "pass": all(p < 150 for p in p95s),
+                "pass_random_offset": offsets["p95_ms"] < 150,
             }
         )
     )
