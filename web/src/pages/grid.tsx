@@ -195,7 +195,8 @@ export function GridPage({ ds, q }: { ds: string; q: URLSearchParams }) {
           type="text"
           class="mono"
           value={draft}
-          placeholder="SQL filter, e.g. width > 500 AND split = 'train'"
+          placeholder="SQL filter, e.g. width > 500 AND has_label(id, 'dog') AND tags_animals.dog >= 0.8"
+          title="A SQL expression over the columns of items (width, height, size, format, split, path, text, …), has_label(id, 'name'), and tag scores tags_<group>.<tag>"
           aria-label="SQL filter"
           data-testid="query-input"
           spellcheck={false}
