@@ -145,10 +145,13 @@ class Catalog:
             ]
 
     def get_dataset(self, name: str) -> Dataset:
-        for ds in self.list_datasets():
-            if ds.name == name:
-                return ds
-        raise NotFoundError(f"no dataset named {name!r}")
+        """The dataset ``name``, counting only its own items."""
+        with self.session() as s:
+            row = s.scalars(select(DatasetRow).where(DatasetRow.name == name)).one_or_none()
+            if row is None:
+                raise NotFoundError(f"no dataset named {name!r}")
+            n = s.execute(select(func.count()).where(ItemRow.dataset_id == row.id)).scalar_one()
+            return Dataset(row.id, row.name, row.description, row.created_at, n)
 
     def delete_dataset(self, dataset_id: int) -> None:
         with self.session() as s:
