@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import statistics
 import subprocess
 import sys
@@ -158,6 +159,8 @@ def main() -> None:
     finally:
         server.terminate()
         server.wait(10)
+        if args.workspace is None:
+            shutil.rmtree(root, ignore_errors=True)
 
     painted = [r["painted_ms"] for r in runs]
     items = [r["items_ms"] for r in runs]
