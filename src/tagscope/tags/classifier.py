@@ -181,7 +181,8 @@ class TagClassifier(ClassifierMixin, BaseEstimator):
     background_weight : float, default=1.0
         Total weight of the background items as negatives, in units of one labelled example.
     n_background : int, default=256
-        At most this many background rows are used (a random sample).
+        At most this many background rows are used (a random sample, drawn before the rows are
+        read, so ``background`` may be a memory map of the whole dataset).
     beta : float, default=0.5
         The F-beta score the cross-validated calibration maximises (0.5 favours precision).
     cv : int, cross-validation generator or iterable of splits, default=5
@@ -348,9 +349,7 @@ class TagClassifier(ClassifierMixin, BaseEstimator):
         d = self.n_features_in_
         P = self._side_input(prompts_pos, d, "prompts_pos")
         N = self._side_input(prompts_neg, d, "prompts_neg")
-        B = self._side_input(background, d, "background")
-        if len(B) > self.n_background:
-            B = B[rng.choice(len(B), self.n_background, replace=False)]
+        B = self._side_input(self._sample_rows(background, rng), d, "background")
         if not (y == 1).any() and not len(P):
             raise ValueError(
                 "no positive signal: give at least one positive example or positive text prompt"
@@ -458,6 +457,15 @@ class TagClassifier(ClassifierMixin, BaseEstimator):
                 return np.ones(len(y))
             return np.where(y == 1, (pos + neg) / (2 * pos), (pos + neg) / (2 * neg))
         return np.array([float(self.class_weight.get(label, 1.0)) for label in y_raw])
+
+    def _sample_rows(self, A: np.ndarray | None, rng: np.random.RandomState) -> np.ndarray | None:
+        """At most ``n_background`` random rows of ``A``, read before any conversion (``A`` may
+        be a memory map of millions of rows)."""
+        if A is None or not hasattr(A, "shape") or A.ndim != 2 or len(A) <= self.n_background:
+            return A
+        pick = np.random.default_rng(rng.randint(np.iinfo(np.int32).max))
+        rows = np.sort(pick.choice(len(A), self.n_background, replace=False))
+        return A[rows]
 
     def _side_input(self, A: np.ndarray | None, d: int, name: str) -> np.ndarray:
         if A is None:
