@@ -294,3 +294,23 @@ def test_positive_examples_add_to_the_prompt(coco_text):
                 - average_precision_score(y[rest], alone.decision_function(X[rest]))
             )
     assert np.mean(gains) > 0
+
+
+def test_empty_prompt_arrays_are_no_prompts():
+    X, _, prompt = _world(15)
+    empty = np.empty((0, X.shape[1]))
+    clf = TagClassifier(random_state=0).fit(prompts_pos=prompt, prompts_neg=empty, background=X)
+    assert clf.calibration_ == "background"
+    with pytest.raises(ValueError, match="no positive signal"):
+        TagClassifier().fit(prompts_pos=empty, background=X)
+
+
+def test_background_may_be_a_large_memory_map(tmp_path):
+    X, y, prompt = _world(16)
+    path = tmp_path / "vectors.npy"
+    big = np.lib.format.open_memmap(path, "w+", np.float16, (200_000, X.shape[1]))
+    big[:] = np.tile(X, (100, 1)).astype(np.float16)
+    big.flush()
+    mm = np.load(path, mmap_mode="r")
+    clf = TagClassifier(random_state=0, n_background=300).fit(prompts_pos=prompt, background=mm)
+    assert average_precision_score(y, clf.predict_proba(X)[:, 1]) > 0.9

@@ -345,7 +345,9 @@ class TagClassifier(ClassifierMixin, BaseEstimator):
             signal (no negative examples, negative prompts nor background), malformed inputs.
         """
         rng = check_random_state(self.random_state)
-        X, y, sw = self._validate_examples(X, y, sample_weight, prompts_pos)
+        X, y, sw = self._validate_examples(
+            X, y, sample_weight, (prompts_pos, prompts_neg, background)
+        )
         d = self.n_features_in_
         P = self._side_input(prompts_pos, d, "prompts_pos")
         N = self._side_input(prompts_neg, d, "prompts_neg")
@@ -397,16 +399,18 @@ class TagClassifier(ClassifierMixin, BaseEstimator):
         X: np.ndarray | None,
         y: np.ndarray | None,
         sample_weight: np.ndarray | None,
-        prompts_pos: np.ndarray | None,
+        side: tuple[np.ndarray | None, ...],
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         if X is None or (hasattr(X, "shape") and X.shape[0] == 0 and y is not None):
             if X is None and y is not None:
                 raise ValueError("y was given without X")
-            if prompts_pos is None:
+            shapes = [np.shape(a) for a in (X, *side) if a is not None]
+            widths = [shape[1] for shape in shapes if len(shape) == 2]
+            if not widths:
                 raise ValueError(
                     "no positive signal: give labelled examples X, y or positive text prompts"
                 )
-            n_features = check_array(prompts_pos).shape[1] if X is None else X.shape[1]
+            n_features = widths[0]
             self.n_features_in_ = n_features
             self.classes_ = np.array([0, 1])
             return np.empty((0, n_features)), np.empty(0), np.empty(0)
