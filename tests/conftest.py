@@ -17,7 +17,9 @@ from tagscope.service import Workspace
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # tests never download a model
 
-SHARED = Path(os.environ.get("TAGSCOPE_SHARED", Path(__file__).resolve().parents[2] / "shared"))
+SHARED = Path(
+    os.environ.get("TAGSCOPE_SHARED", Path(__file__).resolve().parents[2] / "shared")
+).resolve()  # imports store resolved paths; a symlinked ../shared must compare equal
 
 
 @pytest.fixture(scope="session")
