@@ -2,6 +2,17 @@
 
 Pure functions and estimators over vectors (numpy, scikit-learn, torch): no database, no files.
 The service layer embeds prompts, loads vectors, and stores what these return.
+
+- :class:`TagClassifier`: ``fit(X, y, *, prompts_pos, prompts_neg, background)`` learns a tag from
+  text prompts, examples or both; ``predict_proba(X)[:, 1]`` is the calibrated score (0.5 is the
+  default threshold); ``coef_``/``intercept_`` are all a scoring job needs.
+- :func:`score_matrix` / :func:`score_with`: ``sigmoid(X @ coef.T + intercept)`` over millions of
+  float16 rows at memory bandwidth, many tags at once.
+- :func:`threshold_curves`, :func:`recommend_threshold`, :func:`metrics_at`: precision, recall,
+  F1, F0.5 and accuracy over thresholds (agreeing with ``sklearn.metrics``).
+- :func:`select_uncertain`: items near the decision boundary, diverse (MMR).
+- :func:`preview_sample`, :func:`stratified_sample`, :func:`score_histogram`: what the preview and
+  the histogram show.
 """
 
 from tagscope.tags.classifier import TagClassifier, fbeta_threshold, normalize_rows
