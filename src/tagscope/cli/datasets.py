@@ -6,6 +6,7 @@ from pathlib import Path
 
 import typer
 
+from tagscope.cli.lazy import deferred
 from tagscope.cli.output import (
     JsonOpt,
     WorkspaceOpt,
@@ -15,7 +16,8 @@ from tagscope.cli.output import (
     print_json,
     print_table,
 )
-from tagscope.service import datasets as uc
+
+uc = deferred("tagscope.service.datasets")
 
 app = typer.Typer(help="Create, list, describe and delete datasets.", no_args_is_help=True)
 

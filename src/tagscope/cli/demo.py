@@ -6,6 +6,7 @@ from pathlib import Path
 
 import typer
 
+from tagscope.cli.lazy import deferred
 from tagscope.cli.output import (
     WorkspaceOpt,
     console,
@@ -14,7 +15,8 @@ from tagscope.cli.output import (
     print_table,
     progress_bar,
 )
-from tagscope.service.demo import run_demo
+
+uc = deferred("tagscope.service.demo")
 
 
 @handle_errors
@@ -32,7 +34,7 @@ def demo(
     ws = open_workspace(workspace)
     console.print(f"workspace: {ws.paths.root}")
     with progress_bar("working") as report:
-        result = run_demo(
+        result = uc.run_demo(
             ws,
             folder,
             dataset=dataset,

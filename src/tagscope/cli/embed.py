@@ -7,6 +7,7 @@ from typing import Any
 
 import typer
 
+from tagscope.cli.lazy import deferred
 from tagscope.cli.output import (
     JsonOpt,
     WorkspaceOpt,
@@ -16,7 +17,8 @@ from tagscope.cli.output import (
     print_json,
     progress_bar,
 )
-from tagscope.service import embeddings as uc
+
+uc = deferred("tagscope.service.embeddings")
 
 vectors_app = typer.Typer(
     help="Bring your own vectors into an embedding space.", no_args_is_help=True

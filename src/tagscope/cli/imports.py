@@ -7,6 +7,7 @@ from pathlib import Path
 
 import typer
 
+from tagscope.cli.lazy import deferred
 from tagscope.cli.output import (
     JsonOpt,
     WorkspaceOpt,
@@ -17,7 +18,8 @@ from tagscope.cli.output import (
     progress_bar,
 )
 from tagscope.domain import ImportReport
-from tagscope.service import imports as uc
+
+uc = deferred("tagscope.service.imports")
 
 app = typer.Typer(
     help="Import images and labels (a dataset is created when it does not exist).",

@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from datetime import datetime
 from functools import wraps
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import typer
 from rich.console import Console
@@ -18,7 +18,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from tagscope.domain import TagscopeError
-from tagscope.service import Workspace
+
+if TYPE_CHECKING:
+    from tagscope.service import Workspace
 
 console = Console()
 err_console = Console(stderr=True)
@@ -32,6 +34,8 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def open_workspace(path: Path | None) -> Workspace:
+    from tagscope.service import Workspace  # deferred: SQLAlchemy and Alembic load here
+
     return Workspace.open(path)
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import typer
 
+from tagscope.cli.lazy import deferred
 from tagscope.cli.output import (
     JsonOpt,
     WorkspaceOpt,
@@ -17,7 +18,8 @@ from tagscope.cli.output import (
     print_table,
 )
 from tagscope.domain import Hit, PairHit
-from tagscope.service import search as uc
+
+uc = deferred("tagscope.service.search")
 
 
 class Mode(StrEnum):

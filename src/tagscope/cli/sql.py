@@ -7,6 +7,7 @@ from pathlib import Path
 
 import typer
 
+from tagscope.cli.lazy import deferred
 from tagscope.cli.output import (
     JsonOpt,
     WorkspaceOpt,
@@ -16,7 +17,8 @@ from tagscope.cli.output import (
     print_json,
     print_table,
 )
-from tagscope.service import sql as uc
+
+uc = deferred("tagscope.service.sql")
 
 
 @handle_errors

@@ -8,6 +8,7 @@ from typing import Any
 
 import typer
 
+from tagscope.cli.lazy import deferred
 from tagscope.cli.output import (
     JsonOpt,
     WorkspaceOpt,
@@ -18,8 +19,9 @@ from tagscope.cli.output import (
     print_table,
     progress_bar,
 )
-from tagscope.domain.tags import TagGroup
-from tagscope.service import tags as uc
+from tagscope.domain.tags import SCORE_CHUNK_SIZE, TagGroup
+
+uc = deferred("tagscope.service.tags")
 
 app = typer.Typer(
     help="Tag groups: create, refine with prompts and examples, publish, apply, evaluate.",
@@ -386,7 +388,7 @@ def uncertain(
 
 
 # -- publish, apply, uses, versions (F-26, F-27) ------------------------------------------
-ChunkOpt = typer.Option(uc.DEFAULT_CHUNK_SIZE, "--chunk-size", help="Items per score-file part.")
+ChunkOpt = typer.Option(SCORE_CHUNK_SIZE, "--chunk-size", help="Items per score-file part.")
 QuietOpt = typer.Option(False, "--quiet", "-q", help="No progress bar.")
 
 

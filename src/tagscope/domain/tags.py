@@ -71,6 +71,9 @@ SCORE_MODALITY = {
     "video": "video",
 }
 
+SCORE_CHUNK_SIZE = 50_000
+"""Items per score-file part: what a killed scoring job loses at most."""
+
 
 def validate_tag_name(name: str, *, line: int | None = None) -> str:
     """Return ``name`` stripped if it is letters, digits and single spaces, else raise.

@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 
 from tagscope.domain import Job
-from tagscope.domain.tags import GroupUse, Tag, TagVersion, TextPrompt
+from tagscope.domain.tags import SCORE_CHUNK_SIZE, GroupUse, Tag, TagVersion, TextPrompt
 from tagscope.domain.tags import TagGroup as _Group
 from tagscope.service import Workspace as _Workspace
 from tagscope.service import tags as _tags
@@ -93,7 +93,7 @@ class TagGroup:
         self, *, visibility: str | None = None, chunk_size: int | None = None, progress: bool = True
     ) -> Job:
         """Commit the group (a new version if it changed) and score the training dataset."""
-        size = chunk_size or _tags.DEFAULT_CHUNK_SIZE
+        size = chunk_size or SCORE_CHUNK_SIZE
         with self._bar(progress, "scoring") as report:
             return _tags.publish_group(
                 self._ws,
@@ -106,7 +106,7 @@ class TagGroup:
 
     def apply(self, *, chunk_size: int | None = None, progress: bool = True) -> Job:
         """Score this (non-training) dataset with the group's latest version."""
-        size = chunk_size or _tags.DEFAULT_CHUNK_SIZE
+        size = chunk_size or SCORE_CHUNK_SIZE
         with self._bar(progress, "scoring") as report:
             return _tags.apply_group(
                 self._ws, self.dataset, self.name, chunk_size=size, on_progress=report

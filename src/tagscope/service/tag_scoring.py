@@ -20,6 +20,7 @@ import numpy as np
 
 from tagscope.domain import AlreadyExistsError, Dataset, Job, ValidationError
 from tagscope.domain.tags import (
+    SCORE_CHUNK_SIZE,
     GroupUse,
     ScoringStatus,
     TagGroup,
@@ -33,9 +34,6 @@ from tagscope.service.workspace import Workspace
 from tagscope.store.scores import ScoreTables
 from tagscope.store.tag_catalog import TagCatalog
 from tagscope.tags.scoring import score_matrix
-
-DEFAULT_CHUNK_SIZE = 50_000
-"""Items per score-file part: what a killed scoring job loses at most."""
 
 _USE_EVERY_S = 1.0  # progress written to the group's use at most this often
 
@@ -63,7 +61,7 @@ def publish_group(
     group: str,
     *,
     visibility: str | None = None,
-    chunk_size: int = DEFAULT_CHUNK_SIZE,
+    chunk_size: int = SCORE_CHUNK_SIZE,
     on_progress: ProgressFn | None = None,
 ) -> Job:
     """Publish (commit) a group and score its training dataset ``dataset`` (F-26).
@@ -114,7 +112,7 @@ def apply_group(
     dataset: str,
     group: str,
     *,
-    chunk_size: int = DEFAULT_CHUNK_SIZE,
+    chunk_size: int = SCORE_CHUNK_SIZE,
     on_progress: ProgressFn | None = None,
 ) -> Job:
     """Apply a shareable, published group to ``dataset`` and score it with the latest version.

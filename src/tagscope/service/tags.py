@@ -312,7 +312,6 @@ from tagscope.service.tag_insights import (  # noqa: E402
     uncertain_items,
 )
 from tagscope.service.tag_scoring import (  # noqa: E402
-    DEFAULT_CHUNK_SIZE,
     apply_group,
     dataset_uses,
     list_uses,
@@ -321,7 +320,6 @@ from tagscope.service.tag_scoring import (  # noqa: E402
 )
 
 __all__ = [
-    "DEFAULT_CHUNK_SIZE",
     "HistogramBin",
     "ScoredItem",
     "TagEvaluation",
