@@ -23,7 +23,7 @@ from tagscope.domain import Hit, Item, Label, NotFoundError, ValidationError
 from tagscope.domain.tags import GroupUse, TagGroup
 from tagscope.media.errors import MediaError
 from tagscope.media.thumbnails import ensure_thumbnail
-from tagscope.service import _pages, search, sql, tag_scoring, tags
+from tagscope.service import _pages, search, tag_scoring, tags
 from tagscope.service.workspace import Workspace
 from tagscope.store import grid
 from tagscope.store.scores import ScoreTables, ScoreVersion
@@ -134,8 +134,7 @@ def _validate_page(sort: str, limit: int, offset: int) -> None:
 
 def _filter_items(ws: Workspace, dataset: str, where: str | None, **page: Any) -> FilteredItems:
     """One page of a grid filter from the workspace's SQL engine (shared with ``run_sql``)."""
-    # service.sql has no grid-filter use case yet; its engine (one per workspace) has.
-    with sql._engine(ws).session() as session:
+    with ws.sql_engine().session() as session:
         return session.filter_items(dataset, where, **page)
 
 

@@ -14,24 +14,15 @@ Examples
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
 from tagscope.domain import ValidationError
 from tagscope.service.workspace import Workspace
-from tagscope.store.scores import ScoreTables
-from tagscope.store.sql import DEFAULT_MAX_ROWS, DEFAULT_TIMEOUT_S, SqlEngine
+from tagscope.store.sql import DEFAULT_MAX_ROWS, DEFAULT_TIMEOUT_S
 
 MAX_ROWS = 100_000
 MAX_TIMEOUT_S = 300.0
-
-# One engine per catalog: it keeps an in-memory copy of the catalog, refreshed incrementally.
-# The few most recently used stay open (a server has one workspace; tests open many).
-_engines: OrderedDict[tuple[str, str], SqlEngine] = OrderedDict()
-_MAX_ENGINES = 4
-_lock = threading.Lock()
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,22 +42,6 @@ class SqlResult:
     def records(self) -> list[dict[str, Any]]:
         """The rows as dicts keyed by column."""
         return [dict(zip(self.columns, row, strict=True)) for row in self.rows]
-
-
-def _engine(ws: Workspace) -> SqlEngine:
-    key = (str(ws.paths.root), ws.paths.database_url)
-    with _lock:
-        engine = _engines.get(key)
-        if engine is None or engine.catalog.engine is not ws.catalog.engine:
-            if engine is not None:
-                engine.close()
-            engine = SqlEngine(ws.catalog, ScoreTables(ws.paths.scores))
-            _engines[key] = engine
-        _engines.move_to_end(key)
-        while len(_engines) > _MAX_ENGINES:
-            _, old = _engines.popitem(last=False)
-            old.close()
-        return engine
 
 
 def run_sql(
@@ -106,7 +81,7 @@ def run_sql(
             f"timeout must be within (0, {MAX_TIMEOUT_S:g}] seconds, got {timeout_s}",
             field="timeout",
         )
-    with _engine(ws).session() as session:
+    with ws.sql_engine().session() as session:
         result = session.execute(sql, max_rows=limit, timeout_s=timeout_s)
     return SqlResult(
         columns=list(result.columns),
@@ -119,7 +94,7 @@ def run_sql(
 
 def list_tables(ws: Workspace) -> dict[str, list[tuple[str, str]]]:
     """Every table a query can read, with its (column, type) pairs."""
-    with _engine(ws).session() as session:
+    with ws.sql_engine().session() as session:
         return session.tables()
 
 

@@ -3,20 +3,29 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+import threading
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from tagscope.domain import Dataset
 from tagscope.jobs import LocalRunner
 from tagscope.store import Catalog, VectorStore, WorkspacePaths
 
+if TYPE_CHECKING:
+    from tagscope.store.sql import SqlEngine
+
 
 @dataclass(frozen=True)
 class Workspace:
-    """A workspace: its folders, its catalog and its job runner."""
+    """A workspace: its folders, its catalog, its job runner and (on first use) its SQL engine."""
 
     paths: WorkspacePaths
     catalog: Catalog
     runner: LocalRunner
+    _sql: list[SqlEngine] = field(default_factory=list, init=False, repr=False, compare=False)
+    _sql_lock: threading.Lock = field(
+        default_factory=threading.Lock, init=False, repr=False, compare=False
+    )
 
     @classmethod
     def open(cls, root: str | os.PathLike[str] | None = None) -> Workspace:
@@ -31,3 +40,18 @@ class Workspace:
 
     def vectors(self, dataset: Dataset, space: str) -> VectorStore:
         return VectorStore(self.paths.vectors / str(dataset.id) / space)
+
+    def sql_engine(self) -> SqlEngine:
+        """The workspace's SQL engine, created on first use and shared by every query after.
+
+        It keeps an in-memory DuckDB copy of the catalog that each session refreshes
+        incrementally, so one engine per workspace (not per query) is what makes queries fast.
+        """
+        with self._sql_lock:
+            if not self._sql:
+                # Deferred: DuckDB and Arrow load only for workspaces that run SQL.
+                from tagscope.store.scores import ScoreTables
+                from tagscope.store.sql import SqlEngine
+
+                self._sql.append(SqlEngine(self.catalog, ScoreTables(self.paths.scores)))
+            return self._sql[0]
