@@ -58,10 +58,8 @@ def page_items(
     strictly after the keyset ``after = (sort value, item id)``."""
     column = SORT_COLUMNS[sort]
     if sort == "id":
-        # Walk the primary key from the cursor on: ``dataset_id + 0`` keeps SQLite off the
-        # (dataset_id, path) index, with which it would read and sort every item of the dataset
-        # for each page. (An index on (dataset_id, id) would serve both; the schema has none.)
-        stmt = select(ItemRow).where(ItemRow.dataset_id + 0 == dataset_id)
+        # Served by the (dataset_id, id) index: no sort, and no scan of other datasets' items.
+        stmt = select(ItemRow).where(ItemRow.dataset_id == dataset_id)
         if after is not None:
             stmt = stmt.where(ItemRow.id < after[1] if descending else ItemRow.id > after[1])
         stmt = stmt.order_by(ItemRow.id.desc() if descending else ItemRow.id)

@@ -43,7 +43,11 @@ class DatasetRow(Base):
 
 class ItemRow(Base):
     __tablename__ = "items"
-    __table_args__ = (UniqueConstraint("dataset_id", "path", name="uq_items_dataset_path"),)
+    __table_args__ = (
+        UniqueConstraint("dataset_id", "path", name="uq_items_dataset_path"),
+        # A dataset's items in id order (the grid's default pages, keyset cursors).
+        Index("ix_items_dataset_id_id", "dataset_id", "id"),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     dataset_id: Mapped[int] = mapped_column(ForeignKey("datasets.id", ondelete="CASCADE"))
