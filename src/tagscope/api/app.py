@@ -97,7 +97,7 @@ from fastapi import FastAPI, HTTPException
 from fastapi.responses import FileResponse
 
 from tagscope.api.errors import install_error_handlers
-from tagscope.api.routers import datasets, items, jobs, media, search, sql, tags
+from tagscope.api.routers import datasets, items, jobs, media, search, sql, tag_insights, tags
 from tagscope.service import Workspace
 
 WEB_DIST = Path(__file__).resolve().parents[1] / "web" / "dist"
@@ -120,7 +120,7 @@ def create_app(
     )
     app.state.workspace = ws
     install_error_handlers(app)
-    for module in (datasets, items, media, search, jobs, tags, sql):
+    for module in (datasets, items, media, search, jobs, tags, tag_insights, sql):
         app.include_router(module.router)
     _serve_web_app(app, Path(web_dist) if web_dist else WEB_DIST)
     return app

@@ -9,15 +9,15 @@ Group and tag names go into the path URL-encoded (``street%20scenes``).
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Literal
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import APIRouter, Response, status
 from pydantic import BaseModel, Field
 
 from tagscope.api.dependencies import WorkspaceDep
 from tagscope.api.schemas import Job
 from tagscope.domain import tags as dt
-from tagscope.service import background, browse, tag_insights, tag_scoring
+from tagscope.service import background, browse, tag_scoring
 from tagscope.service import tags as uc
 
 router = APIRouter(prefix="/api", tags=["tags"])
@@ -27,7 +27,6 @@ TAG = GROUP + "/tags/{tag}"
 
 Polarity = Literal["positive", "negative"]
 Modality = Literal["visual", "transcript"]
-ScoreModality = Literal["visual", "transcript", "shot", "video"]
 
 
 # -- bodies -------------------------------------------------------------------------------
@@ -183,15 +182,6 @@ class Threshold(BaseModel):
     threshold: float = Field(ge=0.0, le=1.0)
 
 
-class ReviewIn(BaseModel):
-    item_id: int
-    label: bool = Field(description="true: the item shows the tag")
-
-
-class Reviews(BaseModel):
-    reviews: list[ReviewIn] = Field(min_length=1)
-
-
 class PublishRequest(BaseModel):
     visibility: Literal["secret", "shareable"] | None = None
 
@@ -203,74 +193,6 @@ class GroupVersion(BaseModel):
     created_at: datetime | None
 
 
-class Scored(BaseModel):
-    item_id: int
-    score: float
-    path: str
-    text: str | None
-    thumbnail_url: str
-
-    @classmethod
-    def from_domain(cls, s: tag_insights.ScoredItem) -> Scored:
-        return cls(
-            item_id=s.item_id,
-            score=s.score,
-            path=s.path,
-            text=s.text,
-            thumbnail_url=f"/api/items/{s.item_id}/thumbnail",
-        )
-
-
-class Preview(BaseModel):
-    threshold: float
-    live: bool = Field(description="fitted on the current definition (not the published one)")
-    stratified: bool = Field(description="10 items per score bucket instead of a random sample")
-    version: int | None
-    modality: str
-    positives: list[Scored]
-    negatives: list[Scored]
-    n_positive: int
-    n_negative: int
-
-
-class HistogramBin(BaseModel):
-    lo: float
-    hi: float
-    count: int
-    where: str = Field(description="grid filter selecting the bin's items")
-
-
-class Histogram(BaseModel):
-    version: int
-    threshold: float
-    min_score: float
-    bins: list[HistogramBin]
-    n_below: int = Field(description="items scoring under min_score")
-    n_items: int
-    where_tagged: str = Field(description="grid filter of the items at or above the threshold")
-
-
-class Metrics(BaseModel):
-    metric: str
-    thresholds: list[float]
-    curves: dict[str, list[float]] = Field(description="precision, recall, f1, f0_5, accuracy")
-    recommended: dict[str, float | str] = Field(description="{metric, threshold}")
-    threshold: float = Field(description="the tag's saved threshold")
-    at_recommended: dict[str, float]
-    at_threshold: dict[str, float]
-    n_positive: int
-    n_negative: int
-    n_reviewed: int
-    n_from_labels: int
-    live: bool
-    version: int | None
-
-
-def _metric_key(name: str) -> str:
-    return name.replace(".", "_")
-
-
-# -- groups -------------------------------------------------------------------------------
 @router.get("/tag-groups")
 def list_all_groups(ws: WorkspaceDep) -> list[TagGroup]:
     return [TagGroup.from_domain(g) for g in uc.list_groups(ws)]
@@ -395,120 +317,7 @@ def unmark_items(dataset: str, group: str, tag: str, body: Unmarks, ws: Workspac
     return Count(n=uc.unmark_items(ws, dataset, group, tag, body.item_ids))
 
 
-# -- threshold and ground truth -----------------------------------------------------------
+# -- threshold ----------------------------------------------------------------------------
 @router.put(TAG + "/threshold")
 def save_threshold(dataset: str, group: str, tag: str, body: Threshold, ws: WorkspaceDep) -> Tag:
     return Tag.from_domain(uc.save_threshold(ws, dataset, group, tag, body.threshold))
-
-
-@router.post(TAG + "/reviews")
-def add_reviews(dataset: str, group: str, tag: str, body: Reviews, ws: WorkspaceDep) -> Count:
-    pairs = {r.item_id: r.label for r in body.reviews}
-    return Count(n=uc.add_reviews(ws, dataset, group, tag, pairs))
-
-
-# -- insights: preview, uncertain items, histogram, metrics --------------------------------
-@router.get(TAG + "/preview")
-def preview_tag(
-    dataset: str,
-    group: str,
-    tag: str,
-    ws: WorkspaceDep,
-    threshold: Annotated[float | None, Query(ge=0.0, le=1.0)] = None,
-    view: Literal["compare", "positives", "negatives"] = "compare",
-    n: Annotated[int, Query(ge=1, le=500)] = 24,
-    modality: ScoreModality = "visual",
-) -> Preview:
-    """A sample of positives and negatives at ``threshold`` (default: the tag's), refitted on
-    the current definition until the group is published."""
-    p = tag_insights.preview_tag(
-        ws, dataset, group, tag, threshold=threshold, view=view, n=n, modality=modality
-    )
-    return Preview(
-        threshold=p.threshold,
-        live=p.live,
-        stratified=p.stratified,
-        version=p.version,
-        modality=p.modality,
-        positives=[Scored.from_domain(s) for s in p.positives],
-        negatives=[Scored.from_domain(s) for s in p.negatives],
-        n_positive=p.n_positive,
-        n_negative=p.n_negative,
-    )
-
-
-@router.get(TAG + "/uncertain")
-def uncertain_items(
-    dataset: str,
-    group: str,
-    tag: str,
-    ws: WorkspaceDep,
-    n: Annotated[int, Query(ge=1, le=500)] = 24,
-    diversity: Annotated[float, Query(ge=0.0, le=1.0)] = 0.5,
-    modality: ScoreModality = "visual",
-) -> list[Scored]:
-    """Items nearest the decision boundary, diverse, not yet marked: the ones to label next."""
-    found = tag_insights.uncertain_items(
-        ws, dataset, group, tag, k=n, diversity=diversity, modality=modality
-    )
-    return [Scored.from_domain(s) for s in found]
-
-
-@router.get(TAG + "/histogram")
-def tag_histogram(
-    dataset: str,
-    group: str,
-    tag: str,
-    ws: WorkspaceDep,
-    bins: Annotated[int, Query(ge=1, le=1000)] = 20,
-    min_score: Annotated[float, Query(ge=0.0, lt=1.0)] = 0.0,
-    modality: ScoreModality = "visual",
-) -> Histogram:
-    """Bins of the tag's published scores from ``min_score`` to 1, each with its grid filter."""
-    h = tag_insights.tag_histogram(
-        ws, dataset, group, tag, bins=bins, min_score=min_score, modality=modality
-    )
-    return Histogram(
-        version=h.version,
-        threshold=h.threshold,
-        min_score=h.min_score,
-        bins=[HistogramBin(lo=b.lo, hi=b.hi, count=b.count, where=b.where) for b in h.bins],
-        n_below=h.n_below,
-        n_items=h.n_items,
-        where_tagged=h.where_tagged,
-    )
-
-
-@router.get(TAG + "/metrics")
-def evaluate_tag(
-    dataset: str,
-    group: str,
-    tag: str,
-    ws: WorkspaceDep,
-    metric: Literal["f1", "f0_5", "precision", "recall", "accuracy"] = "f1",
-    labels: Annotated[
-        list[str] | None, Query(description="label names meaning the tag (default: its name)")
-    ] = None,
-    modality: ScoreModality = "visual",
-) -> Metrics:
-    """Precision, recall, F1, F0.5 and accuracy over thresholds 0..1 against reviews and
-    labels, with the threshold that maximises ``metric``."""
-    e = tag_insights.evaluate_tag(
-        ws, dataset, group, tag, metric=metric, labels=labels, modality=modality
-    )
-    curves = {k: v for k, v in e.curves.items() if isinstance(v, list) and k != "thresholds"}
-    return Metrics(
-        metric=_metric_key(e.metric),
-        thresholds=e.curves["thresholds"],
-        curves={_metric_key(k): v for k, v in curves.items()},
-        recommended={"metric": _metric_key(e.metric), "threshold": e.recommended_threshold},
-        threshold=e.threshold,
-        at_recommended={_metric_key(k): v for k, v in e.at_recommended.items()},
-        at_threshold={_metric_key(k): v for k, v in e.at_threshold.items()},
-        n_positive=e.n_positive,
-        n_negative=e.n_negative,
-        n_reviewed=e.n_reviewed,
-        n_from_labels=e.n_from_labels,
-        live=e.live,
-        version=e.version,
-    )
