@@ -45,7 +45,8 @@ class Workspace:
         """The workspace's SQL engine, created on first use and shared by every query after.
 
         It keeps an in-memory DuckDB copy of the catalog that each session refreshes
-        incrementally, so one engine per workspace (not per query) is what makes queries fast.
+        incrementally, so one engine per workspace (not per query) is what makes queries fast;
+        the copy is saved in ``cache/`` so that the next process starts from it.
         """
         with self._sql_lock:
             if not self._sql:
@@ -53,5 +54,7 @@ class Workspace:
                 from tagscope.store.scores import ScoreTables
                 from tagscope.store.sql import SqlEngine
 
-                self._sql.append(SqlEngine(self.catalog, ScoreTables(self.paths.scores)))
+                snapshot = self.paths.cache / "sql-catalog.duckdb"
+                scores = ScoreTables(self.paths.scores)
+                self._sql.append(SqlEngine(self.catalog, scores, snapshot=snapshot))
             return self._sql[0]

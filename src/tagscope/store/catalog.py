@@ -232,9 +232,18 @@ class Catalog:
         return n
 
     def update_item_text(self, item_ids_to_text: dict[int, str]) -> None:
+        """Set the text of items already there; their datasets' ``revision`` goes up with it."""
+        if not item_ids_to_text:
+            return
         with self.session() as s:
             for item_id, text in item_ids_to_text.items():
                 s.execute(update(ItemRow).where(ItemRow.id == item_id).values(text=text))
+            edited = select(ItemRow.dataset_id).where(ItemRow.id.in_(list(item_ids_to_text)))
+            s.execute(
+                update(DatasetRow)
+                .where(DatasetRow.id.in_(edited))
+                .values(revision=DatasetRow.revision + 1)
+            )
 
     def count_items(self, dataset_id: int) -> int:
         with self.session() as s:

@@ -39,6 +39,9 @@ class DatasetRow(Base):
     name: Mapped[str] = mapped_column(String(128), unique=True)
     description: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # Bumped by edits in place of the dataset's items, which copies of the catalog cannot see
+    # from ids alone (see store.sql_catalog).
+    revision: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class ItemRow(Base):

@@ -21,8 +21,8 @@ immutable and keep the decision they were written with, and the views recompute 
 threshold was saved since (see :mod:`tagscope.store.scores`).
 
 The catalog's tables are copied into DuckDB and kept up to date incrementally by
-:class:`tagscope.store.sql_catalog.CatalogCopy` (edits in place show after
-:meth:`SqlEngine.refresh` ``(full=True)``); score files are read in place from Parquet.
+:class:`tagscope.store.sql_catalog.CatalogCopy`, which starts from (and saves) a snapshot file when
+given one; score files are read in place from Parquet.
 
 The sandbox, two locks deep: every statement is checked first
 (:func:`tagscope.store.sql_guard.check_statement`: one read-only statement, no file-reading or
@@ -39,6 +39,7 @@ import threading
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import duckdb
@@ -115,6 +116,10 @@ class SqlEngine:
         DuckDB worker threads (default: one per core).
     memory_limit : str, optional
         DuckDB's memory limit, e.g. ``"4GB"`` (default: DuckDB's, 80% of the RAM).
+    snapshot : path, optional
+        A file to keep the catalog copy in between processes (see
+        :class:`~tagscope.store.sql_catalog.CatalogCopy`); without one, each engine copies the
+        catalog whole on its first session.
 
     Examples
     --------
@@ -132,6 +137,7 @@ class SqlEngine:
         timeout_s: float = DEFAULT_TIMEOUT_S,
         threads: int | None = None,
         memory_limit: str | None = None,
+        snapshot: Path | None = None,
     ) -> None:
         self.catalog = catalog
         self.scores = scores
@@ -142,7 +148,7 @@ class SqlEngine:
         self._tables: frozenset[str] = frozenset()
         self._wide: dict[str, WideView] = {}
         self._con = self._connect(threads, memory_limit)
-        self._copy = CatalogCopy(self._con, catalog)
+        self._copy = CatalogCopy(self._con, catalog, snapshot)
 
     def _connect(self, threads: int | None, memory_limit: str | None) -> duckdb.DuckDBPyConnection:
         config: dict[str, Any] = {
@@ -178,8 +184,7 @@ class SqlEngine:
             )
 
     def refresh(self, *, full: bool = False) -> None:
-        """Bring the copy of the catalog up to date; ``full`` copies everything again (after
-        edits in place, which the incremental refresh does not see)."""
+        """Bring the copy of the catalog up to date; ``full`` copies everything again."""
         with self._lock:
             if full:
                 self._copy.reset()

@@ -1,12 +1,18 @@
 """An in-memory DuckDB copy of the catalog's ``datasets``, ``items`` and ``labels`` for the SQL
-engine (:mod:`tagscope.store.sql`), kept up to date incrementally.
+engine (:mod:`tagscope.store.sql`), kept up to date incrementally and saved as a snapshot.
 
 DuckDB's sqlite/postgres extensions on PyPI do not match the duckdb version in use (and would need
 one code path per database), so rows come through SQLAlchemy: one streaming pass of the DB-API
 cursor into Arrow batches, about 10 µs a row. :meth:`CatalogCopy.refresh` reads the catalog's state
-(the datasets, ``max(id)`` of items and labels, the tags' thresholds: index look-ups) and fetches
-only rows with ids above those it has; a deleted dataset drops its rows. Edits in place (an item's
-text) show after :meth:`CatalogCopy.reset`.
+(the datasets with their creation time and ``revision``, ``max(id)`` of items and labels, the tags'
+thresholds: index look-ups) and fetches only what changed: rows with ids above those it has, and
+every row of a dataset that is new, was deleted, was re-created under a reused id, or whose items
+were edited in place (its ``revision`` went up).
+
+With a ``snapshot`` path, the copy is saved there (one DuckDB file, replaced atomically) after a
+refresh that changed it, at most every :data:`SNAPSHOT_EVERY_S` seconds, and a new copy starts
+from it, so a one-shot ``tagscope sql`` or a restarted server fetches only what changed since. A
+snapshot of another catalog, of another format or that cannot be read is ignored (and replaced).
 
 Items get one column per simple top-level metadata field (an identifier, at most 100 fields), typed
 from the JSON values (BIGINT, DOUBLE, BOOLEAN, VARCHAR, or JSON for lists and objects), plus
@@ -15,13 +21,19 @@ from the JSON values (BIGINT, DOUBLE, BOOLEAN, VARCHAR, or JSON for lists and ob
 
 from __future__ import annotations
 
+import json
+import logging
+import os
 import re
+import time
+import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import duckdb
 import pyarrow as pa
-from sqlalchemy import Integer, Select, Text, cast, func, select
+from sqlalchemy import ColumnElement, Integer, Select, Text, cast, func, select
 
 from tagscope.store.catalog import Catalog
 from tagscope.store.schema import DatasetRow, ItemRow, LabelRow
@@ -29,9 +41,13 @@ from tagscope.store.sql_guard import sql_ident, sql_string
 from tagscope.store.tag_schema import TagGroupRow, TagRow
 
 INTERNAL = "_tagscope"  # the schema of the copies; sessions read them through views only
+SNAPSHOT_FORMAT = 1
+SNAPSHOT_EVERY_S = 60.0
+"""Seconds between two saves of a snapshot while the catalog keeps changing (an import)."""
 _BATCH = 50_000
 _MAX_META_COLUMNS = 100
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+log = logging.getLogger(__name__)
 
 _ITEMS = pa.schema(
     [
@@ -65,11 +81,16 @@ _FIXED_META = ("video_id", "keyframe_time_ms", "keyframe_index")
 _RESERVED = {c.lower() for c in (*_ITEMS.names, "dataset", *_FIXED_META)}
 
 
+# A dataset as a copy knows it: (id, name, description, created_at, revision). The last two
+# tell a dataset re-created under a reused id, or edited in place, from the one copied.
+DatasetKey = tuple[int, str, str, str, int]
+
+
 @dataclass(frozen=True, slots=True)
 class CatalogState:
     """The catalog's state as a refresh saw it."""
 
-    datasets: tuple[tuple[int, str, str], ...]  # (id, name, description)
+    datasets: tuple[DatasetKey, ...]
     max_item: int
     max_label: int
     thresholds: dict[tuple[str, str], float]  # (group slug, tag name) -> current threshold
@@ -126,18 +147,36 @@ def _meta_expr(key: str, sql_type: str) -> str:
 class CatalogCopy:
     """Tables ``_tagscope.datasets``, ``_tagscope.items`` and ``_tagscope.labels`` of ``con``.
 
-    Not thread-safe: the SQL engine refreshes it under its lock.
+    Parameters
+    ----------
+    con : duckdb connection
+        Where the copy lives (the SQL engine's, before it is locked: loading a snapshot reads no
+        file through it).
+    catalog : Catalog
+    snapshot : path, optional
+        The snapshot file to start from and to save to.
+
+    Not thread-safe: the SQL engine refreshes it under its lock. ``rows_fetched`` counts the
+    item and label rows read from the catalog (what a snapshot saves).
     """
 
-    def __init__(self, con: duckdb.DuckDBPyConnection, catalog: Catalog) -> None:
+    def __init__(
+        self, con: duckdb.DuckDBPyConnection, catalog: Catalog, snapshot: Path | None = None
+    ) -> None:
         self.con = con
         self.catalog = catalog
+        self.snapshot = snapshot
+        self.rows_fetched = 0
+        self._saved_at = float("-inf")
+        self._dirty = False
         con.execute(f"CREATE SCHEMA IF NOT EXISTS {INTERNAL}")
         self.reset()
+        if snapshot is not None and snapshot.is_file():
+            self._load_snapshot(snapshot)
 
     def reset(self) -> None:
         """Forget everything: the next refresh copies the catalog whole."""
-        self.datasets: tuple[tuple[int, str, str], ...] = ()
+        self.datasets: tuple[DatasetKey, ...] = ()
         self.item_mark = 0
         self.label_mark = 0
         self.meta_types: dict[str, set[str]] = {}
@@ -147,18 +186,114 @@ class CatalogCopy:
     def refresh(self) -> CatalogState:
         """Copy what changed since the last refresh; return the catalog's state."""
         state = self._catalog_state()
-        if state.datasets != self.datasets:
-            gone = bool(set(self.datasets) - set(state.datasets))
-            self._load_datasets(state.datasets, dropped=gone)
         if state.max_item < self.item_mark or state.max_label < self.label_mark:
-            # Rows went missing other than with their dataset: copy everything again.
+            # Rows went missing and their ids may come back: copy everything again.
             self.reset()
-            self._load_datasets(state.datasets, dropped=False)
+        if state.datasets != self.datasets:
+            self._sync_datasets(state.datasets)
         if state.max_item > self.item_mark:
-            self._load_items()
+            self._load_items(ItemRow.id > self.item_mark)
         if state.max_label > self.label_mark:
-            self._load_labels()
+            self._load_labels(LabelRow.id > self.label_mark)
+        if self._dirty and time.monotonic() - self._saved_at >= SNAPSHOT_EVERY_S:
+            self.save()
         return state
+
+    def _sync_datasets(self, datasets: tuple[DatasetKey, ...]) -> None:
+        """Take the catalog's datasets; drop and fetch again the rows of those that changed."""
+        old = {d[0]: d for d in self.datasets}
+        new = {d[0]: d for d in datasets}
+        # Same id, other creation time or revision: re-created or edited in place.
+        changed = {i for i, d in old.items() if i not in new or new[i][3:] != d[3:]}
+        added = new.keys() - old.keys()
+        self._load_datasets(datasets)
+        if changed:
+            ids = ", ".join(str(i) for i in sorted(changed))
+            self.con.execute(
+                f"DELETE FROM {INTERNAL}.labels WHERE item_id IN "
+                f"(SELECT id FROM {INTERNAL}.items WHERE dataset_id IN ({ids}))"
+            )
+            self.con.execute(f"DELETE FROM {INTERNAL}.items WHERE dataset_id IN ({ids})")
+            self._dirty = True
+        # Rows under the marks that belong to datasets to fetch (new ones may reuse the ids of
+        # deleted rows); rows above the marks come with the incremental fetch after this.
+        fetch = sorted((changed & new.keys()) | added)
+        if fetch and self.item_mark:
+            in_fetch = ItemRow.dataset_id.in_(fetch)
+            self._load_items(in_fetch & (ItemRow.id <= self.item_mark))
+            if self.label_mark:
+                items = select(ItemRow.id).where(in_fetch)
+                self._load_labels(LabelRow.item_id.in_(items) & (LabelRow.id <= self.label_mark))
+
+    # -- snapshot -------------------------------------------------------------------------
+    def save(self) -> None:
+        """Write the copy to the snapshot file (a new file, then an atomic replace)."""
+        if self.snapshot is None:
+            return
+        base = ", ".join(n for n in _ITEMS.names if n != "metadata")
+        tables = {
+            "items": f"SELECT {base}, metadata::VARCHAR AS metadata FROM {INTERNAL}.items",
+            "labels": f"SELECT * FROM {INTERNAL}.labels",
+        }
+        state = {
+            "format": SNAPSHOT_FORMAT,
+            "catalog": self._catalog_name(),
+            "datasets": self.datasets,
+            "item_mark": self.item_mark,
+            "label_mark": self.label_mark,
+            "meta_types": {k: sorted(v) for k, v in self.meta_types.items()},
+        }
+        self.snapshot.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.snapshot.with_name(f".{self.snapshot.name}.{uuid.uuid4().hex}.tmp")
+        try:
+            with duckdb.connect(str(tmp)) as out:
+                for name, query in tables.items():
+                    out.register("_rows", self.con.sql(query).to_arrow_table())
+                    out.execute(f"CREATE TABLE {name} AS FROM _rows")
+                    out.unregister("_rows")
+                out.execute("CREATE TABLE state AS SELECT ? AS json", [json.dumps(state)])
+            os.replace(tmp, self.snapshot)
+        except (OSError, duckdb.Error) as exc:  # a cache: the copy in memory is still right
+            log.warning("could not save the SQL catalog snapshot %s: %s", self.snapshot, exc)
+        finally:
+            tmp.unlink(missing_ok=True)
+        self._saved_at = time.monotonic()
+        self._dirty = False
+
+    def _load_snapshot(self, path: Path) -> None:
+        try:
+            with duckdb.connect(str(path), read_only=True) as src:
+                state = json.loads(src.execute("SELECT json FROM state").fetchall()[0][0])
+                if state.get("format") != SNAPSHOT_FORMAT or state.get("catalog") != (
+                    self._catalog_name()
+                ):
+                    log.info("ignoring the SQL catalog snapshot %s: another catalog", path)
+                    return
+                items = src.sql("FROM items").to_arrow_table()
+                labels = src.sql("FROM labels").to_arrow_table()
+        except (OSError, duckdb.Error, ValueError, KeyError, IndexError) as exc:
+            log.warning("ignoring the SQL catalog snapshot %s: %s", path, exc)
+            return
+        self.meta_types = {k: set(v) for k, v in state["meta_types"].items()}
+        self._set_meta_columns()
+        con = self.con
+        con.register("_snap_items", items)
+        con.register("_snap_labels", labels)
+        try:
+            con.execute(
+                f"CREATE OR REPLACE TABLE {INTERNAL}.items AS {self._item_select('_snap_items')}"
+            )
+            con.execute(f"INSERT INTO {INTERNAL}.labels SELECT * FROM _snap_labels")
+        finally:
+            con.unregister("_snap_items")
+            con.unregister("_snap_labels")
+        self._load_datasets(tuple(tuple(d) for d in state["datasets"]))  # type: ignore[misc]
+        self.item_mark = int(state["item_mark"])
+        self.label_mark = int(state["label_mark"])
+        self._dirty = False  # and _saved_at stays -inf: what the first refresh fetches is saved
+
+    def _catalog_name(self) -> str:
+        return self.catalog.engine.url.render_as_string(hide_password=True)
 
     def _create_tables(self) -> None:
         con = self.con
@@ -181,7 +316,7 @@ class CatalogCopy:
     def _catalog_state(self) -> CatalogState:
         with self.catalog.session() as s:
             datasets = tuple(
-                (r.id, r.name, r.description or "")
+                (r.id, r.name, r.description or "", r.created_at.isoformat(), r.revision)
                 for r in s.execute(select(DatasetRow).order_by(DatasetRow.id)).scalars()
             )
             max_item = s.execute(select(func.coalesce(func.max(ItemRow.id), 0))).scalar_one()
@@ -194,9 +329,11 @@ class CatalogCopy:
             thresholds = {(slug, name): float(t) for slug, name, t in rows}
         return CatalogState(datasets, int(max_item), int(max_label), thresholds)
 
-    def _load_datasets(self, datasets: Sequence[tuple[int, str, str]], *, dropped: bool) -> None:
+    def _load_datasets(self, datasets: Sequence[DatasetKey]) -> None:
         con = self.con
-        ids, names, descriptions = zip(*datasets, strict=True) if datasets else ((), (), ())
+        ids, names, descriptions = (
+            zip(*(d[:3] for d in datasets), strict=True) if datasets else ((), (), ())
+        )
         table = pa.table(
             {
                 "id": pa.array(ids, pa.int64()),
@@ -210,25 +347,14 @@ class CatalogCopy:
             con.execute(f"INSERT INTO {INTERNAL}.datasets SELECT * FROM _datasets_new")
         finally:
             con.unregister("_datasets_new")
-        if dropped:
-            con.execute(
-                f"DELETE FROM {INTERNAL}.items WHERE dataset_id NOT IN "
-                f"(SELECT id FROM {INTERNAL}.datasets)"
-            )
-            con.execute(
-                f"DELETE FROM {INTERNAL}.labels WHERE item_id NOT IN "
-                f"(SELECT id FROM {INTERNAL}.items)"
-            )
-            # SQLite may hand out the ids of deleted rows again: fetch from what is left.
-            self.item_mark = self._max_id("items")
-            self.label_mark = self._max_id("labels")
         self.datasets = tuple(datasets)
+        self._dirty = True
 
     def _max_id(self, table: str) -> int:
         rows = self.con.execute(f"SELECT coalesce(max(id), 0) FROM {INTERNAL}.{table}")
         return int(rows.fetchall()[0][0])
 
-    def _load_items(self) -> None:
+    def _load_items(self, where: ColumnElement[bool]) -> None:
         t = ItemRow.__table__.c
         stmt = (
             select(
@@ -245,7 +371,7 @@ class CatalogCopy:
                 t.split,
                 cast(t.metadata, Text),
             )
-            .where(t.id > self.item_mark)
+            .where(where)
             .order_by(t.id)
         )
         con = self.con
@@ -264,9 +390,11 @@ class CatalogCopy:
                 base = ", ".join(_ITEMS.names)
                 old = self._item_select(f"(SELECT {base} FROM {INTERNAL}.items)")
                 con.execute(f"CREATE OR REPLACE TABLE {INTERNAL}.items AS {old} UNION ALL {new}")
+            self.rows_fetched += con.execute("SELECT count(*) FROM _items_new").fetchall()[0][0]
         finally:
             con.execute("DROP TABLE IF EXISTS _items_new")
-        self.item_mark = self._max_id("items")
+        self.item_mark = max(self.item_mark, self._max_id("items"))
+        self._dirty = True
 
     def _discover_metadata(self, table: str) -> None:
         rows = self.con.execute(
@@ -279,7 +407,10 @@ class CatalogCopy:
         for key, kinds in rows:
             if _IDENT.match(key) and (key in types or len(types) < _MAX_META_COLUMNS):
                 types.setdefault(key, set()).update(kinds)
-        columns = {k: _meta_type(v) for k, v in sorted(types.items())}
+        self._set_meta_columns()
+
+    def _set_meta_columns(self) -> None:
+        columns = {k: _meta_type(v) for k, v in sorted(self.meta_types.items())}
         fixed = {k: columns.get(k, "BIGINT") for k in _FIXED_META}
         rest = {k: v for k, v in columns.items() if k.lower() not in _RESERVED}
         self.meta_columns = {**fixed, **rest}
@@ -291,23 +422,25 @@ class CatalogCopy:
         cols = ", ".join(n for n in _ITEMS.names if n != "metadata")
         return f"SELECT {cols}, metadata::JSON AS metadata, {meta} FROM {source}"
 
-    def _load_labels(self) -> None:
+    def _load_labels(self, where: ColumnElement[bool]) -> None:
         t = LabelRow.__table__.c
         stmt = (
             select(t.id, t.item_id, t.kind, t.name, t.source, cast(t.is_main, Integer), t.score)
-            .where(t.id > self.label_mark)
+            .where(where)
             .order_by(t.id)
         )
         con = self.con
         con.register("_labels_batches", _fetch(self.catalog, stmt, _LABELS))
         try:
-            con.execute(
+            n = con.execute(
                 f"INSERT INTO {INTERNAL}.labels SELECT id, item_id, kind, name, source, "
                 "is_main::BOOLEAN, score FROM _labels_batches"
-            )
+            ).fetchall()[0][0]
         finally:
             con.unregister("_labels_batches")
-        self.label_mark = self._max_id("labels")
+        self.rows_fetched += n
+        self.label_mark = max(self.label_mark, self._max_id("labels"))
+        self._dirty = True
 
 
 __all__ = ["INTERNAL", "CatalogCopy", "CatalogState"]

@@ -42,6 +42,18 @@ class WorkspacePaths:
     def models(self) -> Path:
         return self.root / "models"
 
+    @property
+    def cache(self) -> Path:
+        """Files derived from the catalog that may be deleted at any time (rebuilt on use)."""
+        return self.root / "cache"
+
     def create(self) -> None:
-        for folder in (self.root, self.vectors, self.thumbnails, self.scores, self.models):
+        for folder in (
+            self.root,
+            self.vectors,
+            self.thumbnails,
+            self.scores,
+            self.models,
+            self.cache,
+        ):
             folder.mkdir(parents=True, exist_ok=True)
