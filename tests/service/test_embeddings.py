@@ -22,6 +22,7 @@ from tagscope.embed import load_embedder
 from tagscope.media.images import load_rgb, read_media_info
 from tagscope.service import Workspace
 from tagscope.service.embeddings import compute_embeddings, import_vectors
+from tagscope.service.search import search_similar
 
 MakeDataset = Callable[..., Dataset]
 
@@ -243,6 +244,27 @@ def test_import_npy_with_ids(workspace: Workspace, small: Dataset, tmp_path: Pat
     again = import_vectors(workspace, "small", "mine", _save_npy(tmp_path, paths[:2], vectors[:2]))
     assert (again["n_imported"], again["n_replaced"]) == (2, 2)
     assert len(workspace.vectors(small, "mine")) == 4
+
+
+def test_large_spaces_get_their_search_index_at_import(
+    workspace: Workspace, small: Dataset, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import tagscope.index.select as select
+
+    ids = np.array(_item_ids(workspace, "small"))
+    vectors = np.random.default_rng(1).normal(size=(4, 8)).astype(np.float32)
+    import_vectors(workspace, "small", "exact", _save_npy(tmp_path, ids, vectors))
+    assert not list(workspace.vectors(small, "exact").folder.glob("ivf-*.faiss"))
+
+    monkeypatch.setattr(select, "EXACT_MAX_ROWS", 3)  # 4 vectors: over it, FAISS
+    import_vectors(workspace, "small", "large", _save_npy(tmp_path, ids, vectors))
+    built = list(workspace.vectors(small, "large").folder.glob("ivf-*.faiss"))
+    assert len(built) == 1
+    stamp = built[0].stat().st_mtime_ns
+    hits = search_similar(workspace, "small", item_id=int(ids[0]), space="large", k=3)
+    exact = search_similar(workspace, "small", item_id=int(ids[0]), space="exact", k=3)
+    assert [h.item_id for h in hits] == [h.item_id for h in exact]
+    assert built[0].stat().st_mtime_ns == stamp  # the first search used it, built nothing
 
 
 def test_import_parquet(workspace: Workspace, small: Dataset, tmp_path: Path) -> None:

@@ -21,6 +21,7 @@ from PIL import Image, ImageOps
 from tagscope.domain import Dataset, Item, Job, NotFoundError, ValidationError
 from tagscope.embed import IMPORTED, KINDS, Embedder, load_embedder
 from tagscope.embed.text import text_lines
+from tagscope.index.select import open_index
 from tagscope.jobs.runner import ProgressFn
 from tagscope.service.workspace import Workspace
 from tagscope.store import VectorStore
@@ -179,6 +180,7 @@ class _EmbedRun:
         else:
             self._embed_images()
         self.store.compact()
+        _build_search_index(self.store)
         self.report(self.n_total, self.n_total)
         return {
             "dim": self.embedder.dim,
@@ -314,12 +316,25 @@ def import_vectors(
     n_replaced = int(np.isin(ids, store.ids()).sum())
     store.append(ids, vectors)
     store.compact()
+    _build_search_index(store)
     return {
         "space": space,
         "dim": int(vectors.shape[1]),
         "n_imported": len(ids),
         "n_replaced": n_replaced,
     }
+
+
+def _build_search_index(store: VectorStore) -> None:
+    """Build the space's search index now rather than at its first search.
+
+    Up to ``EXACT_MAX_ROWS`` vectors search is exact and there is nothing to build; above, this
+    is the FAISS IVF build (about a minute at a million vectors) and its cache on disk, which
+    would otherwise stall the first query of the space.
+    """
+    _, vectors = store.load()
+    if len(vectors):
+        open_index(vectors, cache_dir=store.folder)
 
 
 def _listed(values: np.ndarray | list[Any], n: int = 5) -> str:
