@@ -188,3 +188,67 @@ def coco_text_ws(
     root = tmp_path / "ws"
     shutil.copytree(coco_text_template, root)
     return Workspace.open(root)
+
+
+# -- an OpenAI-compatible endpoint, local: the one thing these machines cannot reach -------------
+class FakeLLM:
+    """A real HTTP server speaking the chat-completions API on 127.0.0.1.
+
+    ``answer(body) -> (status, payload)`` decides each reply (default: ``yes`` when the user
+    message mentions any of ``self.yes_words``); ``requests`` records (headers, body) of each.
+    """
+
+    def __init__(self) -> None:
+        import http.server
+        import threading
+
+        self.requests: list[tuple[dict[str, str], dict]] = []
+        self.yes_words: set[str] = set()
+        self.answer: Callable[[dict], tuple[int, object]] = self._by_words
+        fake = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                fake.requests.append((dict(self.headers), body))
+                status, payload = fake.answer(body)
+                data = json.dumps(payload).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/v1"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    @staticmethod
+    def reply(content: str) -> dict:
+        return {"choices": [{"message": {"role": "assistant", "content": content}}]}
+
+    def _by_words(self, body: dict) -> tuple[int, object]:
+        text = " ".join(
+            part.get("text", "")
+            for part in body["messages"][-1]["content"]
+            if isinstance(part, dict)
+        ).lower()
+        item_text = text.split("item text:", 1)[-1] if "item text:" in text else ""
+        yes = any(w in item_text for w in self.yes_words)
+        answer = {"answer": "yes" if yes else "no", "reason": "seen in the text"}
+        return 200, self.reply(json.dumps(answer))
+
+
+@pytest.fixture()
+def fake_llm(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeLLM]:
+    """A local OpenAI-compatible endpoint, configured for the workspace's LLM judge."""
+    fake = FakeLLM()
+    monkeypatch.setenv("TAGSCOPE_LLM_URL", fake.url)
+    monkeypatch.setenv("TAGSCOPE_LLM_MODEL", "judge-1")
+    monkeypatch.setenv("TAGSCOPE_LLM_API_KEY", "sk-test")
+    yield fake
+    fake.server.shutdown()
+    fake.server.server_close()

@@ -35,3 +35,15 @@ def test_tag_groups_and_sql_in_a_few_lines(coco_text_ws: Workspace) -> None:
     assert result.records() == [{"dataset": "coco", "n": 79}, {"dataset": "coco-train", "n": 80}]
     with pytest.raises(SqlRefusedError):
         ws.sql("UPDATE items SET path = ''")
+
+
+def test_ground_truth_from_a_judge_in_a_few_lines(coco_text_ws: Workspace, fake_llm) -> None:
+    fake_llm.yes_words = {"cat"}
+    coco = SdkWorkspace(coco_text_ws).dataset("coco", create=False)
+    pets = coco.create_tag_group("pets", ["cat"])
+    pets.publish(progress=False)
+    assert pets.judge("cat", n=10, progress=False).result["n_judged"] == 10
+    proposals = pets.reviews("cat", source="llm")
+    assert len(proposals) == 10
+    assert pets.remove_reviews("cat", [proposals[0].item_id]) == 1
+    assert len(pets.reviews("cat")) == 9

@@ -69,6 +69,10 @@ POST     T/examples                                  ``{item_ids, polarity?}`` -
 POST     T/examples/remove                           ``{item_ids}`` -> {n}
 PUT      T/threshold                                 ``{threshold}`` -> tag
 POST     T/reviews                                   ``{reviews: [{item_id, label}]}`` -> {n}
+GET      T/reviews                                   ``source`` (person|llm) -> [{item_id, label,
+                                                     source, reason, path, thumbnail_url}]
+POST     T/reviews/remove                            ``{item_ids}`` -> {n}
+POST     T/judge                                     ``{n?}``: LLM verdicts on a sample -> 202 job
 GET      T/preview                                   ``threshold``, ``view`` (compare|positives|
                                                      negatives), ``n`` -> {positives, negatives,
                                                      live, stratified, ...}

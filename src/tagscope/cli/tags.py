@@ -8,6 +8,7 @@ from typing import Any
 
 import typer
 
+from tagscope.cli import ground_truth
 from tagscope.cli.lazy import deferred
 from tagscope.cli.output import (
     JsonOpt,
@@ -29,6 +30,8 @@ app = typer.Typer(
 )
 prompt_app = typer.Typer(help="Add, edit or remove a tag's text prompts.", no_args_is_help=True)
 app.add_typer(prompt_app, name="prompt")
+for verb in (ground_truth.review, ground_truth.reviews, ground_truth.judge):
+    app.command()(verb)
 
 NegativeOpt = typer.Option(False, "--negative", "-n", help="A negative (what to ignore).")
 ModalityOpt = typer.Option("visual", "--modality", "-m", help="visual or transcript.")
@@ -287,23 +290,6 @@ def threshold(
     """Save a tag's threshold (used in the decision column of the next score files)."""
     t = uc.save_threshold(open_workspace(workspace), dataset, group, tag, value)
     console.print(f"threshold of {t.name!r} is {t.threshold:.3f}; publish again to apply it")
-
-
-@app.command()
-@handle_errors
-def review(
-    dataset: str,
-    group: str,
-    tag: str,
-    item_ids: list[int],
-    no: bool = typer.Option(False, "--no", help="The items do NOT show the tag."),
-    workspace: Path | None = WorkspaceOpt,
-) -> None:
-    """Record ground truth: the items show the tag (or, with --no, do not)."""
-    n = uc.add_reviews(
-        open_workspace(workspace), dataset, group, tag, dict.fromkeys(item_ids, not no)
-    )
-    console.print(f"recorded {n} review(s) for {tag!r}")
 
 
 # -- preview, uncertain (F-24, F-25) ------------------------------------------------------

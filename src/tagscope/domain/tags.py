@@ -166,6 +166,13 @@ class Example:
 VisualPrompt = Example
 
 
+class ReviewSource(StrEnum):
+    """Who gave a review: a person, or an LLM judge (a proposal people clean, F-29)."""
+
+    PERSON = "person"
+    LLM = "llm"
+
+
 @dataclass(frozen=True, slots=True)
 class Review:
     """Ground truth for one tag on one item: ``label`` is True where the item shows the tag."""
@@ -173,6 +180,8 @@ class Review:
     item_id: int
     tag: str
     label: bool
+    source: ReviewSource = ReviewSource.PERSON
+    reason: str | None = None
 
     @classmethod
     def from_verdict(cls, item_id: int, tag: str, *, decision: bool, correct: bool) -> Review:

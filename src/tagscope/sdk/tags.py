@@ -20,6 +20,7 @@ from tagscope.domain import Job
 from tagscope.domain.tags import SCORE_CHUNK_SIZE, GroupUse, Tag, TagVersion, TextPrompt
 from tagscope.domain.tags import TagGroup as _Group
 from tagscope.service import Workspace as _Workspace
+from tagscope.service import ground_truth as _ground_truth
 from tagscope.service import tags as _tags
 
 Bar = Callable[[bool, str], AbstractContextManager[Callable[[int, int], None] | None]]
@@ -87,6 +88,22 @@ class TagGroup:
     def review(self, tag: str, labels: Mapping[int, bool]) -> int:
         """Ground truth: item id → shows the tag (True) or not (False)."""
         return _tags.add_reviews(self._ws, self.dataset, self.name, tag, labels)
+
+    def reviews(self, tag: str, *, source: str | None = None) -> list[_ground_truth.ReviewedItem]:
+        """The tag's reviews (``source``: ``"person"`` or ``"llm"``), with the judge's reasons."""
+        return _ground_truth.list_reviews(self._ws, self.dataset, self.name, tag, source=source)
+
+    def remove_reviews(self, tag: str, item_ids: Sequence[int]) -> int:
+        """Remove reviews, e.g. the LLM judge's wrong verdicts."""
+        return _ground_truth.remove_reviews(self._ws, self.dataset, self.name, tag, list(item_ids))
+
+    def judge(self, tag: str, *, n: int = 400, progress: bool = True) -> Job:
+        """Ask the configured LLM judge (``TAGSCOPE_LLM_URL``, ``TAGSCOPE_LLM_MODEL``) about a
+        stratified sample of ``n`` items; its verdicts become reviews to clean."""
+        with self._bar(progress, "judging") as report:
+            return _ground_truth.judge_tag(
+                self._ws, self.dataset, self.name, tag, n=n, progress=report
+            )
 
     # -- scoring --------------------------------------------------------------------------------
     def publish(

@@ -14,7 +14,7 @@ from typing import Any
 
 from tagscope.domain import Job
 from tagscope.jobs import LocalRunner, ProgressFn, Work
-from tagscope.service import embeddings, tag_scoring
+from tagscope.service import embeddings, ground_truth, tag_scoring
 from tagscope.service.workspace import Workspace
 
 
@@ -61,3 +61,8 @@ def start_publish(ws: Workspace, dataset: str, group: str, *, visibility: str | 
 def start_apply(ws: Workspace, dataset: str, group: str) -> Job:
     """Apply a shareable group to ``dataset`` and start scoring it."""
     return tag_scoring.apply_group(in_background(ws), dataset, group)
+
+
+def start_judge(ws: Workspace, dataset: str, group: str, tag: str, *, n: int) -> Job:
+    """Start :func:`tagscope.service.ground_truth.judge_tag` (LLM verdicts on a sample)."""
+    return ground_truth.judge_tag(in_background(ws), dataset, group, tag, n=n)

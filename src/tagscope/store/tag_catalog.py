@@ -20,6 +20,8 @@ from tagscope.domain.tags import (
     GroupUse,
     Polarity,
     PromptModality,
+    Review,
+    ReviewSource,
     ScoringStatus,
     Tag,
     TagGroup,
@@ -393,27 +395,71 @@ class TagCatalog:
 
     # -- reviews (ground truth) -----------------------------------------------------------
     def add_reviews(self, tag_id: int, labels: Iterable[tuple[int, bool]]) -> int:
-        """Record ground truth (item id, label) for a tag; a later review of an item replaces it."""
-        pairs = {int(i): bool(v) for i, v in labels}
+        """Record people's ground truth (item id, label) for a tag; it replaces any earlier
+        review of the item, a person's or an LLM's."""
+        return self._put_reviews(tag_id, [(i, v, None) for i, v in labels], ReviewSource.PERSON)
+
+    def propose_reviews(self, tag_id: int, verdicts: Iterable[tuple[int, bool, str]]) -> int:
+        """Record an LLM judge's verdicts (item id, label, reason); items a person reviewed keep
+        the person's review. Returns how many were recorded."""
+        verdicts = list(verdicts)
+        people = {
+            i for i, r in self.review_records(tag_id).items() if r.source == ReviewSource.PERSON
+        }
+        kept = [(i, v, why) for i, v, why in verdicts if int(i) not in people]
+        return self._put_reviews(tag_id, kept, ReviewSource.LLM)
+
+    def _put_reviews(
+        self, tag_id: int, rows: list[tuple[int, bool, str | None]], source: ReviewSource
+    ) -> int:
+        by_item = {int(i): (bool(v), why) for i, v, why in rows}
         with self.catalog.session() as s:
             tag = s.get(TagRow, tag_id)
             if tag is None:
                 raise NotFoundError(f"no tag with id {tag_id}")
-            ids = sorted(pairs)
+            ids = sorted(by_item)
             s.execute(
                 delete(TagReviewRow).where(
                     TagReviewRow.tag_id == tag_id, TagReviewRow.item_id.in_(ids)
                 )
             )
-            s.add_all(TagReviewRow(tag_id=tag_id, item_id=i, label=pairs[i]) for i in ids)
+            s.add_all(
+                TagReviewRow(
+                    tag_id=tag_id,
+                    item_id=i,
+                    label=by_item[i][0],
+                    source=source.value,
+                    reason=by_item[i][1],
+                )
+                for i in ids
+            )
             return len(ids)
 
-    def reviews(self, tag_id: int) -> dict[int, bool]:
+    def remove_reviews(self, tag_id: int, item_ids: Iterable[int]) -> int:
+        """Forget the reviews of these items for the tag (cleaning a judge's proposals)."""
+        ids = sorted({int(i) for i in item_ids})
         with self.catalog.session() as s:
-            stmt = select(TagReviewRow.item_id, TagReviewRow.label).where(
-                TagReviewRow.tag_id == tag_id
+            result = s.execute(
+                delete(TagReviewRow).where(
+                    TagReviewRow.tag_id == tag_id, TagReviewRow.item_id.in_(ids)
+                )
             )
-            return {i: bool(v) for i, v in s.execute(stmt)}
+            return int(result.rowcount or 0)
+
+    def reviews(self, tag_id: int) -> dict[int, bool]:
+        """Item id -> label of every review of the tag (people's and a judge's)."""
+        return {i: r.label for i, r in self.review_records(tag_id).items()}
+
+    def review_records(self, tag_id: int, *, tag: str = "") -> dict[int, Review]:
+        """Item id -> review, with who gave it and why, in the order they were given."""
+        with self.catalog.session() as s:
+            stmt = (
+                select(TagReviewRow).where(TagReviewRow.tag_id == tag_id).order_by(TagReviewRow.id)
+            )
+            return {
+                r.item_id: Review(r.item_id, tag, bool(r.label), ReviewSource(r.source), r.reason)
+                for r in s.scalars(stmt)
+            }
 
     # -- versions -------------------------------------------------------------------------
     def commit_version(self, group_id: int, models: dict[str, Any] | None = None) -> TagVersion:

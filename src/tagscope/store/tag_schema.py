@@ -85,6 +85,8 @@ class TagReviewRow(Base):
     tag_id: Mapped[int] = mapped_column(ForeignKey("tags.id", ondelete="CASCADE"), index=True)
     item_id: Mapped[int] = mapped_column(ForeignKey("items.id", ondelete="CASCADE"), index=True)
     label: Mapped[bool] = mapped_column(Boolean)
+    source: Mapped[str] = mapped_column(String(16), default="person", server_default="person")
+    reason: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, status
 from pydantic import BaseModel, Field
 
 from tagscope.api.dependencies import WorkspaceDep
 from tagscope.api.routers.tags import TAG, Count
-from tagscope.service import tag_insights
+from tagscope.api.schemas import Job
+from tagscope.service import background, ground_truth, tag_insights
 from tagscope.service import tags as uc
 
 router = APIRouter(prefix="/api", tags=["tags"])
@@ -31,6 +32,36 @@ class ReviewIn(BaseModel):
 
 class Reviews(BaseModel):
     reviews: list[ReviewIn] = Field(min_length=1)
+
+
+class ReviewOut(BaseModel):
+    item_id: int
+    label: bool = Field(description="true: the item shows the tag")
+    source: Literal["person", "llm"] = Field(description="a person, or the LLM judge")
+    reason: str | None = Field(description="the judge's reason")
+    path: str
+    text: str | None
+    thumbnail_url: str
+
+    @classmethod
+    def from_domain(cls, r: ground_truth.ReviewedItem) -> ReviewOut:
+        return cls(
+            item_id=r.item_id,
+            label=r.label,
+            source=r.source,  # type: ignore[arg-type]
+            reason=r.reason,
+            path=r.path,
+            text=r.text,
+            thumbnail_url=f"/api/items/{r.item_id}/thumbnail",
+        )
+
+
+class ReviewRemoval(BaseModel):
+    item_ids: list[int] = Field(min_length=1)
+
+
+class JudgeRequest(BaseModel):
+    n: int = Field(400, ge=1, le=5000, description="items to ask about (a stratified sample)")
 
 
 class Scored(BaseModel):
@@ -100,11 +131,43 @@ def _metric_key(name: str) -> str:
     return name.replace(".", "_")
 
 
-# -- reviews: people's verdicts on sampled items ----------------------------------------
+# -- ground truth: people's reviews, the LLM judge's proposals ----------------------------
 @router.post(TAG + "/reviews")
 def add_reviews(dataset: str, group: str, tag: str, body: Reviews, ws: WorkspaceDep) -> Count:
+    """People's verdicts: each replaces any earlier review of the item (a judge's too)."""
     pairs = {r.item_id: r.label for r in body.reviews}
     return Count(n=uc.add_reviews(ws, dataset, group, tag, pairs))
+
+
+@router.get(TAG + "/reviews")
+def list_reviews(
+    dataset: str,
+    group: str,
+    tag: str,
+    ws: WorkspaceDep,
+    source: Literal["person", "llm"] | None = None,
+) -> list[ReviewOut]:
+    """The tag's reviews of the dataset's items, with who gave them and why."""
+    found = ground_truth.list_reviews(ws, dataset, group, tag, source=source)
+    return [ReviewOut.from_domain(r) for r in found]
+
+
+@router.post(TAG + "/reviews/remove")
+def remove_reviews(
+    dataset: str, group: str, tag: str, body: ReviewRemoval, ws: WorkspaceDep
+) -> Count:
+    """Remove reviews (e.g. the judge's wrong verdicts) so that metrics leave them out."""
+    return Count(n=ground_truth.remove_reviews(ws, dataset, group, tag, body.item_ids))
+
+
+@router.post(TAG + "/judge", status_code=status.HTTP_202_ACCEPTED)
+def judge_tag(
+    dataset: str, group: str, tag: str, ws: WorkspaceDep, body: JudgeRequest | None = None
+) -> Job:
+    """Start the LLM judge on a stratified sample (needs ``TAGSCOPE_LLM_URL`` and
+    ``TAGSCOPE_LLM_MODEL`` on the server); its verdicts become reviews of source ``llm``."""
+    n = body.n if body else JudgeRequest().n
+    return Job.from_domain(background.start_judge(ws, dataset, group, tag, n=n))
 
 
 # -- insights: preview, uncertain items, histogram, metrics --------------------------------
