@@ -451,6 +451,49 @@ def test_metrics_slider_and_save_threshold(web, api, dog_tag, coco_truth):
     assert tag["threshold"] == pytest.approx(0.37)
 
 
+def test_llm_judge_proposals_are_cleaned_on_the_ground_truth_page(web, api, fake_llm):
+    page, shot = web
+    fake_llm.yes_words = {"cat", "kitten"}
+    _create_group(api, "judged", "cat")
+    _publish(api, "judged")
+
+    page.goto(f"/#/d/{DATASET}/tags/judged/cat/metrics")
+    page.get_by_test_id("to-truth").click()
+    page.get_by_test_id("truth-page").wait_for()
+    page.get_by_test_id("judge-n").fill("20")
+    page.get_by_test_id("judge-n").press("Enter")
+    page.get_by_test_id("run-judge").click()
+    cards = page.get_by_test_id("review")
+    page.wait_for_function("() => document.querySelectorAll('[data-testid=review]').length === 20")
+    page.wait_for_function("() => !document.querySelector('[data-testid=run-judge]').disabled")
+    shot("judged")
+    verdicts = cards.locator("[data-testid=verdict]").all_inner_texts()
+    assert all(v.endswith("LLM") for v in verdicts)
+    proposals = _ok(api.get(_tag_url("judged", "cat") + "/reviews"))
+    assert len(proposals) == 20
+    expected = {
+        r["item_id"]: any(w in (r["text"] or "").lower() for w in fake_llm.yes_words)
+        for r in proposals
+    }
+    assert all(r["label"] == expected[r["item_id"]] for r in proposals)
+
+    # Remove one proposal and flip another: the page and the API agree.
+    first = int(cards.first.get_attribute("data-item-id"))
+    cards.first.get_by_test_id("remove").click()
+    page.wait_for_function("() => document.querySelectorAll('[data-testid=review]').length === 19")
+    second = cards.first
+    flipped = int(second.get_attribute("data-item-id"))
+    second.get_by_test_id("flip").click()
+    page.locator(f"[data-item-id='{flipped}'] [data-testid=verdict]", has_text="person").wait_for()
+    page.get_by_test_id("show-person").check()
+    assert page.get_by_test_id("review").count() == 1
+    shot("cleaned")
+    now = {r["item_id"]: r for r in _ok(api.get(_tag_url("judged", "cat") + "/reviews"))}
+    assert first not in now and len(now) == 19
+    assert now[flipped]["source"] == "person"
+    assert now[flipped]["label"] is (not expected[flipped])
+
+
 # -- SQL ------------------------------------------------------------------------------------------
 
 

@@ -209,6 +209,16 @@ export interface Metrics {
   n_negative: number;
 }
 
+export interface ReviewItem {
+  item_id: number;
+  label: boolean;
+  source: "person" | "llm";
+  reason: string | null;
+  path: string;
+  text: string | null;
+  thumbnail_url: string;
+}
+
 export interface SqlResult {
   columns: string[];
   rows: unknown[][];
@@ -386,6 +396,15 @@ export const api = {
     post<{ n: number }>(`${tagUrl(ds, g, t)}/examples/remove`, { item_ids }),
   saveThreshold: (ds: string, g: string, t: string, threshold: number) =>
     request<Tag>("PUT", `${tagUrl(ds, g, t)}/threshold`, { threshold }),
+
+  reviews: (ds: string, g: string, t: string, source?: "person" | "llm") =>
+    get<ReviewItem[]>(`${tagUrl(ds, g, t)}/reviews${source ? query({ source }) : ""}`),
+  review: (ds: string, g: string, t: string, item_id: number, label: boolean) =>
+    post<{ n: number }>(`${tagUrl(ds, g, t)}/reviews`, { reviews: [{ item_id, label }] }),
+  removeReviews: (ds: string, g: string, t: string, item_ids: number[]) =>
+    post<{ n: number }>(`${tagUrl(ds, g, t)}/reviews/remove`, { item_ids }),
+  judge: async (ds: string, g: string, t: string, n: number) =>
+    jobOf(await post<Loose>(`${tagUrl(ds, g, t)}/judge`, { n })),
 
   preview: async (ds: string, g: string, t: string, p: { threshold: number; view: string; n: number }) => {
     const d = (await get<Loose>(`${tagUrl(ds, g, t)}/preview${query(p)}`)) ?? {};

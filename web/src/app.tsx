@@ -10,6 +10,7 @@ import { TagsPage, GroupPage } from "./pages/tags";
 import { TagPage } from "./pages/tag";
 import { PreviewPage } from "./pages/preview";
 import { MetricsPage } from "./pages/metrics";
+import { TruthPage } from "./pages/truth";
 import { SqlPage } from "./pages/sql";
 import { JobsPage } from "./pages/jobs";
 import { href, navigate, useRoute, type Route } from "./router";
@@ -167,6 +168,8 @@ function Page({ route, ds, list }: { route: Route; ds: string | null; list: Data
           return <PreviewPage key={`${p3}/${p4}`} ds={p1} group={p3} tag={p4} q={route.q} />;
         if (p3 && p4 && p5 === "metrics")
           return <MetricsPage key={`${p3}/${p4}`} ds={p1} group={p3} tag={p4} />;
+        if (p3 && p4 && p5 === "truth")
+          return <TruthPage key={`${p3}/${p4}`} ds={p1} group={p3} tag={p4} />;
         if (p3 && p4) return <TagPage key={`${p3}/${p4}`} ds={p1} group={p3} tag={p4} q={route.q} />;
         if (p3) return <GroupPage key={p3} ds={p1} group={p3} />;
         return <TagsPage key={p1} ds={p1} q={route.q} />;

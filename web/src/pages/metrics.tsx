@@ -107,6 +107,9 @@ export function MetricsPage({ ds, group, tag }: { ds: string; group: string; tag
           ) : null
         }
       >
+        <a class="button ghost" href={href("d", ds, "tags", g.name, t.name, "truth")} data-testid="to-truth">
+          Ground truth
+        </a>
         <a class="button ghost" href={href("d", ds, "tags", g.name, t.name, "preview")}>
           Back to preview
         </a>
@@ -114,7 +117,11 @@ export function MetricsPage({ ds, group, tag }: { ds: string; group: string; tag
       <ErrorBox error={error} testid="metrics-error" />
       {!m && !error ? <Spinner /> : null}
       {m && !hasData ? (
-        <Empty>No ground truth yet: review items of this tag, or give the dataset labels that match it.</Empty>
+        <Empty>
+          No ground truth yet: review items of this tag, ask the LLM judge on the{" "}
+          <a href={href("d", ds, "tags", g.name, t.name, "truth")}>ground truth</a> page, or give the dataset
+          labels that match it.
+        </Empty>
       ) : null}
       {m && hasData ? (
         <>

@@ -1,0 +1,169 @@
+// Ground truth (F-29): the tag's reviews, people's and the LLM judge's. Ask the judge about a
+// stratified sample, then clean its proposals: keep, flip (a person's verdict) or remove each.
+import { useEffect, useState } from "preact/hooks";
+import { api, errorText, type Job, type ReviewItem } from "../api";
+import { Thumb } from "../components/thumbs";
+import { Empty, ErrorBox, JobProgress, NumberInput, PageHead, Spinner } from "../components/ui";
+import { watchJob } from "../jobs";
+import { href } from "../router";
+import { toast } from "../store";
+import { useTag } from "./tag";
+
+type Show = "all" | "llm" | "person";
+
+export function TruthPage({ ds, group, tag }: { ds: string; group: string; tag: string }) {
+  const { group: g, tag: t, error: tagError } = useTag(group, tag);
+  const [reviews, setReviews] = useState<ReviewItem[] | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const [show, setShow] = useState<Show>("all");
+  const [n, setN] = useState(400);
+  const [job, setJob] = useState<Job | null>(null);
+  const [running, setRunning] = useState(false);
+  const [refresh, setRefresh] = useState(0);
+
+  useEffect(() => {
+    api.reviews(ds, group, tag).then(
+      (r) => {
+        setReviews(r);
+        setError(null);
+      },
+      (e) => setError(errorText(e)),
+    );
+  }, [ds, group, tag, refresh]);
+
+  if (tagError) return <ErrorBox error={tagError} />;
+  if (!g || !t) return <Spinner />;
+
+  const judge = async () => {
+    setRunning(true);
+    try {
+      const j = await api.judge(ds, g.name, t.name, n);
+      setJob(j);
+      const done = await watchJob(j);
+      const r = done.result as { n_judged?: number; n_failed?: number } | null;
+      toast(
+        done.status === "error"
+          ? `The judge failed: ${done.error}`
+          : `The judge answered ${r?.n_judged ?? 0} item(s)${r?.n_failed ? `, ${r.n_failed} failed` : ""}`,
+        done.status === "error" ? "error" : "ok",
+      );
+      setRefresh((x) => x + 1);
+    } catch (e) {
+      setError(errorText(e));
+    } finally {
+      setRunning(false);
+    }
+  };
+
+  const act = async (what: Promise<unknown>) => {
+    try {
+      await what;
+      setRefresh((x) => x + 1);
+    } catch (e) {
+      setError(errorText(e));
+    }
+  };
+
+  const shown = (reviews ?? []).filter((r) => show === "all" || r.source === show);
+  const count = (s: Show) => (reviews ?? []).filter((r) => s === "all" || r.source === s).length;
+
+  return (
+    <section class="page truth-page" aria-label={`Ground truth of ${t.name}`} data-testid="truth-page">
+      <PageHead
+        title={
+          <>
+            <a class="crumb" href={href("d", ds, "tags")}>
+              Tags
+            </a>{" "}
+            / <a class="crumb" href={href("d", ds, "tags", g.name)}>{g.name}</a> /{" "}
+            <a class="crumb" href={href("d", ds, "tags", g.name, t.name)}>{t.name}</a> / ground truth
+          </>
+        }
+        sub={
+          reviews ? (
+            <>
+              {reviews.length} reviewed item(s): {count("person")} by people, {count("llm")} proposed by the LLM
+              judge. Remove the judge's wrong verdicts, or flip them, before reading the metrics.
+            </>
+          ) : null
+        }
+      >
+        <a class="button ghost" href={href("d", ds, "tags", g.name, t.name, "metrics")} data-testid="to-metrics">
+          Metrics
+        </a>
+      </PageHead>
+      <ErrorBox error={error} testid="truth-error" />
+      <div class="panel judge-panel">
+        <label>
+          Ask the LLM judge about{" "}
+          <NumberInput
+            value={n}
+            min={1}
+            max={5000}
+            step={50}
+            digits={0}
+            onCommit={(v) => setN(Math.round(v))}
+            aria-label="Items to judge"
+            data-testid="judge-n"
+          /> items
+        </label>
+        <button type="button" class="primary" onClick={judge} data-testid="run-judge" disabled={running}>
+          Evaluate with the LLM judge
+        </button>
+        <span class="muted">
+          A stratified sample over the scores; needs <code>TAGSCOPE_LLM_URL</code> and <code>TAGSCOPE_LLM_MODEL</code> on the server.
+        </span>
+        <JobProgress job={job} label="judging" />
+      </div>
+      <div class="segmented" role="radiogroup" aria-label="Reviews to show">
+        {(["all", "llm", "person"] as Show[]).map((k) => (
+          <label key={k} class={show === k ? "on" : ""}>
+            <input type="radio" name="show" value={k} checked={show === k} onChange={() => setShow(k)} data-testid={`show-${k}`} />
+            {k === "all" ? "All" : k === "llm" ? "LLM judge" : "People"} ({count(k)})
+          </label>
+        ))}
+      </div>
+      {!reviews && !error ? <Spinner /> : null}
+      {reviews && !shown.length ? (
+        <Empty>No reviews yet: ask the LLM judge, or review items from the preview.</Empty>
+      ) : null}
+      <div class="thumb-grid" data-testid="reviews">
+        {shown.map((r) => (
+          <Thumb
+            key={r.item_id}
+            id={r.item_id}
+            src={r.thumbnail_url}
+            title={r.path.split("/").pop()}
+            testid="review"
+            badge={
+              <span class={`verdict ${r.label ? "yes" : "no"}`} data-testid="verdict">
+                {r.label ? "shows" : "does not show"} · {r.source === "llm" ? "LLM" : "person"}
+              </span>
+            }
+          >
+            {r.reason ? <p class="reason muted" title={r.reason}>{r.reason}</p> : null}
+            <div class="card-actions">
+              <button
+                type="button"
+                class="small ghost"
+                data-testid="flip"
+                onClick={() => act(api.review(ds, g.name, t.name, r.item_id, !r.label))}
+                title="Record the opposite verdict as yours"
+              >
+                Flip
+              </button>
+              <button
+                type="button"
+                class="small ghost danger"
+                data-testid="remove"
+                onClick={() => act(api.removeReviews(ds, g.name, t.name, [r.item_id]))}
+              >
+                Remove
+              </button>
+            </div>
+          </Thumb>
+        ))}
+      </div>
+    </section>
+  );
+}
