@@ -4,11 +4,17 @@ OpenAI-compatible server."""
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
 
 from typer.testing import CliRunner
 
 from tagscope.cli.main import app
 from tagscope.service import Workspace
+from tagscope.service import ground_truth as gt
 from tagscope.service import tags as uc
 
 runner = CliRunner()
@@ -50,3 +56,43 @@ def test_judge_without_an_endpoint_says_what_to_set(coco_text_ws: Workspace, mon
     )
     assert out.exit_code != 0
     assert "TAGSCOPE_LLM_URL" in out.output
+
+
+def test_a_killed_judge_resumes_with_the_items_left(coco_text_ws: Workspace, fake_llm) -> None:
+    ws = coco_text_ws
+    uc.create_group(ws, "coco", "pets", "dog")
+    uc.publish_group(ws, "coco", "pets")
+    first_run = fake_llm.answer
+
+    def slow(body: dict) -> tuple[int, object]:
+        time.sleep(0.1)  # ~40 answers a second at 4 in flight: the kill lands mid-run
+        return first_run(body)
+
+    fake_llm.answer = slow
+    env = {k: v for k, v in os.environ.items() if k != "TAGSCOPE_DATABASE_URL"}
+    args = ["tags", "judge", "coco", "pets", "dog", "--n", "79", "-q", "-w", str(ws.paths.root)]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tagscope.cli.main", *args],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while len(gt.list_reviews(ws, "coco", "pets", "dog")) < 20:
+            assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else ""
+            assert time.monotonic() < deadline, "no verdict was saved in time"
+            time.sleep(0.05)
+        os.kill(proc.pid, signal.SIGKILL)
+    finally:
+        proc.wait(timeout=60)
+    assert proc.returncode == -signal.SIGKILL
+    saved = len(gt.list_reviews(ws, "coco", "pets", "dog"))
+    assert 20 <= saved < 79
+
+    fake_llm.answer = first_run
+    asked_before = len(fake_llm.requests)
+    result = json.loads(_run(ws, "judge", "coco", "pets", "dog", "--n", "79", "--json"))
+    assert result["n_skipped"] == saved and result["n_judged"] == 79 - saved
+    assert len(fake_llm.requests) - asked_before == 79 - saved
+    assert len(gt.list_reviews(ws, "coco", "pets", "dog")) == 79
