@@ -2,8 +2,9 @@
 
 The physical limit is measured in the same run: the time to read the matrix once
 (``X.view(np.uint64).sum()``, best of ``--repeat``). Then :func:`tagscope.tags.score_matrix`
-(blocked float16 -> float32 conversion + MKL product, one thread per core) scores 1 tag and 20
-tags, and the alternatives are timed for comparison:
+scores 1 tag and 20 tags with its default backend (the native AVX2 kernel where it is built,
+``backend`` in the output) and with its torch path (blocked float16 -> float32 conversion + MKL
+product), one thread per core, and the alternatives are timed for comparison:
 
 - ``numpy_f16_matmul``: numpy's own ``X @ w`` on float16;
 - ``numpy_blocked_astype``: blocks of ``astype(float32) @ w``;
@@ -36,6 +37,7 @@ import numpy as np
 import torch
 
 from tagscope.tags import score_matrix
+from tagscope.tags.scoring import native_available
 
 
 def best_of(fn, repeat: int) -> float:
@@ -122,6 +124,11 @@ def main() -> None:
     read = best_of(lambda: X.view(np.uint64).sum(), args.repeat)
     one = best_of(lambda: score_matrix(X, W1, b1, out=out1), args.repeat)
     twenty = best_of(lambda: score_matrix(X, W20, b20, out=out20), args.repeat)
+    torch_one = best_of(lambda: score_matrix(X, W1, b1, out=out1, backend="torch"), args.repeat)
+    torch_twenty = best_of(
+        lambda: score_matrix(X, W20, b20, out=out20, backend="torch"), args.repeat
+    )
+    score_matrix(X, W20, b20, out=out20)  # the default backend's scores, checked below
     peak = fma_peak_flops(len(os.sched_getaffinity(0)))
     fma_floor = 2 * args.n * args.d * 20 / peak
     one_norm = best_of(lambda: score_matrix(X, W1, b1, out=out1, normalize=True), args.repeat)
@@ -138,12 +145,19 @@ def main() -> None:
         "dtype": "float16",
         "gb": round(X.nbytes / 1e9, 3),
         "threads": len(os.sched_getaffinity(0)),
+        "backend": "native" if native_available() else "torch",
         "read_once_s": round(read, 4),
         "one_tag_s": round(one, 4),
         "twenty_tags_s": round(twenty, 4),
         "one_tag_normalize_s": round(one_norm, 4),
         "one_tag_vs_read": round(one / read, 2),
         "twenty_vs_one": round(twenty / one, 2),
+        "torch_path": {
+            "one_tag_s": round(torch_one, 4),
+            "twenty_tags_s": round(torch_twenty, 4),
+            "one_tag_vs_read": round(torch_one / read, 2),
+            "twenty_vs_one": round(torch_twenty / torch_one, 2),
+        },
         "fma_peak_gflops": round(peak / 1e9, 1),
         "twenty_tags_fma_floor_s": round(fma_floor, 4),
         "twenty_floor_vs_one": round(fma_floor / one, 2),

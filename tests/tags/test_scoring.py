@@ -1,13 +1,24 @@
-"""The scoring kernel equals a float64 reference, for every dtype, shape and thread count."""
+"""Both scoring kernels (native and torch) equal a float64 reference, for every dtype, shape,
+thread count and tail of rows, features or tags."""
 
 from __future__ import annotations
 
+import platform
+import shutil
+import sys
 import warnings
 
 import numpy as np
 import pytest
 
 from tagscope.tags import TagClassifier, normalize_rows, score_matrix, score_with, stack_models
+from tagscope.tags.scoring import native_available
+
+NATIVE = pytest.param(
+    "native",
+    marks=pytest.mark.skipif(not native_available(), reason="native kernel not built or no AVX2"),
+)
+BACKENDS = [NATIVE, "torch"]
 
 
 def _reference(X, W, b, normalize=False, calibrated=True):
@@ -29,11 +40,58 @@ def _data(n=5000, d=64, k=3, dtype=np.float16, seed=0):
 @pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
 @pytest.mark.parametrize("n_threads", [1, 2, 3])
 @pytest.mark.parametrize("k", [1, 20])
-def test_equals_float64_reference(dtype, n_threads, k):
+@pytest.mark.parametrize("backend", ["auto", "torch"])
+def test_equals_float64_reference(dtype, n_threads, k, backend):
     X, W, b = _data(n=3001, k=k, dtype=dtype)  # 3001: the last block is short
-    got = score_matrix(X, W, b, n_threads=n_threads, block_rows=256)
+    got = score_matrix(X, W, b, n_threads=n_threads, block_rows=256, backend=backend)
     assert got.dtype == np.float32 and got.shape == (3001, k)
     np.testing.assert_allclose(got, _reference(X, W, b), atol=1e-3, rtol=0)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("d", [7, 13, 64, 384])
+@pytest.mark.parametrize("k", [1, 2, 3, 4, 5, 20, 23])
+@pytest.mark.parametrize("normalize", [False, True])
+def test_every_tail_of_rows_features_and_tags(backend, d, k, normalize):
+    # 3 rows a tile, 4 tags a tile, 8 features a vector, 48 rows a block: every remainder.
+    X, W, b = _data(n=151, d=d, k=k)
+    X = X * np.linspace(0.5, 2.0, len(X))[:, None].astype(np.float16)  # rows not unit
+    got = score_matrix(X, W, b, normalize=normalize, backend=backend, n_threads=2)
+    want = _reference(X, W, b, normalize=normalize)
+    np.testing.assert_allclose(got, want, atol=1e-4, rtol=0)
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 47, 48, 49, 70_001])
+def test_native_equals_torch(n):
+    if not native_available():
+        pytest.skip("native kernel not built or no AVX2")
+    X, W, b = _data(n=n, d=512, k=20)
+    native = score_matrix(X, W, b, backend="native", calibrated=False)
+    torch_ = score_matrix(X, W, b, backend="torch", calibrated=False)
+    np.testing.assert_allclose(native, torch_, atol=1e-4, rtol=1e-5)
+
+
+@pytest.mark.skipif(
+    sys.platform != "linux" or platform.machine() != "x86_64" or not shutil.which("gcc"),
+    reason="the native kernel is built where there is an x86-64 Linux with gcc",
+)
+def test_native_kernel_is_built_here():
+    # `pip install -e .` compiles it; optional=True would hide a failed build otherwise.
+    assert native_available()
+
+
+def test_backend_choice_and_its_errors():
+    X, W, b = _data(n=100)
+    want = _reference(X, W, b)
+    for backend in ("auto", "torch"):  # strided float16: auto takes the torch path
+        got = score_matrix(X[::2], W, b, backend=backend)
+        np.testing.assert_allclose(got, want[::2], atol=1e-3, rtol=0)
+    with pytest.raises(ValueError, match="not C-contiguous float16"):
+        score_matrix(X[::2], W, b, backend="native")
+    with pytest.raises(ValueError, match="not C-contiguous float16"):
+        score_matrix(X.astype(np.float32), W, b, backend="native")
+    with pytest.raises(ValueError, match="backend must be"):
+        score_matrix(X, W, b, backend="gpu")
 
 
 @pytest.mark.parametrize("block_rows", [1, 7, 512, 100_000])
@@ -63,7 +121,8 @@ def test_one_dimensional_coef_and_scalar_intercept():
     np.testing.assert_allclose(got[:, 0], _reference(X, W[0], 0.25)[:, 0], atol=1e-3)
 
 
-def test_read_only_memory_map_and_out_array(tmp_path):
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_read_only_memory_map_and_out_array(tmp_path, backend):
     X, W, b = _data(n=4000)
     path = tmp_path / "vectors.f16"
     X.tofile(path)
@@ -71,7 +130,7 @@ def test_read_only_memory_map_and_out_array(tmp_path):
     out = np.lib.format.open_memmap(tmp_path / "scores.npy", "w+", np.float32, (len(X), 3))
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        got = score_matrix(mm, W, b, out=out)
+        got = score_matrix(mm, W, b, out=out, backend=backend)
     assert got is out
     np.testing.assert_allclose(out, _reference(X, W, b), atol=1e-3, rtol=0)
 
@@ -87,13 +146,14 @@ def test_empty_input():
     assert score_matrix(np.empty((0, 64), np.float16), W, b).shape == (0, 3)
 
 
-def test_caller_thread_count_is_restored():
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_caller_thread_count_is_restored(backend):
     import torch
 
     before = torch.get_num_threads()
     X, W, b = _data(n=3000)
-    score_matrix(X, W, b, n_threads=2, block_rows=128)
-    score_matrix(X, W, b, n_threads=1)
+    score_matrix(X, W, b, n_threads=2, block_rows=128, backend=backend)
+    score_matrix(X, W, b, n_threads=1, backend=backend)
     assert torch.get_num_threads() == before
 
 
