@@ -38,6 +38,9 @@ _PROMPT_CACHE_SIZE = 4096
 _lock = threading.Lock()
 
 
+SCORE_TABLES = ("visual", "transcript", "shot", "video")
+
+
 def prompt_modality(score_modality: str) -> PromptModality:
     """Which prompts score items of a score table's modality."""
     return PromptModality.TRANSCRIPT if score_modality == "transcript" else PromptModality.VISUAL
@@ -72,6 +75,27 @@ class SpaceVectors:
         if len(rows) and rows[-1] - rows[0] + 1 == len(rows):
             return self.X[rows[0] : rows[-1] + 1], found
         return np.asarray(self.X[rows]), found
+
+
+def tag_in_context(
+    ws: Workspace, dataset: str, group: str, tag: str
+) -> tuple[Dataset, TagGroup, Tag]:
+    """The dataset, the group (which the dataset trains or applies) and its tag."""
+    ds = ws.dataset(dataset)
+    tc = TagCatalog(ws.catalog)
+    grp = tc.get_group(group)
+    tc.get_use(grp.id, ds.id)
+    return ds, grp, grp.tag(tag)
+
+
+def check_score_table(modality: str) -> str:
+    """``modality`` if it names a score table (visual, transcript, shot, video)."""
+    if modality not in SCORE_TABLES:
+        raise ValidationError(
+            f"invalid modality {modality!r}: choose one of {', '.join(SCORE_TABLES)}",
+            field="modality",
+        )
+    return modality
 
 
 def editable(ws: Workspace, dataset: str, group: str) -> tuple[Dataset, TagGroup]:

@@ -23,7 +23,8 @@ from tagscope.jobs import ProgressFn
 from tagscope.labels.llm_judge import JudgeConfig, JudgeError, JudgeItem, LLMJudge
 from tagscope.media.errors import MediaError
 from tagscope.media.thumbnails import ensure_thumbnail
-from tagscope.service.tag_insights import _check_table, _context, _scores
+from tagscope.service import _tag_models as tm
+from tagscope.service.tag_insights import current_scores
 from tagscope.service.workspace import Workspace
 from tagscope.store.tag_catalog import TagCatalog
 from tagscope.tags.sampling import stratified_sample
@@ -88,9 +89,9 @@ def judge_tag(
     """
     if not 1 <= n <= 5000:
         raise ValidationError(f"n must be within 1..5000, got {n}", field="n")
-    ds, grp, t = _context(ws, dataset, group, tag)
+    ds, grp, t = tm.tag_in_context(ws, dataset, group, tag)
     config = config or JudgeConfig.from_env()
-    sc = _scores(ws, ds, grp, t, _check_table(modality))
+    sc = current_scores(ws, ds, grp, t, tm.check_score_table(modality))
     if len(sc.ids) == 0:
         raise ValidationError(f"no items of {ds.name!r} have a score for {t.name!r} yet")
     picked = stratified_sample(
@@ -177,7 +178,7 @@ def list_reviews(
     ws: Workspace, dataset: str, group: str, tag: str, *, source: str | None = None
 ) -> list[ReviewedItem]:
     """The tag's reviews of the dataset's items, newest last, optionally of one source."""
-    ds, _, t = _context(ws, dataset, group, tag)
+    ds, _, t = tm.tag_in_context(ws, dataset, group, tag)
     wanted = ReviewSource(source) if source else None
     records = TagCatalog(ws.catalog).review_records(t.id or 0, tag=t.name)
     found = ws.catalog.get_items(list(records))
@@ -192,7 +193,7 @@ def remove_reviews(ws: Workspace, dataset: str, group: str, tag: str, item_ids: 
     """Remove the reviews of these items (e.g. a judge's wrong verdicts); returns how many."""
     if not item_ids:
         raise ValidationError("give the ids of the items whose reviews to remove", field="items")
-    _, _, t = _context(ws, dataset, group, tag)
+    _, _, t = tm.tag_in_context(ws, dataset, group, tag)
     return TagCatalog(ws.catalog).remove_reviews(t.id or 0, item_ids)
 
 

@@ -27,7 +27,6 @@ from tagscope.tags.scoring import score_matrix
 from tagscope.tags.uncertainty import select_uncertain
 
 RANDOM_STATE = 0
-SCORE_TABLES = ("visual", "transcript", "shot", "video")
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,7 +105,9 @@ class TagEvaluation:
 
 
 @dataclass(frozen=True)
-class _Scores:
+class CurrentScores:
+    """A tag's scores on a dataset as the preview and the judge see them (see current_scores)."""
+
     ids: np.ndarray  # sorted item ids that have a score
     scores: np.ndarray  # float32, one per id
     live: bool
@@ -133,24 +134,7 @@ class _Rows:
         return np.asarray(self.X[self.r[idx]])
 
 
-def _check_table(modality: str) -> str:
-    if modality not in SCORE_TABLES:
-        raise ValidationError(
-            f"invalid modality {modality!r}: choose one of {', '.join(SCORE_TABLES)}",
-            field="modality",
-        )
-    return modality
-
-
-def _context(ws: Workspace, dataset: str, group: str, tag: str) -> tuple[Dataset, TagGroup, Tag]:
-    ds = ws.dataset(dataset)
-    tc = TagCatalog(ws.catalog)
-    grp = tc.get_group(group)
-    tc.get_use(grp.id, ds.id)  # the dataset trains or applies the group
-    return ds, grp, grp.tag(tag)
-
-
-def _live(ws: Workspace, ds: Dataset, grp: TagGroup, tag: Tag, table: str) -> _Scores:
+def _live(ws: Workspace, ds: Dataset, grp: TagGroup, tag: Tag, table: str) -> CurrentScores:
     vectors = tm.load_vectors(ws, ds, grp.space)
     by_table = tm.modalities_of(ws, ds.id)
     if table not in by_table:
@@ -160,12 +144,12 @@ def _live(ws: Workspace, ds: Dataset, grp: TagGroup, tag: Tag, table: str) -> _S
     clf = tm.fit_tag(tag, modality, vectors, ids)
     X, found = vectors.take(ids)
     scores = score_matrix(X, clf.coef_, clf.intercept_, normalize=True)[:, 0]
-    return _Scores(ids[found], scores, True, None, vectors)
+    return CurrentScores(ids[found], scores, True, None, vectors)
 
 
 def _from_files(
     ws: Workspace, ds: Dataset, grp: TagGroup, tag: Tag, table: str, *, with_vectors: bool
-) -> _Scores:
+) -> CurrentScores:
     use = TagCatalog(ws.catalog).get_use(grp.id, ds.id)
     if use.version is None:
         verb = "publish" if use.is_training else "apply"
@@ -192,12 +176,12 @@ def _from_files(
         space = ws.catalog.get_space(ds.id, matching_space(ws, grp, ds))
         ids_v, X = ws.vectors(ds, space["name"]).load()
         vectors = tm.SpaceVectors(space, ids_v, X)
-    return _Scores(ids[keep], column[keep], False, use.version, vectors)
+    return CurrentScores(ids[keep], column[keep], False, use.version, vectors)
 
 
-def _scores(
+def current_scores(
     ws: Workspace, ds: Dataset, grp: TagGroup, tag: Tag, table: str, *, with_vectors: bool = False
-) -> _Scores:
+) -> CurrentScores:
     """Live on the training dataset of a draft or pending group, else from the score files."""
     if ds.id == grp.dataset_id and grp.state is not TagState.PUBLISHED:
         return _live(ws, ds, grp, tag, table)
@@ -244,8 +228,8 @@ def preview_tag(
     sort_by_score : bool, optional
         Order each side by score (default for transcripts), else at random.
     """
-    ds, grp, t = _context(ws, dataset, group, tag)
-    table = _check_table(modality)
+    ds, grp, t = tm.tag_in_context(ws, dataset, group, tag)
+    table = tm.check_score_table(modality)
     limit = t.threshold if threshold is None else float(threshold)
     if not 0.0 <= limit <= 1.0:
         raise ValidationError(f"threshold must be within 0..1, got {limit}", field="threshold")
@@ -253,7 +237,7 @@ def preview_tag(
         raise ValidationError(
             f"invalid view {view!r}: choose compare, positives or negatives", field="view"
         )
-    sc = _scores(ws, ds, grp, t, table)
+    sc = current_scores(ws, ds, grp, t, table)
     by_score = (table == "transcript") if sort_by_score is None else sort_by_score
     strat = (not sc.live) if stratified is None else stratified
     if strat:
@@ -296,12 +280,12 @@ def uncertain_items(
 ) -> list[ScoredItem]:
     """The ``k`` items nearest the tag's decision boundary, spread out (not near-copies of one
     scene), leaving out items already marked as examples: the ones worth labelling next."""
-    ds, grp, t = _context(ws, dataset, group, tag)
+    ds, grp, t = tm.tag_in_context(ws, dataset, group, tag)
     if k < 1:
         raise ValidationError(f"k must be >= 1, got {k}", field="k")
     if not 0.0 <= diversity <= 1.0:
         raise ValidationError("diversity must be within 0..1", field="diversity")
-    sc = _scores(ws, ds, grp, t, _check_table(modality), with_vectors=True)
+    sc = current_scores(ws, ds, grp, t, tm.check_score_table(modality), with_vectors=True)
     marked = np.isin(sc.ids, np.array([e.item_id for e in t.examples], np.int64))
     picked = select_uncertain(
         sc.scores,
@@ -331,14 +315,14 @@ def tag_histogram(
     Each bin carries the grid filter selecting its items, e.g.
     ``tags_animals.dog >= 0.9 AND tags_animals.dog <= 1.0``.
     """
-    ds, grp, t = _context(ws, dataset, group, tag)
+    ds, grp, t = tm.tag_in_context(ws, dataset, group, tag)
     if not 1 <= bins <= 1000:
         raise ValidationError(f"bins must be within 1..1000, got {bins}", field="bins")
     if not 0.0 <= min_score < 1.0:
         raise ValidationError(
             f"min_score must be within [0, 1), got {min_score}", field="min_score"
         )
-    sc = _from_files(ws, ds, grp, t, _check_table(modality), with_vectors=False)
+    sc = _from_files(ws, ds, grp, t, tm.check_score_table(modality), with_vectors=False)
     # Round edges (0.68, not 0.6799999999999999): the counts and the filters use the same ones.
     edges = np.unique(np.round(np.linspace(min_score, 1.0, bins + 1), 10))
     hist = score_histogram(sc.scores, bins=edges)
@@ -393,9 +377,9 @@ def evaluate_tag(
     Returns the curves, the threshold maximising ``metric`` (F1 by default; save it with
     :func:`tagscope.service.tags.save_threshold`) and the metrics there and at the saved one.
     """
-    ds, grp, t = _context(ws, dataset, group, tag)
+    ds, grp, t = tm.tag_in_context(ws, dataset, group, tag)
     metric = _metric(metric)
-    sc = _scores(ws, ds, grp, t, _check_table(modality))
+    sc = current_scores(ws, ds, grp, t, tm.check_score_table(modality))
     names = list(labels) if labels else [t.name]
     positive, labelled = TagCatalog(ws.catalog).label_truth(ds.id, names)
     truth: dict[int, bool] = {i: i in positive for i in labelled}
@@ -441,11 +425,13 @@ def evaluate_tag(
 
 
 __all__ = [
+    "CurrentScores",
     "HistogramBin",
     "ScoredItem",
     "TagEvaluation",
     "TagHistogram",
     "TagPreview",
+    "current_scores",
     "evaluate_tag",
     "preview_tag",
     "tag_histogram",
