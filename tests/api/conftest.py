@@ -4,6 +4,8 @@ TestClient. Session-scoped: importing and embedding run once."""
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -36,3 +38,17 @@ def client(api_workspace: Workspace, tmp_path_factory: pytest.TempPathFactory) -
     """The API without a web app (``tests/api/test_app.py`` serves one of its own)."""
     no_web = tmp_path_factory.mktemp("no-web") / "dist"
     return TestClient(create_app(api_workspace, web_dist=no_web))
+
+
+@pytest.fixture(scope="session")
+def finish_job(client: TestClient) -> Callable[[dict], dict]:
+    """``finish_job(job)``: poll ``/api/jobs/{id}`` until the job ends (2 minutes at most)."""
+
+    def finish(job: dict) -> dict:
+        deadline = time.monotonic() + 120
+        while job["status"] in ("queued", "running") and time.monotonic() < deadline:
+            time.sleep(0.1)
+            job = client.get(f"/api/jobs/{job['id']}").json()
+        return job
+
+    return finish

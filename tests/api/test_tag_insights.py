@@ -3,7 +3,7 @@ OpenAI-compatible server), listing and cleaning its proposals, metrics counting 
 
 from __future__ import annotations
 
-import time
+from collections.abc import Callable
 
 import pytest
 from fastapi.testclient import TestClient
@@ -12,27 +12,21 @@ BASE = "/api/datasets/coco/tag-groups"
 TAG = f"{BASE}/judged/tags/dog"
 
 
-def _finish(client: TestClient, job: dict) -> dict:
-    deadline = time.monotonic() + 120
-    while job["status"] in ("queued", "running") and time.monotonic() < deadline:
-        time.sleep(0.1)
-        job = client.get(f"/api/jobs/{job['id']}").json()
-    return job
-
-
 @pytest.fixture(scope="module")
-def judged(client: TestClient) -> None:
+def judged(client: TestClient, finish_job: Callable[[dict], dict]) -> None:
     r = client.post(BASE, json={"name": "judged", "tags": "dog", "space": "text"})
     assert r.status_code == 201, r.text
-    job = _finish(client, client.post(f"{BASE}/judged/publish").json())
+    job = finish_job(client.post(f"{BASE}/judged/publish").json())
     assert job["status"] == "done", job
 
 
-def test_judge_review_and_clean(client: TestClient, judged: None, fake_llm) -> None:
+def test_judge_review_and_clean(
+    client: TestClient, judged: None, fake_llm, finish_job: Callable[[dict], dict]
+) -> None:
     fake_llm.yes_words = {"dog"}
     r = client.post(f"{TAG}/judge", json={"n": 30})
     assert r.status_code == 202 and r.json()["kind"] == "judge"
-    job = _finish(client, r.json())
+    job = finish_job(r.json())
     assert job["status"] == "done", job
     assert job["result"]["n_judged"] == 30
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -168,17 +168,8 @@ PETS = f"{BASE}/pets"
 DOG = f"{PETS}/tags/dog"
 
 
-def _finish(client: TestClient, job: dict) -> dict:
-    deadline = time.monotonic() + 120
-    while job["status"] in ("queued", "running") and time.monotonic() < deadline:
-        time.sleep(0.1)
-        job = client.get(f"/api/jobs/{job['id']}").json()
-    assert job["status"] == "done", job
-    return job
-
-
 @pytest.fixture(scope="module")
-def pets(client: TestClient) -> dict:
+def pets(client: TestClient, finish_job: Callable[[dict], dict]) -> dict:
     """A group "pets" (dog, cat) on coco's text space, shareable, with a live preview checked
     before it is published and scored."""
     r = client.post(BASE, json={"name": "pets", "tags": "dog\ncat", "space": "text"})
@@ -188,7 +179,8 @@ def pets(client: TestClient) -> dict:
     r = client.post(f"{PETS}/publish", json={"visibility": "shareable"})
     assert r.status_code == 202, r.text
     assert r.json()["kind"] == "score_tags"
-    job = _finish(client, r.json())
+    job = finish_job(r.json())
+    assert job["status"] == "done", job
     return {"live": live, "job": job}
 
 
@@ -287,7 +279,11 @@ def test_insights_of_unknown_tag_are_404(client: TestClient, pets: dict) -> None
 
 
 def test_apply_a_shareable_group_to_another_dataset(
-    client: TestClient, pets: dict, api_workspace: Workspace, coco_mini: Path
+    client: TestClient,
+    pets: dict,
+    api_workspace: Workspace,
+    coco_mini: Path,
+    finish_job: Callable[[dict], dict],
 ) -> None:
     ann = coco_mini / "annotations"
     import_coco(
@@ -297,10 +293,14 @@ def test_apply_a_shareable_group_to_another_dataset(
         images=coco_mini / "train2017",
         captions=ann / "captions_train2017.json",
     )
-    _finish(client, client.post("/api/datasets/coco-train/embed", json={"kind": "text"}).json())
+    embedded = finish_job(
+        client.post("/api/datasets/coco-train/embed", json={"kind": "text"}).json()
+    )
+    assert embedded["status"] == "done", embedded
     r = client.post("/api/datasets/coco-train/tag-groups/pets/apply")
     assert r.status_code == 202, r.text
-    job = _finish(client, r.json())
+    job = finish_job(r.json())
+    assert job["status"] == "done", job
     assert job["result"]["n_scored"] == 80
     uses = {u["dataset"]: u for u in client.get("/api/tag-groups/pets/uses").json()}
     assert uses["coco-train"]["status"] == "scored" and not uses["coco-train"]["is_training"]

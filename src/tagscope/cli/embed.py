@@ -10,6 +10,7 @@ import typer
 from tagscope.cli.lazy import deferred
 from tagscope.cli.output import (
     JsonOpt,
+    QuietOpt,
     WorkspaceOpt,
     console,
     handle_errors,
@@ -47,7 +48,7 @@ def embed(
     ),
     workspace: Path | None = WorkspaceOpt,
     as_json: bool = JsonOpt,
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+    quiet: bool = QuietOpt,
 ) -> None:
     """Embed the dataset's items that have no vector in the space yet (resumable)."""
     ws = open_workspace(workspace)

@@ -14,6 +14,7 @@ import typer
 from tagscope.cli.lazy import deferred
 from tagscope.cli.output import (
     JsonOpt,
+    QuietOpt,
     WorkspaceOpt,
     console,
     handle_errors,
@@ -83,7 +84,7 @@ def judge(
     modality: str = typer.Option("visual", "--modality", "-m"),
     workspace: Path | None = WorkspaceOpt,
     as_json: bool = JsonOpt,
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+    quiet: bool = QuietOpt,
 ) -> None:
     """Ask the configured LLM judge about a sample; its verdicts become reviews to clean."""
     ws = open_workspace(workspace)

@@ -10,6 +10,7 @@ import typer
 from tagscope.cli.lazy import deferred
 from tagscope.cli.output import (
     JsonOpt,
+    QuietOpt,
     WorkspaceOpt,
     console,
     handle_errors,
@@ -33,7 +34,6 @@ BaseOpt = typer.Option(
 ThumbnailsOpt = typer.Option(
     True, "--thumbnails/--no-thumbnails", help="Make thumbnails now (cached; made once)."
 )
-QuietOpt = typer.Option(False, "--quiet", "-q", help="No progress bar.")
 
 # Beyond this many, the problems are counted, not listed (--json lists them all).
 _MAX_LISTED = 100

@@ -29,6 +29,7 @@ WorkspaceOpt = typer.Option(
     None, "--workspace", "-w", envvar="TAGSCOPE_HOME", help="Workspace folder."
 )
 JsonOpt = typer.Option(False, "--json", help="Print machine-readable JSON.")
+QuietOpt = typer.Option(False, "--quiet", "-q", help="No progress bar.")
 
 F = TypeVar("F", bound=Callable[..., Any])
 

@@ -12,6 +12,7 @@ from tagscope.cli import ground_truth
 from tagscope.cli.lazy import deferred
 from tagscope.cli.output import (
     JsonOpt,
+    QuietOpt,
     WorkspaceOpt,
     console,
     handle_errors,
@@ -375,7 +376,6 @@ def uncertain(
 
 # -- publish, apply, uses, versions (F-26, F-27) ------------------------------------------
 ChunkOpt = typer.Option(SCORE_CHUNK_SIZE, "--chunk-size", help="Items per score-file part.")
-QuietOpt = typer.Option(False, "--quiet", "-q", help="No progress bar.")
 
 
 def _report_job(job: Any, verb: str) -> None:
