@@ -28,3 +28,9 @@ def test_each_workspace_has_its_own_engine(workspace: Workspace, tmp_path: Path)
     assert workspace.sql_engine() is not other.sql_engine()
     assert run_sql(workspace, "SELECT count(*) FROM datasets").rows == [[0]]
     assert run_sql(other, "SELECT count(*) FROM datasets").rows == [[1]]
+
+
+def test_a_background_copy_shares_the_engine(workspace: Workspace) -> None:
+    from tagscope.service.background import in_background
+
+    assert in_background(workspace).sql_engine() is workspace.sql_engine()

@@ -22,10 +22,11 @@ class Workspace:
     paths: WorkspacePaths
     catalog: Catalog
     runner: LocalRunner
-    _sql: list[SqlEngine] = field(default_factory=list, init=False, repr=False, compare=False)
-    _sql_lock: threading.Lock = field(
-        default_factory=threading.Lock, init=False, repr=False, compare=False
-    )
+    # The SQL engine, made on first use. Init fields (with defaults) so that a copy made with
+    # ``dataclasses.replace`` (e.g. service.background's) shares the engine instead of a second
+    # copy of the catalog.
+    _sql: list[SqlEngine] = field(default_factory=list, repr=False, compare=False)
+    _sql_lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     @classmethod
     def open(cls, root: str | os.PathLike[str] | None = None) -> Workspace:
