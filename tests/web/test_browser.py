@@ -493,6 +493,19 @@ def test_llm_judge_proposals_are_cleaned_on_the_ground_truth_page(web, api, fake
     assert now[flipped]["source"] == "person"
     assert now[flipped]["label"] is (not expected[flipped])
 
+    # A person reviews an item of a sample on the same page.
+    page.get_by_test_id("show-all").check()
+    item = page.get_by_test_id("to-review-item").first
+    item.wait_for()
+    mine = int(item.get_attribute("data-item-id"))
+    assert mine not in now  # the sample leaves out what is reviewed already
+    item.get_by_test_id("review-no").click()
+    page.locator(f"[data-testid=reviews] [data-item-id='{mine}']").wait_for()
+    assert page.locator(f"[data-testid=to-review] [data-item-id='{mine}']").count() == 0
+    shot("reviewed-by-hand")
+    now = {r["item_id"]: r for r in _ok(api.get(_tag_url("judged", "cat") + "/reviews"))}
+    assert (now[mine]["label"], now[mine]["source"]) == (False, "person")
+
 
 # -- SQL ------------------------------------------------------------------------------------------
 

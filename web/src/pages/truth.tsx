@@ -1,7 +1,7 @@
-// Ground truth (F-29): the tag's reviews, people's and the LLM judge's. Ask the judge about a
-// stratified sample, then clean its proposals: keep, flip (a person's verdict) or remove each.
+// Ground truth (F-29): the tag's reviews, people's and the LLM judge's. Review a sample yourself,
+// or ask the judge about a stratified sample and clean its proposals: keep, flip or remove each.
 import { useEffect, useState } from "preact/hooks";
-import { api, errorText, type Job, type ReviewItem } from "../api";
+import { api, errorText, type Job, type ReviewItem, type Scored } from "../api";
 import { Thumb } from "../components/thumbs";
 import { Empty, ErrorBox, JobProgress, NumberInput, PageHead, Spinner } from "../components/ui";
 import { watchJob } from "../jobs";
@@ -20,6 +20,8 @@ export function TruthPage({ ds, group, tag }: { ds: string; group: string; tag: 
   const [job, setJob] = useState<Job | null>(null);
   const [running, setRunning] = useState(false);
   const [refresh, setRefresh] = useState(0);
+  const [sample, setSample] = useState<Scored[] | null>(null);
+  const [sampleNo, setSampleNo] = useState(0);
 
   useEffect(() => {
     api.reviews(ds, group, tag).then(
@@ -30,6 +32,14 @@ export function TruthPage({ ds, group, tag }: { ds: string; group: string; tag: 
       (e) => setError(errorText(e)),
     );
   }, [ds, group, tag, refresh]);
+
+  useEffect(() => {
+    if (!t) return;
+    api.preview(ds, group, tag, { threshold: t.threshold, view: "compare", n: 12 }).then(
+      (p) => setSample([...p.positives, ...p.negatives]),
+      (e) => setError(errorText(e)),
+    );
+  }, [ds, group, tag, t?.threshold, sampleNo]);
 
   if (tagError) return <ErrorBox error={tagError} />;
   if (!g || !t) return <Spinner />;
@@ -64,6 +74,8 @@ export function TruthPage({ ds, group, tag }: { ds: string; group: string; tag: 
     }
   };
 
+  const reviewed = new Set((reviews ?? []).map((r) => r.item_id));
+  const toReview = (sample ?? []).filter((x) => !reviewed.has(x.item_id)).slice(0, 24);
   const shown = (reviews ?? []).filter((r) => show === "all" || r.source === show);
   const count = (s: Show) => (reviews ?? []).filter((r) => s === "all" || r.source === s).length;
 
@@ -114,6 +126,43 @@ export function TruthPage({ ds, group, tag }: { ds: string; group: string; tag: 
           A stratified sample over the scores; needs <code>TAGSCOPE_LLM_URL</code> and <code>TAGSCOPE_LLM_MODEL</code> on the server.
         </span>
         <JobProgress job={job} label="judging" />
+      </div>
+      <div class="panel">
+        <div class="panel-head">
+          <h3>Review a sample yourself</h3>
+          <button type="button" class="small ghost" onClick={() => setSampleNo((x) => x + 1)} data-testid="new-sample">
+            Another sample
+          </button>
+        </div>
+        {sample && !toReview.length ? <p class="muted">Every item of this sample is reviewed.</p> : null}
+        <div class="thumb-grid small" data-testid="to-review">
+          {toReview.map((x) => (
+            <Thumb key={x.item_id} id={x.item_id} src={x.thumbnail_url} score={x.score} testid="to-review-item">
+              <div class="card-actions">
+                <button
+                  type="button"
+                  class="small pos-btn"
+                  data-testid="review-yes"
+                  aria-label={`Item ${x.item_id} shows ${t.name}`}
+                  title={`Shows ${t.name}`}
+                  onClick={() => act(api.review(ds, g.name, t.name, x.item_id, true))}
+                >
+                  ✓ Yes
+                </button>
+                <button
+                  type="button"
+                  class="small neg-btn"
+                  data-testid="review-no"
+                  aria-label={`Item ${x.item_id} does not show ${t.name}`}
+                  title={`Does not show ${t.name}`}
+                  onClick={() => act(api.review(ds, g.name, t.name, x.item_id, false))}
+                >
+                  ✗ No
+                </button>
+              </div>
+            </Thumb>
+          ))}
+        </div>
       </div>
       <div class="segmented" role="radiogroup" aria-label="Reviews to show">
         {(["all", "llm", "person"] as Show[]).map((k) => (
