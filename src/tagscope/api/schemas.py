@@ -15,8 +15,14 @@ from tagscope import domain
 
 
 def thumbnail_url(item: domain.Item) -> str:
+    """The item's thumbnail URL, versioned by its content (cacheable for good)."""
     version = item.media.content_hash[:16] if item.media else "0"
-    return f"/api/items/{item.id}/thumbnail?v={version}"
+    return f"{item_thumbnail_url(item.id)}?v={version}"
+
+
+def item_thumbnail_url(item_id: int) -> str:
+    """The thumbnail URL of an item known by id only (search hits, scored items, reviews)."""
+    return f"/api/items/{item_id}/thumbnail"
 
 
 def media_url(item: domain.Item) -> str:
@@ -176,7 +182,7 @@ class Hit(BaseModel):
             item_id=hit.item_id,
             path=hit.path,
             score=hit.score,
-            thumbnail_url=f"/api/items/{hit.item_id}/thumbnail",
+            thumbnail_url=item_thumbnail_url(hit.item_id),
             media_url=f"/api/items/{hit.item_id}/media",
         )
 

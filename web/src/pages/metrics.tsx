@@ -5,7 +5,7 @@ import { api, errorText, METRICS, type MetricName, type Metrics } from "../api";
 import { Empty, ErrorBox, NumberInput, PageHead, Spinner, fmtScore } from "../components/ui";
 import { href, navigate } from "../router";
 import { toast } from "../store";
-import { useTag } from "./tag";
+import { TagCrumbs, useTag } from "./tag";
 
 const NAMES: Record<MetricName, string> = {
   f1: "F1",
@@ -90,15 +90,7 @@ export function MetricsPage({ ds, group, tag }: { ds: string; group: string; tag
   return (
     <section class="page metrics-page" aria-label={`Metrics of ${t.name}`} data-testid="metrics-page">
       <PageHead
-        title={
-          <>
-            <a class="crumb" href={href("d", ds, "tags")}>
-              Tags
-            </a>{" "}
-            / <a class="crumb" href={href("d", ds, "tags", g.name)}>{g.name}</a> /{" "}
-            <a class="crumb" href={href("d", ds, "tags", g.name, t.name)}>{t.name}</a> / metrics
-          </>
-        }
+        title={<TagCrumbs ds={ds} group={g.name} tag={t.name} page="metrics" />}
         sub={
           m ? (
             <>

@@ -10,7 +10,7 @@ import { href } from "../router";
 import { toast } from "../store";
 import { Prompts } from "./prompts";
 import { ScoringChip, TagCounts, useScoring } from "./tags";
-import { useTag } from "./tag";
+import { TagCrumbs, useTag } from "./tag";
 
 type View = "compare" | "positives" | "negatives";
 type Polarity = "positive" | "negative";
@@ -173,22 +173,7 @@ function PreviewBody({
   return (
     <section class="page preview-page" aria-label={`Preview of ${tag.name}`} data-testid="preview-page">
       <PageHead
-        title={
-          <>
-            <a class="crumb" href={href("d", ds, "tags")}>
-              Tags
-            </a>{" "}
-            /{" "}
-            <a class="crumb" href={href("d", ds, "tags", group.name)}>
-              {group.name}
-            </a>{" "}
-            /{" "}
-            <a class="crumb" href={href("d", ds, "tags", group.name, tag.name)}>
-              {tag.name}
-            </a>{" "}
-            / preview
-          </>
-        }
+        title={<TagCrumbs ds={ds} group={group.name} tag={tag.name} page="preview" />}
         sub={
           <>
             <ScoringChip status={scoring.status} /> <TagCounts tag={tag} />{" "}

@@ -10,6 +10,19 @@ import { toast } from "../store";
 import { ScoringChip, TagCounts, tagState, useScoring } from "./tags";
 import { Prompts } from "./prompts";
 
+/** The title of a tag's sub-page: Tags / group / tag / page, each part a link but the last. */
+export function TagCrumbs({ ds, group, tag, page }: { ds: string; group: string; tag: string; page: string }) {
+  return (
+    <>
+      <a class="crumb" href={href("d", ds, "tags")}>
+        Tags
+      </a>{" "}
+      / <a class="crumb" href={href("d", ds, "tags", group)}>{group}</a> /{" "}
+      <a class="crumb" href={href("d", ds, "tags", group, tag)}>{tag}</a> / {page}
+    </>
+  );
+}
+
 export function useTag(group: string, tag: string) {
   const [g, setG] = useState<TagGroup | null>(null);
   const [error, setError] = useState<string | null>(null);

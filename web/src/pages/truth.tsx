@@ -7,7 +7,7 @@ import { Empty, ErrorBox, JobProgress, NumberInput, PageHead, Spinner } from "..
 import { watchJob } from "../jobs";
 import { href } from "../router";
 import { toast } from "../store";
-import { useTag } from "./tag";
+import { TagCrumbs, useTag } from "./tag";
 
 type Show = "all" | "llm" | "person";
 
@@ -82,15 +82,7 @@ export function TruthPage({ ds, group, tag }: { ds: string; group: string; tag: 
   return (
     <section class="page truth-page" aria-label={`Ground truth of ${t.name}`} data-testid="truth-page">
       <PageHead
-        title={
-          <>
-            <a class="crumb" href={href("d", ds, "tags")}>
-              Tags
-            </a>{" "}
-            / <a class="crumb" href={href("d", ds, "tags", g.name)}>{g.name}</a> /{" "}
-            <a class="crumb" href={href("d", ds, "tags", g.name, t.name)}>{t.name}</a> / ground truth
-          </>
-        }
+        title={<TagCrumbs ds={ds} group={g.name} tag={t.name} page="ground truth" />}
         sub={
           reviews ? (
             <>

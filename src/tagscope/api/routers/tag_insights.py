@@ -2,8 +2,8 @@
 and evaluation against reviews and labels.
 
 Same paths as :mod:`tagscope.api.routers.tags` (``/api/datasets/{dataset}/tag-groups/{group}/
-tags/{tag}/...``); these routes read scores and never change the tag's definition, except
-``reviews``, which record people's verdicts on sampled items for the metrics.
+tags/{tag}/...``); these routes read scores and never change the tag's definition. The ground
+truth lives here too: people's reviews, and the LLM judge's proposals and their cleaning.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from pydantic import BaseModel, Field
 
 from tagscope.api.dependencies import WorkspaceDep
 from tagscope.api.routers.tags import TAG, Count
-from tagscope.api.schemas import Job
+from tagscope.api.schemas import Job, item_thumbnail_url
 from tagscope.service import background, ground_truth, tag_insights
 from tagscope.service import tags as uc
 
@@ -52,7 +52,7 @@ class ReviewOut(BaseModel):
             reason=r.reason,
             path=r.path,
             text=r.text,
-            thumbnail_url=f"/api/items/{r.item_id}/thumbnail",
+            thumbnail_url=item_thumbnail_url(r.item_id),
         )
 
 
@@ -78,7 +78,7 @@ class Scored(BaseModel):
             score=s.score,
             path=s.path,
             text=s.text,
-            thumbnail_url=f"/api/items/{s.item_id}/thumbnail",
+            thumbnail_url=item_thumbnail_url(s.item_id),
         )
 
 
