@@ -1,10 +1,18 @@
-"""Import speed: items per second of ``import_images`` on 10,000 generated 256x256 JPEG files.
+"""Import speed: items per second of ``import_images`` on generated JPEG files, without
+thumbnails, with the default (deferred) thumbnails and with every thumbnail made now, in
+alternating runs of the same process.
 
 Each item gets its size, dimensions (header only), format and SHA-256 content hash, and is
-inserted into a fresh SQLite workspace; measured without thumbnails and, in another fresh
-workspace, with them (at most 256 px: these upright RGB JPEGs are their own thumbnails and are
-copied into the cache; larger images would be decoded at reduced scale and encoded again). A
-third figure is the re-import of the same folder (nothing new: no file is read again).
+inserted into a fresh SQLite workspace. At the default 256x256 the files are upright RGB JPEGs
+no larger than a thumbnail, so each is its own (nothing is written; the frame header read while
+probing says so); with ``--side 640`` (640x480, COCO's size) every thumbnail must be decoded (at
+reduced scale, JPEG draft mode) and encoded: the default import leaves those to the filler
+(``tagscope thumbnails``), timed after it as ``fill_items_per_s``; ``thumbnails="now"`` makes
+them during the import, on a thread per core. Runs alternate (none, default, now, none, ...) so
+all see the same machine load; the best of ``--repeat`` of each is kept. ``thumbnail_ratio`` is
+the default import's speed over the plain one's (goal: at least 0.5), ``now_ratio`` that of the
+import making every thumbnail. A further figure is the re-import of the same folder (nothing
+new: no file is read again).
 
 The files (random RGB noise, JPEG quality 85: the worst case for reading and hashing) are
 generated once and cached under ``$TMPDIR/tagscope-bench-import``; they are read once before
@@ -14,7 +22,7 @@ wall time measures the neighbours too, CPU time does not. Prints ONE JSON line. 
 items/s without thumbnails on a 2-core machine (FiftyOne 1.22 ``Dataset.from_images_dir`` plus
 ``compute_metadata`` does about 1,500 items/s on such a folder there).
 
-    python bench/bench_import.py [--n-files 10000] [--repeat 1]
+    python bench/bench_import.py [--n-files 10000] [--side 256] [--repeat 3]
 """
 
 from __future__ import annotations
@@ -29,22 +37,24 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from bench_startup import cpu_info
 from tagscope.service import Workspace
 from tagscope.service.imports import import_images
+from tagscope.service.thumbnails import DEFAULT_MODE, MODES, ThumbnailMode, fill_thumbnails
 
-SIDE = 256
 
-
-def generate(folder: Path, n_files: int) -> Path:
-    """Write ``n_files`` random JPEG files in 100 sub-folders (once; reused while complete)."""
+def generate(folder: Path, n_files: int, side: int) -> Path:
+    """Write ``n_files`` random JPEG files in 100 sub-folders (once; reused while complete):
+    ``side`` x ``side``, or ``side`` x 3/4 ``side`` above 256."""
     done = folder / f".complete-{n_files}"
     if done.exists():
         return folder
     rng = np.random.default_rng(0)
+    height = side if side <= 256 else side * 3 // 4
     for i in range(n_files):
         path = folder / f"{i % 100:02d}" / f"img-{i:06d}.jpg"
         path.parent.mkdir(parents=True, exist_ok=True)
-        pixels = rng.integers(0, 256, (SIDE, SIDE, 3), dtype=np.uint8)
+        pixels = rng.integers(0, 256, (height, side, 3), dtype=np.uint8)
         Image.fromarray(pixels).save(path, quality=85)
     done.touch()
     return folder
@@ -65,9 +75,9 @@ def _cpu_seconds() -> float:
     return t.user + t.system
 
 
-def timed_import(folder: Path, *, thumbnails: bool) -> tuple[float, float, float]:
-    """Wall and CPU seconds of a first import into a fresh workspace, and wall seconds of
-    importing the folder again."""
+def timed_import(folder: Path, *, thumbnails: ThumbnailMode) -> tuple[float, float, float, float]:
+    """Wall and CPU seconds of a first import into a fresh workspace, wall seconds of importing
+    the folder again, and (after a deferring import) of filling the thumbnails it left."""
     with tempfile.TemporaryDirectory(prefix="tagscope-bench-ws-") as root:
         ws = Workspace.open(root)
         start, cpu = time.perf_counter(), _cpu_seconds()
@@ -78,38 +88,59 @@ def timed_import(folder: Path, *, thumbnails: bool) -> tuple[float, float, float
         again = import_images(ws, "bench", folder, thumbnails=thumbnails)
         second = time.perf_counter() - start
         assert again.n_added == 0
+        start = time.perf_counter()
+        if thumbnails == "defer":
+            result = fill_thumbnails(ws, "bench").result
+            assert result["n_made"] == report.n_thumbnails_deferred and not result["problems"]
+        fill = time.perf_counter() - start
         ws.catalog.engine.dispose()
-    return first, cpu, second
+    return first, cpu, second, fill
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--n-files", type=int, default=10_000)
-    parser.add_argument("--repeat", type=int, default=1, help="Runs of each; the best is kept.")
+    parser.add_argument("--side", type=int, default=256, help="Width of the generated JPEGs.")
+    parser.add_argument("--repeat", type=int, default=3, help="Runs of each; the best is kept.")
     args = parser.parse_args()
     os.environ.pop("TAGSCOPE_DATABASE_URL", None)  # always the embedded SQLite catalog
 
-    cache = Path(tempfile.gettempdir()) / "tagscope-bench-import" / f"jpeg-{SIDE}"
-    folder = generate(cache, args.n_files)
+    cache = Path(tempfile.gettempdir()) / "tagscope-bench-import" / f"jpeg-{args.side}"
+    folder = generate(cache / str(args.n_files), args.n_files, args.side)
     n, size = warm(folder)
     load_before = os.getloadavg()[0]
-    plain = min(timed_import(folder, thumbnails=False) for _ in range(args.repeat))
-    thumbs = min(timed_import(folder, thumbnails=True) for _ in range(args.repeat))
+    runs: dict[ThumbnailMode, list[tuple[float, float, float, float]]] = {m: [] for m in MODES}
+    for _ in range(args.repeat):
+        for mode in ("none", "defer", "now"):
+            runs[mode].append(timed_import(folder, thumbnails=mode))
+    plain, default, now = min(runs["none"]), min(runs[DEFAULT_MODE]), min(runs["now"])
+    fill = min(r[3] for r in runs["defer"])
     print(
         json.dumps(
             {
                 "bench": "import",
                 "n_files": n,
+                "side": args.side,
                 "mean_file_kb": round(size / n / 1024, 1),
+                "default_thumbnails": DEFAULT_MODE,
                 "items_per_s": round(n / plain[0]),
-                "items_per_s_thumbnails": round(n / thumbs[0]),
+                "items_per_s_thumbnails": round(n / default[0]),
+                "thumbnail_ratio": round(plain[0] / default[0], 2),
+                "goal_thumbnail_ratio": 0.5,
+                "items_per_s_thumbnails_now": round(n / now[0]),
+                "now_ratio": round(plain[0] / now[0], 2),
+                "fill_items_per_s": round(n / fill),
+                "runs_s": [round(r[0], 3) for r in runs["none"]],
+                "runs_s_thumbnails": [round(r[0], 3) for r in runs[DEFAULT_MODE]],
+                "runs_s_thumbnails_now": [round(r[0], 3) for r in runs["now"]],
                 "reimport_items_per_s": round(n / plain[2]),
                 "items_per_cpu_s": round(n / plain[1]),
-                "items_per_cpu_s_thumbnails": round(n / thumbs[1]),
+                "items_per_cpu_s_thumbnails": round(n / default[1]),
+                "items_per_cpu_s_thumbnails_now": round(n / now[1]),
                 "goal_items_per_s": 3000,
-                "cpus": os.cpu_count(),
                 "load_avg_1m_before": round(load_before, 2),
                 "load_avg_1m_after": round(os.getloadavg()[0], 2),
+                **cpu_info(),
             }
         )
     )

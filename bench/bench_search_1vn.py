@@ -12,9 +12,16 @@ FAISS ``IndexFlatIP`` over a float32 copy of the same vectors, in the same run:
 Each time is the median of ``--repeats`` runs after a warm-up round, ours and FAISS's taking
 turns, so that a busy machine slows each alike. ``recall_at_10`` is the
 share of FAISS's top-10 rows that ours returns too (exact search on both sides: 1.0 expected).
-Prints ONE JSON line. Goals: ratio <= 1.2, recall_at_10 = 1.0.
+
+``single_query`` is the interactive case: ONE query at a time over ``--single-n`` rows (200,000
+by default), over the float16 matrix and over a float32 copy, each against the time to read that
+matrix once in the same run (``X.view(np.uint64).sum()``, NumPy, one core), the same
+interleaved medians. Goal there: ``vs_read`` <= 2 on both.
+
+Prints ONE JSON line. Goals: ratio <= 1.2, recall_at_10 = 1.0, single_query vs_read <= 2.
 
     python bench/bench_search_1vn.py [--n 1000000] [--dim 512] [--queries 100] [--repeats 3]
+        [--single-n 200000] [--single-only]
 """
 
 from __future__ import annotations
@@ -65,13 +72,46 @@ def _interleaved(runs: dict[str, Callable[[], object]], repeats: int) -> dict[st
     return {name: statistics.median(ts) for name, ts in times.items()}
 
 
+def _single_query(folder: Path, n: int, dim: int, repeats: int) -> dict[str, object]:
+    """One query at a time over float16 and float32 rows, against reading each matrix once."""
+    x16 = clustered_unit_vectors(folder / "single.npy", n, dim, seed=2)
+    x32 = np.asarray(x16, dtype=np.float32)
+    queries = perturbed_queries(x16, 8, seed=3)
+    indexes = {"float16": FlatIndex(x16), "float32": FlatIndex(x32)}
+    turn = iter(range(1 << 60))  # a different query each call: nothing is cached between calls
+    runs: dict[str, Callable[[], object]] = {}
+    for name, index in indexes.items():
+        runs[f"read_{name}"] = lambda x=index.vectors: x.view(np.uint64).sum()
+        runs[f"query_{name}"] = lambda i=index: i.search(queries[next(turn) % len(queries)], K)
+    t = _interleaved(runs, repeats)
+    result: dict[str, object] = {"n": n, "k": K}
+    for name, index in indexes.items():
+        want = np.argsort(-(np.asarray(index.vectors, np.float64) @ queries[0]), kind="stable")
+        got = index.search(queries[0], K)[1][0]
+        result[name] = {
+            "query_s": round(t[f"query_{name}"], 4),
+            "read_once_s": round(t[f"read_{name}"], 4),
+            "vs_read": round(t[f"query_{name}"] / t[f"read_{name}"], 2),
+            "exact_top10": bool((got == want[:K]).all()),
+        }
+    return result
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=1_000_000)
     parser.add_argument("--dim", type=int, default=512)
     parser.add_argument("--queries", type=int, default=100)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--single-n", type=int, default=200_000)
+    parser.add_argument("--single-only", action="store_true", help="skip the 100-query part")
     args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory() as tmp:
+        single = _single_query(Path(tmp), args.single_n, args.dim, max(args.repeats, 5))
+    if args.single_only:
+        print(json.dumps({"bench": "search_1vn", "dim": args.dim, "single_query": single}))
+        return
 
     with tempfile.TemporaryDirectory() as tmp:
         x = clustered_unit_vectors(Path(tmp) / "vectors.npy", args.n, args.dim)
@@ -114,6 +154,7 @@ def main() -> None:
                 "recall_at_10": float(recall),
                 "threads": torch.get_num_threads(),
                 "faiss_version": faiss.__version__,
+                "single_query": single,
             }
         )
     )

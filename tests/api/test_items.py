@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from pathlib import Path
+
 import pytest
 from fastapi.testclient import TestClient
 
-from tagscope.service import _pages, browse
+from tagscope.api.app import create_app
+from tagscope.domain import Dataset, Label, LabelKind
+from tagscope.service import Workspace, _pages, browse
 
 
 def _page(client: TestClient, **params: object) -> dict:
@@ -172,3 +177,130 @@ def test_filtered_cursor_survives_a_lost_snapshot(
     again = _page(client, where=where, limit=10, cursor=first["next_cursor"])
     assert [it["id"] for it in again["items"]] == [it["id"] for it in second["items"]]
     assert again["total"] == first["total"]
+
+
+@pytest.fixture()
+def two_datasets(
+    workspace: Workspace, make_dataset: Callable[..., Dataset], imagenette: Path, tmp_path: Path
+) -> tuple[TestClient, Dataset, Dataset]:
+    """A server over two datasets of three photos each."""
+    photos = sorted(imagenette.rglob("*.JPEG"))[:6]
+    mine, other = make_dataset("mine", photos[:3]), make_dataset("other", photos[3:])
+    app = create_app(workspace, web_dist=tmp_path / "no-web", allowed_hosts=["testserver"])
+    return TestClient(app), mine, other
+
+
+@pytest.mark.parametrize(
+    "where",
+    [
+        "false) OR (dataset_id = {other}",
+        "false) OR (true",
+        "dataset_id <> 0) OR (1 = 1",
+        "false --\n) OR (true",
+        "false /* ) OR (true */",
+        "id IN (SELECT id FROM items WHERE dataset = 'other')",
+        "dataset = 'other'",
+        "true) UNION ALL SELECT id, 0 FROM items WHERE (true",
+        "true) ORDER BY 1 --",
+        "true; SELECT * FROM items",
+    ],
+)
+def test_a_filter_stays_inside_its_dataset(
+    two_datasets: tuple[TestClient, Dataset, Dataset], where: str
+) -> None:
+    """No filter text returns another dataset's items: it matches the dataset's own, or is a 400."""
+    client, mine, other = two_datasets
+    r = client.get("/api/datasets/mine/items", params={"where": where.format(other=other.id)})
+    if r.status_code == 400:
+        assert r.json()["field"] == "where"
+        return
+    assert r.status_code == 200, r.text
+    page = r.json()
+    assert {it["dataset_id"] for it in page["items"]} <= {mine.id}
+    assert page["total"] == len(page["items"]) <= 3
+
+
+def test_breaking_out_of_the_filter_parentheses_widens_nothing(
+    two_datasets: tuple[TestClient, Dataset, Dataset],
+) -> None:
+    client, _, other = two_datasets
+    where = f"false) OR (dataset_id = {other.id}"
+    page = client.get("/api/datasets/mine/items", params={"where": where}).json()
+    assert (page["items"], page["total"]) == ([], 0)
+    every = client.get("/api/datasets/mine/items", params={"where": "false) OR (true"}).json()
+    assert every["total"] == 3
+
+
+def test_config_gives_the_defaults_every_face_shares(client: TestClient) -> None:
+    from tagscope.service import defaults
+
+    config = client.get("/api/config").json()
+    assert config["preview_size"] == defaults.PREVIEW_SIZE
+    assert config["search_k"] == defaults.SEARCH_K
+    assert config["similar_k"] == defaults.SIMILAR_K
+    assert set(config["llm"]) == {"configured", "how_to"}
+    assert "TAGSCOPE_LLM_URL" in config["llm"]["how_to"]
+
+
+def test_dataset_names_its_semantic_default_space(client: TestClient) -> None:
+    info = client.get("/api/datasets/coco").json()
+    assert info["default_space"] == "text"
+    assert all(s["semantic"] == (s["kind"] != "phash") for s in info["spaces"])
+
+
+def test_similar_items_default_to_a_space_that_exists(client: TestClient) -> None:
+    # No space given: the dataset's semantic space, not the use case's "clip" (absent here).
+    item_id = _page(client, limit=1)["items"][0]["id"]
+    r = client.get(f"/api/items/{item_id}/similar", params={"k": 3})
+    assert r.status_code == 200, r.text
+    assert len(r.json()) == 3 and item_id not in {h["item_id"] for h in r.json()}
+
+
+def _label_counts_of_grid(client: TestClient, where: str) -> dict[str, int]:
+    """Label counts read off the grid's own pages of ``where``: what the facets must say."""
+    counts: dict[str, int] = {}
+    for it in _page(client, where=where, limit=500)["items"]:
+        for name in it["labels"]:
+            counts[name] = counts.get(name, 0) + 1
+    return dict(sorted(counts.items()))
+
+
+@pytest.mark.parametrize("snapshot", [browse.SNAPSHOT_MAX_IDS, 7])
+def test_facet_counts_follow_the_filter(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch, snapshot: int
+) -> None:
+    whole = client.get("/api/datasets/coco").json()["labels"]
+    where = "has_label(id, 'dining table')"  # 12 items, 5 with a person (39 in all)
+    expected, total = _label_counts_of_grid(client, where), _page(client, where=where)["total"]
+    monkeypatch.setattr(browse, "SNAPSHOT_MAX_IDS", snapshot)  # 7: counted over several pages
+    r = client.get("/api/datasets/coco", params={"where": where})
+    assert r.status_code == 200, r.text
+    facets = r.json()["labels"]
+    assert facets == expected
+    assert facets["dining table"] == whole["dining table"] == total == 12
+    assert (facets["person"], whole["person"]) == (5, 39) and set(facets) < set(whole)
+    blank = client.get("/api/datasets/coco", params={"where": "  "}).json()["labels"]
+    assert blank == whole
+
+
+def test_facets_of_a_bad_filter_are_400_on_where(client: TestClient) -> None:
+    r = client.get("/api/datasets/coco", params={"where": "no_such_column > 1"})
+    assert r.status_code == 400 and r.json()["field"] == "where"
+    assert "no_such_column" in r.json()["message"]
+
+
+def test_facets_stay_inside_their_dataset(
+    two_datasets: tuple[TestClient, Dataset, Dataset], workspace: Workspace
+) -> None:
+    client, mine, other = two_datasets
+    for ds, name in ((mine, "ours"), (other, "theirs")):
+        first = next(iter(workspace.catalog.iter_items(ds.id)))
+        workspace.catalog.add_labels([(first.id, Label(LabelKind.CLASSIFICATION, name))])
+    for where, labels in (
+        (f"false) OR (dataset_id = {other.id}", {}),
+        ("false) OR (true", {"ours": 1}),
+        ("true", {"ours": 1}),
+    ):
+        r = client.get("/api/datasets/mine", params={"where": where})
+        assert r.status_code == 200, r.text
+        assert r.json()["labels"] == labels, where

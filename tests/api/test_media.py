@@ -3,10 +3,20 @@
 from __future__ import annotations
 
 import io
+import logging
+import os
+import shutil
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
+
+from tagscope.api.app import create_app
+from tagscope.domain import NewItem
+from tagscope.media.images import read_media_info
+from tagscope.service import Workspace
+from tagscope.service.imports import import_images
 
 
 @pytest.fixture(scope="module")
@@ -68,3 +78,96 @@ def test_path_traversal_never_serves_outside_files(client: TestClient, url: str)
     else:
         assert 400 <= r.status_code < 500
         assert r.json()["status"] == r.status_code
+
+
+@pytest.fixture()
+def own(
+    tmp_path: Path, coco_mini: Path, monkeypatch: pytest.MonkeyPatch
+) -> tuple[TestClient, dict]:
+    """A client over a workspace of its own: three photos copied to a folder the test may spoil,
+    imported without thumbnails. Returns the client and {file name: item id}."""
+    monkeypatch.delenv("TAGSCOPE_DATABASE_URL", raising=False)
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for src in sorted((coco_mini / "val2017").glob("*.jpg"))[:3]:
+        shutil.copy(src, photos)
+    ws = Workspace.open(tmp_path / "ws")
+    assert import_images(ws, "mine", photos, thumbnails=False).n_added == 3
+    ids = {Path(it.path).name: it.id for it in ws.catalog.iter_items(ws.dataset("mine").id)}
+    app = create_app(ws, web_dist=tmp_path / "no-web")
+    return TestClient(app, base_url="http://localhost"), ids
+
+
+def _spoil(path: Path, how: str, tmp_path: Path) -> None:
+    if how == "size":
+        path.write_bytes(path.read_bytes() + b"\0")
+    elif how == "mtime":
+        st = path.stat()
+        os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000_000))
+    elif how == "symlink":  # same size and time, but a link to another file
+        other = tmp_path / "other.jpg"
+        shutil.copy2(path, other)
+        path.unlink()
+        path.symlink_to(other)
+    elif how == "folder":  # the folder holding it becomes a link to a copy
+        copy = tmp_path / "copy"
+        shutil.copytree(path.parent, copy)
+        shutil.rmtree(path.parent)
+        path.parent.symlink_to(copy)
+    elif how == "passwd":
+        path.unlink()
+        path.symlink_to("/etc/passwd")
+    else:
+        path.unlink()
+
+
+@pytest.mark.parametrize("kind", ["media", "thumbnail"])
+@pytest.mark.parametrize("how", ["size", "mtime", "symlink", "folder", "passwd", "missing"])
+def test_a_file_changed_after_import_is_not_served(
+    own: tuple[TestClient, dict],
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+    kind: str,
+    how: str,
+) -> None:
+    client, ids = own
+    name, item_id = sorted(ids.items())[0]
+    other_id = sorted(ids.items())[1][1]
+    _spoil(tmp_path / "photos" / name, how, tmp_path)
+    with caplog.at_level(logging.WARNING, logger="tagscope.media"):
+        r = client.get(f"/api/items/{item_id}/{kind}")
+    assert r.status_code == 404
+    assert b"root:" not in r.content
+    what = "missing" if how == "missing" else "changed since its import"
+    assert r.json()["message"] == f"the media file of item {item_id} is {what}"
+    assert str(tmp_path) not in r.text  # the reason is for the server's log only
+    [record] = [rec for rec in caplog.records if rec.name == "tagscope.media"]
+    assert f"item {item_id}" in record.getMessage()
+    reason = {
+        "size": "its size changed",
+        "mtime": "modified since import",
+        "symlink": "a symbolic link (to",
+        "folder": "a folder on its way became a symbolic link",
+        "passwd": "a symbolic link (to /etc/passwd)",
+        "missing": "file not found",
+    }[how]
+    assert reason in record.getMessage()
+    if how != "folder":  # the other files are still served
+        assert client.get(f"/api/items/{other_id}/{kind}").status_code == 200
+
+
+def test_an_item_imported_before_times_were_recorded_is_checked_by_size(
+    own: tuple[TestClient, dict], tmp_path: Path
+) -> None:
+    client, _ = own
+    ws = client.app.state.workspace
+    path = tmp_path / "photos" / "legacy.jpg"
+    shutil.copy(next((tmp_path / "photos").glob("*.jpg")), path)
+    ds = ws.dataset("mine")
+    ws.catalog.add_items(ds.id, [NewItem(str(path), read_media_info(path))])  # no mtime_ns
+    [item] = [it for it in ws.catalog.iter_items(ds.id) if it.path == str(path)]
+    assert item.mtime_ns is None
+    _spoil(path, "mtime", tmp_path)
+    assert client.get(f"/api/items/{item.id}/media").status_code == 200
+    _spoil(path, "size", tmp_path)
+    assert client.get(f"/api/items/{item.id}/media").status_code == 404

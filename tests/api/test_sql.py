@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from fastapi.testclient import TestClient
+
+from tagscope.api.app import create_app
+from tagscope.service import Workspace
 
 
 def _sql(client: TestClient, sql: str, **options: object):
@@ -96,3 +101,62 @@ def test_bad_request_bodies_are_422(client: TestClient, body: dict, field: str) 
     r = client.post("/api/sql", json=body)
     assert r.status_code == 422
     assert r.json()["field"] == field
+
+
+@pytest.mark.parametrize(
+    ("sql", "words"),
+    [
+        ("CHECKPOINT", "CHECKPOINT is not allowed: it writes the database to disk"),
+        ("RESET threads", "RESET is not allowed: it changes settings"),
+        ("SELECT * FROM pg_catalog.pg_settings", "settings or paths"),
+        ("SELECT current_setting('allowed_directories')", "current_setting()"),
+        ("SELECT sql FROM duckdb_views()", "duckdb_views()"),
+    ],
+)
+def test_settings_and_maintenance_are_refused(client: TestClient, sql: str, words: str) -> None:
+    r = _sql(client, sql)
+    assert r.status_code == 400, r.text
+    assert r.json()["field"] == "sql" and words in r.json()["message"]
+
+
+@pytest.mark.parametrize("sql", ["SELECT 1 -- note", "SELECT 1; -- x", "SELECT 1 /* c */;"])
+def test_trailing_comments_are_accepted(client: TestClient, sql: str) -> None:
+    r = _sql(client, sql)
+    assert r.status_code == 200, r.text
+    assert r.json()["rows"] == [[1]]
+
+
+def test_result_size_and_column_limits(client: TestClient) -> None:
+    big = _sql(client, "SELECT repeat('x', 1000) FROM range(5000)", limit=5000, max_bytes=100_000)
+    assert big.status_code == 400
+    assert "(max_bytes)" in big.json()["message"] and "max_bytes" in big.json()["message"]
+    wide = _sql(client, "SELECT * FROM items, labels", max_columns=3)
+    assert wide.status_code == 400
+    assert "more than the limit of 3 (max_columns)" in wide.json()["message"]
+    assert _sql(client, "SELECT 1, 2, 3", max_columns=3).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"sql": "SELECT 1", "max_bytes": 0}, "max_bytes"),
+        ({"sql": "SELECT 1", "max_columns": 10**6}, "max_columns"),
+    ],
+)
+def test_bad_limits_are_422(client: TestClient, body: dict, field: str) -> None:
+    r = client.post("/api/sql", json=body)
+    assert r.status_code == 422
+    assert r.json()["field"] == field
+
+
+def test_the_memory_limit_of_the_server(
+    workspace: Workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The server's engine takes its memory limit from TAGSCOPE_SQL_MEMORY_LIMIT."""
+    monkeypatch.setenv("TAGSCOPE_SQL_MEMORY_LIMIT", "100MB")
+    app = create_app(workspace, web_dist=tmp_path / "no-web", allowed_hosts=["testserver"])
+    r = _sql(TestClient(app), "SELECT list(range) FROM range(30000000)")
+    assert r.status_code == 400
+    message = r.json()["message"]
+    assert "memory limit (100MB, memory_limit)" in message
+    assert "TAGSCOPE_SQL_MEMORY_LIMIT" in message

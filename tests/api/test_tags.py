@@ -341,3 +341,43 @@ def test_grid_and_detail_carry_tag_scores(client: TestClient, pets: dict) -> Non
     detail = client.get(f"/api/items/{best['id']}").json()
     assert detail["scores"]["pets/dog"] == scores[0] and "pets/cat" in detail["scores"]
     assert "pets/dog" in detail["tags"]
+
+
+def test_saved_threshold_moves_the_servers_decisions_and_keeps_the_group_published(
+    client: TestClient, pets: dict
+) -> None:
+    page = client.get(
+        "/api/datasets/coco/items", params={"sort": "tags_pets.dog", "order": "desc", "limit": 500}
+    ).json()
+    # Another module's group may have a "dog" too (tags_judged.dog): this one is pets'.
+    pets_dog = [
+        t
+        for it in page["items"]
+        for t in it["tag_scores"]
+        if (t["group"], t["tag"]) == ("pets", "dog")
+    ]
+    dog = sorted(pets_dog, key=lambda t: -t["score"])
+    assert dog and {t["column"] for t in dog} == {"tags_pets.dog"}  # as the SQL views name it
+    state = client.get("/api/tag-groups/pets").json()["state"]
+    old = dog[0]["threshold"]
+    # Between the 2nd and 3rd best scores: exactly two items decided positive.
+    threshold = round((dog[1]["score"] + dog[2]["score"]) / 2, 6)
+    try:
+        r = client.put(f"{DOG}/threshold", json={"threshold": threshold})
+        assert r.status_code == 200, r.text
+        assert client.get("/api/tag-groups/pets").json()["state"] == state
+        page = client.get(
+            "/api/datasets/coco/items",
+            params={"sort": "tags_pets.dog", "order": "desc", "limit": 500},
+        ).json()
+        decided = [
+            t["decision"]
+            for it in page["items"]
+            for t in it["tag_scores"]
+            if (t["group"], t["tag"]) == ("pets", "dog")
+        ]
+        assert decided.count(True) == 2 and decided[:2] == [True, True]
+        groups = client.get("/api/datasets/coco/tag-groups").json()
+        assert next(g for g in groups if g["name"] == "pets")["columns"]["dog"] == "tags_pets.dog"
+    finally:
+        client.put(f"{DOG}/threshold", json={"threshold": old})

@@ -36,18 +36,19 @@ def test_import_images_prints_a_summary_and_each_problem(
     ws = str(workspace.paths.root)
     args = ["import", "images", "pets", str(photos), "--labels-from-folders", "-w", ws, "-q"]
     out = runner.invoke(app, args)
-    assert out.exit_code == 0, out.output
+    assert out.exit_code == 3, out.output  # imported, with problems
     text = _flat(out.output)
     assert "pets: 4 new items, 0 already there, 4 new labels, 1 problems" in text
     assert f"{photos / 'dogs' / 'broken.jpg'}: not an image (unknown format)" in text
     assert workspace.catalog.label_names(workspace.dataset("pets").id) == {"cats": 2, "dogs": 2}
 
     out = runner.invoke(app, [*args, "--json", "--no-thumbnails"])
-    assert out.exit_code == 0, out.output
+    assert out.exit_code == 3, out.output
     assert json.loads(out.stdout) == {
         "n_added": 0,
         "n_existing": 4,
         "n_labels": 0,
+        "n_thumbnails_deferred": 0,
         "problems": [
             {
                 "source": str(photos / "dogs" / "broken.jpg"),
@@ -87,7 +88,7 @@ def test_import_lists_and_their_errors(workspace: Workspace, photos: Path) -> No
     cat = next((photos / "cats").iterdir())
     csv.write_text(f'cats/{cat.name},tabby\n"x.jpg"y,dog\n')
     out = runner.invoke(app, ["import", "csv", "pets", str(csv), "-w", ws, "-q"])
-    assert out.exit_code == 0, out.output
+    assert out.exit_code == 3, out.output
     text = _flat(out.output)
     assert "pets: 1 new items, 0 already there, 1 new labels, 1 problems" in text
     assert "labels.csv:2: malformed row: ',' expected after '\"'" in text
@@ -105,3 +106,63 @@ def test_import_lists_and_their_errors(workspace: Workspace, photos: Path) -> No
     assert out.exit_code == 1
     assert "Traceback" not in out.output
     assert "error: labels.json: invalid JSON at line 1, column 11" in _flat(out.output)
+
+
+def test_a_clean_import_exits_0_and_the_help_documents_the_exit_codes(
+    workspace: Workspace, photos: Path
+) -> None:
+    ws = str(workspace.paths.root)
+    out = runner.invoke(app, ["import", "images", "pets", str(photos), "-w", ws, "-q"])
+    assert out.exit_code == 0, out.output
+    for verb in ("images", "csv", "json", "coco"):
+        help_text = _flat(runner.invoke(app, ["import", verb, "--help"]).output)
+        assert "0 all imported; 1 the import could not run" in help_text, verb
+        assert "3 imported with problems" in help_text
+        assert "--follow-symlinks" in help_text
+    out = runner.invoke(app, ["import", "images", "pets", "-w", ws])  # the folder is missing
+    assert out.exit_code == 2
+
+
+def test_refused_paths_and_a_duplicate_coco_annotation_are_listed_with_exit_3(
+    workspace: Workspace, photos: Path, tmp_path: Path
+) -> None:
+    ws = str(workspace.paths.root)
+    cat = next((photos / "cats").iterdir())
+    far = tmp_path / "far.jpg"
+    shutil.copy(cat, far)
+    (photos / "cats" / "passwd.jpg").symlink_to("/etc/passwd")
+    (photos / "cats" / "far.jpg").symlink_to(far)
+    args = ["import", "images", "pets", str(photos), "-w", ws, "-q", "--no-thumbnails", "--json"]
+    out = runner.invoke(app, args)
+    assert out.exit_code == 3, out.output
+    report = json.loads(out.stdout)
+    assert report["n_added"] == 4
+    assert sorted(p["source"] for p in report["problems"]) == [
+        str(photos / "cats" / "far.jpg"),
+        str(photos / "cats" / "passwd.jpg"),
+    ]
+    assert all("outside the folder" in p["reason"] for p in report["problems"])
+    out = runner.invoke(app, [*args, "--follow-symlinks"])
+    assert out.exit_code == 3, out.output  # /etc/passwd is still refused: not an image file
+    report = json.loads(out.stdout)
+    assert (report["n_added"], len(report["problems"])) == (1, 1)
+    assert report["problems"][0]["reason"].endswith("/etc/passwd, not an image file")
+
+    doc = {
+        "images": [{"id": 1, "file_name": cat.name}],
+        "categories": [{"id": 1, "name": "cat"}],
+        "annotations": [
+            {"id": 5, "image_id": 1, "category_id": 1, "bbox": [0, 0, 4, 4]},
+            {"id": 5, "image_id": 1, "category_id": 1, "bbox": [1, 1, 4, 4]},
+        ],
+    }
+    instances = tmp_path / "instances.json"
+    instances.write_text(json.dumps(doc))
+    coco = ["import", "coco", "c", str(instances), "-i", str(photos / "cats"), "-w", ws]
+    out = runner.invoke(app, [*coco, "-q", "--no-thumbnails", "--json"])
+    assert out.exit_code == 3, out.output
+    report = json.loads(out.stdout)
+    assert (report["n_added"], report["n_labels"]) == (1, 1)
+    assert report["problems"] == [
+        {"source": "instances.json: annotation 5", "reason": "annotation id listed twice"}
+    ]

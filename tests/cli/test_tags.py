@@ -101,6 +101,8 @@ def test_define_refine_publish_apply_and_query(coco_text_ws: Workspace) -> None:
     assert "applied 'pets' version 1 on 'coco-train': 80 item(s) scored" in _flat(out)
     err = _fails(ws, "tags", "prompt", "add", "coco-train", "pets", "dog", "a puppy")
     assert "tag group 'pets' is trained on dataset 'coco'" in err and "not edit" in err
+    # A saved threshold needs no new version; an edit of the definition does.
+    _ok(ws, "tags", "prompt", "add", "coco", "pets", "dog", "a puppy")
     _ok(ws, "tags", "publish", "coco", "pets", "-q")  # version 2, with the saved threshold
     uses = {u["dataset"]: u for u in _json(ws, "tags", "uses", "pets")}
     assert uses["coco"]["role"] == "training" and uses["coco"]["version"] == 2
@@ -201,3 +203,19 @@ def test_a_killed_publish_resumes_and_versions_never_overwrite(coco_text_ws: Wor
     assert "version 2" in _flat(_ok(ws, "tags", "publish", "coco", "pets", "-q"))
     assert _digest(folder / "v000001") == before
     assert sorted(p.name for p in folder.iterdir()) == ["v000001", "v000002"]
+
+
+def test_create_without_space_takes_the_semantic_one_and_says_so(workspace: Workspace) -> None:
+    for name, kinds in (("demo", ("phash", "text")), ("hashed", ("phash",))):
+        ds = workspace.catalog.create_dataset(name)
+        for kind in kinds:
+            workspace.catalog.ensure_space(ds.id, kind, kind, kind, 8)
+    out = _flat(_ok(workspace, "tags", "create", "demo", "pets", "dog"))
+    assert "created tag group 'pets' on 'demo' with 1 tag(s): dog" in out
+    assert "space 'text' (the default semantic space; choose another with --space)" in out
+    assert "space 'phash'" in _flat(
+        _ok(workspace, "tags", "create", "demo", "hashes", "dog", "--space", "phash")
+    )
+    err = _fails(workspace, "tags", "create", "hashed", "pets", "dog")
+    assert "no semantic embedding space, only phash" in err
+    assert "tagscope embed hashed --kind clip" in err

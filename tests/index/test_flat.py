@@ -175,3 +175,43 @@ def test_single_query_falls_back_to_float32_when_unsure(monkeypatch: pytest.Monk
     _, rows = FlatIndex(big).search(q, 5)
     assert len(calls) == 2
     np.testing.assert_array_equal(rows, brute_force(big, q, 5)[1])
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.float32])
+@pytest.mark.parametrize("share", [None, 0.1, 0.8])  # all rows, gathered rows, -inf fills
+def test_one_query_is_one_pass_on_both_dtypes(
+    monkeypatch: pytest.MonkeyPatch, dtype: type, share: float | None
+) -> None:
+    """One query over float16 or float32 rows never takes the blocked many-query path."""
+    import tagscope.index.flat as flat
+
+    def blocked(*args: object) -> None:
+        raise AssertionError("the single query took the blocked path")
+
+    monkeypatch.setattr(FlatIndex, "_search_blocks", blocked)
+    monkeypatch.setattr(flat, "ONE_PASS_ROWS", 64)  # several kernel calls, shared among threads
+    rng = np.random.default_rng(7)
+    x = unit(rng, 1000, 40)
+    x[500:505] = x[3]  # exact ties at the top, across kernel calls
+    x = x.astype(dtype)
+    mask = None if share is None else rng.random(1000) < share
+    for q in (x[3].astype(np.float32), unit(rng, 1, 40)[0]):
+        scores, rows = FlatIndex(x, block_rows=128).search(q, 10, mask=mask)
+        want_scores, want_rows = brute_force(x, q[None], 10, mask)
+        np.testing.assert_array_equal(rows, want_rows)
+        np.testing.assert_allclose(scores, want_scores, atol=1e-6)
+
+
+def test_one_query_without_the_native_kernel(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Where the kernel was not built, torch's pass gives the same answer."""
+    import tagscope.index.flat as flat
+
+    monkeypatch.setattr(flat, "_score_kernel", None)
+    rng = np.random.default_rng(8)
+    x = unit(rng, 700, 24).astype(np.float16)
+    q = unit(rng, 1, 24)[0]
+    for mask in (None, rng.random(700) < 0.2):
+        scores, rows = FlatIndex(x, block_rows=100).search(q, 7, mask=mask)
+        want_scores, want_rows = brute_force(x, q[None], 7, mask)
+        np.testing.assert_array_equal(rows, want_rows)
+        np.testing.assert_allclose(scores, want_scores, atol=1e-6)

@@ -178,12 +178,77 @@ def test_bad_images_and_categories_are_reported(tmp_path: Path) -> None:
     doc["categories"].append({"id": 11})
     parsed = read_coco(_write(tmp_path / "instances.json", doc), images=tmp_path)
     assert parsed.problems == [
-        ImportProblem("instances.json: images[2]", "image has no 'id'"),
+        ImportProblem("instances.json: images[2]", "image has no 'id' (a number or a string)"),
         ImportProblem("instances.json: image 3", "image has no 'file_name'"),
         ImportProblem("instances.json: image 1", "image id listed twice"),
         ImportProblem("instances.json: categories[2]", "category needs an 'id' and a 'name'"),
     ]
     assert [Path(e.path).name for e in parsed.entries] == ["one.jpg", "two.jpg"]
+
+
+def test_an_annotation_id_listed_twice_is_reported_and_imported_once(tmp_path: Path) -> None:
+    box = [0, 0, 10, 10]
+    anns = [_ann(1, 1, 7, bbox=box), _ann(1, 2, 9, bbox=box), _ann(2, 2, 9, bbox=box)]
+    parsed = read_coco(_write(tmp_path / "instances.json", _doc(anns)), images=tmp_path)
+    assert parsed.problems == [
+        ImportProblem("instances.json: annotation 1", "annotation id listed twice")
+    ]
+    labels = {
+        Path(e.path).name: [lab.attributes["coco_id"] for lab in e.labels] for e in parsed.entries
+    }
+    assert labels == {"one.jpg": [1], "two.jpg": [2]}
+
+
+def test_ids_that_are_not_numbers_or_strings_are_reported(tmp_path: Path) -> None:
+    doc = _doc([_ann(1, [1], 7), _ann(2, 1, {"x": 1}), {"id": [3], "image_id": 1}])
+    doc["images"].append({"id": [5], "file_name": "list.jpg"})
+    doc["categories"].append({"id": [7], "name": "bird"})
+    parsed = read_coco(_write(tmp_path / "instances.json", doc), images=tmp_path)
+    assert [(p.source, p.reason) for p in parsed.problems] == [
+        ("instances.json: images[2]", "image has no 'id' (a number or a string)"),
+        ("instances.json: categories[2]", "category needs an 'id' and a 'name'"),
+        ("instances.json: annotation 1", "unknown image id [1]"),
+        ("instances.json: annotation 2", "unknown category id {'x': 1}"),
+        ("instances.json: annotation [3]", "unknown category id None"),
+    ]
+
+
+def test_file_names_leading_out_of_the_images_folder_are_refused(tmp_path: Path) -> None:
+    images = tmp_path / "images"
+    images.mkdir()
+    (tmp_path / "far.jpg").write_bytes(b"x")
+    (images / "passwd.jpg").symlink_to("/etc/passwd")
+    (images / "far.jpg").symlink_to(tmp_path / "far.jpg")
+    doc = _doc([_ann(1, 3, 7, bbox=[0, 0, 1, 1]), _ann(2, 1, 7, bbox=[0, 0, 1, 1])])
+    doc["images"] += [
+        {"id": 3, "file_name": "../far.jpg"},
+        {"id": 4, "file_name": "/etc/passwd"},
+        {"id": 5, "file_name": "passwd.jpg"},
+        {"id": 6, "file_name": "far.jpg"},
+    ]
+    ann = _write(tmp_path / "instances.json", doc)
+    parsed = read_coco(ann, images=images)
+    hint = "outside the folder (follow_symlinks (--follow-symlinks) allows it)"
+    assert parsed.problems == [
+        ImportProblem(
+            "instances.json: image 3", "file name '../far.jpg' leads out of the folder ('..')"
+        ),
+        ImportProblem(
+            "instances.json: image 4",
+            "absolute file name '/etc/passwd': names must be relative to the folder",
+        ),
+        ImportProblem(
+            "instances.json: image 5", f"'passwd.jpg' is a symbolic link to /etc/passwd, {hint}"
+        ),
+        ImportProblem(
+            "instances.json: image 6",
+            f"'far.jpg' is a symbolic link to {tmp_path / 'far.jpg'}, {hint}",
+        ),
+    ]  # annotation 1, of the refused image 3, goes with it
+    assert [Path(e.path).name for e in parsed.entries] == ["one.jpg", "two.jpg"]
+    followed = read_coco(ann, images=images, follow_symlinks=True)
+    assert str(tmp_path / "far.jpg") in [e.path for e in followed.entries]
+    assert "not an image file" in followed.problems[2].reason
 
 
 def test_captions_become_text_one_per_line_in_id_order(tmp_path: Path) -> None:

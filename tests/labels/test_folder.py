@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -73,4 +74,64 @@ def test_imagenette_has_ten_classes_of_fifty(imagenette: Path) -> None:
     assert set(counts.values()) == {50}
     assert parsed.problems == [
         ImportProblem(str(imagenette / "labels.csv"), "not an image file type (.csv)")
+    ]
+
+
+def test_links_leading_out_of_the_folder_are_refused_and_never_followed(tmp_path: Path) -> None:
+    _touch(tmp_path, "outside/far.jpg", "photos/cat/a.jpg")
+    photos = tmp_path / "photos"
+    (photos / "cat" / "passwd.jpg").symlink_to("/etc/passwd")
+    (photos / "cat" / "far.jpg").symlink_to(tmp_path / "outside" / "far.jpg")
+    (photos / "cat" / "same.jpg").symlink_to(photos / "cat" / "a.jpg")
+    (photos / "cat" / "broken.jpg").symlink_to(photos / "nowhere.jpg")
+    (photos / "dog").symlink_to(tmp_path / "outside")
+    (photos / "again").symlink_to(photos / "cat")  # inside: its files are found in cat/
+    parsed = scan_folder(photos, labels_from_folders=True)
+    a = str(photos / "cat" / "a.jpg")
+    assert [(e.path, e.labels[0].name) for e in parsed.entries] == [(a, "cat"), (a, "cat")]
+    hint = "outside the folder (follow_symlinks (--follow-symlinks) allows it)"
+    assert parsed.problems == [
+        ImportProblem(
+            str(photos / "dog"), f"'dog' is a symbolic link to {tmp_path / 'outside'}, {hint}"
+        ),
+        ImportProblem(
+            str(photos / "cat" / "broken.jpg"),
+            f"'broken.jpg' is a symbolic link to {photos / 'nowhere.jpg'}, which is not a file",
+        ),
+        ImportProblem(
+            str(photos / "cat" / "far.jpg"),
+            f"'far.jpg' is a symbolic link to {tmp_path / 'outside' / 'far.jpg'}, {hint}",
+        ),
+        ImportProblem(
+            str(photos / "cat" / "passwd.jpg"),
+            f"'passwd.jpg' is a symbolic link to /etc/passwd, {hint}",
+        ),
+    ]
+
+
+def test_follow_symlinks_follows_links_to_images_and_folders_once(tmp_path: Path) -> None:
+    _touch(tmp_path, "outside/far.jpg", "photos/cat/a.jpg")
+    photos = tmp_path / "photos"
+    (photos / "cat" / "passwd.jpg").symlink_to("/etc/passwd")
+    (photos / "dog").symlink_to(tmp_path / "outside")
+    (tmp_path / "outside" / "loop").symlink_to(tmp_path / "outside")
+    parsed = scan_folder(photos, labels_from_folders=True, follow_symlinks=True)
+    assert [(e.path, e.labels[0].name) for e in parsed.entries] == [
+        (str(photos / "cat" / "a.jpg"), "cat"),
+        (str(tmp_path / "outside" / "far.jpg"), "dog"),  # the link's name is the label
+    ]
+    assert [p.reason for p in parsed.problems] == [
+        "'passwd.jpg' is a symbolic link to /etc/passwd, not an image file"
+    ]
+
+
+def test_a_pipe_named_like_an_image_is_reported_not_read(tmp_path: Path) -> None:
+    _touch(tmp_path, "a.jpg")
+    os.mkfifo(tmp_path / "b.jpg")  # reading it would wait forever
+    parsed = scan_folder(tmp_path)
+    assert [Path(e.path).name for e in parsed.entries] == ["a.jpg"]
+    assert parsed.problems == [
+        ImportProblem(
+            str(tmp_path / "b.jpg"), "'b.jpg' is not a regular file (a pipe, socket or device)"
+        )
     ]

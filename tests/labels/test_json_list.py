@@ -73,3 +73,46 @@ def test_a_document_that_is_not_a_list_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ValidationError) as caught:
         read_json_list(_write(tmp_path / "list.json", {"name": "a.jpg"}))
     assert str(caught.value) == "list.json: expected a JSON list of entries, found dict"
+
+
+def test_names_leading_out_of_the_folder_are_refused_by_index(tmp_path: Path) -> None:
+    (tmp_path / "media").mkdir()
+    (tmp_path / "media" / "passwd.jpg").symlink_to("/etc/passwd")
+    doc = [
+        {"name": "../x.jpg"},
+        {"name": "/etc/passwd"},
+        {"name": "passwd.jpg"},
+        {"name": "ok.jpg"},
+    ]
+    parsed = read_json_list(_write(tmp_path / "list.json", doc), base=tmp_path / "media")
+    assert [e.path for e in parsed.entries] == [str(tmp_path / "media" / "ok.jpg")]
+    assert [(p.source, p.reason.split(":")[0]) for p in parsed.problems] == [
+        ("list.json[0]", "file name '../x.jpg' leads out of the folder ('..')"),
+        ("list.json[1]", "absolute file name '/etc/passwd'"),
+        (
+            "list.json[2]",
+            "'passwd.jpg' is a symbolic link to /etc/passwd, outside the folder (follow_symlinks "
+            "(--follow-symlinks) allows it)",
+        ),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"[" * 100_000, "list.json: cannot be read as JSON: nested too deeply"),
+        (b"[" + b"9" * 5000 + b"]", "list.json: cannot be read as JSON: Exceeds the limit"),
+        (
+            b'[\n{"name": "a.jpg"},\n{"name": "\xff"}]',
+            "list.json: line 3 is not UTF-8 text (byte 31)",
+        ),
+    ],
+)
+def test_json_that_python_cannot_read_is_refused_with_the_reason(
+    tmp_path: Path, content: bytes, message: str
+) -> None:
+    path = tmp_path / "list.json"
+    path.write_bytes(content)
+    with pytest.raises(ValidationError) as caught:
+        read_json_list(path)
+    assert str(caught.value).startswith(message)

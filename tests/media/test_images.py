@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import hashlib
 import io
+import struct
+import zlib
 from pathlib import Path
 
+import numpy as np
 import pytest
 from PIL import Image
 
+from tagscope.domain import ValidationError
 from tagscope.media.errors import MediaError
-from tagscope.media.images import load_rgb, read_media_info
+from tagscope.media.images import load_rgb, max_image_pixels, read_media_info
 
 
 @pytest.fixture(scope="module")
@@ -134,3 +138,117 @@ def test_a_corrupt_header_is_reported_as_corrupt(photo: Path, tmp_path: Path) ->
     with pytest.raises(MediaError) as caught:
         read_media_info(path)
     assert str(caught.value) == "corrupt image: unreadable JPEG header"
+
+
+def _png_header_only(width: int, height: int) -> bytes:
+    """A PNG that announces ``width`` x ``height`` RGB pixels and holds almost none (a bomb)."""
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        crc = zlib.crc32(kind + body).to_bytes(4, "big")
+        return len(body).to_bytes(4, "big") + kind + body + crc
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    idat = zlib.compress(b"\0" * 1000)
+    return (
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")
+    )
+
+
+def test_images_above_the_pixel_limit_are_refused_from_their_header(
+    photo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    info = read_media_info(photo)
+    png = tmp_path / "photo.png"
+    png.write_bytes(_encoded(load_rgb(photo), "PNG"))
+    monkeypatch.setenv("TAGSCOPE_MAX_IMAGE_PIXELS", "200_000")
+    reason = (
+        f"image too large: {info.width * info.height / 1e6:.1f} megapixels "
+        f"({info.width}x{info.height}), above the limit of 0.2 "
+        "(set TAGSCOPE_MAX_IMAGE_PIXELS to raise it)"
+    )
+    for path in (photo, png):  # JPEG: markers walked here; PNG: Pillow's header
+        with pytest.raises(MediaError) as caught:
+            read_media_info(path)
+        assert str(caught.value) == reason
+        with pytest.raises(MediaError) as caught:
+            load_rgb(path)
+        assert str(caught.value) == reason
+    monkeypatch.setenv("TAGSCOPE_MAX_IMAGE_PIXELS", str(info.width * info.height))
+    assert read_media_info(png).width == info.width
+
+
+def test_the_pixel_limit_defaults_to_100_megapixels_and_must_be_a_number(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("TAGSCOPE_MAX_IMAGE_PIXELS", raising=False)
+    assert max_image_pixels() == 100_000_000
+    for bad in ("lots", "-5", "0", "1e9"):
+        monkeypatch.setenv("TAGSCOPE_MAX_IMAGE_PIXELS", bad)
+        with pytest.raises(ValidationError, match="TAGSCOPE_MAX_IMAGE_PIXELS must be") as caught:
+            max_image_pixels()
+        assert caught.value.field == "TAGSCOPE_MAX_IMAGE_PIXELS"
+
+
+def test_a_decompression_bomb_is_a_media_error_naming_the_limit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("TAGSCOPE_MAX_IMAGE_PIXELS", raising=False)
+    bomb = _png_header_only(50_000, 50_000)  # 2.5 gigapixels: above Pillow's own limit too
+    path = tmp_path / "bomb.png"
+    path.write_bytes(bomb)
+    reason = (
+        "image too large: 2500.0 megapixels, above the limit of 100 "
+        "(set TAGSCOPE_MAX_IMAGE_PIXELS to raise it)"
+    )
+    for source in (path, bomb):
+        with pytest.raises(MediaError) as caught:
+            load_rgb(source)
+        assert str(caught.value) == reason
+    with pytest.raises(MediaError) as caught:
+        read_media_info(path)
+    assert str(caught.value) == reason
+
+
+def test_a_large_jpeg_is_decoded_at_a_reduced_scale(photo: Path) -> None:
+    with Image.open(photo) as im:
+        width, height = im.size
+    small = load_rgb(photo, min_side=100)
+    # 1/4 scale is the smallest that keeps 100 pixels a side of a 640x4xx photo.
+    assert small.size == (-(-width // 4), -(-height // 4))
+    assert small.mode == "RGB"
+    assert load_rgb(photo).size == (width, height)
+
+
+@pytest.mark.parametrize("mode", ["RGB", "RGBA", "L", "LA"])
+def test_a_large_png_is_decoded_strip_by_strip_as_if_whole(
+    mode: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Smooth noise, so the encoder picks every PNG filter (they refer to the row above).
+    rng = np.random.default_rng(0)
+    channels = len(mode)
+    pixels = rng.integers(0, 256, (600, 500, channels), dtype=np.uint8)
+    pixels = (np.cumsum(pixels, axis=0, dtype=np.uint32) // 60).astype(np.uint8)
+    image = Image.fromarray(pixels.squeeze(), mode)
+    data = _encoded(image, "PNG")
+    monkeypatch.setattr("tagscope.media.images._STRIP_BYTES", 50_000)  # many strips
+    got = load_rgb(data, min_side=100)
+    want = image.reduce(2).convert("RGB")  # 500 // (2 * 100): the whole reduction by 2
+    assert got.size == want.size == (250, 300)
+    assert np.array_equal(np.asarray(got), np.asarray(want))
+
+
+def test_a_reduced_png_keeps_its_exif_orientation(monkeypatch: pytest.MonkeyPatch) -> None:
+    exif = Image.Exif()
+    exif[0x0112] = 6  # displayed rotated by 90 degrees
+    data = _encoded(Image.new("RGB", (1200, 600), (10, 200, 30)), "PNG", exif=exif)
+    rotated = load_rgb(data, min_side=100)
+    assert rotated.size == (200, 400)  # reduced by 3, then turned upright
+    assert rotated.getpixel((0, 0)) == (10, 200, 30)
+
+
+def test_a_truncated_large_png_is_reported(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("tagscope.media.images._STRIP_BYTES", 50_000)
+    rng = np.random.default_rng(1)
+    data = _encoded(Image.fromarray(rng.integers(0, 256, (800, 800, 3), dtype=np.uint8)), "PNG")
+    with pytest.raises(MediaError, match="truncated"):
+        load_rgb(data[: len(data) // 2], min_side=100)

@@ -13,7 +13,7 @@ from tagscope.service import Workspace
 @pytest.mark.slow
 def test_tag_groups_and_sql_in_a_few_lines(coco_text_ws: Workspace) -> None:
     ws = SdkWorkspace(coco_text_ws)
-    coco = ws.dataset("coco", create=False)
+    coco = ws.dataset("coco")
     pets = coco.create_tag_group("pets", ["dog", "cat"], visibility="shareable")
     pets.add_prompt("dog", "a cat", negative=True)
     assert pets.preview("dog", n=3).live
@@ -21,7 +21,7 @@ def test_tag_groups_and_sql_in_a_few_lines(coco_text_ws: Workspace) -> None:
     assert job.result["n_scored"] == 79
     assert pets.definition().state is TagState.PUBLISHED
 
-    train = ws.dataset("coco-train", create=False)
+    train = ws.dataset("coco-train")
     applied = train.tag_group("pets")
     assert applied.apply(progress=False).result["n_scored"] == 80
     with pytest.raises(ReadOnlyGroupError):
@@ -39,7 +39,7 @@ def test_tag_groups_and_sql_in_a_few_lines(coco_text_ws: Workspace) -> None:
 
 def test_ground_truth_from_a_judge_in_a_few_lines(coco_text_ws: Workspace, fake_llm) -> None:
     fake_llm.yes_words = {"cat"}
-    coco = SdkWorkspace(coco_text_ws).dataset("coco", create=False)
+    coco = SdkWorkspace(coco_text_ws).dataset("coco")
     pets = coco.create_tag_group("pets", ["cat"])
     pets.publish(progress=False)
     assert pets.judge("cat", n=10, progress=False).result["n_judged"] == 10

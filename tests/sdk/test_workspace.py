@@ -5,15 +5,17 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import tagscope as ts
-from tagscope.domain import NotFoundError
+from tagscope.domain import AlreadyExistsError, Job, JobStatus, NotFoundError, ValidationError
+from tagscope.service import Workspace
 
 
 def test_sdk_imports_embeds_and_searches(tmp_path: Path, coco_mini: Path) -> None:
     ws = ts.open(tmp_path / "ws")
-    ds = ws.dataset("coco")
+    ds = ws.create_dataset("coco")
     report = ds.import_coco(
         coco_mini / "annotations" / "instances_val2017.json",
         images=coco_mini / "val2017",
@@ -41,5 +43,124 @@ def test_sdk_imports_embeds_and_searches(tmp_path: Path, coco_mini: Path) -> Non
     assert len(similar) == 5 and hits[0].item_id not in {h.item_id for h in similar}
     assert ds.info()["spaces"][0]["n_vectors"] == 79
 
-    with pytest.raises(NotFoundError):
-        ws.dataset("missing", create=False)
+    assert ws.dataset("coco").info()["n_items"] == 79
+
+
+def test_dataset_does_not_create_a_misspelled_name(tmp_path: Path) -> None:
+    ws = ts.open(tmp_path / "ws")
+    ws.create_dataset("coco")
+    ws.create_dataset("imagenette")
+    with pytest.raises(NotFoundError) as err:
+        ws.dataset("cocoo")
+    message = str(err.value)
+    assert "'cocoo'" in message and "did you mean 'coco'?" in message
+    assert "coco, imagenette" in message and "create_dataset('cocoo')" in message
+    assert ws.datasets() == ["coco", "imagenette"]
+
+
+def test_dataset_in_an_empty_workspace_says_how_to_create_one(tmp_path: Path) -> None:
+    ws = ts.open(tmp_path / "ws")
+    with pytest.raises(NotFoundError, match="has no datasets; create_dataset\\('pets'\\)"):
+        ws.dataset("pets")
+    assert ws.datasets() == []
+
+
+def test_create_dataset_makes_an_empty_dataset_once(tmp_path: Path) -> None:
+    ws = ts.open(tmp_path / "ws")
+    ds = ws.create_dataset("pets", description="cats and dogs")
+    assert isinstance(ds, ts.Dataset) and len(ds) == 0
+    assert ws.dataset("pets").info()["description"] == "cats and dogs"
+    with pytest.raises(AlreadyExistsError, match="pets"):
+        ws.create_dataset("pets")
+
+
+@pytest.mark.parametrize("importer", ["images", "csv", "coco"])
+def test_imports_without_thumbnails_make_none(
+    importer: str, tmp_path: Path, coco_mini: Path, imagenette: Path
+) -> None:
+    ws = ts.open(tmp_path / "ws")
+    ds = ws.create_dataset("plain")
+    if importer == "images":
+        report = ds.import_images(coco_mini / "val2017", thumbnails=False, progress=False)
+    elif importer == "csv":
+        report = ds.import_csv(imagenette / "labels.csv", thumbnails=False, progress=False)
+    else:
+        annotations = coco_mini / "annotations" / "instances_val2017.json"
+        report = ds.import_coco(
+            annotations, images=coco_mini / "val2017", thumbnails=False, progress=False
+        )
+    assert report.n_added > 0
+    assert not [p for p in (Path(ws.root) / "thumbnails").rglob("*") if p.is_file()]
+
+
+def test_import_images_defers_photo_thumbnails_to_fill_thumbnails(
+    tmp_path: Path, coco_mini: Path
+) -> None:
+    ws = ts.open(tmp_path / "ws")
+    ds = ws.create_dataset("thumbs")
+    report = ds.import_images(coco_mini / "val2017", progress=False)
+    folder = Path(ws.root) / "thumbnails"
+    # COCO's photos (640 x 4xx) all need decoding: none is made at import.
+    assert report.n_thumbnails_deferred == report.n_added > 0
+    assert not [p for p in folder.rglob("*") if p.is_file()]
+    job = ds.fill_thumbnails(progress=False)
+    assert job.result["n_made"] == len(list(folder.rglob("*.jpg"))) == report.n_added
+
+
+def test_import_images_makes_thumbnails_now_when_asked(tmp_path: Path, coco_mini: Path) -> None:
+    ws = ts.open(tmp_path / "ws")
+    report = ws.create_dataset("thumbs").import_images(
+        coco_mini / "val2017", thumbnails="now", progress=False
+    )
+    assert report.n_thumbnails_deferred == 0
+    assert [p for p in (Path(ws.root) / "thumbnails").rglob("*") if p.is_file()]
+
+
+def test_import_vectors_returns_a_finished_job(tmp_path: Path, coco_mini: Path) -> None:
+    ws = ts.open(tmp_path / "ws")
+    ds = ws.create_dataset("coco")
+    ds.import_images(coco_mini / "val2017", thumbnails=False, progress=False)
+    ids = np.array([item.id for item in ds.items()], np.int64)
+    vectors = np.random.default_rng(0).standard_normal((len(ids), 8)).astype(np.float32)
+    np.save(tmp_path / "mine.npy", vectors)
+    np.save(tmp_path / "mine.ids.npy", ids)
+
+    job = ds.import_vectors("mine", tmp_path / "mine.npy")
+    assert isinstance(job, Job) and job.status is JobStatus.DONE and job.kind == "import_vectors"
+    assert job.result == {"space": "mine", "dim": 8, "n_imported": len(ids), "n_replaced": 0}
+    assert ds.similar(int(ids[0]), space="mine", k=1)[0].item_id != ids[0]
+
+
+def test_import_vectors_records_a_refused_file_as_the_jobs_error(
+    tmp_path: Path, coco_mini: Path
+) -> None:
+    ws = ts.open(tmp_path / "ws")
+    ds = ws.create_dataset("coco")
+    np.save(tmp_path / "bad.npy", np.ones((2, 4), np.float32))
+    np.save(tmp_path / "bad.ids.npy", np.array([10**6, 10**6 + 1], np.int64))
+    with pytest.raises(ValidationError):
+        ds.import_vectors("mine", tmp_path / "bad.npy")
+    service_ws = Workspace.open(ws.root)
+    (job,) = [j for j in service_ws.catalog.list_jobs() if j.kind == "import_vectors"]
+    assert job.status is JobStatus.ERROR and job.error
+
+
+def test_import_images_refuses_links_out_of_the_folder_unless_allowed(
+    tmp_path: Path, coco_mini: Path
+) -> None:
+    outside = sorted((coco_mini / "val2017").glob("*.jpg"))[0]
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    (folder / "linked.jpg").symlink_to(outside)
+    ws = ts.open(tmp_path / "ws")
+    ds = ws.create_dataset("linked")
+
+    refused = ds.import_images(folder, thumbnails=False, progress=False)
+    assert refused.n_added == 0
+    (problem,) = refused.problems
+    assert "linked.jpg" in problem.source
+    assert "outside" in problem.reason or "link" in problem.reason
+
+    allowed = ds.import_images(folder, thumbnails=False, follow_symlinks=True, progress=False)
+    assert allowed.n_added == 1
+    assert len(ds) == 1

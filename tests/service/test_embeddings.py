@@ -83,8 +83,8 @@ def test_clip_space_end_to_end(
     assert r["skipped"] == {"unreadable": 3}
     reasons = {Path(p["path"]).name: p["reason"] for p in r["problems"]}
     assert set(reasons) == {"truncated.jpg", "notes.jpg", "gone.jpg"}
-    assert "FileNotFoundError" in reasons["gone.jpg"]
-    assert "cannot identify image file" in reasons["notes.jpg"]
+    assert "file not found" in reasons["gone.jpg"]
+    assert "not an image" in reasons["notes.jpg"]
     assert seen[-1] == (15, 15)
 
     space = workspace.catalog.get_space(ds.id, "clip")
@@ -390,3 +390,32 @@ def test_import_needs_the_model_for_a_model_kind(
         import_vectors(workspace, "small", "s", good, kind="clip")
     with pytest.raises(ValidationError, match="unknown kind 'bert'"):
         import_vectors(workspace, "small", "s", good, kind="bert", model="x")
+
+
+@pytest.mark.parametrize("fmt", ["npy", "parquet"])
+def test_import_reads_the_file_a_chunk_at_a_time(
+    workspace: Workspace, small: Dataset, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fmt: str
+) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    import tagscope.store.vector_files as vector_files
+
+    monkeypatch.setattr(vector_files, "CHUNK_ROWS", 3)  # 4 vectors: two chunks, checked and stored
+    ids = np.array(_item_ids(workspace, "small"))
+    vectors = np.random.default_rng(2).normal(size=(4, 8)).astype(np.float32)
+    if fmt == "npy":
+        file = _save_npy(tmp_path, ids, vectors)
+    else:
+        file = tmp_path / "vecs.parquet"
+        pq.write_table(pa.table({"item_id": ids, "vector": vectors.tolist()}), file)
+    bad = vectors.copy()
+    bad[3] = np.nan  # in the second chunk: found before anything is stored
+    with pytest.raises(ValidationError, match=r"1 vectors hold NaN .*rows 3\)"):
+        import_vectors(workspace, "small", "mine", _save_npy(tmp_path, ids, bad, stem="bad"))
+    assert len(workspace.vectors(small, "mine")) == 0
+    import_vectors(workspace, "small", "mine", file)
+    got_ids, got = workspace.vectors(small, "mine").load()
+    np.testing.assert_array_equal(got_ids, np.sort(ids))
+    expected = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+    np.testing.assert_allclose(got.astype(np.float32), expected[np.argsort(ids)], atol=2e-3)

@@ -8,9 +8,11 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from PIL import Image
 
 from tagscope.domain import ImportProblem, JobStatus, ValidationError
 from tagscope.media.images import read_media_info
+from tagscope.media.thumbnails import ensure_thumbnail
 from tagscope.service import Workspace
 from tagscope.service.imports import import_coco, import_csv, import_images, import_json
 
@@ -67,9 +69,13 @@ def test_imagenette_folder_with_folder_labels_then_again(
     assert (job.kind, job.status, job.n_done, job.n_total) == ("import", JobStatus.DONE, 500, 500)
     assert job.result["n_added"] == 500
     assert job.result["problems"] == [{"source": not_image.source, "reason": not_image.reason}]
-    hashes = {it.media.content_hash for it in workspace.catalog.iter_items(ds.id) if it.media}
+    # Imagenette's small upright JPEGs are their own thumbnails: nothing is copied.
+    for it in workspace.catalog.iter_items(ds.id):
+        assert it.media is not None
+        thumb = ensure_thumbnail(it.path, it.media.content_hash, workspace.paths.thumbnails)
+        assert thumb == (Path(it.path), False)
     thumbs = _thumbnails(workspace)
-    assert {p.stem for p in thumbs} == hashes
+    assert not thumbs
 
     again = import_images(workspace, "inet", imagenette, labels_from_folders=True)
     assert (again.n_added, again.n_existing, again.n_labels) == (0, 500, 0)
@@ -273,10 +279,10 @@ def test_thumbnails_skipped_first_are_made_for_items_already_there(
 ) -> None:
     import_images(workspace, "pets", photos, thumbnails=False)
     assert not _thumbnails(workspace)
-    import_images(workspace, "pets", photos)
+    import_images(workspace, "pets", photos, thumbnails="now")
     thumbs = _thumbnails(workspace)
     assert len(thumbs) == 6
-    import_images(workspace, "pets", photos)
+    import_images(workspace, "pets", photos, thumbnails="now")
     assert _thumbnails(workspace) == thumbs
 
 
@@ -289,3 +295,70 @@ def test_paths_are_absolute_and_a_bad_dataset_name_is_refused(
     with pytest.raises(ValidationError, match="invalid dataset name 'no good'"):
         import_images(workspace, "no good", photos)
     assert [d.name for d in workspace.catalog.list_datasets()] == ["pets"]
+
+
+def test_links_and_names_leading_out_of_the_folder_are_refused_and_the_rest_imported(
+    workspace: Workspace, photos: Path, tmp_path: Path
+) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    far = outside / "far.jpg"
+    shutil.copy(next((photos / "cats").iterdir()), far)
+    (photos / "cats" / "passwd.jpg").symlink_to("/etc/passwd")
+    (photos / "cats" / "far.jpg").symlink_to(far)
+    hint = "outside the folder (follow_symlinks (--follow-symlinks) allows it)"
+    report = import_images(workspace, "pets", photos, thumbnails=False)
+    assert (report.n_added, report.n_existing) == (6, 0)
+    assert sorted(report.problems, key=lambda p: p.source) == [
+        ImportProblem(
+            str(photos / "cats" / "far.jpg"), f"'far.jpg' is a symbolic link to {far}, {hint}"
+        ),
+        ImportProblem(
+            str(photos / "cats" / "passwd.jpg"),
+            f"'passwd.jpg' is a symbolic link to /etc/passwd, {hint}",
+        ),
+    ]
+    job = workspace.catalog.list_jobs(workspace.dataset("pets").id)[0]
+    assert job.result["n_problems"] == 2
+
+    csv = photos / "list.csv"
+    csv.write_text("../outside/far.jpg,x\n/etc/passwd,x\ncats/passwd.jpg,x\ncats/far.jpg,x\n")
+    listed = import_csv(workspace, "pets", csv, thumbnails=False)
+    assert (listed.n_added, listed.n_labels, len(listed.problems)) == (0, 0, 4)
+    # Allowed links are imported as their target; /etc/passwd still is not opened.
+    followed = import_csv(workspace, "pets", csv, follow_symlinks=True, thumbnails=False)
+    assert (followed.n_added, followed.n_labels) == (1, 1)
+    assert [p.source for p in followed.problems] == ["list.csv:1", "list.csv:2", "list.csv:3"]
+    assert followed.problems[2].reason == (
+        "'cats/passwd.jpg' is a symbolic link to /etc/passwd, not an image file"
+    )
+    assert str(far) in _paths(workspace, "pets")
+
+
+def test_items_record_the_files_modification_time(workspace: Workspace, photos: Path) -> None:
+    import_images(workspace, "pets", photos, thumbnails=False)
+    items = list(workspace.catalog.iter_items(workspace.dataset("pets").id))
+    assert len(items) == 6
+    assert all(it.mtime_ns == Path(it.path).stat().st_mtime_ns for it in items)
+
+
+def test_images_above_the_pixel_limit_are_reported_by_name_and_the_rest_imported(
+    workspace: Workspace, photos: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    big = photos / "cats" / "poster.png"
+    Image.new("RGB", (900, 700), (40, 90, 200)).save(big)  # 0.63 megapixels
+    monkeypatch.setenv("TAGSCOPE_MAX_IMAGE_PIXELS", "400000")  # the photos are 640 x 4xx
+    report = import_images(workspace, "pets", photos, thumbnails="now")
+    reason = (
+        "image too large: 0.6 megapixels (900x700), above the limit of 0.4 "
+        "(set TAGSCOPE_MAX_IMAGE_PIXELS to raise it)"
+    )
+    assert report.problems == [ImportProblem(str(big), reason)]
+    assert report.n_added == 6 and len(_thumbnails(workspace)) == 6
+    job = workspace.catalog.list_jobs(workspace.dataset("pets").id)[0]
+    assert job.result["problems"] == [{"source": str(big), "reason": reason}]
+
+    monkeypatch.setenv("TAGSCOPE_MAX_IMAGE_PIXELS", "1_000_000")
+    again = import_images(workspace, "pets", photos)
+    assert (again.n_added, again.problems) == (1, [])
+    assert str(big) in _paths(workspace, "pets")

@@ -222,6 +222,57 @@ def test_label_filter_on_duplicates(planted: tuple[Workspace, set]) -> None:
     assert len(find_duplicates(ws, "nette", labels=classes, min_score=0.0, k=3)) == 3
 
 
+@pytest.fixture(scope="module")
+def mirrored_and_cropped(
+    tmp_path_factory: pytest.TempPathFactory, imagenette: Path
+) -> tuple[Workspace, dict[str, set]]:
+    """The 500 originals and 20 of them again, 10 mirrored and 10 cropped to 90% of the picture
+    at a random place, each re-saved as JPEG quality 80; returns the planted pairs by kind."""
+    root = tmp_path_factory.mktemp("variants")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.delenv("TAGSCOPE_DATABASE_URL", raising=False)
+        ws = Workspace.open(root / "ws")
+    originals = sorted(imagenette.rglob("*.JPEG"))
+    rng = np.random.default_rng(1)
+    copies = root / "copies"
+    copies.mkdir()
+    planted: dict[str, set] = {"flip": set(), "crop": set()}
+    for i, j in enumerate(rng.choice(500, 20, replace=False)):
+        with Image.open(originals[j]) as im:
+            im = im.convert("RGB")
+            if i < 10:
+                kind, copy = "flip", im.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
+            else:
+                cw, ch = round(im.width * 0.9**0.5), round(im.height * 0.9**0.5)
+                x, y = (int(rng.integers(0, n + 1)) for n in (im.width - cw, im.height - ch))
+                kind, copy = "crop", im.crop((x, y, x + cw, y + ch))
+        target = copies / f"{kind}-{i:02d}.jpg"
+        copy.save(target, quality=80)
+        planted[kind].add(tuple(sorted((str(originals[j]), str(target)))))
+    import_images(ws, "mixed", imagenette, thumbnails=False)
+    import_images(ws, "mixed", copies, thumbnails=False)
+    assert compute_embeddings(ws, "mixed", kind="phash").result["n_embedded"] == 520
+    return ws, planted
+
+
+def test_duplicates_find_mirror_images_and_crops(
+    mirrored_and_cropped: tuple[Workspace, dict[str, set]],
+) -> None:
+    """Found through the hashes of each image's flip and crops, with no pair of different
+    photos: the hashes of whole images alone miss every flip."""
+    ws, planted = mirrored_and_cropped
+    found = {tuple(sorted((p.a.path, p.b.path))) for p in find_duplicates(ws, "mixed")}
+    assert found <= planted["flip"] | planted["crop"]
+    assert len(found & planted["flip"]) == 10
+    assert len(found & planted["crop"]) >= 9
+    # A file that cannot be read now keeps only its stored hash, and the pair is still found
+    # from the other side: the original's flip against the copy's stored hash.
+    pair = sorted(planted["flip"])[0]
+    [copy] = [Path(p) for p in pair if Path(p).name.startswith("flip-")]  # never an original
+    copy.unlink()
+    assert {tuple(sorted((p.a.path, p.b.path))) for p in find_duplicates(ws, "mixed")} == found
+
+
 # -- vectors of deleted items; the FAISS backend behind the service ------------------------------
 
 
@@ -318,3 +369,23 @@ def test_tiny_clip_end_to_end(
     by_image = search_similar(workspace, "clip10", image=buf.getvalue(), k=10)
     assert len(by_image) == 10 and by_image[0].item_id == ids[3]
     assert by_image[0].score == pytest.approx(1.0, abs=2e-3)
+
+
+def test_an_image_query_above_the_pixel_limit_is_refused_before_decoding(
+    planted: tuple[Workspace, set], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ws, want = planted
+    original, copy = sorted(want)[0]
+    big = io.BytesIO()
+    Image.open(copy).convert("RGB").resize((3000, 2000)).save(big, "PNG", compress_level=1)
+    monkeypatch.setenv("TAGSCOPE_MAX_IMAGE_PIXELS", "8000000")
+    # Decoded at a reduced scale (strip by strip), it still finds the photo it was made from.
+    hits = search_similar(ws, "nette", image=big.getvalue(), space="phash", k=3)
+    assert hits[0].path in {original, copy}
+    monkeypatch.setenv("TAGSCOPE_MAX_IMAGE_PIXELS", "1000000")
+    with pytest.raises(ValidationError, match=r"image too large: 6\.0 megapixels"):
+        search_similar(ws, "nette", image=big.getvalue(), space="phash")
+    monkeypatch.setenv("TAGSCOPE_MAX_IMAGE_PIXELS", "1000")
+    with pytest.raises(ValidationError, match=r"above the limit of 0\.001 ") as caught:
+        search_similar(ws, "nette", image=copy, space="phash")  # a path: same limit, named
+    assert caught.value.field == "image" and copy in str(caught.value)

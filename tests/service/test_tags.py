@@ -371,18 +371,17 @@ def test_evaluation_from_labels_and_reviews(coco_text_ws: Workspace) -> None:
     with pytest.raises(ValidationError, match="invalid metric"):
         uc.evaluate_tag(ws, "coco", "people", "person", metric="auc")
 
-    # Reviews override labels; a saved threshold makes the group pending until published.
+    # Reviews override labels; a saved threshold decides at once, with no new version to publish.
     some = sorted(persons)[:3]
     uc.add_reviews(ws, "coco", "people", "person", dict.fromkeys(some, False))
     assert uc.evaluate_tag(ws, "coco", "people", "person").n_positive == len(persons) - 3
     uc.save_threshold(ws, "coco", "people", "person", e.recommended_threshold)
-    assert uc.get_group(ws, "people").state is TagState.PENDING
-    uc.publish_group(ws, "coco", "people")
+    assert uc.get_group(ws, "people").state is TagState.PUBLISHED
     decided = run_sql(
         ws, "SELECT min(threshold), max(threshold), version FROM dt_people_visual GROUP BY version"
     ).rows
     assert decided == [
-        [pytest.approx(e.recommended_threshold), pytest.approx(e.recommended_threshold), 2]
+        [pytest.approx(e.recommended_threshold), pytest.approx(e.recommended_threshold), 1]
     ]
 
     # A tag without ground truth: a clear error.
@@ -428,3 +427,137 @@ def test_publishing_after_new_items_commits_a_new_version(coco_text_ws: Workspac
     scores = _scores(ws, "pets", "dog", "coco")
     assert scores[max(scores)] > 0.5  # the new item (the largest id) says it shows a dog
     assert uc.publish_group(ws, "coco", "pets").result["n_scored"] == 0
+
+
+def test_saving_a_threshold_keeps_the_group_published_and_moves_every_decision(
+    coco_text_ws: Workspace,
+) -> None:
+    from tagscope.service import browse
+
+    ws = coco_text_ws
+    uc.create_group(ws, "coco", "pets", "dog")
+    uc.publish_group(ws, "coco", "pets")
+    before = uc.get_group(ws, "pets")
+    scores = _scores(ws, "pets", "dog", "coco")
+    # Between the 3rd and 4th best score: exactly 3 items decided positive.
+    ranked = sorted(scores.values(), reverse=True)
+    threshold = round((ranked[2] + ranked[3]) / 2, 6)
+    uc.save_threshold(ws, "coco", "pets", "dog", threshold)
+
+    after = uc.get_group(ws, "pets")
+    assert after.state is TagState.PUBLISHED and after.version == before.version
+    assert after.tag("dog").revision == before.tag("dog").revision
+    # The grid (the server's decision, and the SQL column it reports) and SQL agree.
+    cells = browse.list_items(ws, "coco", limit=500).items
+    tagged = {c.item.id for c in cells for t in c.tag_scores if t.decision}
+    assert len(tagged) == 3
+    assert {t.column for c in cells for t in c.tag_scores} == {"tags_pets.dog"}
+    sql = run_sql(ws, "SELECT item_id FROM dt_pets_visual WHERE tag = 'dog' AND decision")
+    assert {r[0] for r in sql.rows} == tagged
+
+
+def test_grid_names_the_sql_column_of_a_clashing_tag(coco_text_ws: Workspace) -> None:
+    from tagscope.service import browse
+
+    ws = coco_text_ws
+    uc.create_group(ws, "coco", "shared", "dog", visibility="shareable")
+    uc.publish_group(ws, "coco", "shared")
+    uc.apply_group(ws, "coco-train", "shared")  # scored at version 1: "dog"
+    uc.rename_tag(ws, "coco", "shared", "dog", "Dog")
+    uc.publish_group(ws, "coco", "shared")  # version 2: "Dog", the same column name
+    cells = browse.list_items(ws, "coco-train", limit=500).items
+    columns = {t.column for c in cells for t in c.tag_scores}
+    assert columns == {"tags_shared.dog_2"}  # as the SQL view names it, not tags_shared.dog
+    table = ws.sql_engine()
+    with table.session() as session:
+        assert "dog_2" in session.execute("SELECT * FROM tags_shared LIMIT 0").columns
+    where = f"{columns.pop()} >= 0"
+    assert browse.list_items(ws, "coco-train", where=where).total == 80
+
+
+_KILLED_PUBLISH = """
+import os, signal, sys
+from tagscope.service import Workspace
+from tagscope.service import tags as uc
+from tagscope.store import scores
+
+real, calls = scores.pq.write_table, []
+
+def killed_on_the_third_part(table, where, **kwargs):
+    real(table, where, **kwargs)
+    calls.append(1)
+    if len(calls) == 3:  # part 2 written, not yet named: as a kill mid-write
+        os.kill(os.getpid(), signal.SIGKILL)
+
+scores.pq.write_table = killed_on_the_third_part
+uc.publish_group(Workspace.open(sys.argv[1]), "coco", "killed", chunk_size=20)
+"""
+
+
+@pytest.mark.slow
+def test_a_killed_publish_leaves_no_temporary_file_and_resumes_with_true_progress(
+    coco_text_ws: Workspace,
+) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    ws = coco_text_ws
+    uc.create_group(ws, "coco", "killed", "dog")
+    env = {k: v for k, v in os.environ.items() if k != "TAGSCOPE_DATABASE_URL"}
+    env["HF_HUB_OFFLINE"] = "1"
+    run = subprocess.run(
+        [sys.executable, "-c", _KILLED_PUBLISH, str(ws.paths.root)],
+        env=env,
+        capture_output=True,
+        timeout=300,
+        check=False,
+    )
+    assert run.returncode == -signal.SIGKILL, run.stderr.decode()
+    folder = ws.paths.scores / "killed" / str(ws.dataset("coco").id) / "visual"
+    partial = folder / "v000001.partial"
+    assert sorted(p.name for p in partial.iterdir()) == [
+        "_manifest.json",
+        "part-00000.parquet",
+        "part-00001.parquet",
+    ]
+
+    seen: list[tuple[int, int]] = []
+    job = uc.publish_group(
+        ws, "coco", "killed", chunk_size=20, on_progress=lambda d, t: seen.append((d, t))
+    )
+    assert seen[0] == (40, 79)  # the two parts the killed run wrote, from the first report
+    assert seen[-1] == (79, 79) and [d for d, _ in seen] == [40, 60, 79]
+    assert job.result == {**job.result, "version": 1, "n_resumed": 40, "n_scored": 39}
+    assert sorted(p.name for p in (folder / "v000001").iterdir()) == [
+        "_manifest.json",
+        *[f"part-0000{i}.parquet" for i in range(4)],
+    ]
+    assert len(_scores(ws, "killed", "dog", "coco")) == 79
+
+
+def test_create_group_defaults_to_the_semantic_space(workspace: Workspace) -> None:
+    _small(workspace)  # a text space
+    ds = workspace.dataset("small")
+    workspace.catalog.ensure_space(ds.id, "phash", "phash", "phash-dct-64", 64)
+    group = uc.create_group(workspace, "small", "animals", "dog")
+    assert group.space == "text"
+    # A clip space, whatever its name, comes before text; imported vectors after both.
+    workspace.catalog.ensure_space(ds.id, "zpics", "clip", "tiny", 32)
+    workspace.catalog.ensure_space(ds.id, "amine", "imported", "mine.npy", 8)
+    assert uc.create_group(workspace, "small", "plants", "tree").space == "zpics"
+    # Naming a space still wins, phash included.
+    assert uc.create_group(workspace, "small", "hashes", "dog", space="phash").space == "phash"
+
+
+def test_create_group_refuses_a_phash_only_dataset(workspace: Workspace) -> None:
+    ds = workspace.catalog.create_dataset("hashed")
+    workspace.catalog.ensure_space(ds.id, "phash", "phash", "phash-dct-64", 64)
+    with pytest.raises(ValidationError, match="no semantic embedding space, only phash") as err:
+        uc.create_group(workspace, "hashed", "animals", "dog")
+    assert err.value.field == "space"
+    message = str(err.value)
+    assert "compares pixels, not what a picture shows" in message
+    assert "tagscope embed hashed --kind clip" in message and "--space phash" in message
+    assert uc.create_group(workspace, "hashed", "animals", "dog", space="phash").space == "phash"

@@ -177,3 +177,41 @@ def test_several_processes_share_one_sqlite_workspace(tmp_path: Path) -> None:
     assert seen == sorted(seen)
     with catalog.engine.connect() as conn:
         assert conn.execute(text("PRAGMA journal_mode")).scalar_one() == "wal"
+
+
+def test_items_keep_their_files_mtime_and_older_catalogs_migrate(database_url: str) -> None:
+    from alembic import command
+    from alembic.config import Config
+
+    from tagscope.store.database import _MIGRATIONS, make_engine
+
+    engine = make_engine(database_url)
+    cfg = Config()
+    cfg.set_main_option("script_location", str(_MIGRATIONS))
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "0005")
+        conn.execute(
+            text(
+                "INSERT INTO datasets (name, description, created_at) "
+                "VALUES ('d', '', CURRENT_TIMESTAMP)"
+            )
+        )
+        conn.execute(
+            text(
+                "INSERT INTO items (dataset_id, path, modality, size, content_hash, metadata, "
+                "created_at) SELECT id, '/old.jpg', 'image', 10, 'h', '{}', CURRENT_TIMESTAMP "
+                "FROM datasets"
+            )
+        )
+    catalog = Catalog.connect(database_url)  # migrates to the latest
+    ds = catalog.get_dataset("d")
+    [old] = catalog.iter_items(ds.id)
+    assert old.mtime_ns is None
+    mtime = 1_764_000_000_123_456_789  # nanoseconds: beyond 32 bits
+    new = NewItem("/new.jpg", MediaInfo(10, 4, 3, "JPEG", "h2"), mtime_ns=mtime)
+    catalog.add_items(ds.id, [new])
+    assert {it.path: it.mtime_ns for it in catalog.iter_items(ds.id)} == {
+        "/old.jpg": None,
+        "/new.jpg": mtime,
+    }

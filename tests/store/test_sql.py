@@ -4,6 +4,7 @@ files: views, joins, the sandbox's refusals, time and row limits, grid filters."
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import duckdb
@@ -20,11 +21,20 @@ from tagscope.domain import (
     SqlError,
     SqlRefusedError,
     SqlTimeoutError,
+    ValidationError,
 )
 from tagscope.domain.tags import Tag, Visibility
 from tagscope.store import Catalog
 from tagscope.store.scores import ScoreTables
-from tagscope.store.sql import QuerySession, SqlEngine, score_column, tag_column
+from tagscope.store.sql import (
+    MEMORY_LIMIT_ENV,
+    QuerySession,
+    SqlEngine,
+    parse_size,
+    score_column,
+    tag_column,
+)
+from tagscope.store.sql_guard import check_filtered, compile_filter
 from tagscope.store.tag_catalog import TagCatalog
 
 TAGS = ["dog", "street sign"]
@@ -238,7 +248,7 @@ def test_results_as_arrow_and_the_row_limit(sandbox: QuerySession) -> None:
 
 def test_the_time_limit_interrupts_a_slow_query(sandbox: QuerySession) -> None:
     start = time.perf_counter()
-    with pytest.raises(SqlTimeoutError, match=r"time limit \(0.5 s\)"):
+    with pytest.raises(SqlTimeoutError, match=r"time limit \(0.5 s, timeout_s\).*--timeout"):
         sandbox.execute(
             "SELECT count(*) FROM range(1000000000) a, range(1000000000) b WHERE a.range < b.range",
             timeout_s=0.5,
@@ -264,6 +274,12 @@ def test_the_time_limit_interrupts_a_slow_query(sandbox: QuerySession) -> None:
         "SELECT unnest([1, 2]) AS n, * FROM range(2)",
         "select * from items; ",
         "SELECT count(*) FROM items -- a trailing comment",
+        "SELECT 1 -- note",
+        "SELECT 1; -- x",
+        "SELECT 1 /* c */",
+        "/* c */ SELECT 1",
+        "SELECT 1; /* c */ ;\n-- and another\n",
+        "SELECT ';--' AS s -- a comment after a string that looks like one",
     ],
 )
 def test_read_only_statements_run(sandbox: QuerySession, sql: str) -> None:
@@ -294,7 +310,19 @@ def test_read_only_statements_run(sandbox: QuerySession, sql: str) -> None:
         ("EXPORT DATABASE '/tmp/dump'", "EXPORT is not allowed"),
         ("IMPORT DATABASE '/tmp/dump'", "IMPORT is not allowed"),
         ("BEGIN TRANSACTION", "TRANSACTION is not allowed"),
-        ("CHECKPOINT", "CALL is not allowed"),
+        ("CHECKPOINT", "CHECKPOINT is not allowed: it writes the database to disk"),
+        ("FORCE CHECKPOINT", "CHECKPOINT is not allowed"),
+        ("RESET ALL", "RESET is not allowed: it changes settings"),
+        ("RESET SESSION threads", "RESET is not allowed"),
+        ("SELECT * FROM pg_catalog.pg_settings", "'pg_catalog.pg_settings'.*settings or paths"),
+        ("SELECT * FROM pg_settings", "'pg_settings'.*settings or paths"),
+        ("SELECT current_setting('allowed_directories')", r"current_setting\(\).*paths"),
+        ("SELECT pg_catalog.current_setting('memory_limit')", r"current_setting\(\)"),
+        ("SELECT * FROM duckdb_settings()", r"duckdb_settings\(\).*settings or paths"),
+        ("SELECT sql FROM duckdb_views()", r"duckdb_views\(\).*paths"),
+        ("SELECT * FROM duckdb_databases()", r"duckdb_databases\(\)"),
+        ("SELECT view_definition FROM information_schema.views", "'information_schema.views'"),
+        ("SELECT definition FROM pg_catalog.pg_views", "'pg_catalog.pg_views'"),
         ("EXPLAIN ANALYZE DELETE FROM items", "only EXPLAIN"),
         ("SELECT * FROM read_csv('/etc/passwd')", r"read_csv\(\) is not allowed: it reads files"),
         ("SELECT * FROM read_csv_auto('/etc/passwd')", "read_csv_auto"),
@@ -325,6 +353,99 @@ def test_the_sandbox_refuses(sandbox: QuerySession, sql: str, message: str) -> N
     assert str(caught.value).startswith("refused: ")
     # Nothing changed.
     assert sandbox.execute("SELECT count(*) FROM items").rows == [(12,)]
+
+
+def test_no_setting_or_path_shows(sandbox_engine: SqlEngine, sandbox: QuerySession) -> None:
+    """What the sandbox lets a query read about itself names no folder of the server."""
+    scores = str(sandbox_engine.scores.root.resolve())
+    for sql in (
+        "SELECT * FROM information_schema.tables",
+        "SELECT * FROM information_schema.columns",
+        "SELECT * FROM duckdb_tables()",
+        "SELECT * FROM duckdb_functions() WHERE macro_definition IS NOT NULL",
+        "EXPLAIN ANALYZE SELECT * FROM dt_animals_visual",
+        "/* a comment first */ EXPLAIN ANALYZE SELECT * FROM dt_animals_visual",
+        "SELECT * FROM pg_catalog.pg_class",
+        "SHOW ALL TABLES",
+    ):
+        assert scores not in repr(sandbox.execute(sql).rows), sql
+
+
+# -- resource limits ---------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def small_engine(sandbox_engine: SqlEngine) -> SqlEngine:
+    """An engine whose queries may use 100MB of memory (from the environment, as a server's)."""
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv(MEMORY_LIMIT_ENV, "100MB")
+        engine = SqlEngine(sandbox_engine.catalog, sandbox_engine.scores, timeout_s=60)
+    yield engine
+    engine.close()
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        # DuckDB counts this list: its own limit stops it.
+        "SELECT list(range) FROM range(30000000)",
+        # DuckDB does not count these strings (200MB a chunk): the watchdog stops them.
+        "SELECT max(length(repeat('x', 100000) || range::VARCHAR)) FROM range(50000000)",
+    ],
+)
+def test_the_memory_limit_stops_a_query(small_engine: SqlEngine, sql: str) -> None:
+    assert small_engine.memory_limit == "100MB"
+    with small_engine.session() as s:
+        with pytest.raises(SqlError, match="memory limit") as caught:
+            s.execute(sql)
+        message = str(caught.value)
+        assert "(100MB, memory_limit)" in message and "TAGSCOPE_SQL_MEMORY_LIMIT" in message
+        assert not isinstance(caught.value, SqlTimeoutError)
+        assert s.execute("SELECT 42").rows == [(42,)]
+
+
+def test_a_memory_limit_must_be_a_size(sandbox_engine: SqlEngine) -> None:
+    with pytest.raises(ValidationError, match="memory_limit must be a size such as 4GB"):
+        SqlEngine(sandbox_engine.catalog, sandbox_engine.scores, memory_limit="lots")
+    assert parse_size("4GB") == 4 * 10**9 and parse_size("512MiB") == 512 * 2**20
+
+
+def test_the_result_size_limit(sandbox: QuerySession) -> None:
+    sql = "SELECT repeat('x', 1000) AS s FROM range(100000)"
+    with pytest.raises(SqlError, match=r"larger than the limit of 1,000,000 bytes \(max_bytes\)"):
+        sandbox.execute(sql, max_rows=100_000, max_bytes=1_000_000)
+    assert sandbox.execute(sql, max_rows=100, max_bytes=1_000_000).n_rows == 100
+    assert sandbox.execute("SELECT 42").rows == [(42,)]
+
+
+def test_the_column_limit(sandbox: QuerySession) -> None:
+    wide = "SELECT " + ", ".join(f"{i} AS c{i}" for i in range(1001))
+    with pytest.raises(SqlError, match="has 1001 columns, more than the limit of 1000"):
+        sandbox.execute(wide)
+    with pytest.raises(SqlError, match="--max-columns"):  # a subquery's list counts too
+        sandbox.execute(f"SELECT count(*) FROM ({wide})")
+    # Counted again once bound: a star expands.
+    with pytest.raises(SqlError, match=r"more than the limit of 5 \(max_columns\)"):
+        sandbox.execute("SELECT * FROM items", max_columns=5)
+    assert sandbox.execute(wide, max_columns=1001).columns[-1] == "c1000"
+
+
+def test_the_time_limit_stops_fetching_too(sandbox: QuerySession) -> None:
+    """A result that streams for ever is stopped while it is fetched."""
+    with pytest.raises(SqlTimeoutError, match="time limit"):
+        sandbox.execute(
+            "SELECT range % 2 = 0 AS even FROM range(1000000000000)",
+            max_rows=10**12,
+            max_bytes=10**12,
+            timeout_s=0.5,
+        )
+    assert sandbox.execute("SELECT 42").rows == [(42,)]
+
+
+def test_the_time_limit_covers_converting_the_rows(sandbox: QuerySession) -> None:
+    result = sandbox.execute("SELECT range FROM range(5000)", max_rows=5000, timeout_s=0.2)
+    time.sleep(0.3)
+    with pytest.raises(SqlTimeoutError, match="time limit"):
+        result.python_rows()
+    assert len(result.rows) == 5000  # the arrow table itself stays whole
 
 
 def test_errors_that_are_not_refusals(sandbox: QuerySession) -> None:
@@ -402,6 +523,63 @@ def test_filters_cannot_smuggle_statements(
     with pytest.raises(error, match=message) as caught:
         sandbox.filter_items("birds", where)
     assert caught.value.field == "where"
+
+
+@pytest.mark.parametrize(
+    "where",
+    [
+        "false) OR (dataset_id = {fish}",
+        "false) OR (true",
+        "dataset_id <> 0) OR (1 = 1",
+        "false) OR items.dataset_id IN (SELECT id FROM datasets) OR (false",
+        "false --\n) OR (true",
+        "false /* ) OR (true */",
+        "id IN (SELECT id FROM items WHERE dataset = 'fish')",
+        "EXISTS (SELECT 1 FROM items WHERE dataset = 'fish')",
+        "dataset = 'fish'",
+        "true) UNION ALL SELECT id, 0 FROM items WHERE (true",
+        "true) ORDER BY 1 --",
+        "true)) AS x, items WHERE ((true",
+    ],
+)
+def test_a_filter_stays_inside_its_dataset(sandbox: QuerySession, where: str) -> None:
+    """Whatever the filter says, only the dataset's own items come back (or it is refused)."""
+    fish = sandbox.execute("SELECT id FROM datasets WHERE name = 'fish'").rows[0][0]
+    birds = set(sandbox.execute("SELECT id FROM items WHERE dataset = 'birds'").rows)
+    try:
+        page = sandbox.filter_items("birds", where.format(fish=fish))
+    except SqlError as refused:
+        assert refused.field == "where"
+        return
+    assert {(i,) for i in page.ids} <= birds and page.total == len(page.ids)
+
+
+def test_a_filter_breaking_out_of_parentheses_matches_nothing_else(sandbox: QuerySession) -> None:
+    fish = sandbox.execute("SELECT id FROM datasets WHERE name = 'fish'").rows[0][0]
+    assert sandbox.filter_items("birds", f"false) OR (dataset_id = {fish}").ids == []
+    assert sandbox.filter_items("birds", "false) OR (true").total == 8
+    assert sandbox.filter_items("fish", "true) OR (true").total == 4
+
+
+def test_the_query_around_a_filter_is_checked(sandbox: QuerySession) -> None:
+    """A filter is DuckDB's rendering of its parse tree; the query built around it must have it,
+    whole, as its WHERE."""
+    con, tables = sandbox._con, sandbox.table_names
+    compiled = compile_filter(con, "false) OR (width > 1 -- c", tables)
+    assert compiled.sql == "((false OR (width > 1)))"
+
+    def widened(condition: str) -> str:
+        return f"SELECT id FROM items WHERE {condition} OR true"
+
+    def scoped(condition: str) -> str:
+        return f"SELECT id FROM items WHERE {condition} ORDER BY id"
+
+    with pytest.raises(SqlRefusedError, match="reaches outside its WHERE"):
+        check_filtered(con, widened, compiled, tables)
+    assert check_filtered(con, scoped, compiled, tables) == scoped(compiled.sql)
+    forged = replace(compiled, sql="(false) OR (true)")
+    with pytest.raises(SqlRefusedError, match="reaches outside its WHERE"):
+        check_filtered(con, scoped, forged, tables)
 
 
 def test_filter_errors(sandbox: QuerySession) -> None:

@@ -135,7 +135,12 @@ def test_edits_grow_revisions_and_make_published_groups_pending(
 
     version = tags.commit_version(group.id, {"dog": {"w": [1.0]}})
     assert version.version == 1 and tags.get_group("Animals").state is TagState.PUBLISHED
+    # A threshold is a setting of the published version: neither pending nor a new revision.
     tags.set_threshold(dog.id, 0.7)
+    after = tags.get_group("Animals")
+    assert after.state is TagState.PUBLISHED and after.tag("dog").revision == 4
+    assert after.tag("dog").threshold == 0.7
+    tags.add_prompt(dog.id, TextPrompt("a puppy"))
     assert tags.get_group("Animals").state is TagState.PENDING
     assert tags.commit_version(group.id).version == 2
 

@@ -53,3 +53,50 @@ def test_remove(tmp_path: Path) -> None:
     ids, vectors = store.load()
     assert list(ids) == [0, 2, 4]
     np.testing.assert_array_equal(vectors, np.eye(5)[[0, 2, 4]])
+
+
+# -- user vector files, read a chunk at a time -----------------------------------------------
+@pytest.mark.parametrize("order", ["C", "F"])
+@pytest.mark.parametrize("dtype", [np.float16, np.float64, np.int32])
+def test_a_npy_file_is_read_in_bounded_chunks(tmp_path: Path, order: str, dtype: type) -> None:
+    from tagscope.store.vector_files import open_vector_file
+
+    matrix = np.asarray(np.random.default_rng(0).normal(size=(1001, 7)) * 10, dtype=dtype)
+    np.save(tmp_path / "v.npy", np.asarray(matrix, order=order))
+    np.save(tmp_path / "v.ids.npy", np.arange(1001))
+    source = open_vector_file(tmp_path / "v.npy")
+    assert source.dim == 7 and len(source.keys) == 1001
+    chunks = list(source.chunks(100))
+    assert [start for start, _ in chunks] == list(range(0, 1001, 100))
+    assert all(len(block) <= 100 and block.dtype == np.float32 for _, block in chunks)
+    np.testing.assert_array_equal(np.concatenate([b for _, b in chunks]), matrix.astype(np.float32))
+
+
+def test_a_parquet_file_is_read_in_batches(tmp_path: Path) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from tagscope.store.vector_files import open_vector_file
+
+    rows = np.random.default_rng(1).normal(size=(250, 5)).astype(np.float32)
+    vectors = [list(map(float, r)) for r in rows]
+    pq.write_table(pa.table({"item_id": np.arange(250), "vector": vectors}), tmp_path / "v.pq")
+    source = open_vector_file(tmp_path / "v.pq")
+    chunks = list(source.chunks(64))
+    assert [start for start, _ in chunks] == [0, 64, 128, 192]
+    np.testing.assert_allclose(np.concatenate([b for _, b in chunks]), rows)
+    ragged = [*vectors[:200], vectors[200][:4], *vectors[201:]]
+    pq.write_table(pa.table({"item_id": np.arange(250), "vector": ragged}), tmp_path / "r.pq")
+    with pytest.raises(ValidationError, match="row 0 has 5 numbers, row 200 has 4"):
+        list(open_vector_file(tmp_path / "r.pq").chunks(64))
+
+
+def test_a_truncated_npy_file_names_the_row_it_ends_at(tmp_path: Path) -> None:
+    from tagscope.store.vector_files import open_vector_file
+
+    np.save(tmp_path / "v.npy", np.ones((100, 4), np.float32))
+    np.save(tmp_path / "v.ids.npy", np.arange(100))
+    data = (tmp_path / "v.npy").read_bytes()
+    (tmp_path / "v.npy").write_bytes(data[: len(data) - 16 * 40])  # the last 40 rows cut off
+    with pytest.raises(ValidationError, match="ends early, at row 60"):
+        list(open_vector_file(tmp_path / "v.npy").chunks(50))

@@ -1,5 +1,5 @@
-"""Both scoring kernels (native and torch) equal a float64 reference, for every dtype, shape,
-thread count and tail of rows, features or tags."""
+"""Every scoring backend present (the native kernel's AVX2 and AVX-512 paths, torch) equals a
+float64 reference, for every dtype, shape, thread count and tail of rows, features or tags."""
 
 from __future__ import annotations
 
@@ -11,14 +11,40 @@ import warnings
 import numpy as np
 import pytest
 
-from tagscope.tags import TagClassifier, normalize_rows, score_matrix, score_with, stack_models
-from tagscope.tags.scoring import native_available
+from tagscope.tags import (
+    TagClassifier,
+    normalize_rows,
+    score_matrix,
+    score_with,
+    scoring,
+    stack_models,
+)
+from tagscope.tags.scoring import available_backends, native_available
+
+
+def _native(name: str, why: str):
+    return pytest.param(
+        name, marks=pytest.mark.skipif(name not in available_backends(), reason=why)
+    )
+
 
 NATIVE = pytest.param(
     "native",
     marks=pytest.mark.skipif(not native_available(), reason="native kernel not built or no AVX2"),
 )
-BACKENDS = [NATIVE, "torch"]
+NATIVE_PATHS = [
+    _native("native-avx2", "native kernel not built or no AVX2"),
+    _native("native-avx512", "native kernel not built or no AVX-512F"),
+]
+BACKENDS = [NATIVE, *NATIVE_PATHS, "torch"]
+
+
+def _cpu_flags() -> set[str]:
+    try:
+        with open("/proc/cpuinfo") as f:
+            return next((set(line.split()[2:]) for line in f if line.startswith("flags")), set())
+    except OSError:
+        return set()
 
 
 def _reference(X, W, b, normalize=False, calibrated=True):
@@ -49,11 +75,12 @@ def test_equals_float64_reference(dtype, n_threads, k, backend):
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
-@pytest.mark.parametrize("d", [7, 13, 64, 384])
+@pytest.mark.parametrize("d", [7, 13, 40, 64, 385])
 @pytest.mark.parametrize("k", [1, 2, 3, 4, 5, 20, 23])
 @pytest.mark.parametrize("normalize", [False, True])
 def test_every_tail_of_rows_features_and_tags(backend, d, k, normalize):
-    # 3 rows a tile, 4 tags a tile, 8 features a vector, 48 rows a block: every remainder.
+    # 3 (AVX2) or 6 (AVX-512) rows a tile, 4 tags a tile, 8 or 16 features a vector, 48 rows a
+    # block: every remainder.
     X, W, b = _data(n=151, d=d, k=k)
     X = X * np.linspace(0.5, 2.0, len(X))[:, None].astype(np.float16)  # rows not unit
     got = score_matrix(X, W, b, normalize=normalize, backend=backend, n_threads=2)
@@ -61,12 +88,11 @@ def test_every_tail_of_rows_features_and_tags(backend, d, k, normalize):
     np.testing.assert_allclose(got, want, atol=1e-4, rtol=0)
 
 
+@pytest.mark.parametrize("backend", NATIVE_PATHS)
 @pytest.mark.parametrize("n", [1, 2, 3, 47, 48, 49, 70_001])
-def test_native_equals_torch(n):
-    if not native_available():
-        pytest.skip("native kernel not built or no AVX2")
+def test_native_equals_torch(n, backend):
     X, W, b = _data(n=n, d=512, k=20)
-    native = score_matrix(X, W, b, backend="native", calibrated=False)
+    native = score_matrix(X, W, b, backend=backend, calibrated=False)
     torch_ = score_matrix(X, W, b, backend="torch", calibrated=False)
     np.testing.assert_allclose(native, torch_, atol=1e-4, rtol=1e-5)
 
@@ -78,6 +104,31 @@ def test_native_equals_torch(n):
 def test_native_kernel_is_built_here():
     # `pip install -e .` compiles it; optional=True would hide a failed build otherwise.
     assert native_available()
+
+
+@pytest.mark.skipif(
+    sys.platform != "linux" or platform.machine() != "x86_64" or not shutil.which("gcc"),
+    reason="the native kernel is built where there is an x86-64 Linux with gcc",
+)
+def test_every_instruction_set_of_this_cpu_has_its_path():
+    flags = _cpu_flags()
+    want = (("native-avx512",) if "avx512f" in flags else ()) + ("native-avx2", "torch")
+    assert available_backends() == want
+
+
+def test_auto_measures_once_and_keeps_a_backend_present(monkeypatch):
+    monkeypatch.setattr(scoring, "PROBE_MIN_ROWS", 1000)
+    monkeypatch.setattr(scoring, "PROBE_ROWS_PER_THREAD", 256)
+    monkeypatch.setattr(scoring, "_auto_choices", {})
+    X, W, b = _data(n=3000, k=7)
+    got = score_matrix(X, W, b, n_threads=2)
+    np.testing.assert_allclose(got, _reference(X, W, b), atol=1e-4, rtol=0)
+    (choice,) = scoring._auto_choices.values()
+    assert choice in available_backends()
+    score_matrix(X, W, b, n_threads=2)  # the same kind of work: no second measurement
+    assert len(scoring._auto_choices) == 1
+    score_matrix(X.astype(np.float32), W, b, n_threads=2)  # only torch fits: nothing to measure
+    assert len(scoring._auto_choices) == 1
 
 
 def test_backend_choice_and_its_errors():
@@ -92,6 +143,9 @@ def test_backend_choice_and_its_errors():
         score_matrix(X.astype(np.float32), W, b, backend="native")
     with pytest.raises(ValueError, match="backend must be"):
         score_matrix(X, W, b, backend="gpu")
+    for missing in {"native-avx512", "native-avx2"} - set(available_backends()):
+        with pytest.raises(ValueError, match="cannot run here"):
+            score_matrix(X, W, b, backend=missing)
 
 
 @pytest.mark.parametrize("block_rows", [1, 7, 512, 100_000])
@@ -195,3 +249,14 @@ def test_stack_models_needs_fitted_models():
         stack_models([])
     with pytest.raises(ValueError, match="not fitted"):
         stack_models([TagClassifier()])
+
+
+def test_without_the_kernel_torch_serves(monkeypatch):
+    # As where the extension was not built (no C compiler, another architecture).
+    monkeypatch.setattr(scoring, "_score_kernel", None)
+    monkeypatch.setattr(scoring, "PROBE_MIN_ROWS", 1000)
+    assert available_backends() == ("torch",) and not native_available()
+    X, W, b = _data(n=3000)
+    np.testing.assert_allclose(score_matrix(X, W, b), _reference(X, W, b), atol=1e-4, rtol=0)
+    with pytest.raises(ValueError, match="cannot run here"):
+        score_matrix(X, W, b, backend="native")

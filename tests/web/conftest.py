@@ -39,6 +39,7 @@ CHROMIUM_ARGS = [
 ]
 ARTIFACTS = Path(os.environ.get("TAGSCOPE_ARTIFACTS", ROOT / "test-artifacts"))
 DATASET = "coco"
+PHOTOS = "photos"  # a second dataset, with only the phash space
 
 
 def _build_web_app() -> Path:
@@ -77,10 +78,20 @@ def coco_truth(coco_mini: Path) -> dict[str, set[str]]:
 
 
 @pytest.fixture(scope="session")
-def web_workspace(tmp_path_factory: pytest.TempPathFactory, coco_mini: Path) -> Workspace:
-    """coco-mini's val2017 images with instances and captions, embedded in the ``text`` space."""
+def web_workspace(
+    tmp_path_factory: pytest.TempPathFactory, coco_mini: Path, imagenette: Path
+) -> Workspace:
+    """A workspace like the demo's (``tagscope demo``), small enough to build in seconds.
+
+    - ``coco``: coco-mini's val2017 images with instances and captions, embedded in two spaces,
+      ``text`` (captions) and ``phash``, with the demo's published tag group ``demo``;
+    - ``photos``: 12 imagenette photos (class folders as labels), in the ``phash`` space only.
+    """
+    from tagscope.service import demo
     from tagscope.service.embeddings import compute_embeddings
-    from tagscope.service.imports import import_coco
+    from tagscope.service.imports import import_coco, import_images
+    from tagscope.service.tag_scoring import publish_group
+    from tagscope.service.tags import create_group
 
     ws = Workspace.open(tmp_path_factory.mktemp("web") / "ws")
     annotations = coco_mini / "annotations"
@@ -91,7 +102,17 @@ def web_workspace(tmp_path_factory: pytest.TempPathFactory, coco_mini: Path) -> 
         images=coco_mini / "val2017",
         captions=annotations / "captions_val2017.json",
     )
-    compute_embeddings(ws, DATASET, kind="text")
+    for kind in ("text", "phash"):
+        compute_embeddings(ws, DATASET, kind=kind)
+    create_group(ws, DATASET, demo.TAG_GROUP, demo.TAG_NAMES, space="text")
+    publish_group(ws, DATASET, demo.TAG_GROUP)
+
+    photos = tmp_path_factory.mktemp("photos")
+    for src in sorted(imagenette.glob("*/*.JPEG"))[::40][:12]:
+        (photos / src.parent.name).mkdir(exist_ok=True)
+        (photos / src.parent.name / src.name).write_bytes(src.read_bytes())
+    import_images(ws, PHOTOS, photos, labels_from_folders=True)
+    compute_embeddings(ws, PHOTOS, kind="phash")
     return ws
 
 

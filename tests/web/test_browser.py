@@ -42,7 +42,7 @@ def _wait_job(api: httpx.Client, job_id: int, timeout: float = 120) -> dict:
 
 
 def _create_group(api: httpx.Client, name: str, tags: str) -> dict:
-    return _ok(api.post(G, json={"name": name, "tags": tags}))
+    return _ok(api.post(G, json={"name": name, "tags": tags, "space": "text"}))
 
 
 def _publish(api: httpx.Client, group: str) -> dict:
@@ -121,6 +121,111 @@ def test_grid_filter_and_item_detail(web, api, coco_truth):
     shot("item")
 
 
+def test_query_bar_completes_columns_tags_and_labels(web):
+    page, shot = web
+    page.goto(f"/#/d/{DATASET}/grid")
+    page.get_by_test_id("thumb").first.wait_for()
+    bar = page.get_by_label("SQL filter")
+    # The example uses this dataset's own label and tag column (the demo group is published).
+    page.wait_for_function(
+        "() => /has_label\\(id, 'person'\\).*tags_demo\\./"
+        ".test(document.querySelector('[data-testid=query-input]').placeholder)"
+    )
+    bar.press_sequentially("wid")
+    page.get_by_test_id("completions").wait_for()
+    assert "width" in page.get_by_test_id("completions").inner_text()
+    bar.press("Tab")
+    assert bar.input_value() == "width"
+    bar.press_sequentially(" > 100 AND tags_demo.d")
+    page.get_by_test_id("completions").get_by_text("tags_demo.dog").wait_for()
+    bar.press("Enter")
+    bar.press_sequentially(" >= 0 AND has_label(id, 'd")
+    page.get_by_test_id("completions").get_by_text("has_label(id, 'dog')").click()
+    assert bar.input_value() == "width > 100 AND tags_demo.dog >= 0 AND has_label(id, 'dog')"
+    shot("completed")
+    page.get_by_test_id("query-run").click()
+    page.wait_for_url(re.compile(r"where="))
+    assert 0 < _grid_total(page) < 79
+
+
+def _boxes_overlap(rects: list[dict]) -> list[tuple[int, int]]:
+    return [
+        (i, j)
+        for i, a in enumerate(rects)
+        for j, b in enumerate(rects[i + 1 :], i + 1)
+        if a["x"] < b["x"] + b["w"] - 0.5
+        and b["x"] < a["x"] + a["w"] - 0.5
+        and a["y"] < b["y"] + b["h"] - 0.5
+        and b["y"] < a["y"] + a["h"] - 0.5
+    ]
+
+
+def test_item_opens_over_the_grid_with_previous_next_zoom_and_esc(web, api, coco_truth):
+    page, shot = web
+    ids = _item_ids_by_name(api)
+    # The item with the most objects; COCO gives each object a box and a polygon row.
+    name = max(coco_truth, key=lambda n: len(_ok(api.get(f"/api/items/{ids[n]}"))["labels"]))
+    item_id = ids[name]
+    detail = _ok(api.get(f"/api/items/{item_id}"))
+    objects = {lab["attributes"]["coco_id"] for lab in detail["labels"] if lab["geometry"]}
+    assert len(detail["labels"]) > len(objects)
+
+    page.goto(f"/#/d/{DATASET}/grid")
+    page.get_by_test_id("thumb").first.wait_for()
+    order = page.get_by_test_id("thumb").evaluate_all(
+        "els => els.map(e => Number(e.dataset.itemId))"
+    )
+    at = order.index(item_id)
+    card = page.locator(f"[data-testid=thumb][data-item-id='{item_id}'] a.card-img")
+    page.evaluate("document.querySelector('[data-testid=grid]').dataset.mark = 'kept'")
+    card.click()
+    overlay = page.get_by_test_id("item-overlay")
+    overlay.get_by_test_id("overlay").wait_for()
+    scrolled = page.evaluate("window.scrollY")  # the grid, scrolled to the card, under it
+    assert scrolled > 0
+    assert _hash_query(page.url)["item"] == str(item_id)
+    assert overlay.get_by_test_id("object-count").inner_text() == f"{len(objects)} objects"
+    # Every object's name is drawn, and no two names overlap.
+    overlay.get_by_test_id("box-label").first.wait_for()
+    rects = overlay.get_by_test_id("box-label").evaluate_all(
+        "els => els.map(e => { const r = e.querySelector('rect').getBoundingClientRect();"
+        " return {x: r.x, y: r.y, w: r.width, h: r.height}; })"
+    )
+    assert len(rects) == len(objects)
+    assert not _boxes_overlap(rects)
+    shot("item-over-grid")
+
+    # Zoom makes the picture larger, inside a scrolling stage.
+    before = overlay.get_by_test_id("stage").bounding_box()["width"]
+    overlay.get_by_test_id("zoom-in").click()
+    overlay.get_by_test_id("zoom-in").click()
+    assert overlay.get_by_test_id("zoom-level").inner_text() == "200%"
+    assert overlay.get_by_test_id("stage").bounding_box()["width"] > 1.9 * before
+    shot("item-zoomed")
+
+    # Arrow keys move to the next and previous item of the grid.
+    page.keyboard.press("ArrowRight")
+    page.wait_for_function(
+        "id => new URLSearchParams(location.hash.split('?')[1]).get('item') === String(id)",
+        arg=order[at + 1],
+    )
+    overlay.get_by_test_id("overlay").wait_for()
+    page.keyboard.press("ArrowLeft")
+    page.wait_for_function(
+        "id => new URLSearchParams(location.hash.split('?')[1]).get('item') === String(id)",
+        arg=item_id,
+    )
+    # Esc closes it: the grid is where it was (same elements, same scroll position; the
+    # full-page screenshots above move the scroll, so it is set again first).
+    page.evaluate(f"window.scrollTo(0, {scrolled})")
+    page.keyboard.press("Escape")
+    overlay.wait_for(state="detached")
+    assert "item" not in _hash_query(page.url)
+    assert page.evaluate("window.scrollY") == scrolled
+    assert page.evaluate("document.querySelector('[data-testid=grid]').dataset.mark") == "kept"
+    shot("grid-after-esc")
+
+
 # -- search ---------------------------------------------------------------------------------------
 
 
@@ -158,7 +263,9 @@ def test_search_by_text_finds_dogs(web, coco_truth):
     page.get_by_test_id("label-mode-all").check(force=True)
     page.wait_for_url(re.compile(r"lm=all"))
     page.wait_for_function(
-        "n => document.querySelector('[data-testid=result-count]')?.textContent !== `${n} results`",
+        "n => !document.querySelector('.results[aria-busy=true]') && /^\\d+ results$/.test("
+        "document.querySelector('[data-testid=result-count]')?.textContent ?? '')"
+        " && document.querySelector('[data-testid=result-count]').textContent !== `${n} results`",
         arg=len(any_names),
     )
     all_names = shown()
@@ -229,6 +336,12 @@ def test_create_tag_group_from_two_names(web, api):
     assert "group name" in error.inner_text().lower()
     shot("create-group-invalid")
 
+    # The dataset has two spaces (text and phash): the dialog offers both, the semantic first.
+    space = dialog.get_by_test_id("group-space")
+    assert space.input_value() == "text"
+    options = space.locator("option").evaluate_all("els => els.map(e => e.value)")
+    assert sorted(options) == ["phash", "text"]
+
     dialog.get_by_test_id("group-name").fill("animals")
     dialog.get_by_test_id("create-group").click()
     page.wait_for_url(re.compile(r"#/d/coco/tags/animals$"))
@@ -238,6 +351,7 @@ def test_create_tag_group_from_two_names(web, api):
     shot("group-page")
 
     group = _ok(api.get("/api/tag-groups/animals"))
+    assert group["space"] == "text"
     assert [t["name"] for t in group["tags"]] == ["dog", "cat"]
     assert all(t["prompts"][0]["text"] == t["name"] for t in group["tags"])
 
@@ -390,6 +504,44 @@ def test_histogram_bar_opens_filtered_grid(web, api, dog_tag):
     shot("item-with-score")
 
 
+def test_grid_chips_and_sort_follow_the_server(web, api):
+    """The grid's tag chips are the server's decisions at the saved threshold, not score >= 0.5,
+    and its score sort uses the column the server names."""
+    page, shot = web
+    _create_group(api, "chips", "dog")
+    _publish(api, "chips")
+    rows = _ok(
+        api.get(
+            f"/api/datasets/{DATASET}/items",
+            params={"sort": "tags_chips.dog", "order": "desc", "limit": 500},
+        )
+    )["items"]
+    ranked = [next(t["score"] for t in it["tag_scores"] if t["group"] == "chips") for it in rows]
+    at_half = sum(s >= 0.5 for s in ranked)
+    k = 1 if at_half >= 2 else at_half + 2  # a count that score >= 0.5 would not give
+    threshold = round((ranked[k - 1] + ranked[k]) / 2, 6)
+    _ok(api.put(_tag_url("chips", "dog") + "/threshold", json={"threshold": threshold}))
+
+    page.goto(f"/#/d/{DATASET}/grid")
+    page.get_by_test_id("thumb").first.wait_for()
+    sort = page.get_by_test_id("sort")
+    sort.locator("option[value='tags_chips.dog']").wait_for(state="attached")
+    sort.select_option("tags_chips.dog")
+    page.wait_for_url(re.compile(r"sort=tags_chips\.dog"))
+    page.get_by_test_id("thumb").first.wait_for()
+    chips = page.locator("[data-testid=tag-chip][data-column='tags_chips.dog']")
+    page.wait_for_function(
+        "n => document.querySelectorAll(\"[data-testid=tag-chip][data-column='tags_chips.dog']\")"
+        ".length === n",
+        arg=k,
+    )
+    assert chips.count() == k != at_half
+    # The first k thumbnails carry the chip: the best scores, sorted by the server.
+    first = page.get_by_test_id("thumb").nth(k - 1)
+    assert first.locator("[data-testid=tag-chip][data-column='tags_chips.dog']").count() == 1
+    shot("grid-chips-at-saved-threshold")
+
+
 def test_add_from_uncertain_marks_examples(web, api, dog_tag):
     page, shot = web
     page.goto(f"/#/d/{DATASET}/tags/dogs/dog/preview")
@@ -438,17 +590,43 @@ def test_metrics_slider_and_save_threshold(web, api, dog_tag, coco_truth):
     assert float(high["recall"]) <= float(low["recall"])
     shot("metrics-slider-moved")
 
-    # The input box sets the same threshold; save returns to the preview at that threshold.
+    # The input box sets the same threshold; saving keeps the user here and the group published
+    # (a threshold is a setting of the published version, not a new definition).
     page.get_by_test_id("metrics-input").fill("0.37")
     page.get_by_test_id("metrics-input").press("Enter")
     assert page.get_by_test_id("metrics-threshold").inner_text() == "0.37"
+    url = page.url
+    before = _ok(api.post(f"{G}/dogs/publish", json={}))  # published: nothing pending
+    _wait_job(api, before["id"])
+    assert _ok(api.get("/api/tag-groups/dogs"))["state"] == "published"
     page.get_by_test_id("save-threshold").click()
+    page.wait_for_function(
+        "() => document.querySelector('[data-testid=saved-threshold]')?.textContent === '0.37'"
+    )
+    assert page.url == url
+    shot("metrics-after-save")
+    group = _ok(api.get("/api/tag-groups/dogs"))
+    assert group["state"] == "published"
+    tag = next(t for t in group["tags"] if t["name"] == "dog")
+    assert tag["threshold"] == pytest.approx(0.37)
+
+    # The preview opens at the saved threshold from here.
+    page.get_by_test_id("preview-at-threshold").click()
     page.wait_for_url(re.compile(r"/preview\?threshold=0\.37"))
     page.get_by_test_id("preview-item").first.wait_for()
     assert page.get_by_test_id("threshold-input").input_value() == "0.37"
-    shot("preview-after-save")
-    tag = next(t for t in _ok(api.get("/api/tag-groups/dogs"))["tags"] if t["name"] == "dog")
-    assert tag["threshold"] == pytest.approx(0.37)
+    shot("preview-at-saved-threshold")
+
+
+def test_llm_judge_button_says_how_to_configure_it(web, dog_tag, monkeypatch):
+    page, shot = web
+    monkeypatch.delenv("TAGSCOPE_LLM_URL", raising=False)
+    page.goto(f"/#/d/{DATASET}/tags/dogs/dog/truth")
+    note = page.get_by_test_id("judge-not-configured")
+    note.wait_for()
+    assert "TAGSCOPE_LLM_URL" in note.inner_text()
+    assert page.get_by_test_id("run-judge").is_disabled()
+    shot("judge-not-configured")
 
 
 def test_llm_judge_proposals_are_cleaned_on_the_ground_truth_page(web, api, fake_llm):

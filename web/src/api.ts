@@ -29,11 +29,44 @@ export interface Space {
   model: string;
   dim: number;
   n_vectors: number;
+  /** Compares what pictures show (clip, text); false for phash, which finds copies. */
+  semantic: boolean;
 }
 
 export interface DatasetInfo extends Dataset {
   labels: Record<string, number>;
   spaces: Space[];
+  /** The server's choice: the first semantic space, else any. */
+  default_space: string | null;
+}
+
+/** The server's defaults and configuration (GET /api/config): the app never hard-codes them. */
+export interface Config {
+  preview_size: number;
+  search_k: number;
+  similar_k: number;
+  duplicates_k: number;
+  near_duplicate_kinds: string[];
+  llm: { configured: boolean; how_to: string };
+}
+
+/** A query model the server loads in the background after it starts. */
+export interface ModelState {
+  kind: string;
+  model: string | null;
+  status: "loading" | "ready" | "error";
+  error: string | null;
+}
+
+/** A tag's score of an item, decided by the server at the tag's current threshold. */
+export interface TagScore {
+  group: string;
+  tag: string;
+  score: number;
+  threshold: number;
+  decision: boolean;
+  /** Its reference in SQL filters: tags_<group>.<column>. */
+  column: string;
 }
 
 export interface Media {
@@ -59,7 +92,7 @@ export interface Item {
 
 export interface GridItem extends Item {
   labels: string[];
-  scores: Record<string, number>;
+  tag_scores: TagScore[];
 }
 
 export interface GridPage {
@@ -82,7 +115,7 @@ export interface ItemDetail {
   item: Item;
   dataset: string;
   labels: Label[];
-  scores: Record<string, number>;
+  tag_scores: TagScore[];
 }
 
 export interface Hit {
@@ -153,6 +186,8 @@ export interface TagGroup {
   version: number;
   tags: Tag[];
   scoring?: Scoring | null;
+  /** Scored tag -> its reference in SQL filters (in a dataset's listing). */
+  columns?: Record<string, string>;
 }
 
 export interface GroupUse {
@@ -229,7 +264,8 @@ export interface SqlResult {
 
 export interface SearchOptions {
   space?: string;
-  k: number;
+  /** Hits to return; the server's default (GET /api/config) when left out. */
+  k?: number;
   min_score?: number | null;
   labels?: string[];
   label_mode?: "any" | "all";
@@ -321,9 +357,19 @@ function scored(h: Loose): Scored {
 
 // -- datasets and items ------------------------------------------------------------------------
 
+let configOnce: Promise<Config> | null = null;
+
 export const api = {
+  /** The server's defaults, asked once per page load. */
+  config: () => (configOnce ??= get<Config>("/api/config").catch((e) => {
+    configOnce = null;
+    throw e;
+  })),
+  modelStatus: () => get<{ loading: boolean; models: ModelState[] }>("/api/models/status"),
   datasets: () => get<Dataset[]>("/api/datasets"),
-  dataset: (name: string) => get<DatasetInfo>(`/api/datasets/${enc(name)}`),
+  /** With `where` (a grid filter), `labels` counts only the items matching it. */
+  dataset: (name: string, where?: string) =>
+    get<DatasetInfo>(`/api/datasets/${enc(name)}${query({ where })}`),
   items: (
     ds: string,
     p: { where?: string; sort?: string; order?: string; limit?: number; cursor?: string | null },
@@ -357,7 +403,7 @@ export const api = {
   searchImage: async (ds: string, file: File, o: SearchOptions) => {
     const form = new FormData();
     form.append("file", file);
-    form.append("k", String(o.k));
+    if (o.k) form.append("k", String(o.k));
     if (o.space) form.append("space", o.space);
     if (o.min_score != null) form.append("min_score", String(o.min_score));
     for (const l of o.labels ?? []) form.append("labels", l);
@@ -377,8 +423,8 @@ export const api = {
   // -- tags --------------------------------------------------------------------------------------
   groups: (ds: string) => get<TagGroup[]>(`/api/datasets/${enc(ds)}/tag-groups`),
   group: (name: string) => get<TagGroup>(`/api/tag-groups/${enc(name)}`),
-  createGroup: (ds: string, name: string, tags: string, visibility = "secret") =>
-    post<TagGroup>(`/api/datasets/${enc(ds)}/tag-groups`, { name, tags, visibility }),
+  createGroup: (ds: string, name: string, tags: string, visibility = "secret", space?: string) =>
+    post<TagGroup>(`/api/datasets/${enc(ds)}/tag-groups`, { name, tags, visibility, space: space || null }),
   addTags: (ds: string, group: string, names: string) =>
     post<TagGroup>(`${groupUrl(ds, group)}/tags`, { names }),
   setVisibility: (ds: string, group: string, visibility: string) =>
@@ -418,7 +464,7 @@ export const api = {
       live: Boolean(d.live),
     } as Preview;
   },
-  uncertain: async (ds: string, g: string, t: string, n = 24) =>
+  uncertain: async (ds: string, g: string, t: string, n: number) =>
     asList<Loose>(await get(`${tagUrl(ds, g, t)}/uncertain${query({ n })}`), "items").map(scored),
 
   histogram: async (ds: string, g: string, t: string, min_score: number, bins = 20) => {
@@ -497,7 +543,8 @@ export const api = {
 };
 
 function searchBody(q: { text?: string; item_id?: number }, o: SearchOptions): Loose {
-  const body: Loose = { ...q, k: o.k, label_mode: o.label_mode ?? "any", labels: o.labels ?? [] };
+  const body: Loose = { ...q, label_mode: o.label_mode ?? "any", labels: o.labels ?? [] };
+  if (o.k) body.k = o.k;
   if (o.space) body.space = o.space;
   if (o.min_score != null) body.min_score = o.min_score;
   return body;

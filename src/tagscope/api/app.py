@@ -90,19 +90,36 @@ GET      /api/sql/tables                             tables and their columns
 =======  ==========================================  ==============================================
 
 Importing stays in the CLI and the SDK: it reads folders of the server by path.
+
+The server answers only its own host names (``localhost``, ``127.0.0.1``, ``::1`` and
+``allowed_hosts``; others get ``400``) and caps request bodies (``413`` above the limit): see
+:mod:`tagscope.api.guards`.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import AsyncIterator, Callable, Iterable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI, HTTPException
 from fastapi.responses import FileResponse
 
 from tagscope.api.errors import install_error_handlers
-from tagscope.api.routers import datasets, items, jobs, media, search, sql, tag_insights, tags
-from tagscope.service import Workspace
+from tagscope.api.guards import MAX_BODY_BYTES, MAX_UPLOAD_BYTES, BodyGuard, HostGuard
+from tagscope.api.routers import (
+    config,
+    datasets,
+    items,
+    jobs,
+    media,
+    search,
+    sql,
+    tag_insights,
+    tags,
+)
+from tagscope.service import Workspace, thumbnails, warmup
 
 WEB_DIST = Path(__file__).resolve().parents[1] / "web" / "dist"
 
@@ -111,23 +128,46 @@ def create_app(
     workspace: Workspace | str | os.PathLike[str] | None = None,
     *,
     web_dist: str | os.PathLike[str] | None = None,
+    allowed_hosts: Iterable[str] = (),
+    max_body_bytes: int = MAX_BODY_BYTES,
+    max_upload_bytes: int = MAX_UPLOAD_BYTES,
 ) -> FastAPI:
     """The FastAPI app over ``workspace`` (an open one, a folder, or the default one).
 
     ``web_dist`` is the built web app to serve (default ``tagscope/web/dist``, when built).
+    ``allowed_hosts``: host names it answers besides ``localhost``, ``127.0.0.1`` and ``::1``
+    (``name`` on any port, ``name:port``, or ``*`` for any). ``max_body_bytes`` and
+    ``max_upload_bytes`` cap request bodies (JSON and others; multipart uploads).
     """
     ws = workspace if isinstance(workspace, Workspace) else Workspace.open(workspace)
     app = FastAPI(
         title="Tagscope",
         version="0.1.0",
         description="Curate image and video data: browse, search, tag, evaluate, query with SQL.",
+        lifespan=_warm_models_on_start(ws),
     )
     app.state.workspace = ws
     install_error_handlers(app)
-    for module in (datasets, items, media, search, jobs, tags, tag_insights, sql):
+    for module in (config, datasets, items, media, search, jobs, tags, tag_insights, sql):
         app.include_router(module.router)
     _serve_web_app(app, Path(web_dist) if web_dist else WEB_DIST)
+    # The last added runs first: the host is checked before any of the body is read.
+    app.add_middleware(BodyGuard, max_body_bytes=max_body_bytes, max_upload_bytes=max_upload_bytes)
+    app.add_middleware(HostGuard, allowed_hosts=tuple(allowed_hosts))
     return app
+
+
+def _warm_models_on_start(ws: Workspace) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+    """A lifespan that starts loading the search models in the background, so that the first
+    search after a start does not wait for them, and filling the thumbnails imports deferred."""
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        warmup.start_warmup(ws)
+        thumbnails.start_missing_thumbnails(ws)
+        yield
+
+    return lifespan
 
 
 def _serve_web_app(app: FastAPI, dist: Path) -> None:

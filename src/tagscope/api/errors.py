@@ -10,11 +10,17 @@
 | :class:`~tagscope.domain.ModelUnavailableError` | 503 |
 | any other :class:`~tagscope.domain.TagscopeError` | 400 |
 | request validation (FastAPI), with the offending parameter as ``field`` | 422 |
+| ``ValueError`` of the engine packages (bad input they refuse; text that is no UTF-8) | 422 |
+| ``OverflowError`` (an integer past 64 bits reaching the catalog or DuckDB) | 422 |
 | anything else (a bug): logged with its traceback | 500 |
+
+The Host check (``400``) and the body limits (``413``, lone surrogates ``422``) answer in the same
+shape from :mod:`tagscope.api.guards`, before any route runs.
 """
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -32,8 +38,14 @@ from tagscope.domain import (
 )
 from tagscope.domain.tags import ReadOnlyGroupError
 
+log = logging.getLogger("tagscope.api")
+
+INT64_MAX = 2**63 - 1
+
 
 def error_body(status: int, message: str, field: str | None = None) -> dict[str, Any]:
+    # A message quoting the input may hold a lone surrogate, which no UTF-8 answer can carry.
+    message = message.encode("utf-8", "backslashreplace").decode()
     return {"status": status, "message": message, "field": field}
 
 
@@ -62,11 +74,24 @@ async def _domain_error(_request: Request, exc: Exception) -> JSONResponse:
     return error_response(status_of(exc), str(exc), getattr(exc, "field", None))
 
 
+async def _value_error(request: Request, exc: Exception) -> JSONResponse:
+    # Engine packages refuse bad input with ValueError; their messages are written for people.
+    # Logged with the traceback all the same, in case one is a bug.
+    log.info("%s %s: %s", request.method, request.url.path, exc, exc_info=exc)
+    if isinstance(exc, OverflowError):
+        message = f"a number is out of range: integers go from {-INT64_MAX - 1} to {INT64_MAX}"
+        return error_response(422, message)
+    return error_response(422, str(exc))
+
+
+_LOCATIONS = ("path", "query", "body", "form", "header")
+
+
 async def _request_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     first = exc.errors()[0] if exc.errors() else {}
-    # loc is e.g. ("path", "item_id") or ("body", "name"); the last string part is the field.
-    names = [str(p) for p in first.get("loc", ()) if p not in ("path", "query", "body", "form")]
+    # loc is e.g. ("path", "item_id") or ("body", "ids", 0); the last name in it is the field.
+    names = [p for p in first.get("loc", ()) if isinstance(p, str) and p not in _LOCATIONS]
     field = names[-1] if names else None
     message = str(first.get("msg", "invalid request")).removeprefix("Value error, ")
     if field:
@@ -90,5 +115,7 @@ async def _internal_error(_request: Request, exc: Exception) -> JSONResponse:
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(TagscopeError, _domain_error)
     app.add_exception_handler(RequestValidationError, _request_error)
+    app.add_exception_handler(ValueError, _value_error)
+    app.add_exception_handler(OverflowError, _value_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(Exception, _internal_error)

@@ -7,11 +7,16 @@ from item ids only, so a client never sends a file path.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
+from annotated_types import Interval
 from pydantic import BaseModel, Field
 
 from tagscope import domain
+
+Int64 = Annotated[int, Interval(ge=-(2**63), le=2**63 - 1)]
+"""An integer the catalog and DuckDB can hold: every id, offset and count a client sends is one
+(a larger one is refused with ``422`` instead of overflowing in the database)."""
 
 
 def thumbnail_url(item: domain.Item) -> str:
@@ -60,11 +65,15 @@ class Space(BaseModel):
     model: str
     dim: int
     n_vectors: int
+    semantic: bool = Field(True, description="compares what pictures show (not phash)")
 
 
 class DatasetInfo(Dataset):
-    labels: dict[str, int] = Field(description="label name -> number of items carrying it")
+    labels: dict[str, int] = Field(
+        description="label name -> number of items carrying it (of those matching `where`)"
+    )
     spaces: list[Space]
+    default_space: str | None = Field(None, description="the first semantic space, else any")
 
 
 class Media(BaseModel):

@@ -15,6 +15,7 @@ from tagscope.cli.output import (
     open_workspace,
     print_json,
     print_table,
+    styled,
 )
 
 uc = deferred("tagscope.service.datasets")
@@ -56,7 +57,7 @@ def info(name: str, workspace: Path | None = WorkspaceOpt, as_json: bool = JsonO
     if as_json:
         print_json(info)
         return
-    console.print(f"[bold]{info['name']}[/bold] (id {info['id']}): {info['n_items']} items")
+    console.print(styled((info["name"], "bold"), f" (id {info['id']}): {info['n_items']} items"))
     if info["labels"]:
         print_table(
             [{"label": k, "n_items": v} for k, v in info["labels"].items()],

@@ -14,6 +14,7 @@ from tagscope.cli.output import (
     open_workspace,
     print_table,
     progress_bar,
+    styled,
 )
 
 uc = deferred("tagscope.service.demo")
@@ -38,7 +39,7 @@ def demo(
             ws,
             folder,
             dataset=dataset,
-            step=lambda msg: console.print(f"[bold]>[/bold] {msg}"),
+            step=lambda msg: console.print(styled((">", "bold"), f" {msg}")),
             progress=report,
         )
     imp = result.imported

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from tagscope.cli import datasets, demo, embed, imports, search, serve, sql, tags
+from tagscope.cli import datasets, demo, embed, imports, search, serve, sql, tags, thumbnails
 from tagscope.cli.output import WorkspaceOpt, console, handle_errors, open_workspace
 
 app = typer.Typer(
@@ -18,6 +18,7 @@ app.add_typer(datasets.app, name="datasets")
 app.add_typer(imports.app, name="import")
 app.command()(serve.serve)
 app.command()(embed.embed)
+app.command()(thumbnails.thumbnails)
 app.add_typer(embed.vectors_app, name="vectors")
 app.add_typer(tags.app, name="tags")
 app.command()(sql.sql)

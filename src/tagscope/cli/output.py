@@ -1,4 +1,9 @@
-"""Shared CLI plumbing: the workspace option, output as a table or JSON, progress bars, errors."""
+"""Shared CLI plumbing: the workspace option, output as a table or JSON, progress bars, errors.
+
+The consoles print data, never markup: labels, paths and SQL values such as ``[bold]`` or
+``[/x]`` come out as they are (markup and emoji codes are off). Styled words are
+:class:`rich.text.Text` spans, see :func:`styled`.
+"""
 
 from __future__ import annotations
 
@@ -16,14 +21,15 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
+from rich.text import Text
 
 from tagscope.domain import TagscopeError
 
 if TYPE_CHECKING:
     from tagscope.service import Workspace
 
-console = Console()
-err_console = Console(stderr=True)
+console = Console(markup=False, emoji=False)
+err_console = Console(stderr=True, markup=False, emoji=False)
 
 WorkspaceOpt = typer.Option(
     None, "--workspace", "-w", envvar="TAGSCOPE_HOME", help="Workspace folder."
@@ -48,7 +54,7 @@ def handle_errors(fn: F) -> F:
         try:
             return fn(*args, **kwargs)
         except TagscopeError as exc:
-            err_console.print(f"[red]error:[/red] {exc}")
+            err_console.print(styled(("error:", "red"), f" {exc}"))
             raise typer.Exit(1) from exc
 
     return wrapper  # type: ignore[return-value]
@@ -72,19 +78,25 @@ def print_json(value: Any) -> None:
     sys.stdout.write(json.dumps(_jsonable(value), indent=2) + "\n")
 
 
+def styled(*parts: str | tuple[str, str]) -> Text:
+    """A line of plain text with styled spans: ``styled(("dog", "bold"), " 12 items")``."""
+    return Text.assemble(*parts)
+
+
 def print_table(rows: Sequence[dict[str, Any]], columns: Sequence[str], title: str = "") -> None:
-    table = Table(title=title or None)
+    # Text cells and titles: data stays data on any console the table is printed on.
+    table = Table(title=Text(title) if title else None)
     for col in columns:
-        table.add_column(col)
+        table.add_column(Text(col))
     for row in rows:
         table.add_row(*(_cell(row.get(col)) for col in columns))
     console.print(table)
 
 
-def _cell(value: Any) -> str:
+def _cell(value: Any) -> Text:
     if isinstance(value, float):
-        return f"{value:.4f}"
-    return "" if value is None else str(value)
+        return Text(f"{value:.4f}")
+    return Text("" if value is None else str(value))
 
 
 @contextmanager
@@ -94,7 +106,7 @@ def progress_bar(description: str, *, enabled: bool = True) -> Iterator[Callable
         yield lambda _done, _total: None
         return
     with Progress(
-        TextColumn(description),
+        TextColumn("{task.description}", markup=False),
         BarColumn(),
         MofNCompleteColumn(),
         TimeRemainingColumn(),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -19,6 +20,7 @@ from tagscope.cli.output import (
 )
 
 uc = deferred("tagscope.service.sql")
+MEMORY_LIMIT_ENV = "TAGSCOPE_SQL_MEMORY_LIMIT"  # read by the SQL engine (tagscope.store.sql)
 
 
 @handle_errors
@@ -28,11 +30,23 @@ def sql(
     ),
     limit: int = typer.Option(1000, "--limit", help="Rows returned at most."),
     timeout: float = typer.Option(10.0, "--timeout", help="Seconds the query may run."),
+    max_bytes: int = typer.Option(
+        64 * 2**20, "--max-bytes", help="Bytes of the result (as Arrow data) at most."
+    ),
+    max_columns: int = typer.Option(1000, "--max-columns", help="Columns at most."),
+    memory_limit: str | None = typer.Option(
+        None,
+        "--memory-limit",
+        envvar=MEMORY_LIMIT_ENV,
+        help="Memory the query may use, e.g. 4GB, 512MiB (default 4GB).",
+    ),
     tables: bool = typer.Option(False, "--tables", help="List the tables and their columns."),
     workspace: Path | None = WorkspaceOpt,
     as_json: bool = JsonOpt,
 ) -> None:
     """Run read-only SQL over items, labels and tag scores (dt_<group>_visual, ...)."""
+    if memory_limit:  # before the workspace's engine exists: it reads its limit once
+        os.environ[MEMORY_LIMIT_ENV] = memory_limit
     ws = open_workspace(workspace)
     if tables:
         found = uc.list_tables(ws)
@@ -49,7 +63,9 @@ def sql(
         raise typer.BadParameter("give a SQL statement (or --tables)")
     if query == "-":
         query = sys.stdin.read()
-    result = uc.run_sql(ws, query, limit=limit, timeout_s=timeout)
+    result = uc.run_sql(
+        ws, query, limit=limit, timeout_s=timeout, max_bytes=max_bytes, max_columns=max_columns
+    )
     if as_json:
         print_json(
             {

@@ -20,6 +20,7 @@ from tagscope.cli.output import (
     print_json,
     print_table,
     progress_bar,
+    styled,
 )
 from tagscope.domain.tags import SCORE_CHUNK_SIZE, TagGroup
 
@@ -100,9 +101,11 @@ def create(
         visibility=visibility,
         space=space,
     )
+    chosen = "" if space else " (the default semantic space; choose another with --space)"
     console.print(
         f"created tag group {grp.name!r} on {grp.dataset!r} with {len(grp.tags)} tag(s): "
         + ", ".join(t.name for t in grp.tags)
+        + f"\nspace {grp.space!r}{chosen}"
     )
 
 
@@ -143,15 +146,22 @@ def show(group: str, workspace: Path | None = WorkspaceOpt, as_json: bool = Json
         print_json(data)
         return
     console.print(
-        f"[bold]{grp.name}[/bold] on {grp.dataset!r} ({grp.state}, version {grp.version}, "
-        f"{grp.visibility}, space {grp.space!r}); SQL table {grp.table()}"
+        styled(
+            (grp.name, "bold"),
+            f" on {grp.dataset!r} ({grp.state}, version {grp.version}, "
+            f"{grp.visibility}, space {grp.space!r}); SQL table {grp.table()}",
+        )
     )
     for tag in data["tags"]:
         n_pos = sum(e["polarity"] == "positive" for e in tag["examples"])
         n_neg = len(tag["examples"]) - n_pos
         console.print(
-            f"  [bold]{tag['name']}[/bold]: threshold {tag['threshold']:.2f}, "
-            f"{n_pos} positive / {n_neg} negative example(s)"
+            styled(
+                "  ",
+                (tag["name"], "bold"),
+                f": threshold {tag['threshold']:.2f}, "
+                f"{n_pos} positive / {n_neg} negative example(s)",
+            )
         )
         for p in tag["prompts"]:
             sign = "+" if p["polarity"] == "positive" else "-"
@@ -339,8 +349,11 @@ def preview(
     how = "stratified sample" if p.stratified else "random sample"
     source = "current definition (not published)" if p.live else f"scores of version {p.version}"
     console.print(
-        f"[bold]{p.tag}[/bold] at threshold {p.threshold:.2f}: {p.n_positive} positive, "
-        f"{p.n_negative} negative ({how}; {source})"
+        styled(
+            (p.tag, "bold"),
+            f" at threshold {p.threshold:.2f}: {p.n_positive} positive, "
+            f"{p.n_negative} negative ({how}; {source})",
+        )
     )
     rows = _scored_rows(p.positives, "+") + _scored_rows(p.negatives, "-")
     print_table(rows, ["side", "item_id", "score", "path", "text"])
@@ -518,8 +531,11 @@ def histogram(
         for b in h.bins
     ]
     console.print(
-        f"[bold]{h.tag}[/bold] (version {h.version}): {h.n_items} items, {h.n_below} below "
-        f"{h.min_score:g}; tagged: {h.where_tagged}"
+        styled(
+            (h.tag, "bold"),
+            f" (version {h.version}): {h.n_items} items, {h.n_below} below "
+            f"{h.min_score:g}; tagged: {h.where_tagged}",
+        )
     )
     print_table(rows, ["range", "count", "bar", "where"])
 
@@ -548,9 +564,12 @@ def evaluate(
         print_json(e)
         return
     console.print(
-        f"[bold]{e.tag}[/bold]: {e.n_positive} positive / {e.n_negative} negative ground-truth "
-        f"item(s) ({e.n_reviewed} reviewed, {e.n_from_labels} from labels "
-        f"{', '.join(e.label_names)})"
+        styled(
+            (e.tag, "bold"),
+            f": {e.n_positive} positive / {e.n_negative} negative ground-truth "
+            f"item(s) ({e.n_reviewed} reviewed, {e.n_from_labels} from labels "
+            f"{', '.join(e.label_names)})",
+        )
     )
     rows = [
         {"threshold": f"{e.recommended_threshold:.2f} (best {e.metric})", **e.at_recommended},

@@ -46,6 +46,8 @@ class ImportReport:
     n_added: int = 0
     n_existing: int = 0
     n_labels: int = 0
+    # Thumbnails a deferring import left to the filler (tagscope.service.thumbnails).
+    n_thumbnails_deferred: int = 0
     problems: list[ImportProblem] = field(default_factory=list)
 
     def merge(self, other: ImportReport) -> None:
@@ -53,6 +55,7 @@ class ImportReport:
         self.n_existing += other.n_existing
         self.n_labels += other.n_labels
         self.problems.extend(other.problems)
+        self.n_thumbnails_deferred += other.n_thumbnails_deferred
 
 
 @dataclass(frozen=True, slots=True)

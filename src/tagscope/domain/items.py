@@ -71,6 +71,8 @@ class Item:
     split: str | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
     thumbnail: str | None = None
+    # The file's modification time when imported (None: imported before it was recorded).
+    mtime_ns: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,3 +86,4 @@ class NewItem:
     split: str | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
     labels: tuple[Label, ...] = ()
+    mtime_ns: int | None = None

@@ -19,10 +19,11 @@ import math
 import os
 import uuid
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import faiss
 import numpy as np
 
+from tagscope._lazy import deferred
 from tagscope.domain import ValidationError
 from tagscope.index.flat import (
     FlatIndex,
@@ -32,6 +33,11 @@ from tagscope.index.flat import (
     empty_result,
     merge_topk,
 )
+
+if TYPE_CHECKING:
+    import faiss
+else:
+    faiss = deferred("faiss")  # loads on the first index build or open, not on import
 
 EXACT_BELOW = 50_000
 """A mask selecting fewer rows than this is searched exactly (a few ms at d = 512)."""

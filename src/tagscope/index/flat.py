@@ -5,7 +5,9 @@ It is read in blocks of rows; each block is converted to float32 by torch into a
 (vectorised F16C code, several times faster than NumPy's ``astype`` here) and multiplied with a
 chunk of queries in one GEMM (torch's, on every core). A running top-k per query is merged after
 each block, so memory stays bounded by the block and score buffers (about 260 MB at the defaults)
-whatever the number of rows.
+whatever the number of rows. One query at a time, the interactive case, takes one float32
+matrix-vector pass instead (float16 rows through the native kernel the tags' scoring uses) and
+re-scores the few candidates it finds exactly.
 
 Results are deterministic: equal scores are ordered by row, and a tie at the k-th place keeps the
 lowest rows, as a stable sort of all scores would.
@@ -14,13 +16,26 @@ lowest rows, as a stable sort of all scores would.
 from __future__ import annotations
 
 import math
+import os
+import threading
 import warnings
-from typing import Any
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
 
+from tagscope._lazy import deferred
 from tagscope.domain import ValidationError
+
+try:
+    from tagscope.index import _score_kernel
+except ImportError:  # not built (no C compiler, another platform): torch serves
+    _score_kernel = None
+
+if TYPE_CHECKING:
+    import torch
+else:
+    torch = deferred("torch")  # loads on the first search, not on import
 
 BLOCK_ROWS = 65536
 """Rows per block. Measured on 1,000,000 x 512 float16, 100 queries (bench/bench_search_1vn.py,
@@ -31,8 +46,12 @@ SCORE_BYTES = 64 << 20
 """Budget of one (query chunk x block) score matrix; queries beyond it are taken in chunks."""
 
 MAX_CANDIDATES = 65536
-"""A single float16 query re-scores at most this many candidates exactly (else it takes the
-float32 path)."""
+"""A single query re-scores at most this many candidates exactly (else it takes the blocked
+path)."""
+
+ONE_PASS_ROWS = 16384
+"""Rows per call of the native kernel in a single query's pass: 16 MiB of float16 at d = 512,
+enough blocks to share among the cores even at 100,000 rows."""
 
 GATHER_BELOW = 0.5
 """With a mask selecting less than this share of rows, only those rows are read (gathered);
@@ -206,8 +225,8 @@ class FlatIndex:
         n_rows = n if selected is None else len(selected)
         if n_rows == 0 or len(q) == 0:
             return empty_result(len(q), k)
-        if len(q) == 1 and self.vectors.dtype == np.float16:
-            found = self._search_one_half(q[0], k, mask, selected)
+        if len(q) == 1:
+            found = self._search_one(q[0], k, mask, selected)
             if found is not None:
                 return found
         return self._search_blocks(q, k, mask, selected)
@@ -257,58 +276,106 @@ class FlatIndex:
                 best_s[q0:q1], best_r[q0:q1] = merged
         return best_s, best_r
 
-    def _search_one_half(
+    def _search_one(
         self, q: np.ndarray, k: int, mask: np.ndarray | None, selected: np.ndarray | None
     ) -> tuple[np.ndarray, np.ndarray] | None:
-        """One query over float16 rows: a float16 matrix-vector product (no conversion, half
-        the bytes; 5-8x faster than the float32 path here) picks the candidates, float32
-        re-scores them exactly.
+        """One query: one matrix-vector pass in float32 (``_one_pass``) picks the candidates,
+        float64 re-scores them exactly.
 
-        Every row of the exact top-k scores at least (k-th float16 score - 2 ``HALF_ERROR``)
-        in float16, so those rows are the candidates. Returns ``None`` (use the exact path)
-        when the candidates are too many (masses of ties) or the float16 scores stray further
-        than ``HALF_ERROR`` from the exact ones (rows far from unit norm).
+        Every row of the exact top-k scores at least (k-th pass score - 2 ``pass_error``) in
+        the pass, so those rows are the candidates. Returns ``None`` (use the blocked path)
+        when the candidates are too many (masses of ties) or the pass's scores stray further
+        than ``pass_error`` from the exact ones (rows far from unit norm).
         """
         norm = float(np.linalg.norm(q))
         if not math.isfinite(norm) or norm == 0.0:
             return None
         n_rows = len(self) if selected is None else len(selected)
-        qh = torch.from_numpy(q / norm).half()
-        approx = torch.empty(n_rows, dtype=torch.float16)
-        for start in range(0, n_rows, self.block_rows):
-            stop = min(start + self.block_rows, n_rows)
-            _, part = self._rows(start, stop, selected)
-            torch.mv(_tensor(part), qh, out=approx[start:stop])
-        scores = approx.float()
+        scores = self._one_pass(q / norm, selected, n_rows)
         if mask is not None:
-            scores.masked_fill_(torch.from_numpy(~mask), -torch.inf)
-        kth = float(torch.topk(scores, min(k, n_rows)).values[-1])
-        error = half_error(self.dim)
+            scores[~mask] = -np.inf
+        # NumPy, one thread: torch's multi-threaded nonzero took 30+ ms of a 60 ms query on a
+        # busy 2-core machine.
+        kth = float(np.partition(scores, n_rows - min(k, n_rows))[n_rows - min(k, n_rows)])
+        error = pass_error(self.dim)
         floor = kth - 2 * error if math.isfinite(kth) else -math.inf
-        cand = torch.nonzero(scores >= floor if math.isfinite(floor) else scores > floor).flatten()
-        if len(cand) > max(MAX_CANDIDATES, 4 * k):
+        positions = np.flatnonzero(scores >= floor if math.isfinite(floor) else scores > floor)
+        if len(positions) > max(MAX_CANDIDATES, 4 * k):
             return None
-        positions = cand.numpy()
         rows = positions if selected is None else selected[positions]
         # In float64, then rounded: equal rows get equal scores wherever they sit (a float32
         # product may round a row differently in a kernel's tail), so ties stay ties.
         exact64 = np.asarray(self.vectors[rows], dtype=np.float64) @ q.astype(np.float64)
-        exact = torch.from_numpy(exact64.astype(np.float32))
-        if len(rows) and float((scores[cand] * norm - exact).abs().max()) > error * norm:
+        exact = exact64.astype(np.float32)
+        if len(rows) and float(np.abs(scores[positions] * norm - exact).max()) > error * norm:
             return None
-        v, c = block_topk(exact[None, :], k)  # candidates in row order: ties by lower row
+        v, c = block_topk(
+            torch.from_numpy(exact)[None, :], k
+        )  # candidates in row order: ties by lower row
         r = np.where(c >= 0, rows[np.maximum(c, 0)], -1)
         return merge_topk(*empty_result(1, k), v, r, k)
 
+    def _one_pass(self, q: np.ndarray, selected: np.ndarray | None, n_rows: int) -> np.ndarray:
+        """float32 scores ``x . q`` of the rows searched, reading each row once.
 
-def half_error(dim: int) -> float:
-    """Bound on |float16 score - exact score| for a unit query and unit rows of ``dim``: the
-    query rounded to float16 (unit roundoff 2^-11), the score rounded to float16 (2^-11 of
-    |s| <= 1), and float32 accumulation of ``dim`` products (dim * 2^-24)."""
-    return 2 * 2.0**-11 + dim * 2.0**-24
+        float16 rows: the native kernel (``_score_kernel``, the tags' scoring kernel with q as
+        the one tag: F16C conversion fused with the product), one share of blocks per core.
+        torch's float16 ``mv`` took 2x as long as float32 rows here (200,000 x 512) and 6x the
+        time to read the matrix; the kernel reads it at about that speed. float32 rows: NumPy's
+        matrix-vector product by blocks; float16 rows without the kernel: torch converts each
+        block and runs MKL's ``mv``.
+        """
+        out = np.empty(n_rows, np.float32)
+        qt = torch.from_numpy(np.ascontiguousarray(q, dtype=np.float32))
+        if self.vectors.dtype == np.float16 and _native_ok():
+            w, zero = qt.numpy()[None, :], np.zeros(1, np.float32)
+
+            def score(start: int) -> None:
+                stop = min(start + ONE_PASS_ROWS, n_rows)
+                part = np.ascontiguousarray(self._rows(start, stop, selected)[1])
+                _score_kernel.logits_f16(part, w, zero, out[start:stop], self.dim, False)
+
+            starts = range(0, n_rows, ONE_PASS_ROWS)
+            if len(starts) == 1:
+                score(0)
+            else:
+                list(_pool().map(score, starts))
+            return out
+        buf = torch.empty(min(self.block_rows, n_rows) * self.dim, dtype=torch.float32)
+        out_t = torch.from_numpy(out)
+        for start in range(0, n_rows, self.block_rows):
+            stop = min(start + self.block_rows, n_rows)
+            _, part = self._rows(start, stop, selected)
+            if part.dtype == np.float32:  # NumPy's BLAS ran this 20-30% faster than torch's mv
+                np.matmul(part, q, out=out[start:stop])
+                continue
+            x = to_float32(part, buf[: (stop - start) * self.dim].view(stop - start, self.dim))
+            torch.mv(x, qt, out=out_t[start:stop])
+        return out
 
 
-def _tensor(part: np.ndarray) -> torch.Tensor:
-    with warnings.catch_warnings():  # read-only memmaps: torch warns, and we never write
-        warnings.simplefilter("ignore", UserWarning)
-        return torch.from_numpy(np.ascontiguousarray(part))
+def pass_error(dim: int) -> float:
+    """Bound on |pass score - exact score| for a unit query and unit rows of ``dim``: float32
+    accumulation of ``dim`` products (dim * 2^-24), doubled for rows a little off unit norm
+    (float16 rounding)."""
+    return dim * 2.0**-23
+
+
+def _native_ok() -> bool:
+    return _score_kernel is not None and bool(_score_kernel.supported())
+
+
+_pools: list[ThreadPoolExecutor] = []
+_pools_lock = threading.Lock()
+
+
+def _pool() -> ThreadPoolExecutor:
+    """The process's pool of one-pass threads, one per CPU, created on first use."""
+    with _pools_lock:
+        if not _pools:
+            try:
+                n = len(os.sched_getaffinity(0))
+            except AttributeError:  # not on Linux
+                n = os.cpu_count() or 1
+            _pools.append(ThreadPoolExecutor(n, thread_name_prefix="tagscope-flat"))
+        return _pools[0]

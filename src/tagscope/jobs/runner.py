@@ -3,18 +3,24 @@
 A job's work is a function taking a progress callback ``report(n_done, n_total)`` and returning
 a JSON-able result. Work is written to be resumable (it skips what an earlier, killed run
 finished), so running the same job again after a kill continues where it stopped.
+
+A job that fails records its error message in the catalog (``Job.error``: what ``GET
+/api/jobs/{id}`` shows); one running in the background also logs it with its traceback on the
+``tagscope.jobs`` logger, since no caller is there to see the exception.
 """
 
 from __future__ import annotations
 
-import contextlib
+import logging
 import threading
 import time
 from collections.abc import Callable
 from typing import Any
 
-from tagscope.domain import Job, JobStatus
+from tagscope.domain import Job, JobStatus, TagscopeError
 from tagscope.store import Catalog
+
+log = logging.getLogger("tagscope.jobs")
 
 ProgressFn = Callable[[int, int], None]
 Work = Callable[[ProgressFn], dict[str, Any]]
@@ -48,8 +54,10 @@ class LocalRunner:
         job = self.catalog.create_job(kind, dataset_id, params)
 
         def target() -> None:
-            with contextlib.suppress(Exception):
+            try:
                 self._execute(job.id, work, None)
+            except Exception:
+                log.exception("job %d (%s) failed", job.id, kind)
 
         threading.Thread(target=target, name=f"tagscope-job-{job.id}", daemon=True).start()
         return job
@@ -70,6 +78,14 @@ class LocalRunner:
         try:
             result = work(report)
         except BaseException as exc:
-            self.catalog.update_job(job_id, status=JobStatus.ERROR, error=f"{exc}")
+            self.catalog.update_job(job_id, status=JobStatus.ERROR, error=error_message(exc))
             raise
         self.catalog.update_job(job_id, status=JobStatus.DONE, result=result)
+
+
+def error_message(exc: BaseException) -> str:
+    """The job's error as its status shows it: a Tagscope error's own message; any other
+    exception (a bug, a full disk) with its type, which its message alone often lacks."""
+    if isinstance(exc, TagscopeError):
+        return str(exc)
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__

@@ -5,11 +5,20 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import re
+import warnings
+import zlib
+from collections.abc import Iterator
 
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, UnidentifiedImageError
 
-from tagscope.domain import MediaInfo
+from tagscope.domain import MediaInfo, ValidationError
 from tagscope.media.errors import MediaError
+
+MAX_PIXELS_VARIABLE = "TAGSCOPE_MAX_IMAGE_PIXELS"
+DEFAULT_MAX_PIXELS = 100_000_000
+# Our own limit (checked on the header, before any pixel is decoded) replaces Pillow's warning.
+warnings.simplefilter("ignore", Image.DecompressionBombWarning)
 
 IMAGE_SUFFIXES = frozenset(
     {".jpg", ".jpeg", ".jpe", ".png", ".gif", ".bmp", ".webp", ".tif", ".tiff"}
@@ -31,6 +40,19 @@ _JPEG_FRAMES = frozenset(
 _EXIF_ORIENTATION = 0x0112
 # EXIF orientations 5-8 rotate by 90 degrees: the displayed image is height x width.
 _TRANSPOSED = frozenset({5, 6, 7, 8})
+_ORIENT = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
+# A larger PNG is decoded in strips of about this many bytes, each reduced as it comes.
+_STRIP_BYTES = 4 << 20
+# 8-bit PNG layouts the strip decoder handles: bytes per pixel.
+_PNG_STRIP_MODES = {"L": 1, "LA": 2, "RGB": 3, "RGBA": 4}
 
 
 def read_media_info(path: str | os.PathLike[str]) -> MediaInfo:
@@ -56,8 +78,14 @@ def read_media_info(path: str | os.PathLike[str]) -> MediaInfo:
     ------
     MediaError
         The file is missing, unreadable, empty, not an image, corrupt or truncated; the message
-        is the reason.
+        is the reason (an image above :func:`max_image_pixels` is refused from its header).
     """
+    return read_media(path)[0]
+
+
+def read_media(path: str | os.PathLike[str]) -> tuple[MediaInfo, bytes]:
+    """:func:`read_media_info` and the file's bytes, for a caller that needs them too (a
+    thumbnail made from the same read)."""
     try:
         with open(path, "rb") as f:
             data = f.read()
@@ -70,36 +98,38 @@ def read_media_info(path: str | os.PathLike[str]) -> MediaInfo:
     if not data:
         raise MediaError("empty file")
     width, height, fmt = _probe(data)
-    return MediaInfo(
+    info = MediaInfo(
         size=len(data),
         width=width,
         height=height,
         format=fmt,
         content_hash=hashlib.sha256(data).hexdigest(),
     )
+    return info, data
 
 
 def _probe(data: bytes) -> tuple[int, int, str]:
     if data.startswith(b"\xff\xd8\xff") and _has_end_marker(data, "jpeg"):
-        size = _jpeg_size(data)
-        if size is not None:
-            return size[0], size[1], "jpeg"
+        frame = jpeg_frame(data)
+        if frame is not None:
+            check_pixels(frame[0], frame[1])
+            return frame[0], frame[1], "jpeg"
     try:
-        with Image.open(io.BytesIO(data)) as im:
+        with open_image(data) as im:
             width, height = im.size
             fmt = (im.format or "").lower()
             if not _has_end_marker(data, fmt):
                 im.load()
-            if "exif" in im.info and im.getexif().get(_EXIF_ORIENTATION) in _TRANSPOSED:
+            if _orientation(im) in _TRANSPOSED:
                 width, height = height, width
+    except MediaError:
+        raise
     except UnidentifiedImageError:
         # Pillow says "cannot identify" also when a known format's header is damaged.
         fmt = _signature(data)
         if fmt:
             raise MediaError(f"corrupt image: unreadable {fmt} header") from None
         raise MediaError("not an image (unknown format)") from None
-    except Image.DecompressionBombError as exc:
-        raise MediaError(f"image too large: {exc}") from None
     # Pillow signals damaged data with many exception types (OSError, SyntaxError,
     # struct.error, ValueError, ...): any of them means the file cannot be used.
     except Exception as exc:
@@ -109,15 +139,16 @@ def _probe(data: bytes) -> tuple[int, int, str]:
     return width, height, fmt
 
 
-def _jpeg_size(data: bytes) -> tuple[int, int] | None:
-    """Width and height from a JPEG's frame header, or None to leave the file to Pillow.
+def jpeg_frame(data: bytes) -> tuple[int, int, int] | None:
+    """Width, height and number of colour components from a JPEG's frame header, or None to
+    leave the file to Pillow.
 
     Walking the markers takes microseconds where ``Image.open`` takes a tenth of a millisecond,
     which is most of the probing time of a small JPEG. Files with EXIF data (which may rotate
     them) or anything unusual are left to Pillow.
     """
     pos = 2
-    while pos + 9 <= len(data):
+    while pos + 10 <= len(data):
         if data[pos] != 0xFF:
             return None
         marker = data[pos + 1]
@@ -126,7 +157,7 @@ def _jpeg_size(data: bytes) -> tuple[int, int] | None:
         elif marker in _JPEG_FRAMES:
             height = data[pos + 5] << 8 | data[pos + 6]
             width = data[pos + 7] << 8 | data[pos + 8]
-            return (width, height) if width and height else None
+            return (width, height, data[pos + 9]) if width and height else None
         elif marker == 0xE1 and data[pos + 4 : pos + 10] == b"Exif\0\0":
             return None
         else:
@@ -150,8 +181,210 @@ def _has_end_marker(data: bytes, fmt: str) -> bool:
     return False
 
 
-def load_rgb(path: str | os.PathLike[str]) -> Image.Image:
-    """Decode an image file to RGB, applying its EXIF orientation."""
-    with Image.open(path) as im:
-        im = ImageOps.exif_transpose(im)
-        return im.convert("RGB")
+def max_image_pixels() -> int:
+    """The most pixels an image may have (``TAGSCOPE_MAX_IMAGE_PIXELS``, default 100 million).
+
+    Read at each call, so a server or a test can change it. Decoding needs about 4 bytes a pixel
+    where no reduced decoding applies (formats other than JPEG and 8-bit PNG).
+
+    Raises
+    ------
+    ValidationError
+        The variable is not a positive whole number.
+    """
+    value = os.environ.get(MAX_PIXELS_VARIABLE, "").strip().replace("_", "")
+    if not value:
+        return DEFAULT_MAX_PIXELS
+    if not value.isdigit() or int(value) < 1:
+        raise ValidationError(
+            f"{MAX_PIXELS_VARIABLE} must be a positive whole number of pixels, not {value!r}",
+            field=MAX_PIXELS_VARIABLE,
+        )
+    return int(value)
+
+
+def check_pixels(width: int, height: int) -> None:
+    """Refuse an image of ``width`` x ``height`` above :func:`max_image_pixels`.
+
+    Raises
+    ------
+    MediaError
+        The image is too large; the message names its size, the limit and how to raise it.
+    """
+    limit = max_image_pixels()
+    if width * height > limit:
+        raise MediaError(
+            f"image too large: {width * height / 1e6:.1f} megapixels ({width}x{height}), above "
+            f"the limit of {limit / 1e6:g} (set {MAX_PIXELS_VARIABLE} to raise it)"
+        )
+
+
+def open_image(source: str | os.PathLike[str] | bytes) -> Image.Image:
+    """Open an image lazily (its header only) and refuse it if it is too large.
+
+    Raises
+    ------
+    MediaError
+        Above the pixel limit (:func:`check_pixels`); Pillow's own errors pass through.
+    """
+    # Pillow's own bomb check follows ours: it raises only above twice the limit, where ours
+    # has refused the image first; the warning below that is silenced above.
+    Image.MAX_IMAGE_PIXELS = max_image_pixels()
+    fp = io.BytesIO(source) if isinstance(source, bytes) else source
+    try:
+        im = Image.open(fp)
+    except Image.DecompressionBombError as exc:
+        # Pillow's message holds the pixel count, not the size: say it as our own check does.
+        found = re.search(r"\((\d+) pixels\)", str(exc))
+        pixels = f"{int(found[1]) / 1e6:.1f} megapixels" if found else "more pixels"
+        raise MediaError(
+            f"image too large: {pixels}, above the limit of {Image.MAX_IMAGE_PIXELS / 1e6:g} "
+            f"(set {MAX_PIXELS_VARIABLE} to raise it)"
+        ) from None
+    try:
+        check_pixels(*im.size)
+    except MediaError:
+        im.close()
+        raise
+    return im
+
+
+def load_rgb(source: str | os.PathLike[str] | bytes, *, min_side: int | None = None) -> Image.Image:
+    """Decode an image file (or its bytes) to RGB, applying its EXIF orientation.
+
+    Parameters
+    ----------
+    source : path-like or bytes
+        The image.
+    min_side : int, optional
+        Decode at a reduced scale that keeps at least this many pixels a side: a large JPEG
+        decodes at 1/2 to 1/8 scale (Pillow's ``draft``), a large PNG strip by strip, so memory
+        stays far below that of the whole picture. None decodes at full size.
+
+    Raises
+    ------
+    MediaError
+        Missing file, not an image, corrupt, or above the pixel limit; the message is the reason.
+    """
+    try:
+        with open_image(source) as im:
+            return to_rgb(im, (min_side, min_side) if min_side else None)
+    except MediaError:
+        raise
+    except FileNotFoundError:
+        raise MediaError("file not found") from None
+    except UnidentifiedImageError:
+        raise MediaError("not an image (unknown format)") from None
+    except Exception as exc:  # Pillow's many exception types for damaged data
+        raise MediaError(f"cannot decode the image: {exc}") from None
+
+
+def to_rgb(im: Image.Image, box: tuple[int, int] | None) -> Image.Image:
+    """Decode an opened image to upright RGB, reduced while it still covers ``box``.
+
+    ``box`` is in the file's own orientation. A JPEG is decoded at the smallest 1/2..1/8 scale
+    that covers it; other images are reduced by a whole factor while they cover twice ``box``
+    (Pillow's ``reducing_gap``), which a final resize then brings down with little aliasing.
+    Orientation and conversion come after the reduction, so the full-size picture is never
+    copied (``exif_transpose`` and ``convert`` each copy what they are given).
+    """
+    orientation = _orientation(im)
+    reduced = _reduced(im, box) if box else im
+    rgb = reduced.convert("RGB")
+    method = _ORIENT.get(orientation)
+    return rgb.transpose(method) if method is not None else rgb
+
+
+def _orientation(im: Image.Image) -> int:
+    """The EXIF orientation (1: upright), read without decoding the pixels."""
+    # A PNG's getexif() decodes the whole image to look for an eXIf chunk after the pixels.
+    if im.format == "PNG" and "exif" not in im.info:
+        return 1
+    try:
+        return int(im.getexif().get(_EXIF_ORIENTATION, 1))
+    except Exception:  # a damaged EXIF block does not make the picture unusable
+        return 1
+
+
+def _reduced(im: Image.Image, box: tuple[int, int]) -> Image.Image:
+    if im.format == "JPEG":
+        im.draft(im.mode if im.mode in ("RGB", "L") else None, box)
+        return im
+    factor = min(im.size[0] // (2 * box[0]), im.size[1] // (2 * box[1]))
+    if factor < 2:
+        return im
+    if im.format == "PNG" and _png_strippable(im):
+        return _png_in_strips(im, factor)
+    # Reduced before converting where Pillow can average the mode itself (a palette, 16-bit or
+    # CMYK image becomes RGB first).
+    return (im if im.mode in _PNG_STRIP_MODES else im.convert("RGB")).reduce(factor)
+
+
+def _png_strippable(im: Image.Image) -> bool:
+    tile = getattr(im, "tile", None)
+    return (
+        im.mode in _PNG_STRIP_MODES
+        and not im.info.get("interlace")
+        and not getattr(im, "is_animated", False)
+        and bool(tile)
+        and len(tile) == 1
+        and tile[0][0] == "zip"
+        and tile[0][3] == im.mode
+    )
+
+
+def _png_in_strips(im: Image.Image, factor: int) -> Image.Image:
+    """Decode a non-interlaced 8-bit PNG a strip of rows at a time, each reduced by ``factor``.
+
+    Pillow's PNG decoder fills a whole image; fed one strip's rows (with the row above, already
+    unfiltered, first, which PNG's filters refer to), it decodes that strip alone.
+    """
+    width, height = im.size
+    row_bytes = 1 + width * _PNG_STRIP_MODES[im.mode]
+    rows = max(1, _STRIP_BYTES // (4 * width) // factor) * factor
+    out = Image.new(im.mode, (-(-width // factor), -(-height // factor)))
+    inflate, chunks = zlib.decompressobj(), _png_idat(im)
+    above = b""
+    for top in range(0, height, rows):
+        n = min(rows, height - top)
+        raw = _inflate(inflate, chunks, n * row_bytes)
+        if len(raw) < n * row_bytes:
+            raise MediaError("truncated image")
+        first = 1 if above else 0
+        strip = Image.new(im.mode, (width, n + first))
+        decoder = Image._getdecoder(im.mode, "zip", im.mode)
+        decoder.setimage(strip.im, (0, 0, width, n + first))
+        done, err = decoder.decode(zlib.compress(b"\0" + above + raw if above else raw, 0))
+        if done >= 0 or err < 0:
+            raise MediaError(f"corrupt image: PNG decoder error {err}")
+        out.paste(strip.reduce(factor, box=(0, first, width, n + first)), (0, top // factor))
+        above = strip.crop((0, n + first - 1, width, n + first)).tobytes()
+    return out
+
+
+def _png_idat(im: Image.Image) -> Iterator[bytes]:
+    """The compressed pixel data of an opened PNG, chunk by chunk."""
+    fp = im.fp
+    assert fp is not None
+    fp.seek(im.tile[0][2] - 8)  # the first IDAT's length and type
+    while True:
+        head = fp.read(8)
+        if len(head) < 8 or head[4:] != b"IDAT":
+            return
+        body = fp.read(int.from_bytes(head[:4], "big"))
+        fp.read(4)  # CRC
+        if body:
+            yield body
+
+
+def _inflate(inflate: zlib._Decompress, chunks: Iterator[bytes], size: int) -> bytes:
+    """The next ``size`` bytes of inflated data, or all there is left."""
+    parts, total = [], 0
+    while total < size:
+        data = inflate.unconsumed_tail or next(chunks, b"")
+        out = inflate.decompress(data, size - total)
+        if not out and not data:
+            break
+        parts.append(out)
+        total += len(out)
+    return b"".join(parts)

@@ -1,15 +1,16 @@
-"""Thumbnails: made once per content hash and cached as JPEG files in the workspace."""
+"""Thumbnails: made once per content hash and cached as JPEG files in the workspace (a small
+upright JPEG is its own thumbnail)."""
 
 from __future__ import annotations
 
 import os
-import shutil
 import uuid
 from pathlib import Path
 
-from PIL import Image, ImageOps
+from PIL import Image
 
 from tagscope.media.errors import MediaError
+from tagscope.media.images import jpeg_frame, open_image, to_rgb
 
 THUMBNAIL_SIZE = 256
 _EXIF_ORIENTATION = 0x0112
@@ -30,10 +31,14 @@ def ensure_thumbnail(
     folder: Path,
     *,
     max_side: int = THUMBNAIL_SIZE,
+    data: bytes | None = None,
 ) -> tuple[Path, bool]:
-    """Make the thumbnail of ``source`` unless the cache has it already.
+    """The thumbnail of ``source``: made unless the cache has it, or the file itself.
 
-    Identical files share one thumbnail, since the cache is keyed by content hash.
+    Identical files share one thumbnail, since the cache is keyed by content hash. A small
+    upright RGB or grey JPEG is its own thumbnail: its path is returned and nothing is written
+    (copying it costs more than reading and hashing it). Large images are decoded at a reduced
+    scale (JPEG at 1/2..1/8, PNG strip by strip), so memory stays far below the full picture's.
 
     Parameters
     ----------
@@ -44,8 +49,9 @@ def ensure_thumbnail(
     folder : Path
         The cache folder (``Workspace.paths.thumbnails``).
     max_side : int, default 256
-        The thumbnail's longer side in pixels; smaller images keep their size (a small JPEG
-        is copied as it is).
+        The thumbnail's longer side in pixels; smaller images keep their size.
+    data : bytes, optional
+        The file's bytes, when the caller has read them already (an import).
 
     Returns
     -------
@@ -55,20 +61,21 @@ def ensure_thumbnail(
     Raises
     ------
     MediaError
-        The image cannot be decoded.
+        The image cannot be decoded, or it is above the pixel limit.
     """
+    if data is not None and _is_own_jpeg(data, max_side):
+        return Path(source), False
     target = thumbnail_path(folder, content_hash)
     if target.exists():
         return target, False
-    thumb: Image.Image | None = None
     try:
-        with Image.open(source) as im:
-            if not _is_own_thumbnail(im, max_side):
-                # A JPEG is decoded straight at 1/2, 1/4 or 1/8 scale when that still covers
-                # max_side: several times faster than decoding it whole.
-                im.draft("RGB", (max_side, max_side))
-                thumb = ImageOps.exif_transpose(im).convert("RGB")
-                thumb.thumbnail((max_side, max_side), Image.Resampling.BICUBIC)
+        with open_image(source if data is None else data) as im:
+            if data is None and _is_own_thumbnail(im, max_side):
+                return Path(source), False
+            thumb = to_rgb(im, _box(im, max_side))
+        thumb.thumbnail((max_side, max_side), Image.Resampling.BICUBIC)
+    except MediaError:
+        raise
     except FileNotFoundError:
         raise MediaError("file not found") from None
     # As when probing, Pillow reports damaged data with many exception types.
@@ -77,26 +84,50 @@ def ensure_thumbnail(
     # Write then rename: a reader (or a concurrent import) never sees half a file.
     partial = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
     try:
-        _write(thumb, source, partial)
+        thumb.save(partial, "JPEG", quality=85)
     except FileNotFoundError:  # the first thumbnail of its sub-folder
         target.parent.mkdir(parents=True, exist_ok=True)
-        _write(thumb, source, partial)
+        thumb.save(partial, "JPEG", quality=85)
     os.replace(partial, target)
     return target, True
 
 
-def _write(thumb: Image.Image | None, source: str | os.PathLike[str], path: Path) -> None:
-    if thumb is None:
-        shutil.copyfile(source, path)
-    else:
-        thumb.save(path, "JPEG", quality=85)
+def ready_thumbnail(
+    source: str | os.PathLike[str],
+    content_hash: str,
+    folder: Path,
+    *,
+    data: bytes,
+    max_side: int = THUMBNAIL_SIZE,
+) -> Path | None:
+    """The thumbnail of ``source`` when having it costs no decoding, else None.
+
+    That is the file itself (a small upright JPEG, judged from its frame header in ``data``)
+    or one already cached; any other must be made by :func:`ensure_thumbnail`, which costs a
+    decode (about 2-4 ms for a 640x480 photo) that an import may leave to later.
+    """
+    if _is_own_jpeg(data, max_side):
+        return Path(source)
+    target = thumbnail_path(folder, content_hash)
+    return target if target.exists() else None
+
+
+def _box(im: Image.Image, max_side: int) -> tuple[int, int]:
+    """The thumbnail's size in the file's own orientation (what reduced decoding must cover)."""
+    width, height = im.size
+    scale = min(1.0, max_side / max(width, height))
+    return max(1, round(width * scale)), max(1, round(height * scale))
+
+
+def _is_own_jpeg(data: bytes, max_side: int) -> bool:
+    """:func:`_is_own_thumbnail` from the file's bytes alone (its frame header)."""
+    frame = jpeg_frame(data) if data.startswith(b"\xff\xd8\xff") else None
+    # No EXIF block (jpeg_frame gives None then), one or three components: L or RGB.
+    return frame is not None and max(frame[:2]) <= max_side and frame[2] in (1, 3)
 
 
 def _is_own_thumbnail(im: Image.Image, max_side: int) -> bool:
-    """Whether ``im`` can serve as its thumbnail unchanged: a small, upright RGB or grey JPEG.
-
-    Copying it is far faster than decoding and encoding it again, and loses nothing.
-    """
+    """Whether ``im`` can serve as its thumbnail unchanged: a small, upright RGB or grey JPEG."""
     return (
         im.format == "JPEG"
         and max(im.size) <= max_side

@@ -15,13 +15,21 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
+from typing import TYPE_CHECKING
 
+from tagscope._lazy import deferred
 from tagscope.domain import Job
 from tagscope.domain.tags import SCORE_CHUNK_SIZE, GroupUse, Tag, TagVersion, TextPrompt
 from tagscope.domain.tags import TagGroup as _Group
-from tagscope.service import Workspace as _Workspace
-from tagscope.service import ground_truth as _ground_truth
-from tagscope.service import tags as _tags
+
+if TYPE_CHECKING:
+    from tagscope.service import ground_truth as _ground_truth
+    from tagscope.service import tags as _tags
+    from tagscope.service.workspace import Workspace as _Workspace
+else:
+    # Deferred: the tag use cases load scikit-learn, torch and the LLM client.
+    _ground_truth = deferred("tagscope.service.ground_truth")
+    _tags = deferred("tagscope.service.tags")
 
 Bar = Callable[[bool, str], AbstractContextManager[Callable[[int, int], None] | None]]
 

@@ -4,7 +4,7 @@ Examples
 --------
 >>> import tagscope as ts
 >>> ws = ts.open("tagscope-data")                                   # doctest: +SKIP
->>> ds = ws.dataset("coco")                                         # doctest: +SKIP
+>>> ds = ws.create_dataset("coco")                                  # doctest: +SKIP
 >>> ds.import_coco("instances.json", images="val2017/", captions="captions.json")  # doctest: +SKIP
 >>> ds.embed(kind="text")                                           # doctest: +SKIP
 >>> [(h.score, h.path) for h in ds.search("a dog", space="text", k=3)]  # doctest: +SKIP
@@ -12,23 +12,37 @@ Examples
 
 from __future__ import annotations
 
+import difflib
 import os
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from tqdm.auto import tqdm
-
+from tagscope._lazy import deferred
+from tagscope.domain import Dataset as _DatasetRecord
 from tagscope.domain import Hit, ImportReport, Item, Job, Label, NotFoundError, PairHit
 from tagscope.sdk import tags as _sdk_tags
-from tagscope.service import Workspace as _Workspace
 from tagscope.service import datasets as _datasets
-from tagscope.service import embeddings as _embeddings
-from tagscope.service import imports as _imports
-from tagscope.service import search as _search
-from tagscope.service import sql as _sql
+from tagscope.service.workspace import Workspace as _Workspace
+
+if TYPE_CHECKING:
+    from tagscope.service import embeddings as _embeddings
+    from tagscope.service import imports as _imports
+    from tagscope.service import search as _search
+    from tagscope.service import sql as _sql
+    from tagscope.service import thumbnails as _thumbnails
+    from tagscope.service.thumbnails import ThumbnailMode
+else:
+    # Deferred: opening a workspace and listing datasets must not load models, indexes or DuckDB.
+    _embeddings = deferred("tagscope.service.embeddings")
+    _imports = deferred("tagscope.service.imports")
+    _search = deferred("tagscope.service.search")
+    _sql = deferred("tagscope.service.sql")
+    _thumbnails = deferred("tagscope.service.thumbnails")
 
 PathLike = str | os.PathLike[str]
+
+_LISTED = 20  # dataset names a "no such dataset" message lists at most
 
 
 @contextmanager
@@ -37,6 +51,8 @@ def _bar(enabled: bool, desc: str) -> Iterator[Callable[[int, int], None] | None
     if not enabled:
         yield None
         return
+    from tqdm.auto import tqdm  # deferred: tqdm.auto looks for IPython widgets
+
     bar = tqdm(desc=desc, unit="item")
 
     def report(n_done: int, n_total: int) -> None:
@@ -69,23 +85,57 @@ class Workspace:
     def datasets(self) -> list[str]:
         return [d.name for d in _datasets.list_datasets(self._ws)]
 
-    def dataset(self, name: str, *, create: bool = True) -> Dataset:
-        """The dataset ``name``; created empty when missing unless ``create=False``."""
+    def dataset(self, name: str) -> Dataset:
+        """The existing dataset ``name`` (see :meth:`create_dataset` to make one).
+
+        Raises
+        ------
+        NotFoundError
+            No dataset has that name; the message lists the workspace's datasets and the
+            closest name, so a misspelling never creates an empty dataset.
+        """
         try:
             self._ws.dataset(name)
         except NotFoundError:
-            if not create:
-                raise
-            _datasets.create_dataset(self._ws, name)
+            raise NotFoundError(_missing_dataset(name, self.datasets())) from None
+        return Dataset(self._ws, name)
+
+    def create_dataset(self, name: str, *, description: str = "") -> Dataset:
+        """A new, empty dataset ``name``.
+
+        Raises
+        ------
+        AlreadyExistsError
+            A dataset has that name already (open it with :meth:`dataset`).
+        ValidationError
+            The name is not a valid dataset name.
+        """
+        _datasets.create_dataset(self._ws, name, description)
         return Dataset(self._ws, name)
 
     def delete_dataset(self, name: str) -> None:
         _datasets.delete_dataset(self._ws, name)
 
-    def sql(self, query: str, *, limit: int = 10_000, timeout_s: float = 10.0) -> _sql.SqlResult:
+    def sql(
+        self,
+        query: str,
+        *,
+        limit: int = 10_000,
+        timeout_s: float = 10.0,
+        max_bytes: int = 64 * 2**20,
+        max_columns: int = 1_000,
+    ) -> _sql.SqlResult:
         """Run read-only SQL over ``items``, ``labels`` and tag scores (``dt_<group>_visual``,
-        ``tags_<group>``); ``.rows``, ``.columns``, ``.records()``."""
-        return _sql.run_sql(self._ws, query, limit=limit, timeout_s=timeout_s)
+        ``tags_<group>``); ``.rows``, ``.columns``, ``.records()``. Limits: rows, seconds,
+        result bytes, columns, and memory (``TAGSCOPE_SQL_MEMORY_LIMIT``, default 4GB)."""
+        return _sql.run_sql(
+            self._ws,
+            query,
+            limit=limit,
+            timeout_s=timeout_s,
+            max_bytes=max_bytes,
+            max_columns=max_columns,
+        )
 
     def sql_tables(self) -> dict[str, list[tuple[str, str]]]:
         """The tables a query can read, with their (column, type) pairs."""
@@ -93,6 +143,17 @@ class Workspace:
 
     def __repr__(self) -> str:
         return f"Workspace({self.root!r})"
+
+
+def _missing_dataset(name: str, existing: list[str]) -> str:
+    """Why ``name`` does not open: what the workspace has, the closest name, how to create it."""
+    create = f"create_dataset({name!r}) makes a new one"
+    if not existing:
+        return f"no dataset named {name!r}: the workspace has no datasets; {create}"
+    close = difflib.get_close_matches(name, existing, n=1)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    shown = ", ".join(existing[:_LISTED]) + (", ..." if len(existing) > _LISTED else "")
+    return f"no dataset named {name!r}{hint} (datasets: {shown}; {create})"
 
 
 class Dataset:
@@ -106,15 +167,18 @@ class Dataset:
         """Counts, label names and embedding spaces."""
         return _datasets.describe_dataset(self._ws, self.name)
 
+    def _record(self) -> _DatasetRecord:
+        return self._ws.dataset(self.name)
+
     def __len__(self) -> int:
-        return self._ws.catalog.count_items(self._ws.dataset(self.name).id)
+        return self._ws.catalog.count_items(self._record().id)
 
     def __repr__(self) -> str:
         return f"Dataset({self.name!r}, {len(self)} items)"
 
     def items(self) -> Iterator[Item]:
         """Every item, in id order, fetched in batches."""
-        return self._ws.catalog.iter_items(self._ws.dataset(self.name).id)
+        return self._ws.catalog.iter_items(self._record().id)
 
     def item(self, item_id: int) -> Item:
         return self._ws.catalog.get_item(item_id)
@@ -124,28 +188,70 @@ class Dataset:
 
     # -- import -----------------------------------------------------------------------------
     def import_images(
-        self, folder: PathLike, *, labels_from_folders: bool = False, progress: bool = True
+        self,
+        folder: PathLike,
+        *,
+        labels_from_folders: bool = False,
+        thumbnails: ThumbnailMode | bool = "defer",
+        follow_symlinks: bool = False,
+        progress: bool = True,
     ) -> ImportReport:
+        """Import every image under ``folder``. ``thumbnails``: ``"defer"`` (default) makes now
+        only those that need no decoding and leaves the rest to :meth:`fill_thumbnails` (or
+        ``tagscope serve``, in the background); ``"now"`` (True) makes every one now, several
+        times slower on photos; ``"none"`` (False) makes none (the web app makes each on first
+        view). Names and links leading out of ``folder`` are refused and reported unless
+        ``follow_symlinks`` allows links to images."""
         with _bar(progress, "import") as report:
             return _imports.import_images(
                 self._ws,
                 self.name,
                 folder,
                 labels_from_folders=labels_from_folders,
+                thumbnails=thumbnails,
+                follow_symlinks=follow_symlinks,
                 progress=report,
             )
 
     def import_csv(
-        self, path: PathLike, *, base: PathLike | None = None, progress: bool = True
+        self,
+        path: PathLike,
+        *,
+        base: PathLike | None = None,
+        thumbnails: ThumbnailMode | bool = "defer",
+        follow_symlinks: bool = False,
+        progress: bool = True,
     ) -> ImportReport:
         with _bar(progress, "import") as report:
-            return _imports.import_csv(self._ws, self.name, path, base=base, progress=report)
+            return _imports.import_csv(
+                self._ws,
+                self.name,
+                path,
+                base=base,
+                thumbnails=thumbnails,
+                follow_symlinks=follow_symlinks,
+                progress=report,
+            )
 
     def import_json(
-        self, path: PathLike, *, base: PathLike | None = None, progress: bool = True
+        self,
+        path: PathLike,
+        *,
+        base: PathLike | None = None,
+        thumbnails: ThumbnailMode | bool = "defer",
+        follow_symlinks: bool = False,
+        progress: bool = True,
     ) -> ImportReport:
         with _bar(progress, "import") as report:
-            return _imports.import_json(self._ws, self.name, path, base=base, progress=report)
+            return _imports.import_json(
+                self._ws,
+                self.name,
+                path,
+                base=base,
+                thumbnails=thumbnails,
+                follow_symlinks=follow_symlinks,
+                progress=report,
+            )
 
     def import_coco(
         self,
@@ -153,6 +259,8 @@ class Dataset:
         *,
         images: PathLike,
         captions: PathLike | None = None,
+        thumbnails: ThumbnailMode | bool = "defer",
+        follow_symlinks: bool = False,
         progress: bool = True,
     ) -> ImportReport:
         with _bar(progress, "import") as report:
@@ -162,8 +270,16 @@ class Dataset:
                 annotations,
                 images=images,
                 captions=captions,
+                thumbnails=thumbnails,
+                follow_symlinks=follow_symlinks,
                 progress=report,
             )
+
+    def fill_thumbnails(self, *, progress: bool = True) -> Job:
+        """Make the thumbnails an import left to later, in parallel (a resumable job; see
+        ``service.thumbnails.fill_thumbnails``)."""
+        with _bar(progress, "thumbnails") as report:
+            return _thumbnails.fill_thumbnails(self._ws, self.name, progress=report)
 
     # -- embeddings -------------------------------------------------------------------------
     def embed(
@@ -189,8 +305,27 @@ class Dataset:
                 progress=report,
             )
 
-    def import_vectors(self, space: str, path: PathLike) -> Job:
-        return _embeddings.import_vectors(self._ws, self.name, space, path)
+    def import_vectors(
+        self,
+        space: str,
+        path: PathLike,
+        *,
+        ids_file: PathLike | None = None,
+        kind: str = "imported",
+        model: str | None = None,
+    ) -> Job:
+        """Import your own vectors into ``space`` (see ``service.embeddings.import_vectors``
+        for the file formats), as a job like :meth:`embed`: ``job.result`` holds ``space``,
+        ``dim``, ``n_imported`` and ``n_replaced``; a refused file raises and is recorded as
+        the job's error."""
+        params = {"space": space, "file": str(path), "kind": kind, "model": model}
+
+        def work(_report: Callable[[int, int], None]) -> dict[str, Any]:
+            return _embeddings.import_vectors(
+                self._ws, self.name, space, path, ids_file=ids_file, kind=kind, model=model
+            )
+
+        return self._ws.runner.run("import_vectors", self._record().id, params, work)
 
     # -- tags -------------------------------------------------------------------------------
     def create_tag_group(

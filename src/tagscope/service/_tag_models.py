@@ -12,7 +12,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -28,7 +28,9 @@ from tagscope.domain.tags import (
 from tagscope.embed import IMPORTED, load_embedder
 from tagscope.service.workspace import Workspace
 from tagscope.store.tag_catalog import TagCatalog
-from tagscope.tags.classifier import TagClassifier
+
+if TYPE_CHECKING:
+    from tagscope.tags.classifier import TagClassifier
 
 N_BACKGROUND = 4096  # rows offered as background (the classifier samples its own n_background)
 RANDOM_STATE = 0
@@ -201,6 +203,8 @@ def fit_tag(
         rng = np.random.default_rng(RANDOM_STATE)
         rows = np.sort(rng.choice(rows, N_BACKGROUND, replace=False))
     background = np.asarray(vectors.X[rows], np.float32)
+    from tagscope.tags.classifier import TagClassifier  # scikit-learn loads on the first fit
+
     clf = TagClassifier(random_state=RANDOM_STATE)
     try:
         return clf.fit(

@@ -10,12 +10,15 @@ input fails at once), and the caller gets the queued job, whose status and progr
 from __future__ import annotations
 
 import dataclasses
+import logging
 from typing import Any
 
-from tagscope.domain import Job
+from tagscope.domain import Job, ModelUnavailableError, ValidationError
 from tagscope.jobs import LocalRunner, ProgressFn, Work
-from tagscope.service import embeddings, ground_truth, tag_scoring
+from tagscope.service import embeddings, ground_truth, tag_scoring, thumbnails
 from tagscope.service.workspace import Workspace
+
+log = logging.getLogger(__name__)
 
 
 class _SubmittingRunner(LocalRunner):
@@ -47,10 +50,22 @@ def start_embeddings(
     model: str | None = None,
     batch_size: int | None = None,
 ) -> Job:
-    """Start :func:`tagscope.service.embeddings.compute_embeddings` as a background job."""
-    return embeddings.compute_embeddings(
-        in_background(ws), dataset, space=space, kind=kind, model=model, batch_size=batch_size
-    )
+    """Start :func:`tagscope.service.embeddings.compute_embeddings` as a background job.
+
+    ``model`` is one the server offers (:func:`~tagscope.service.embeddings.served_model`): a
+    client names no path of the server's disk, and learns nothing of it from the errors.
+    """
+    served = embeddings.served_model(ws, model)
+    try:
+        return embeddings.compute_embeddings(
+            in_background(ws), dataset, space=space, kind=kind, model=served, batch_size=batch_size
+        )
+    except ModelUnavailableError as exc:
+        if model is None:  # the server's own default: its message says how to provide it
+            raise
+        # The same answer as for a path (see served_model); the reason goes to the server's log.
+        log.warning("model %r asked for by a client is not available: %s", model, exc)
+        raise ValidationError(embeddings.model_unavailable(ws, model), field="model") from exc
 
 
 def start_publish(ws: Workspace, dataset: str, group: str, *, visibility: str | None = None) -> Job:
@@ -66,3 +81,8 @@ def start_apply(ws: Workspace, dataset: str, group: str) -> Job:
 def start_judge(ws: Workspace, dataset: str, group: str, tag: str, *, n: int) -> Job:
     """Start :func:`tagscope.service.ground_truth.judge_tag` (LLM verdicts on a sample)."""
     return ground_truth.judge_tag(in_background(ws), dataset, group, tag, n=n)
+
+
+def start_thumbnails(ws: Workspace, dataset: str) -> Job:
+    """Start :func:`tagscope.service.thumbnails.fill_thumbnails` as a background job."""
+    return thumbnails.fill_thumbnails(in_background(ws), dataset)

@@ -11,7 +11,9 @@ read from the score files (immutable, so they are cached in memory once read).
 
 from __future__ import annotations
 
+import logging
 import re
+from collections import Counter
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -22,13 +24,15 @@ import numpy as np
 from tagscope.domain import Hit, Item, Label, NotFoundError, ValidationError
 from tagscope.domain.tags import GroupUse, TagGroup
 from tagscope.media.errors import MediaError
+from tagscope.media.paths import FILE_MISSING, changed_since_import
 from tagscope.media.thumbnails import ensure_thumbnail
-from tagscope.service import _pages, search, tag_scoring, tags
+from tagscope.service import _pages, defaults, search, tag_scoring, tags
 from tagscope.service.workspace import Workspace
 from tagscope.store import grid
 from tagscope.store.scores import ScoreTables, ScoreVersion
 from tagscope.store.sql import FilteredItems
 
+_log = logging.getLogger("tagscope.media")
 _SNAPSHOTS = _pages.Snapshots()
 SNAPSHOT_MAX_IDS = _pages.SNAPSHOT_MAX_IDS
 
@@ -38,13 +42,40 @@ _TAG_SCORE = re.compile(r"^tags_[a-z0-9_]+\.[A-Za-z0-9_]+$")
 
 
 @dataclass(frozen=True, slots=True)
+class TagScore:
+    """One tag's score of an item, decided at the tag's current threshold, with the column that
+    holds it in SQL (``tags_animals.dog``, ``tags_animals.dog_2`` for a clashing name): faces show
+    these and never derive them."""
+
+    group: str
+    tag: str
+    score: float
+    threshold: float
+    decision: bool
+    column: str
+
+    @property
+    def key(self) -> str:
+        return f"{self.group}/{self.tag}"
+
+
+@dataclass(frozen=True, slots=True)
 class GridItem:
-    """One cell of the grid: the item, its label chips and its tag scores (``"group/tag"``)."""
+    """One cell of the grid: the item, its label chips and its tag scores."""
 
     item: Item
     labels: list[str] = field(default_factory=list)
-    scores: dict[str, float] = field(default_factory=dict)
-    tags: list[str] = field(default_factory=list)
+    tag_scores: list[TagScore] = field(default_factory=list)
+
+    @property
+    def scores(self) -> dict[str, float]:
+        """``"group/tag"`` -> score."""
+        return {t.key: t.score for t in self.tag_scores}
+
+    @property
+    def tags(self) -> list[str]:
+        """``"group/tag"`` of the tags decided positive."""
+        return [t.key for t in self.tag_scores if t.decision]
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,8 +92,15 @@ class ItemDetail:
     item: Item
     dataset: str
     labels: list[Label]
-    scores: dict[str, float]
-    tags: list[str]
+    tag_scores: list[TagScore]
+
+    @property
+    def scores(self) -> dict[str, float]:
+        return {t.key: t.score for t in self.tag_scores}
+
+    @property
+    def tags(self) -> list[str]:
+        return [t.key for t in self.tag_scores if t.decision]
 
 
 @lru_cache(maxsize=64)
@@ -81,25 +119,24 @@ def _scores_of(ws: Workspace, v: ScoreVersion) -> tuple[np.ndarray, list[str], n
 
 @dataclass(frozen=True, slots=True)
 class _ItemScores:
-    """The current tag scores of some items: "group/tag" -> score, and the tags decided positive
-    at today's thresholds."""
+    """The current tag scores of some items, decided at today's thresholds."""
 
-    scores: dict[int, dict[str, float]]
-    positive: dict[int, list[str]]
+    tags: dict[int, list[TagScore]]
 
     @classmethod
     def of(cls, ws: Workspace, dataset_id: int, item_ids: list[int]) -> _ItemScores:
-        scores: dict[int, dict[str, float]] = {i: {} for i in item_ids}
-        positive: dict[int, list[str]] = {i: [] for i in item_ids}
-        versions = [v for v in ScoreTables(ws.paths.scores).scored() if v.dataset_id == dataset_id]
+        out: dict[int, list[TagScore]] = {i: [] for i in item_ids}
+        tables = ScoreTables(ws.paths.scores)
+        versions = [v for v in tables.scored() if v.dataset_id == dataset_id]
         if not versions:
-            return cls(scores, positive)
+            return cls(out)
         groups = grid.tag_thresholds(ws.catalog)
         wanted = np.asarray(item_ids, np.int64)
         for v in versions:
             if v.group not in groups:
                 continue
             group, thresholds = groups[v.group]
+            columns = tag_scoring.score_columns(ws, v.group)
             ids, names, matrix = _scores_of(ws, v)
             rows = np.searchsorted(ids, wanted).clip(max=max(len(ids) - 1, 0))
             hit = ids[rows] == wanted if len(ids) else np.zeros(len(wanted), bool)
@@ -108,15 +145,16 @@ class _ItemScores:
                     score = matrix[row, col]
                     if np.isnan(score):  # not scored
                         continue
-                    key = f"{group}/{name}"
-                    scores[item_id][key] = float(score)
+                    threshold = thresholds.get(name, v.thresholds[name])
                     # In float32, as score files and SQL views decide.
-                    if score >= np.float32(thresholds.get(name, v.thresholds[name])):
-                        positive[item_id].append(key)
-        return cls(scores, positive)
+                    decision = bool(score >= np.float32(threshold))
+                    out[item_id].append(
+                        TagScore(group, name, float(score), threshold, decision, columns[name])
+                    )
+        return cls(out)
 
-    def of_item(self, item_id: int) -> tuple[dict[str, float], list[str]]:
-        return self.scores.get(item_id, {}), self.positive.get(item_id, [])
+    def of_item(self, item_id: int) -> list[TagScore]:
+        return self.tags.get(item_id, [])
 
 
 def _validate_page(sort: str, limit: int, offset: int) -> None:
@@ -241,21 +279,40 @@ def list_items(
         more = len(items) == limit
     ids = [it.id for it in items]
     chips = grid.label_chips_of_items(ws.catalog, ids)
-    scores = _ItemScores.of(ws, items[0].dataset_id, ids) if items else None
-    cells = [
-        GridItem(it, chips[it.id], *(scores.of_item(it.id) if scores else ({}, []))) for it in items
-    ]
+    scores = _ItemScores.of(ws, items[0].dataset_id, ids) if items else _ItemScores({})
+    cells = [GridItem(it, chips[it.id], scores.of_item(it.id)) for it in items]
     next_cursor = after.encode() if more else None
     return GridPage(items=cells, total=total, next_cursor=next_cursor)
+
+
+def label_counts(ws: Workspace, dataset: str, where: str | None = None) -> dict[str, int]:
+    """Each label name and on how many of the dataset's items matching ``where`` it appears:
+    the grid's facets, which follow its filter (a grid filter, as :func:`list_items` takes).
+
+    Labels no matching item carries are left out. Raises ``SqlError`` (``field="where"``) as
+    :func:`list_items` does.
+    """
+    where = (where or "").strip()
+    if not where:
+        return ws.catalog.label_names(grid.dataset_id(ws.catalog, dataset))
+    counts: Counter[str] = Counter()
+    offset = 0
+    while True:  # a snapshot's worth of ids at a time, so memory stays bounded
+        found = _filter_items(ws, dataset, where, limit=SNAPSHOT_MAX_IDS, offset=offset)
+        for names in grid.label_chips_of_items(ws.catalog, found.ids).values():
+            counts.update(names)
+        offset += len(found.ids)
+        if not found.ids or offset >= found.total:
+            return dict(sorted(counts.items()))
 
 
 def get_item(ws: Workspace, item_id: int) -> ItemDetail:
     """One item with its labels and tag scores."""
     item = ws.catalog.get_item(item_id)
     dataset = grid.dataset_name(ws.catalog, item.dataset_id)
-    scores, positive = _ItemScores.of(ws, item.dataset_id, [item_id]).of_item(item_id)
+    scores = _ItemScores.of(ws, item.dataset_id, [item_id]).of_item(item_id)
     labels = ws.catalog.item_labels(item_id)
-    return ItemDetail(item, dataset, labels, scores, positive)
+    return ItemDetail(item, dataset, labels, scores)
 
 
 @dataclass(frozen=True, slots=True)
@@ -280,24 +337,45 @@ _MEDIA_TYPES = {
 }
 
 
+def _imported_file(item: Item) -> Path:
+    """The item's file, when it is still the one imported (see
+    :func:`tagscope.media.paths.changed_since_import`).
+
+    Raises
+    ------
+    NotFoundError
+        It is missing or changed; the answer says only that, the server's log says how.
+    """
+    size = item.media.size if item.media else None
+    reason = changed_since_import(item.path, size, item.mtime_ns)
+    if reason is None:
+        return Path(item.path)
+    _log.warning("not serving the file of item %d, %s: %s", item.id, item.path, reason)
+    what = "missing" if reason == FILE_MISSING else "changed since its import"
+    raise NotFoundError(f"the media file of item {item.id} is {what}")
+
+
 def get_media_file(ws: Workspace, item_id: int) -> MediaFile:
-    """The media file of item ``item_id`` as its import recorded it."""
+    """The media file of item ``item_id``, when it is still the one its import recorded."""
     item = ws.catalog.get_item(item_id)
-    path = Path(item.path)
-    if not path.is_file():
-        raise NotFoundError(f"the media file of item {item_id} is missing ({path.name})")
+    path = _imported_file(item)
     fmt = (item.media.format if item.media else "") or path.suffix.lstrip(".")
     etag = item.media.content_hash if item.media else f"{path.stat().st_mtime_ns:x}"
     return MediaFile(path, _MEDIA_TYPES.get(fmt.lower(), "application/octet-stream"), etag)
 
 
 def get_thumbnail_file(ws: Workspace, item_id: int) -> MediaFile:
-    """The thumbnail of item ``item_id``: from the workspace's cache, made there on first use."""
+    """The thumbnail of item ``item_id``: from the workspace's cache, made there on first use.
+
+    Its source must still be the file imported, since a thumbnail is made from it (or is the
+    file itself, for a small JPEG).
+    """
     item = ws.catalog.get_item(item_id)
     if item.media is None:
         raise NotFoundError(f"item {item_id} has no image to make a thumbnail of")
+    source = _imported_file(item)
     try:
-        path, _ = ensure_thumbnail(item.path, item.media.content_hash, ws.paths.thumbnails)
+        path, _ = ensure_thumbnail(source, item.media.content_hash, ws.paths.thumbnails)
     except MediaError as exc:
         raise NotFoundError(f"no thumbnail for item {item_id}: {exc}") from exc
     return MediaFile(path, "image/jpeg", f"t-{item.media.content_hash}")
@@ -311,10 +389,20 @@ def similar_items(ws: Workspace, item_id: int, **options: Any) -> list[Hit]:
     """
     item = ws.catalog.get_item(item_id)
     dataset = grid.dataset_name(ws.catalog, item.dataset_id)
+    # Semantic spaces first: the phash neighbours of an ordinary photo look random.
+    space = options.get("space") or defaults.default_space(ws.catalog.list_spaces(item.dataset_id))
+    if space:
+        options["space"] = space
     return search.search_similar(ws, dataset, item_id=item_id, **options)
 
 
-def dataset_tag_groups(ws: Workspace, dataset: str) -> list[tuple[TagGroup, GroupUse | None]]:
-    """The tag groups ``dataset`` trains or applies, each with the dataset's scoring status."""
+def dataset_tag_groups(
+    ws: Workspace, dataset: str
+) -> list[tuple[TagGroup, GroupUse | None, dict[str, str]]]:
+    """The tag groups ``dataset`` trains or applies, each with the dataset's scoring status and
+    its scored tags' columns in SQL filters (tag -> ``tags_<group>.<column>``)."""
     uses = {u.group: u for u in tag_scoring.dataset_uses(ws, dataset)}
-    return [(g, uses.get(g.name)) for g in tags.list_groups(ws, dataset)]
+    return [
+        (g, uses.get(g.name), tag_scoring.score_columns(ws, g.name))
+        for g in tags.list_groups(ws, dataset)
+    ]

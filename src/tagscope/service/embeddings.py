@@ -8,6 +8,7 @@ killed loses at most the batch in flight and the next run continues from there.
 from __future__ import annotations
 
 import os
+import re
 from collections import Counter, deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -16,16 +17,17 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PIL import Image, ImageOps
+from PIL import Image
 
 from tagscope.domain import Dataset, Item, Job, NotFoundError, ValidationError
 from tagscope.embed import IMPORTED, KINDS, Embedder, load_embedder
 from tagscope.embed.text import text_lines
 from tagscope.index.select import open_index
 from tagscope.jobs.runner import ProgressFn
+from tagscope.media.images import load_rgb
 from tagscope.service.workspace import Workspace
 from tagscope.store import VectorStore
-from tagscope.store.vector_files import read_vector_file
+from tagscope.store.vector_files import VectorFile, open_vector_file
 
 DEFAULT_BATCH_SIZE = {"clip": 64, "text": 256, "phash": 256}
 """Items per batch (and per stored chunk) by kind."""
@@ -72,6 +74,55 @@ def _resolve(
             return name, existing["kind"], model or existing["model"]
     kind = kind or (name if name in KINDS else "clip")
     return name, kind, model
+
+
+MODEL_DIRS_ENV = "TAGSCOPE_MODEL_DIRS"
+"""Folders of model folders a server offers besides the workspace's ``models/`` (``os.pathsep``
+between them)."""
+
+_MODEL_ID = re.compile(r"[A-Za-z0-9][\w.-]*(/[A-Za-z0-9][\w.-]*)?")
+
+
+def model_folders(ws: Workspace) -> list[Path]:
+    """The configured model folders: the workspace's ``models/``, then ``$TAGSCOPE_MODEL_DIRS``."""
+    extra = [Path(p).expanduser() for p in os.environ.get(MODEL_DIRS_ENV, "").split(os.pathsep)]
+    return [ws.paths.models, *(p for p in extra if str(p) not in ("", "."))]
+
+
+def served_model(ws: Workspace, model: str | None) -> str | None:
+    """``model`` as a client of the server may name it: a model folder inside a configured model
+    folder (by its name, e.g. ``clip-b32``) or a model id (``org/name``), never a path of the
+    server's disk. Returns what :func:`compute_embeddings` takes (``None``: the default).
+
+    Raises
+    ------
+    ValidationError
+        Anything else: one message whatever exists on the disk, so that no answer tells
+        whether a path is there.
+    """
+    if model is None:
+        return None
+    if _MODEL_ID.fullmatch(model) and ".." not in model:
+        for root in model_folders(ws):
+            folder = root / model
+            if folder.is_dir():
+                return str(folder.resolve())
+        if not Path(model).exists():  # a relative path of the server's working folder is none
+            return model
+    raise ValidationError(model_unavailable(ws, model), field="model")
+
+
+def model_unavailable(ws: Workspace, model: str) -> str:
+    """Why a model a client named is not available (the same for every reason)."""
+    names = sorted(
+        p.name for root in model_folders(ws) if root.is_dir() for p in root.iterdir() if p.is_dir()
+    )
+    offered = f" ({', '.join(names[:20])})" if names else ""
+    return (
+        f"model {model!r} is not available on the server: name a model folder of its model "
+        f"folders{offered} or a model id (org/name) that it has or can download. A server "
+        f"offers the folders in its workspace's models/ folder and in {MODEL_DIRS_ENV}"
+    )
 
 
 def compute_embeddings(
@@ -145,11 +196,9 @@ def compute_embeddings(
 
 def _decode(path: str, min_side: int | None) -> Image.Image:
     """Decode to RGB with the EXIF orientation; a JPEG much larger than the model's input is
-    decoded at a reduced scale (at least ``min_side`` a side): faster, and far less memory."""
-    with Image.open(path) as im:
-        if min_side:
-            im.draft("RGB", (min_side, min_side))
-        return ImageOps.exif_transpose(im).convert("RGB")
+    decoded at a reduced scale (at least ``min_side`` a side): faster, and far less memory; one
+    above the pixel limit is refused from its header."""
+    return load_rgb(path, min_side=min_side)
 
 
 class _EmbedRun:
@@ -308,18 +357,20 @@ def import_vectors(
         )
     if kind != IMPORTED and not model:
         raise ValidationError(f"vectors of kind {kind!r} need the model that made them")
-    keys, vectors = read_vector_file(path, ids_file)
-    ids = _item_ids(ws, ds, path, keys)
-    vectors = _check_vectors(ws, ds, space, path, vectors)
-    ws.catalog.ensure_space(ds.id, space, kind, model or "user vectors", vectors.shape[1])
+    source = open_vector_file(path, ids_file)
+    ids = _item_ids(ws, ds, path, source.keys)
+    _check_vectors(ws, ds, space, source)  # every row, a chunk at a time, before storing any
+    ws.catalog.ensure_space(ds.id, space, kind, model or "user vectors", source.dim)
     store = ws.vectors(ds, space)
     n_replaced = int(np.isin(ids, store.ids()).sum())
-    store.append(ids, vectors)
+    for start, block in source.chunks():  # read again: memory stays bounded by a chunk
+        block /= np.linalg.norm(block, axis=1, keepdims=True)
+        store.append(ids[start : start + len(block)], block)
     store.compact()
     _build_search_index(store)
     return {
         "space": space,
-        "dim": int(vectors.shape[1]),
+        "dim": source.dim,
         "n_imported": len(ids),
         "n_replaced": n_replaced,
     }
@@ -373,32 +424,33 @@ def _item_ids(ws: Workspace, ds: Dataset, path: Path, keys: np.ndarray) -> np.nd
     return ids
 
 
-def _check_vectors(
-    ws: Workspace, ds: Dataset, space: str, path: Path, vectors: np.ndarray
-) -> np.ndarray:
-    """Finite, non-zero, of the space's dimension; returned with unit rows (float32)."""
-    if vectors.shape[1] == 0:
+def _check_vectors(ws: Workspace, ds: Dataset, space: str, source: VectorFile) -> None:
+    """Every row finite and non-zero, of the space's dimension; read a chunk at a time."""
+    path = source.path
+    if source.dim == 0:
         raise ValidationError(f"{path}: vectors have no components", field="file")
+    not_finite, zeros = [], []
+    for start, block in source.chunks():  # the file's own errors (ragged rows) first
+        finite = np.isfinite(block).all(axis=1)
+        not_finite.append(start + np.flatnonzero(~finite))
+        zeros.append(start + np.flatnonzero(finite & (np.linalg.norm(block, axis=1) == 0)))
     try:
         dim = ws.catalog.get_space(ds.id, space)["dim"]
     except NotFoundError:
         dim = None
-    if dim is not None and vectors.shape[1] != dim:
+    if dim is not None and source.dim != dim:
         raise ValidationError(
-            f"{path}: vectors have {vectors.shape[1]} dimensions, space {space!r} holds {dim}",
+            f"{path}: vectors have {source.dim} dimensions, space {space!r} holds {dim}",
             field="file",
         )
-    bad = ~np.isfinite(vectors).all(axis=1)
-    if bad.any():
-        rows = np.flatnonzero(bad)
+    rows = np.concatenate(not_finite)
+    if len(rows):
         raise ValidationError(
             f"{path}: {len(rows)} vectors hold NaN or infinite values (rows {_listed(rows)})",
             field="file",
         )
-    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-    if (norms == 0).any():
-        rows = np.flatnonzero(norms[:, 0] == 0)
+    rows = np.concatenate(zeros)
+    if len(rows):
         raise ValidationError(
             f"{path}: {len(rows)} vectors are all zeros (rows {_listed(rows)})", field="file"
         )
-    return (vectors / norms).astype(np.float32)

@@ -4,13 +4,19 @@ Each import reads its source whole first: a source file that is not valid (not J
 object, not UTF-8) raises :class:`ValidationError` before anything changes. Then it runs as an
 ``import`` job: files already in the dataset (keyed by absolute path) are not read again but get
 the labels and text the source adds; new files are probed (size, dimensions, format, hash) by a
-few threads, given a cached thumbnail, and inserted in batches. A file or record that cannot be
-used becomes an :class:`ImportProblem`; the import goes on and keeps what is there.
+few threads, given a thumbnail as ``thumbnails`` asks (see :mod:`tagscope.service.thumbnails`:
+by default only those that need no decoding, the rest left to the filler), and inserted in
+batches with their modification time. A
+file or record that cannot be used becomes an :class:`ImportProblem`; the import goes on and keeps
+what is there. Files stay inside the folder an import is given: a name with ``..``, an absolute
+name or a symbolic link leading out of it is such a problem, unless ``follow_symlinks`` allows
+links (see :class:`tagscope.media.paths.ImportFolder`). Items are keyed by their real path.
 """
 
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
@@ -36,8 +42,9 @@ from tagscope.labels.formats.folder import scan_folder
 from tagscope.labels.formats.json_list import read_json_list
 from tagscope.labels.formats.records import Entry, Parsed
 from tagscope.media.errors import MediaError
-from tagscope.media.images import read_media_info
-from tagscope.media.thumbnails import ensure_thumbnail
+from tagscope.media.images import read_media
+from tagscope.media.thumbnails import ensure_thumbnail, ready_thumbnail
+from tagscope.service.thumbnails import DEFAULT_MODE, ThumbnailMode, thumbnail_mode
 from tagscope.service.workspace import Workspace
 
 # Files per batch: one catalog transaction and one progress report each.
@@ -60,7 +67,8 @@ def import_images(
     folder: PathLike,
     *,
     labels_from_folders: bool = False,
-    thumbnails: bool = True,
+    thumbnails: ThumbnailMode | bool = DEFAULT_MODE,
+    follow_symlinks: bool = False,
     progress: ProgressFn | None = None,
 ) -> ImportReport:
     """Import every image under ``folder`` (recursively) into a dataset, creating it if needed.
@@ -73,25 +81,41 @@ def import_images(
         Scanned recursively; hidden files are skipped, other non-image files are reported.
     labels_from_folders : bool, default False
         The folder holding an image names its main classification label.
-    thumbnails : bool, default True
-        Make each image's thumbnail now (cached by content hash, made once).
+    thumbnails : {"defer", "now", "none"} or bool, default "defer"
+        ``"defer"``: settle the thumbnails that need no decoding (a small upright JPEG is its
+        own, a cached one is reused) and leave the others to
+        :func:`tagscope.service.thumbnails.fill_thumbnails` (``tagscope thumbnails``, or
+        ``tagscope serve`` in the background); ``"now"`` (True): make every one now;
+        ``"none"`` (False): none (each is made on its first view). Thumbnails are cached by
+        content hash and made once.
+    follow_symlinks : bool, default False
+        Follow symbolic links leading out of ``folder`` (to image files and folders); without
+        it they are reported and never opened.
     progress : callable, optional
         ``progress(n_done, n_total)`` over the files found.
 
     Returns
     -------
     ImportReport
-        ``n_added`` new items, ``n_existing`` files already there, ``n_labels`` new labels, and
-        a problem per unusable file.
+        ``n_added`` new items, ``n_existing`` files already there, ``n_labels`` new labels,
+        ``n_thumbnails_deferred`` thumbnails left to the filler, and a problem per unusable
+        file.
 
     Raises
     ------
     ValidationError
-        ``folder`` is not a folder, or the dataset name is invalid.
+        ``folder`` is not a folder, the dataset name or the ``thumbnails`` mode is invalid.
     """
     validate_dataset_name(dataset_name)
-    parsed = scan_folder(Path(folder), labels_from_folders=labels_from_folders)
-    params = {"format": "folder", "source": str(folder), "labels_from_folders": labels_from_folders}
+    parsed = scan_folder(
+        Path(folder), labels_from_folders=labels_from_folders, follow_symlinks=follow_symlinks
+    )
+    params = {
+        "format": "folder",
+        "source": str(folder),
+        "labels_from_folders": labels_from_folders,
+        "follow_symlinks": follow_symlinks,
+    }
     return _import(ws, dataset_name, parsed, params, thumbnails=thumbnails, progress=progress)
 
 
@@ -101,15 +125,16 @@ def import_csv(
     path: PathLike,
     *,
     base: PathLike | None = None,
-    thumbnails: bool = True,
+    thumbnails: ThumbnailMode | bool = DEFAULT_MODE,
+    follow_symlinks: bool = False,
     progress: ProgressFn | None = None,
 ) -> ImportReport:
     """Import the files a CSV list names, with its classification labels.
 
     Each row is ``file name, label, ...`` (the first label is the main one); see
     :func:`tagscope.labels.formats.csv_list.read_csv_list`. ``base`` is the folder file names
-    are relative to (default: the CSV file's folder). Other parameters and the result are as
-    for :func:`import_images`.
+    are relative to and stay inside (default: the CSV file's folder). Other parameters and the
+    result are as for :func:`import_images`.
 
     Raises
     ------
@@ -117,8 +142,10 @@ def import_csv(
         The CSV file is missing or not UTF-8 text, or the dataset name is invalid.
     """
     validate_dataset_name(dataset_name)
-    parsed = read_csv_list(Path(path), base=_folder(base) if base else None)
-    params = {"format": "csv", "source": str(path), "base": str(base) if base else None}
+    parsed = read_csv_list(
+        Path(path), base=_folder(base) if base else None, follow_symlinks=follow_symlinks
+    )
+    params = _list_params("csv", path, base, follow_symlinks)
     return _import(ws, dataset_name, parsed, params, thumbnails=thumbnails, progress=progress)
 
 
@@ -128,15 +155,16 @@ def import_json(
     path: PathLike,
     *,
     base: PathLike | None = None,
-    thumbnails: bool = True,
+    thumbnails: ThumbnailMode | bool = DEFAULT_MODE,
+    follow_symlinks: bool = False,
     progress: ProgressFn | None = None,
 ) -> ImportReport:
     """Import the files a JSON list names, with their classification labels.
 
     Entries are ``{"name", "mainClassificationLabel", "classificationLabels"}``; see
     :func:`tagscope.labels.formats.json_list.read_json_list`. ``base`` is the folder names are
-    relative to (default: the JSON file's folder). Other parameters and the result are as for
-    :func:`import_images`.
+    relative to and stay inside (default: the JSON file's folder). Other parameters and the
+    result are as for :func:`import_images`.
 
     Raises
     ------
@@ -144,8 +172,10 @@ def import_json(
         The file is missing, not valid JSON or not a list, or the dataset name is invalid.
     """
     validate_dataset_name(dataset_name)
-    parsed = read_json_list(Path(path), base=_folder(base) if base else None)
-    params = {"format": "json", "source": str(path), "base": str(base) if base else None}
+    parsed = read_json_list(
+        Path(path), base=_folder(base) if base else None, follow_symlinks=follow_symlinks
+    )
+    params = _list_params("json", path, base, follow_symlinks)
     return _import(ws, dataset_name, parsed, params, thumbnails=thumbnails, progress=progress)
 
 
@@ -156,7 +186,8 @@ def import_coco(
     *,
     images: PathLike,
     captions: PathLike | None = None,
-    thumbnails: bool = True,
+    thumbnails: ThumbnailMode | bool = DEFAULT_MODE,
+    follow_symlinks: bool = False,
     progress: ProgressFn | None = None,
 ) -> ImportReport:
     """Import the images of a COCO instances file with their boxes, polygons and masks.
@@ -170,7 +201,7 @@ def import_coco(
     annotations : path-like
         The instances file.
     images : path-like
-        The folder its ``file_name`` are relative to.
+        The folder its ``file_name`` are relative to and stay inside.
     captions : path-like, optional
         A COCO captions file.
 
@@ -182,15 +213,30 @@ def import_coco(
     """
     validate_dataset_name(dataset_name)
     parsed = read_coco(
-        Path(annotations), images=_folder(images), captions=Path(captions) if captions else None
+        Path(annotations),
+        images=_folder(images),
+        captions=Path(captions) if captions else None,
+        follow_symlinks=follow_symlinks,
     )
     params = {
         "format": "coco",
         "source": str(annotations),
         "images": str(images),
         "captions": str(captions) if captions else None,
+        "follow_symlinks": follow_symlinks,
     }
     return _import(ws, dataset_name, parsed, params, thumbnails=thumbnails, progress=progress)
+
+
+def _list_params(
+    fmt: str, path: PathLike, base: PathLike | None, follow_symlinks: bool
+) -> dict[str, Any]:
+    return {
+        "format": fmt,
+        "source": str(path),
+        "base": str(base) if base else None,
+        "follow_symlinks": follow_symlinks,
+    }
 
 
 def _folder(folder: PathLike) -> Path:
@@ -217,20 +263,22 @@ def _import(
     parsed: Parsed,
     params: dict[str, Any],
     *,
-    thumbnails: bool,
+    thumbnails: ThumbnailMode | bool,
     progress: ProgressFn | None,
 ) -> ImportReport:
+    mode = thumbnail_mode(thumbnails)
     ds = _dataset(ws, dataset_name)
     report = ImportReport(problems=list(parsed.problems))
-    params = {**params, "thumbnails": thumbnails}
+    params = {**params, "thumbnails": mode}
 
     def work(report_progress: ProgressFn) -> dict[str, Any]:
-        run = _ImportRun(ws, ds.id, report, thumbnails=thumbnails, progress=report_progress)
+        run = _ImportRun(ws, ds.id, report, thumbnails=mode, progress=report_progress)
         run.execute(parsed.entries)
         return {
             "n_added": report.n_added,
             "n_existing": report.n_existing,
             "n_labels": report.n_labels,
+            "n_thumbnails_deferred": report.n_thumbnails_deferred,
             "n_problems": len(report.problems),
             "problems": [
                 {"source": p.source, "reason": p.reason}
@@ -251,14 +299,17 @@ class _ImportRun:
         dataset_id: int,
         report: ImportReport,
         *,
-        thumbnails: bool,
+        thumbnails: ThumbnailMode,
         progress: ProgressFn,
     ) -> None:
         self.ws = ws
         self.dataset_id = dataset_id
         self.report = report
-        self.thumbnails = ws.paths.thumbnails if thumbnails else None
+        self.mode = thumbnails
+        self.folder = ws.paths.thumbnails
         self.progress = progress
+        # Paths whose thumbnail was left to the filler (set.add is atomic: probing threads).
+        self.deferred: set[str] = set()
 
     def execute(self, entries: Sequence[Entry]) -> None:
         merged = _merge(entries)
@@ -266,7 +317,7 @@ class _ImportRun:
         known = self.ws.catalog.existing_paths(self.dataset_id, paths)
         n_done = 0
         self.progress(0, len(paths))
-        workers = _WORKERS if self.thumbnails is None else _THUMBNAIL_WORKERS
+        workers = _THUMBNAIL_WORKERS if self.mode == "now" else _WORKERS
         with ThreadPoolExecutor(workers, thread_name_prefix="tagscope-import") as pool:
             old = [merged[p] for p in paths if p in known]
             new = [merged[p] for p in paths if p not in known]
@@ -297,21 +348,31 @@ class _ImportRun:
         """Insert the readable files of a batch with their labels; report the others."""
         items = []
         for entry, info in zip(batch, infos, strict=True):
-            if isinstance(info, str):
-                self.report.problems.append(ImportProblem(entry.path, info))
+            mtime_ns = info if isinstance(info, str) else _mtime_ns(entry.path, info)
+            if isinstance(info, str) or isinstance(mtime_ns, str):
+                self.report.problems.append(ImportProblem(entry.path, str(mtime_ns)))
             else:
-                items.append(NewItem(entry.path, info, text=entry.text, labels=entry.labels))
+                item = NewItem(
+                    entry.path, info, text=entry.text, labels=entry.labels, mtime_ns=mtime_ns
+                )
+                items.append(item)
         n_added, n_existing, n_labels = self.ws.catalog.add_items(self.dataset_id, items)
+        self.report.n_thumbnails_deferred += sum(item.path in self.deferred for item in items)
         self.report.n_added += n_added
         self.report.n_existing += n_existing  # added by another process since we looked
         self.report.n_labels += n_labels
 
     def _probe(self, path: str) -> MediaInfo | str:
-        """The file's media info (and its thumbnail made), or why it cannot be used."""
+        """The file's media info (and its thumbnail made or settled, from the same read), or why
+        it cannot be used."""
         try:
-            info = read_media_info(path)
-            if self.thumbnails is not None:
-                ensure_thumbnail(path, info.content_hash, self.thumbnails)
+            info, data = read_media(path)
+            if self.mode == "now":
+                ensure_thumbnail(path, info.content_hash, self.folder, data=data)
+            elif self.mode == "defer" and not ready_thumbnail(
+                path, info.content_hash, self.folder, data=data
+            ):
+                self.deferred.add(path)
         except MediaError as exc:
             return str(exc)
         return info
@@ -330,7 +391,7 @@ class _ImportRun:
         }
         if texts:
             self.ws.catalog.update_item_text(texts)
-        if self.thumbnails is not None:
+        if self.mode == "now":  # deferred ones are the filler's
             old = list(items.values())
             for item, reason in zip(old, pool.map(self._thumbnail, old), strict=True):
                 if reason:
@@ -338,13 +399,25 @@ class _ImportRun:
 
     def _thumbnail(self, item: Item) -> str | None:
         """Make the thumbnail of an item already there if it is missing; why not, or None."""
-        if self.thumbnails is None or item.media is None:
+        if item.media is None:
             return None
         try:
-            ensure_thumbnail(item.path, item.media.content_hash, self.thumbnails)
+            ensure_thumbnail(item.path, item.media.content_hash, self.folder)
         except MediaError as exc:
             return str(exc)
         return None
+
+
+def _mtime_ns(path: str, info: MediaInfo) -> int | str:
+    """The modification time of the file just probed (serving checks it is still the one
+    imported), or why it cannot be trusted."""
+    try:
+        st = os.lstat(path)
+    except OSError as exc:
+        return f"cannot read the file: {exc.strerror}"
+    if not stat.S_ISREG(st.st_mode) or st.st_size != info.size:
+        return "the file changed while it was imported"
+    return st.st_mtime_ns
 
 
 def _merge(entries: Sequence[Entry]) -> dict[str, Entry]:

@@ -3,8 +3,10 @@
 Tables: ``datasets``, ``items`` (with ``video_id``, ``keyframe_time_ms`` and metadata fields as
 columns), ``labels``, and for every scored tag group ``dt_<group>_<modality>`` (item_id, tag,
 score, decision, threshold, version) and ``tags_<group>`` (one score column per tag). Queries run
-in a sandbox: one read-only statement, no files, no network, a time limit and a row limit; every
-refusal is a :class:`~tagscope.domain.SqlRefusedError` saying why.
+in a sandbox: one read-only statement, no files, no network, and limits on time, rows, result
+bytes, columns and memory (the engine's, from ``TAGSCOPE_SQL_MEMORY_LIMIT``); every refusal is a
+:class:`~tagscope.domain.SqlRefusedError` saying why, every limit reached an
+:class:`~tagscope.domain.SqlError` saying how to raise it.
 
 Examples
 --------
@@ -19,10 +21,17 @@ from typing import Any
 
 from tagscope.domain import ValidationError
 from tagscope.service.workspace import Workspace
-from tagscope.store.sql import DEFAULT_MAX_ROWS, DEFAULT_TIMEOUT_S
+from tagscope.store.sql import (
+    DEFAULT_MAX_BYTES,
+    DEFAULT_MAX_COLUMNS,
+    DEFAULT_MAX_ROWS,
+    DEFAULT_TIMEOUT_S,
+)
 
 MAX_ROWS = 100_000
 MAX_TIMEOUT_S = 300.0
+MAX_BYTES = 2**30
+MAX_COLUMNS = 10_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +59,8 @@ def run_sql(
     *,
     limit: int = DEFAULT_MAX_ROWS,
     timeout_s: float = DEFAULT_TIMEOUT_S,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    max_columns: int = DEFAULT_MAX_COLUMNS,
 ) -> SqlResult:
     """Run one read-only SQL statement over the workspace's tables.
 
@@ -61,6 +72,10 @@ def run_sql(
         Rows returned at most (1..100_000).
     timeout_s : float, default 10
         Seconds the query may run (at most 300).
+    max_bytes : int, default 64 MiB
+        Bytes of the result (as Arrow data) at most (up to 1 GiB).
+    max_columns : int, default 1000
+        Columns of the result, and of any select list in the query, at most (up to 10_000).
 
     Raises
     ------
@@ -70,7 +85,8 @@ def run_sql(
     SqlTimeoutError
         The time limit was reached.
     SqlError
-        Syntax errors, unknown tables or columns.
+        Syntax errors, unknown tables or columns; the result size, column or memory limit
+        reached (the memory limit is the engine's: ``TAGSCOPE_SQL_MEMORY_LIMIT``, default 4GB).
     """
     if not sql or not sql.strip():
         raise ValidationError("give a SQL statement", field="sql")
@@ -81,12 +97,18 @@ def run_sql(
             f"timeout must be within (0, {MAX_TIMEOUT_S:g}] seconds, got {timeout_s}",
             field="timeout",
         )
+    for name, value, most in (("max_bytes", max_bytes, MAX_BYTES),
+                              ("max_columns", max_columns, MAX_COLUMNS)):  # fmt: skip
+        if not 1 <= value <= most:
+            raise ValidationError(f"{name} must be within 1..{most}, got {value}", field=name)
     with ws.sql_engine().session() as session:
-        result = session.execute(sql, max_rows=limit, timeout_s=timeout_s)
+        result = session.execute(
+            sql, max_rows=limit, timeout_s=timeout_s, max_bytes=max_bytes, max_columns=max_columns
+        )
     return SqlResult(
         columns=list(result.columns),
         types=list(result.types),
-        rows=[list(row) for row in result.rows],
+        rows=[list(row) for row in result.python_rows()],  # within the time limit too
         truncated=result.truncated,
         elapsed_ms=result.elapsed_ms,
     )
@@ -98,4 +120,13 @@ def list_tables(ws: Workspace) -> dict[str, list[tuple[str, str]]]:
         return session.tables()
 
 
-__all__ = ["MAX_ROWS", "SqlResult", "list_tables", "run_sql"]
+__all__ = [
+    "DEFAULT_MAX_BYTES",
+    "DEFAULT_MAX_COLUMNS",
+    "MAX_BYTES",
+    "MAX_COLUMNS",
+    "MAX_ROWS",
+    "SqlResult",
+    "list_tables",
+    "run_sql",
+]

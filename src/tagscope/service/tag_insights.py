@@ -17,7 +17,8 @@ import numpy as np
 from tagscope.domain import Dataset, NotFoundError, ValidationError
 from tagscope.domain.tags import Tag, TagGroup, TagState
 from tagscope.service import _tag_models as tm
-from tagscope.service.tag_scoring import matching_space, score_tables
+from tagscope.service import defaults
+from tagscope.service.tag_scoring import matching_space, score_columns, score_tables
 from tagscope.service.workspace import Workspace
 from tagscope.store.sql import score_column
 from tagscope.store.tag_catalog import TagCatalog
@@ -209,7 +210,7 @@ def preview_tag(
     *,
     threshold: float | None = None,
     view: str = "compare",
-    n: int = 24,
+    n: int = defaults.PREVIEW_SIZE,
     modality: str = "visual",
     stratified: bool | None = None,
     sort_by_score: bool | None = None,
@@ -326,7 +327,7 @@ def tag_histogram(
     # Round edges (0.68, not 0.6799999999999999): the counts and the filters use the same ones.
     edges = np.unique(np.round(np.linspace(min_score, 1.0, bins + 1), 10))
     hist = score_histogram(sc.scores, bins=edges)
-    col = score_column(grp.name, t.name)
+    col = score_columns(ws, grp.name).get(t.name) or score_column(grp.name, t.name)
     out = [
         HistogramBin(lo, hi, int(c), f"{col} >= {lo!r} AND {col} {'<=' if last else '<'} {hi!r}")
         for (lo, hi, last), c in zip(hist.ranges(), hist.counts, strict=True)

@@ -27,11 +27,13 @@ from tagscope.domain.tags import (
     TagState,
     TagVersion,
     Visibility,
+    group_slug,
 )
 from tagscope.jobs import ProgressFn
 from tagscope.service import _tag_models as tm
 from tagscope.service.workspace import Workspace
 from tagscope.store.scores import ScoreTables
+from tagscope.store.sql import tag_columns
 from tagscope.store.tag_catalog import TagCatalog
 from tagscope.tags.scoring import score_matrix
 
@@ -44,6 +46,14 @@ def _catalog(ws: Workspace) -> TagCatalog:
 
 def score_tables(ws: Workspace) -> ScoreTables:
     return ScoreTables(ws.paths.scores)
+
+
+def score_columns(ws: Workspace, group: str) -> dict[str, str]:
+    """Tag -> its reference in SQL filters (``tags_animals.dog``; ``tags_animals.dog_2`` where
+    scored versions hold two tags of one column name), as the SQL views name the columns."""
+    slug = group_slug(group)
+    tags = (t for v in score_tables(ws).scored(slug) for t in v.tags)
+    return {tag: f"tags_{slug}.{col}" for col, tag in tag_columns(tags).items()}
 
 
 def _vis(value: str) -> Visibility:
@@ -274,7 +284,7 @@ class _ScoringRun:
         def both(done: int, total: int) -> None:
             report(done, total)
             now = time.monotonic()
-            if now - self._last >= _USE_EVERY_S:
+            if now - self._last >= _USE_EVERY_S:  # the first call always: the resumed count
                 self._last = now
                 self.tc.update_use(self.grp.id, self.ds.id, n_done=done)
 
@@ -283,16 +293,17 @@ class _ScoringRun:
     def _score_all(self, report: ProgressFn) -> dict[str, Any]:
         progress = self._progress(report)
         total = int(sum(len(ids) for ids in self.by_table.values()))
-        done = n_scored = n_resumed = 0
         tables = score_tables(self.ws)
+        # Open every table's writer first, so the first progress reported counts what earlier
+        # runs finished (whole tables, parts), not 0 climbing through them.
+        todo = []
+        n_resumed = 0
         for table, ids in self.by_table.items():
-            n_parts = max(1, -(-len(ids) // self.chunk_size))
             if self.version in tables.versions(self.ds.id, self.grp.slug, table):
-                done += len(ids)  # finished by an earlier run that died before recording it
-                n_resumed += len(ids)
-                progress(done, total)
+                n_resumed += len(ids)  # finished by an earlier run that died before recording it
                 continue
             names, W, b, thresholds = self._weights(table)
+            n_parts = max(1, -(-len(ids) // self.chunk_size))
             try:
                 writer = tables.writer(
                     self.ds.id, self.grp.slug, self.version, table,
@@ -304,16 +315,18 @@ class _ScoringRun:
                     self.ds.id, self.grp.slug, self.version, table,
                     tags=names, thresholds=thresholds, n_parts=n_parts, restart=True,
                 )  # fmt: skip
-            missing = set(writer.missing_parts())
-            for part in range(n_parts):
-                chunk = ids[part * self.chunk_size : (part + 1) * self.chunk_size]
-                if part in missing:
-                    X, found = self.vectors.take(chunk)
-                    scores = score_matrix(X, W, b, normalize=True)
-                    writer.write_part(part, chunk[found], scores)
-                    n_scored += int(found.sum())
-                else:
-                    n_resumed += len(chunk)
+            missing = writer.missing_parts()
+            n_resumed += len(ids) - sum(len(self._chunk(ids, part)) for part in missing)
+            todo.append((ids, W, b, writer, missing))
+        done, n_scored = n_resumed, 0
+        progress(done, total)
+        for ids, W, b, writer, missing in todo:
+            for part in missing:
+                chunk = self._chunk(ids, part)
+                X, found = self.vectors.take(chunk)
+                scores = score_matrix(X, W, b, normalize=True)
+                writer.write_part(part, chunk[found], scores)
+                n_scored += int(found.sum())
                 done += len(chunk)
                 progress(done, total)
             # Another run may have finished the same version: its files are whole either way.
@@ -328,6 +341,9 @@ class _ScoringRun:
             "n_resumed": n_resumed,
             "tables": [self.grp.table(t) for t in self.by_table],
         }
+
+    def _chunk(self, ids: np.ndarray, part: int) -> np.ndarray:
+        return ids[part * self.chunk_size : (part + 1) * self.chunk_size]
 
     def _weights(self, table: str) -> tuple[list[str], np.ndarray, np.ndarray, dict[str, float]]:
         modality = str(tm.prompt_modality(table))

@@ -33,6 +33,7 @@ from tagscope.domain.tags import (
 )
 from tagscope.embed import IMPORTED
 from tagscope.service import _tag_models as tm
+from tagscope.service import defaults
 from tagscope.service.workspace import Workspace
 from tagscope.store.tag_catalog import TagCatalog
 
@@ -56,21 +57,28 @@ def _editable(ws: Workspace, dataset: str, group: str) -> tuple[Dataset, TagGrou
 
 
 def _default_space(ws: Workspace, ds: Dataset, space: str | None) -> str:
-    spaces = [s["name"] for s in ws.catalog.list_spaces(ds.id)]
+    """``space`` checked to exist, or the semantic space every face defaults to."""
     if space is not None:
         ws.catalog.get_space(ds.id, space)
         return space
-    if len(spaces) == 1:
-        return spaces[0]
+    spaces = ws.catalog.list_spaces(ds.id)
     if not spaces:
         raise ValidationError(
             f"dataset {ds.name!r} has no embedding space yet; run `tagscope embed {ds.name}` first",
             field="space",
         )
-    raise ValidationError(
-        f"dataset {ds.name!r} has several embedding spaces ({', '.join(spaces)}): choose one",
-        field="space",
-    )
+    chosen = defaults.default_space(spaces)
+    if chosen is None or not any(defaults.is_semantic(s["kind"]) for s in spaces):
+        names = ", ".join(s["name"] for s in spaces)
+        raise ValidationError(
+            f"dataset {ds.name!r} has no semantic embedding space, only {names}: a near-duplicate "
+            "hash compares pixels, not what a picture shows, so tags learnt from it follow "
+            f"colours and layout rather than content; run `tagscope embed {ds.name} --kind clip` "
+            f"(or `--kind text` for items with captions) and create the group again, or name "
+            f"the space (--space {spaces[0]['name']}) to use it anyway",
+            field="space",
+        )
+    return chosen
 
 
 def _new_tag(name: str, *, prompts: bool = True) -> Tag:
@@ -108,7 +116,10 @@ def create_group(
         positive text prompt. A bad line raises ``ValidationError`` naming it.
     visibility : {"secret", "shareable"}, default "secret"
     space : str, optional
-        The embedding space whose vectors the tags learn from; by default the dataset's only one.
+        The embedding space whose vectors the tags learn from; by default the semantic space
+        every face defaults to (:func:`tagscope.service.defaults.default_space`: ``clip``, then
+        ``text``, then imported vectors), named by the returned group's ``space``. A dataset
+        with only a ``phash`` space raises ``ValidationError`` unless ``space`` names it.
     """
     name = validate_group_name(group)
     names = parse_tag_names(names_text)
@@ -261,9 +272,11 @@ def unmark_items(ws: Workspace, dataset: str, group: str, tag: str, item_ids: Se
 
 # -- thresholds and ground truth (F-29) ---------------------------------------------------
 def save_threshold(ws: Workspace, dataset: str, group: str, tag: str, threshold: float) -> Tag:
-    """Save the tag's threshold: the decision column of score files written from now on.
+    """Save the tag's threshold: decisions (grid, SQL views, score files written from now on)
+    follow it at once.
 
-    A published group becomes pending until it is committed again.
+    A threshold is a setting of the published version, not a new definition: the group does
+    not become pending and needs no new publish.
     """
     _, grp = _editable(ws, dataset, group)
     _catalog(ws).set_threshold(grp.tag(tag).id, validate_threshold(threshold))

@@ -62,6 +62,7 @@ def _item(row: ItemRow) -> Item:
         text=row.text,
         split=row.split,
         metadata=dict(row.meta or {}),
+        mtime_ns=row.mtime_ns,
     )
 
 
@@ -187,6 +188,7 @@ class Catalog:
                 "height": it.media.height,
                 "format": it.media.format,
                 "content_hash": it.media.content_hash,
+                "mtime_ns": it.mtime_ns,
                 "text": it.text,
                 "split": it.split,
                 "metadata": it.metadata,

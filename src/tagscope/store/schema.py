@@ -61,6 +61,8 @@ class ItemRow(Base):
     height: Mapped[int | None] = mapped_column(Integer)
     format: Mapped[str | None] = mapped_column(String(16))
     content_hash: Mapped[str | None] = mapped_column(String(64), index=True)
+    # Serving checks the file is still the one imported (size and modification time).
+    mtime_ns: Mapped[int | None] = mapped_column(BigInteger)
     text: Mapped[str | None] = mapped_column(Text)
     split: Mapped[str | None] = mapped_column(String(16))
     meta: Mapped[dict[str, Any]] = mapped_column("metadata", JSON, default=dict)

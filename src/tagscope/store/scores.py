@@ -9,9 +9,11 @@ Layout under the workspace's ``scores/`` folder::
 
 A version is a folder of Parquet parts (a Parquet "dataset", readable as ``v000003/*.parquet`` by
 DuckDB, Spark or Trino). A scoring job writes one part per chunk of items into the ``.partial``
-folder, each part atomically (temporary file, then rename), and :meth:`ScoreWriter.finalize` renames
-the folder into place: readers see a version whole or not at all, a killed job resumes at its
-missing parts, and a finished version is never written again (versions are immutable).
+folder, each part atomically (written to a file without a name, Linux's ``O_TMPFILE``, then
+linked and renamed, so a killed job leaves no temporary file; elsewhere a named temporary file,
+removed on resume), and :meth:`ScoreWriter.finalize` renames the folder into place: readers see a
+version whole or not at all, a killed job resumes at its missing parts, and a finished version
+is never written again (versions are immutable).
 
 Rows are in long format, tag-major within a part (one row group per tag, so a filter on ``tag``
 skips the others):
@@ -44,6 +46,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 import pyarrow as pa
@@ -105,6 +108,29 @@ def _fsync_dir(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def _unnamed_file(folder: Path) -> BinaryIO | None:
+    """A file in ``folder`` with no name yet (Linux ``O_TMPFILE``; its data go away with the
+    process unless it is linked), or ``None`` where the system or file system has none."""
+    flag = getattr(os, "O_TMPFILE", None)
+    if flag is None or not os.path.isdir("/proc/self/fd"):
+        return None
+    try:
+        fd = os.open(folder, flag | os.O_WRONLY, 0o644)
+    except OSError:  # e.g. EOPNOTSUPP: a file system without unnamed files
+        return None
+    return os.fdopen(fd, "wb")
+
+
+def _link_unnamed(f: BinaryIO, path: Path) -> None:
+    """Give the unnamed file ``f`` the name ``path``. A directory fd makes ``os.link`` call
+    ``linkat`` with ``AT_SYMLINK_FOLLOW``; plain ``link`` would link the /proc symlink itself."""
+    folder = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.link(f"/proc/self/fd/{f.fileno()}", path.name, dst_dir_fd=folder)
+    finally:
+        os.close(folder)
 
 
 def _write_json(path: Path, data: dict) -> None:
@@ -244,18 +270,28 @@ class ScoreWriter:
         table = _to_table(ids, self.tags, s, self.spec["thresholds"], self.spec["version"])
         path = self.partial / _part_name(part)
         tmp = self.partial / f".{path.name}.{os.getpid()}.tmp"
-        pq.write_table(
-            table,
-            tmp,
-            row_group_size=max(len(ids), 1),
-            write_statistics=True,
+        options = {
+            "row_group_size": max(len(ids), 1),
+            "write_statistics": True,
             # Dictionaries only where values repeat: a score or id dictionary overflows and
             # falls back to plain pages, which costs readers ~2x. Random scores do not compress.
-            use_dictionary=["tag", "threshold", "version"],
-            compression={c: "none" if c == "score" else "snappy" for c in SCHEMA.names},
-        )
-        with open(tmp, "rb+") as f:
-            os.fsync(f.fileno())
+            "use_dictionary": ["tag", "threshold", "version"],
+            "compression": {c: "none" if c == "score" else "snappy" for c in SCHEMA.names},
+        }
+        unnamed = _unnamed_file(self.partial)
+        if unnamed is None:  # no O_TMPFILE here: a named temporary file, removed on resume
+            pq.write_table(table, tmp, **options)
+            with open(tmp, "rb+") as f:
+                os.fsync(f.fileno())
+        else:
+            # The part is written to a file without a name, so a job killed while writing it
+            # leaves nothing behind; it gets a name only once whole.
+            with unnamed as f:
+                pq.write_table(table, f, **options)
+                f.flush()
+                os.fsync(f.fileno())
+                tmp.unlink(missing_ok=True)  # left by a killed process of the same pid
+                _link_unnamed(f, tmp)
         os.replace(tmp, path)
         return path
 

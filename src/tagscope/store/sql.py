@@ -28,33 +28,70 @@ The sandbox, two locks deep: every statement is checked first
 (:func:`tagscope.store.sql_guard.check_statement`: one read-only statement, no file-reading or
 network table functions, only the session's tables), and the DuckDB database itself runs with
 external access disabled but for the score folder, extension loading and installing off, Python
-replacement scans off, and its configuration locked. Each query runs under a time limit (the
-connection is interrupted from a timer thread) and returns at most ``max_rows`` rows.
+replacement scans off, no spilling to a temporary folder, and its configuration locked.
+
+Each query runs under limits, and reaching one is a :class:`~tagscope.domain.SqlError` that names
+the limit and how to raise it:
+
+- time (``timeout_s``): a watchdog thread interrupts the statement, while it runs and while its
+  result is fetched;
+- memory (``memory_limit``, the engine's, from ``TAGSCOPE_SQL_MEMORY_LIMIT``, default 4GB): DuckDB's
+  own limit, and the watchdog interrupts the statement when the process grew by more than it
+  (DuckDB does not count every string it builds); one chunk of 2,048 huge values can still pass it
+  before the interrupt lands;
+- result size: at most ``max_rows`` rows (more are cut, ``truncated``) and ``max_bytes`` bytes of
+  Arrow data (fetched in chunks, stopped past it);
+- width: at most ``max_columns`` columns, counted on the parse tree before DuckDB binds the query
+  and again on the bound result.
 """
 
 from __future__ import annotations
 
+import os
 import re
 import threading
 import time
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import duckdb
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
-from tagscope.domain import NotFoundError, SqlError, SqlRefusedError, SqlTimeoutError
+from tagscope.domain import (
+    NotFoundError,
+    SqlError,
+    SqlRefusedError,
+    SqlTimeoutError,
+    ValidationError,
+)
 from tagscope.domain.tags import group_slug
 from tagscope.store.catalog import Catalog
 from tagscope.store.scores import MODALITIES, ScoreTables, ScoreVersion
 from tagscope.store.sql_catalog import INTERNAL, CatalogCopy
-from tagscope.store.sql_guard import check_expression, check_statement, sql_ident, sql_string
+from tagscope.store.sql_guard import (
+    check_filtered,
+    check_statement,
+    column_limit,
+    compile_filter,
+    sql_ident,
+    sql_string,
+)
 
 DEFAULT_MAX_ROWS = 10_000
 DEFAULT_TIMEOUT_S = 10.0
+DEFAULT_MAX_BYTES = 64 * 2**20
+DEFAULT_MAX_COLUMNS = 1_000
+DEFAULT_MEMORY_LIMIT = "4GB"
+MEMORY_LIMIT_ENV = "TAGSCOPE_SQL_MEMORY_LIMIT"
+_BATCH_ROWS = 2048  # one DuckDB vector: the result is counted chunk by chunk
+_WATCH_S = 0.01
+_UNITS = {"": 1, "b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12,
+          "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40}  # fmt: skip
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*$", re.I)
 SORTABLE = ("id", "path", "size", "width", "height", "format", "split", "modality")
 
 
@@ -79,6 +116,8 @@ class QueryResult:
     table: pa.Table
     truncated: bool
     elapsed_ms: float
+    limits: Limits | None = None  # those of the query, and when its time limit ends
+    deadline: float = float("inf")
 
     @property
     def n_rows(self) -> int:
@@ -87,10 +126,111 @@ class QueryResult:
     @property
     def rows(self) -> list[tuple[Any, ...]]:
         """The rows as tuples of Python values."""
-        return list(zip(*(c.to_pylist() for c in self.table.columns), strict=True))
+        return self.python_rows(in_time=False)
+
+    def python_rows(self, *, in_time: bool = True, field: str = "sql") -> list[tuple[Any, ...]]:
+        """The rows as tuples of Python values; ``in_time``: converting them stops at the query's
+        time limit too (a :class:`SqlTimeoutError`), chunk by chunk."""
+        rows: list[tuple[Any, ...]] = []
+        for batch in self.table.to_batches(max_chunksize=_BATCH_ROWS):
+            if in_time and self.limits and time.perf_counter() > self.deadline:
+                raise self.limits.time_error(field)
+            rows.extend(zip(*(c.to_pylist() for c in batch.columns), strict=True))
+        return rows
 
     def to_arrow(self) -> pa.Table:
         return self.table
+
+
+def parse_size(text: str, *, field: str = "memory_limit") -> int:
+    """Bytes of a size as DuckDB writes it: ``"4GB"`` → 4_000_000_000, ``"512MiB"``, ``"100MB"``."""
+    match = _SIZE.match(str(text))
+    unit = match.group(2).lower() if match else ""
+    if not match or unit not in _UNITS or float(match.group(1)) <= 0:
+        raise ValidationError(
+            f"{field} must be a size such as 4GB, 512MiB or 100MB, got {text!r}", field=field
+        )
+    return int(float(match.group(1)) * _UNITS[unit])
+
+
+def _rss_bytes() -> int | None:
+    """The process's resident memory (Linux), or None where it cannot be read cheaply."""
+    try:
+        with open("/proc/self/statm", "rb") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+class _Watchdog:
+    """Interrupts a connection's statement at the time limit, or when the process grew by more
+    than the memory limit since the statement began; ``reason`` says which fired."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, seconds: float, memory: int) -> None:
+        self._con, self._seconds, self._memory = con, seconds, memory
+        self._done = threading.Event()
+        self._base = _rss_bytes()
+        self.reason: str | None = None
+        self.start = time.perf_counter()
+        self._thread = threading.Thread(target=self._watch, name="sql-watchdog", daemon=True)
+
+    def __enter__(self) -> _Watchdog:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._done.set()
+        self._thread.join()
+
+    def _watch(self) -> None:
+        deadline = self.start + self._seconds
+        while not self._done.wait(min(_WATCH_S, max(0.0, deadline - time.perf_counter()))):
+            if time.perf_counter() >= deadline:
+                self._fire("time")
+                return
+            rss = _rss_bytes() if self._base is not None else None
+            if rss is not None and rss - self._base > self._memory:
+                self._fire("memory")
+                return
+
+    def _fire(self, reason: str) -> None:
+        self.reason = reason
+        self._con.interrupt()
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """What one query may use; reaching a limit is a :class:`SqlError` saying how to raise it."""
+
+    max_rows: int = DEFAULT_MAX_ROWS
+    timeout_s: float = DEFAULT_TIMEOUT_S
+    max_bytes: int = DEFAULT_MAX_BYTES
+    max_columns: int = DEFAULT_MAX_COLUMNS
+    memory_limit: str = DEFAULT_MEMORY_LIMIT
+
+    def time_error(self, field: str) -> SqlTimeoutError:
+        return SqlTimeoutError(
+            f"query stopped at the time limit ({self.timeout_s:g} s, timeout_s): filter or "
+            "aggregate more, add a LIMIT, or raise the limit (tagscope sql --timeout, the API's "
+            "and the SDK's timeout_s)",
+            field=field,
+        )
+
+    def memory_error(self, field: str) -> SqlError:
+        return SqlError(
+            f"query stopped at the memory limit ({self.memory_limit}, memory_limit): filter or "
+            f"aggregate more, or raise the limit with the environment variable {MEMORY_LIMIT_ENV} "
+            "of the server or SDK process (tagscope sql --memory-limit)",
+            field=field,
+        )
+
+    def bytes_error(self, field: str) -> SqlError:
+        return SqlError(
+            f"the result is larger than the limit of {self.max_bytes:,} bytes (max_bytes): "
+            "select fewer or smaller columns or rows, or raise the limit (tagscope sql "
+            "--max-bytes, the API's and the SDK's max_bytes)",
+            field=field,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,7 +255,9 @@ class SqlEngine:
     threads : int, optional
         DuckDB worker threads (default: one per core).
     memory_limit : str, optional
-        DuckDB's memory limit, e.g. ``"4GB"`` (default: DuckDB's, 80% of the RAM).
+        Memory the queries may use, e.g. ``"4GB"`` or ``"512MiB"`` (default: the environment
+        variable ``TAGSCOPE_SQL_MEMORY_LIMIT``, else 4GB). Fixed for the engine's life: DuckDB's
+        configuration is locked.
     snapshot : path, optional
         A file to keep the catalog copy in between processes (see
         :class:`~tagscope.store.sql_catalog.CatalogCopy`); without one, each engine copies the
@@ -143,15 +285,19 @@ class SqlEngine:
         self.scores = scores
         self.max_rows = max_rows
         self.timeout_s = timeout_s
+        self.memory_limit = memory_limit or os.environ.get(MEMORY_LIMIT_ENV) or DEFAULT_MEMORY_LIMIT
+        self.memory_bytes = parse_size(self.memory_limit)
         self._lock = threading.Lock()
         self._views_key: Any = None
         self._tables: frozenset[str] = frozenset()
         self._wide: dict[str, WideView] = {}
-        self._con = self._connect(threads, memory_limit)
+        self._con = self._connect(threads)
         self._copy = CatalogCopy(self._con, catalog, snapshot)
 
-    def _connect(self, threads: int | None, memory_limit: str | None) -> duckdb.DuckDBPyConnection:
+    def _connect(self, threads: int | None) -> duckdb.DuckDBPyConnection:
         config: dict[str, Any] = {
+            "memory_limit": f"{self.memory_bytes}B",
+            "temp_directory": "",  # no spilling: a query over the limit stops instead
             "autoinstall_known_extensions": False,
             "autoload_known_extensions": False,
             "allow_community_extensions": False,
@@ -161,8 +307,6 @@ class SqlEngine:
         }
         if threads:
             config["threads"] = threads
-        if memory_limit:
-            config["memory_limit"] = memory_limit
         con = duckdb.connect(":memory:", config=config)
         scores_dir = str(self.scores.root.resolve()).rstrip("/") + "/"
         con.execute(f"SET allowed_directories = [{sql_string(scores_dir)}]")
@@ -179,8 +323,13 @@ class SqlEngine:
                 self._con.cursor(),
                 tables=self._tables,
                 wide=dict(self._wide),
-                max_rows=self.max_rows,
-                timeout_s=self.timeout_s,
+                limits=Limits(
+                    max_rows=self.max_rows,
+                    timeout_s=self.timeout_s,
+                    memory_limit=self.memory_limit,
+                ),
+                memory_bytes=self.memory_bytes,
+                hidden=str(self.scores.root.resolve()),
             )
 
     def refresh(self, *, full: bool = False) -> None:
@@ -240,7 +389,7 @@ class SqlEngine:
                     con.execute(f"CREATE OR REPLACE VIEW main.{name} AS {select_rows}")
                     wanted.add(name)
                     parts.append(name)
-            view = WideView(tuple(parts), _tag_columns(t for v in versions for t in v.tags))
+            view = WideView(tuple(parts), tag_columns(t for v in versions for t in v.tags))
             con.execute(f"CREATE OR REPLACE VIEW main.tags_{slug} AS {view.select()}")
             wanted.add(f"tags_{slug}")
             wide[f"tags_{slug}"] = view
@@ -278,8 +427,9 @@ def _score_select(versions: Sequence[ScoreVersion], current: dict[str, float]) -
     )
 
 
-def _tag_columns(tags: Iterable[str]) -> dict[str, str]:
-    """Column name -> tag, in order; repeats of a column name get ``_2``, ``_3``..."""
+def tag_columns(tags: Iterable[str]) -> dict[str, str]:
+    """The columns of a ``tags_<group>`` view: column name -> tag, in order; repeats of a column
+    name get ``_2``, ``_3``... (the web app shows these, so it never derives them)."""
     columns: dict[str, str] = {}
     for tag in dict.fromkeys(tags):
         col, n = tag_column(tag), 1
@@ -320,14 +470,16 @@ class QuerySession:
         *,
         tables: frozenset[str],
         wide: dict[str, WideView],
-        max_rows: int,
-        timeout_s: float,
+        limits: Limits,
+        memory_bytes: int,
+        hidden: str,
     ) -> None:
         self._con = con
+        self._hidden = hidden  # the score folder, which EXPLAIN ANALYZE would name
         self.table_names = tables
         self._wide = wide
-        self.max_rows = max_rows
-        self.timeout_s = timeout_s
+        self.limits = limits
+        self._memory_bytes = memory_bytes
 
     def __enter__(self) -> QuerySession:
         return self
@@ -339,9 +491,17 @@ class QuerySession:
         self._con.close()
 
     def execute(
-        self, sql: str, *, max_rows: int | None = None, timeout_s: float | None = None
+        self,
+        sql: str,
+        *,
+        max_rows: int | None = None,
+        timeout_s: float | None = None,
+        max_bytes: int | None = None,
+        max_columns: int | None = None,
     ) -> QueryResult:
         """Run one read-only statement; at most ``max_rows`` rows come back.
+
+        Limits not given are the session's (see :class:`Limits`).
 
         Raises
         ------
@@ -350,48 +510,79 @@ class QuerySession:
         SqlTimeoutError
             It ran past ``timeout_s`` seconds.
         SqlError
-            It failed otherwise (syntax, unknown table or column).
+            It failed otherwise (syntax, unknown table or column), or reached the memory,
+            result size or column limit.
         """
-        statement = check_statement(self._con, sql, self.table_names)
-        return self._run(statement, max_rows=max_rows, timeout_s=timeout_s)
+        limits = self._limits(max_rows, timeout_s, max_bytes, max_columns, field="sql")
+        statement = check_statement(
+            self._con, sql, self.table_names, max_columns=limits.max_columns
+        )
+        result = self._run(statement, limits, field="sql")
+        if statement[:7].upper() != "EXPLAIN":
+            return result
+        table = pa.table(
+            [
+                pc.replace_substring(c, self._hidden, "<scores>")
+                if pa.types.is_string(c.type)
+                else c
+                for c in result.table.columns
+            ],
+            names=result.table.column_names,
+        )
+        return replace(result, table=table)
 
-    def _run(
-        self, statement: str, *, max_rows: int | None, timeout_s: float | None, field: str = "sql"
-    ) -> QueryResult:
-        limit = self.max_rows if max_rows is None else max_rows
-        if limit < 0:
-            raise SqlError(f"max_rows must be >= 0, got {limit}", field=field)
-        seconds = self.timeout_s if timeout_s is None else timeout_s
-        start = time.perf_counter()
-        timer = threading.Timer(seconds, self._con.interrupt)
-        timer.start()
+    def _limits(
+        self,
+        max_rows: int | None,
+        timeout_s: float | None,
+        max_bytes: int | None,
+        max_columns: int | None,
+        field: str,
+    ) -> Limits:
+        given = {"max_rows": max_rows, "timeout_s": timeout_s, "max_bytes": max_bytes,
+                 "max_columns": max_columns}  # fmt: skip
+        for name, value in given.items():
+            if value is not None and (value < 0 or (value == 0 and name != "max_rows")):
+                bound = ">= 0" if name == "max_rows" else "> 0"  # no rows is a valid ask
+                raise SqlError(f"{name} must be {bound}, got {value}", field=field)
+        return replace(self.limits, **{k: v for k, v in given.items() if v is not None})
+
+    def _run(self, statement: str, limits: Limits, *, field: str) -> QueryResult:
+        watchdog = _Watchdog(self._con, limits.timeout_s, self._memory_bytes)
         try:
-            rel = self._con.sql(statement)
-            if rel is None:
-                raise SqlError("the statement returned no result", field=field)
-            table = rel.limit(limit + 1).to_arrow_table()
-            types = [str(t) for t in rel.types]
-        except duckdb.InterruptException as exc:
-            raise SqlTimeoutError(
-                f"query stopped at the time limit ({seconds:g} s): filter or aggregate more, "
-                "or add a LIMIT",
-                field=field,
-            ) from exc
+            with watchdog:
+                rel = self._con.sql(statement)
+                if rel is None:
+                    raise SqlError("the statement returned no result", field=field)
+                if len(rel.columns) > limits.max_columns:
+                    raise column_limit(len(rel.columns), limits.max_columns, field)
+                types = [str(t) for t in rel.types]
+                table = _fetch(rel.limit(limits.max_rows + 1), limits, field)
+        except (duckdb.InterruptException, OSError, pa.ArrowException) as exc:
+            if watchdog.reason == "time":
+                raise limits.time_error(field) from exc
+            if watchdog.reason == "memory" or "Out of Memory" in str(exc):
+                raise limits.memory_error(field) from exc
+            raise SqlError(f"query failed: {_message(exc)}", field=field) from exc
+        except duckdb.OutOfMemoryException as exc:
+            raise limits.memory_error(field) from exc
         except duckdb.PermissionException as exc:
             raise SqlRefusedError(f"refused by the sandbox: {_message(exc)}", field=field) from exc
         except duckdb.Error as exc:
+            if watchdog.reason == "memory":
+                raise limits.memory_error(field) from exc
             raise SqlError(f"query failed: {_message(exc)}", field=field) from exc
-        finally:
-            timer.cancel()
-        truncated = table.num_rows > limit
+        truncated = table.num_rows > limits.max_rows
         if truncated:
-            table = table.slice(0, limit)
+            table = table.slice(0, limits.max_rows)
         return QueryResult(
             columns=list(table.column_names),
             types=types,
             table=table,
             truncated=truncated,
-            elapsed_ms=(time.perf_counter() - start) * 1000,
+            elapsed_ms=(time.perf_counter() - watchdog.start) * 1000,
+            limits=limits,
+            deadline=watchdog.start + limits.timeout_s,
         )
 
     def tables(self) -> dict[str, list[tuple[str, str]]]:
@@ -441,8 +632,10 @@ class QuerySession:
             raise NotFoundError(f"no dataset named {dataset!r}")
         dataset_id, lo, hi = found[0]
         used: dict[str, set[str]] = {}  # tags_<group> -> its columns the filter uses
+        compiled = None
         if where and where.strip():
-            for view, column in check_expression(self._con, where, self.table_names):
+            compiled = compile_filter(self._con, where, self.table_names)
+            for view, column in compiled.columns:
                 if view.startswith("tags_"):
                     self._wide_column(view, column, used, field="where")
         order = self._order_by(order_by, used)
@@ -454,28 +647,30 @@ class QuerySession:
             f" ON {v}.item_id = items.id"
             for v, cols in sorted(used.items())
         )
-        condition = f"(\n{where}\n)" if where and where.strip() else "true"
-        body = (
-            f"FROM main.items AS items{joins} "
-            f"WHERE items.dataset_id = {int(dataset_id)} AND {condition}"
-        )
-        page = (
-            f"SELECT items.id, count(*) OVER () AS n {body} "
-            f"ORDER BY {order} {'DESC' if descending else 'ASC'} NULLS LAST, items.id "
-            f"LIMIT {int(limit)} OFFSET {int(offset)}"
-        )
-        # Checked whole as well: the expression cannot change the query around it.
-        check_statement(self._con, page, self.table_names, field="where")
-        result = self._run(page, max_rows=limit, timeout_s=None, field="where")
+        # The filter applies over the dataset's own rows: whatever it says, no row of another
+        # dataset is there to match.
+        rows = f"(SELECT * FROM main.items WHERE dataset_id = {int(dataset_id)}) AS items{joins}"
+
+        def page(condition: str) -> str:
+            return (
+                f"SELECT items.id, count(*) OVER () AS n FROM {rows} WHERE {condition} "
+                f"ORDER BY {order} {'DESC' if descending else 'ASC'} NULLS LAST, items.id "
+                f"LIMIT {int(limit)} OFFSET {int(offset)}"
+            )
+
+        def count(condition: str) -> str:
+            return f"SELECT count(*) FROM {rows} WHERE {condition}"
+
+        checked = check_filtered(self._con, page, compiled, self.table_names)
+        result = self._run(checked, replace(self.limits, max_rows=limit), field="where")
         ids = result.table.column("id").to_pylist()
         if ids:
             total = result.table.column("n")[0].as_py()
         elif offset == 0:
             total = 0
         else:  # a page past the end
-            counted = self._run(
-                f"SELECT count(*) {body}", max_rows=1, timeout_s=None, field="where"
-            )
+            checked = check_filtered(self._con, count, compiled, self.table_names)
+            counted = self._run(checked, replace(self.limits, max_rows=1), field="where")
             total = int(counted.rows[0][0])
         return FilteredItems(ids=ids, total=total)
 
@@ -509,19 +704,41 @@ class QuerySession:
         )
 
 
+def _fetch(rel: duckdb.DuckDBPyRelation, limits: Limits, field: str) -> pa.Table:
+    """The rows of ``rel`` chunk by chunk, stopped past ``limits.max_bytes``."""
+    reader = rel.to_arrow_reader(_BATCH_ROWS)
+    try:
+        batches, size = [], 0
+        for batch in reader:
+            size += batch.nbytes
+            if size > limits.max_bytes:
+                raise limits.bytes_error(field)
+            batches.append(batch)
+        return pa.Table.from_batches(batches, schema=reader.schema)
+    finally:
+        reader.close()
+
+
 def _message(exc: Exception) -> str:
     return " ".join(str(exc).split())
 
 
 __all__ = [
+    "DEFAULT_MAX_BYTES",
+    "DEFAULT_MAX_COLUMNS",
     "DEFAULT_MAX_ROWS",
+    "DEFAULT_MEMORY_LIMIT",
     "DEFAULT_TIMEOUT_S",
+    "MEMORY_LIMIT_ENV",
     "FilteredItems",
+    "Limits",
     "QueryResult",
     "QuerySession",
     "SqlEngine",
+    "parse_size",
     "score_column",
     "sql_ident",
     "sql_string",
     "tag_column",
+    "tag_columns",
 ]

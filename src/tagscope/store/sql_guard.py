@@ -12,14 +12,22 @@ clear reason. A statement passes when it is exactly one of:
 - ``PRAGMA table_info('<table>')`` and a few other read-only pragmas.
 
 Everything else is refused: writes, DDL, ``COPY``, ``ATTACH``, ``INSTALL``/``LOAD``, ``SET``,
-``EXPORT``/``IMPORT DATABASE``, transactions, and several statements at once.
+``RESET``, ``CHECKPOINT``, ``EXPORT``/``IMPORT DATABASE``, transactions, several statements at once,
+a ``SELECT`` wider than the column limit, and what shows the server's settings or paths
+(``current_setting()``, ``pg_settings``, view definitions). Comments before and after the
+statement and a trailing ``;`` are dropped.
+
+A grid filter is compiled (:func:`compile_filter`): parsed as one expression and rendered again by
+DuckDB from its parse tree, and the query built around it is checked to have exactly that
+expression as its ``WHERE`` (:func:`check_filtered`).
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Collection, Iterator
+from collections.abc import Callable, Collection, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import duckdb
@@ -45,11 +53,19 @@ TABLE_FUNCTIONS = frozenset(
         "duckdb_schemas",
         "duckdb_tables",
         "duckdb_types",
-        "duckdb_views",
     }
 )
+# What would show the server's settings or paths (the score views' definitions name their files).
+_REVEALING = "it shows the server's settings or paths"
+TABLE_FUNCTIONS_REVEALING = frozenset({"duckdb_settings", "duckdb_views", "duckdb_databases"})
+TABLES_REVEALING = frozenset({"pg_settings", "pg_views", "views"})
 # Scalar functions refused by name (DuckDB disables most of these already; say why ourselves).
-SCALAR_FUNCTIONS_REFUSED = frozenset({"getenv", "query", "query_table"})
+SCALAR_FUNCTIONS_REFUSED = {
+    "getenv": "it reads the environment",
+    "query": "it runs SQL",
+    "query_table": "it runs SQL",
+    "current_setting": _REVEALING,
+}
 PRAGMAS = frozenset(
     {"table_info", "show", "show_tables", "show_tables_expanded", "version", "platform"}
 )
@@ -76,6 +92,7 @@ _REASONS = {
     "EXTENSION": "it manages extensions (files, network)",
     "SET": "it changes settings",
     "RESET": "it changes settings",
+    "CHECKPOINT": "it writes the database to disk",
     "USE": "it changes settings",
     "VARIABLE_SET": "it changes settings",
     "TRANSACTION": "sessions are read-only",
@@ -96,6 +113,11 @@ _PRAGMA = re.compile(
     r"^\s*pragma\s+([a-z_][a-z0-9_]*)\s*(?:\(\s*'((?:[^']|'')*)'\s*\))?\s*;?\s*$", re.I
 )
 _LEADING_WORD = re.compile(r"^(?:\s|--[^\n]*\n|/\*.*?\*/)*([A-Za-z_]+)", re.S)
+# Leading words DuckDB parses as another statement type (IMPORT DATABASE as a PRAGMA, RESET as a
+# SET, CHECKPOINT as a CALL).
+_RENAMED = {"IMPORT": "IMPORT", "RESET": "RESET", "USE": "USE", "INSTALL": "INSTALL",
+            "CHECKPOINT": "CHECKPOINT", "FORCE": "CHECKPOINT"}  # fmt: skip
+_LOCATION = frozenset({"query_location", "query_location_length"})
 
 
 def sql_string(value: str) -> str:
@@ -116,6 +138,10 @@ def _split(sql: str, field: str) -> list[Any]:
     try:
         statements = [s for s in duckdb.extract_statements(sql) if s.query.strip(" \t\n;")]
     except duckdb.ParserException as exc:
+        word = _LEADING_WORD.match(sql)
+        kind = _RENAMED.get(word.group(1).upper(), word.group(1).upper()) if word else ""
+        if kind in _REASONS:  # e.g. RESET ALL, which DuckDB cannot parse: refused all the same
+            raise _refuse(kind, f"{_REASONS[kind]}; allowed: {ALLOWED}", field) from exc
         raise SqlError(f"syntax error: {_first_line(exc)}", field=field) from exc
     except (duckdb.Error, ValueError) as exc:  # a statement type the bindings do not know
         raise _refuse("this statement", f"it could not be checked ({exc})", field) from exc
@@ -137,11 +163,27 @@ def _first_line(exc: Exception) -> str:
 
 def _kind(statement: Any) -> str:
     kind = statement.type.name
-    if kind in {"PRAGMA", "SET", "LOAD"}:  # IMPORT DATABASE parses as a PRAGMA, RESET as a SET
+    if kind in {"PRAGMA", "SET", "LOAD", "CALL"}:
         word = _LEADING_WORD.match(statement.query)
-        if word and word.group(1).upper() in {"IMPORT", "RESET", "USE", "INSTALL"}:
-            return word.group(1).upper()
+        if word and word.group(1).upper() in _RENAMED:
+            return _RENAMED[word.group(1).upper()]
     return kind
+
+
+def _bare(text: str) -> str:
+    """``text`` without its leading and trailing comments and trailing ``;`` (DuckDB keeps them
+    in a statement): it begins with its first keyword."""
+    tokens = duckdb.tokenize(text)
+    ends = [pos for pos, _ in tokens[1:]] + [len(text)]
+    spans = list(zip(tokens, ends, strict=True))
+    first = next((pos for (pos, kind), _ in spans if kind != duckdb.token_type.comment), 0)
+    cut = len(text)
+    for (pos, kind), end in reversed(spans):
+        is_semicolon = kind == duckdb.token_type.operator and not text[pos:end].strip(" \t\r\n;")
+        if kind != duckdb.token_type.comment and not is_semicolon:
+            break
+        cut = pos
+    return text[first:cut].strip()
 
 
 def _serialize(con: duckdb.DuckDBPyConnection, sql: str, field: str) -> dict[str, Any]:
@@ -163,22 +205,28 @@ def _nodes(tree: Any) -> Iterator[dict[str, Any]]:
             stack.extend(node)
 
 
-def _cte_names(tree: Any) -> set[str]:
-    names: set[str] = set()
-    for node in _nodes(tree):
-        cte_map = node.get("cte_map")
-        if isinstance(cte_map, dict):
-            names.update(str(e["key"]).lower() for e in cte_map.get("map", []))
-    return names
+def check_tree(
+    tree: Any, tables: Collection[str], field: str = "sql", max_columns: int | None = None
+) -> None:
+    """Refuse a parse tree that reads anything but ``tables``, calls a refused function or
+    selects more than ``max_columns`` expressions in one list.
 
-
-def check_tree(tree: Any, tables: Collection[str], field: str = "sql") -> None:
-    """Refuse a parse tree that reads anything but ``tables`` or calls a refused function."""
-    known = {t.lower() for t in tables} | _cte_names(tree)
+    One walk over the tree (a wide statement is refused at its first node); the tables it reads
+    are checked after it, once every CTE name is known.
+    """
+    known, read = {t.lower() for t in tables}, []
     for node in _nodes(tree):
         kind = node.get("type")
+        width = len(node.get("select_list") or ())
+        if max_columns is not None and width > max_columns:
+            raise column_limit(width, max_columns, field)
+        cte_map = node.get("cte_map")
+        if isinstance(cte_map, dict):
+            known.update(str(e["key"]).lower() for e in cte_map.get("map", []))
         if kind == "TABLE_FUNCTION":
             name = str((node.get("function") or {}).get("function_name", "")).lower()
+            if name in TABLE_FUNCTIONS_REVEALING:
+                raise _refuse(f"the table function {name}()", _REVEALING, field)
             if name not in TABLE_FUNCTIONS:
                 why = (
                     "it reads files or reaches the network"
@@ -187,13 +235,23 @@ def check_tree(tree: Any, tables: Collection[str], field: str = "sql") -> None:
                 )
                 raise _refuse(f"the table function {name}()", why, field)
         elif kind == "BASE_TABLE":
-            _check_table(node, known, field)
+            read.append(node)
         elif "function_name" in node:
             name = str(node["function_name"]).lower()
             if name in SCALAR_FUNCTIONS_REFUSED:
-                raise _refuse(
-                    f"the function {name}()", "it reads the environment or runs SQL", field
-                )
+                raise _refuse(f"the function {name}()", SCALAR_FUNCTIONS_REFUSED[name], field)
+    for node in read:
+        _check_table(node, known, field)
+
+
+def column_limit(width: int, max_columns: int, field: str) -> SqlError:
+    """The error of a query wider than the column limit."""
+    return SqlError(
+        f"the query has {width} columns, more than the limit of {max_columns} (max_columns): "
+        "select fewer columns, or raise the limit (tagscope sql --max-columns, the API's and "
+        "the SDK's max_columns)",
+        field=field,
+    )
 
 
 def _check_table(node: dict[str, Any], known: set[str], field: str) -> None:
@@ -203,6 +261,8 @@ def _check_table(node: dict[str, Any], known: set[str], field: str) -> None:
     if catalog not in {"", "memory"} or schema not in {"", "main", *OPEN_SCHEMAS}:
         qualified = ".".join(p for p in (catalog, schema, name) if p)
         raise _refuse(f"reading {qualified!r}", "only the session's tables can be read", field)
+    if name.lower() in TABLES_REVEALING and (schema in OPEN_SCHEMAS or name.lower() not in known):
+        raise _refuse(f"reading {'.'.join(p for p in (schema, name) if p)!r}", _REVEALING, field)
     if schema in OPEN_SCHEMAS or name.lower() in known:
         return
     if _PATH_LIKE.search(name):
@@ -212,23 +272,29 @@ def _check_table(node: dict[str, Any], known: set[str], field: str) -> None:
 
 
 def check_statement(
-    con: duckdb.DuckDBPyConnection, sql: str, tables: Collection[str], *, field: str = "sql"
+    con: duckdb.DuckDBPyConnection,
+    sql: str,
+    tables: Collection[str],
+    *,
+    field: str = "sql",
+    max_columns: int | None = None,
 ) -> str:
-    """Return ``sql`` as one statement if the sandbox allows it, else raise.
+    """Return ``sql`` as one statement (without comments around it) if the sandbox allows it.
 
     Raises :class:`SqlRefusedError` for what the sandbox forbids, :class:`SqlError` for a syntax
-    error or an unknown table. ``con`` only parses (``json_serialize_sql``), it runs nothing.
+    error, an unknown table or a select list wider than ``max_columns``. ``con`` only parses
+    (``json_serialize_sql``), it runs nothing.
     """
     (statement,) = _split(sql, field)
     kind = _kind(statement)
-    text = statement.query.strip().rstrip(";").strip()
+    text = _bare(statement.query)
     if kind == "SELECT":
-        check_tree(_serialize(con, text, field), tables, field)
+        check_tree(_serialize(con, text, field), tables, field, max_columns)
     elif kind == "EXPLAIN":
         inner = _EXPLAIN.sub("", text, count=1)
         if inner == text or _kind(_split(inner, field)[0]) != "SELECT":
             raise _refuse("this EXPLAIN", "only EXPLAIN [ANALYZE] SELECT ... is allowed", field)
-        check_tree(_serialize(con, inner, field), tables, field)
+        check_tree(_serialize(con, inner, field), tables, field, max_columns)
     elif kind == "PRAGMA":
         _check_pragma(text, tables, field)
     else:
@@ -261,21 +327,45 @@ def _has_semicolon(text: str) -> bool:
     )
 
 
-def check_expression(
-    con: duckdb.DuckDBPyConnection, expr: str, tables: Collection[str], *, field: str = "where"
-) -> set[tuple[str, str]]:
-    """Check a boolean filter expression (a grid's query bar) and return its qualified column
-    references as (qualifier, column) pairs, lowercased (``tags_animals.dog`` →
-    ``("tags_animals", "dog")``).
+@dataclass(frozen=True, slots=True)
+class Filter:
+    """A compiled grid filter: DuckDB's own rendering of the parsed expression (no comments, no
+    unbalanced parenthesis), its parse tree and its qualified column references as (qualifier,
+    column) pairs, lowercased (``tags_animals.dog`` -> ``("tags_animals", "dog")``)."""
 
-    The expression must be one expression: no second statement, no clause of its own.
-    """
+    sql: str
+    node: dict[str, Any]
+    columns: frozenset[tuple[str, str]]
+
+
+def compile_filter(
+    con: duckdb.DuckDBPyConnection, expr: str, tables: Collection[str], *, field: str = "where"
+) -> Filter:
+    """Compile a boolean filter expression (a grid's query bar): exactly one expression, no
+    second statement, no clause of its own, reading only ``tables``."""
     if not expr or not expr.strip():
         raise SqlError("empty filter expression", field=field)
     if _has_semicolon(expr):
         raise _refuse("a ';' in a filter", "a filter is one expression, not statements", field)
-    # Newlines end a trailing ``--`` comment before the closing parenthesis.
-    wrapped = f"SELECT (\n{expr}\n)"
+    node = _expression(con, f"SELECT (\n{expr}\n)", field)  # newlines end a trailing ``--``
+    tree = {"error": False, "statements": [{"node": _select_of(node), "named_param_map": []}]}
+    check_tree(tree, tables, field)
+    ((rendered,),) = con.execute(
+        "SELECT json_deserialize_sql(?::JSON)", [json.dumps(tree)]
+    ).fetchall()
+    if not rendered.startswith("SELECT "):
+        raise _refuse("this filter", "it could not be checked", field)
+    sql = f"({rendered.removeprefix('SELECT ')})"
+    columns = frozenset(
+        (str(n["column_names"][0]).lower(), str(n["column_names"][1]).lower())
+        for n in _nodes(node)
+        if n.get("class") == "COLUMN_REF" and len(n.get("column_names", [])) > 1
+    )
+    return Filter(sql=sql, node=_expression(con, f"SELECT {sql}", field), columns=columns)
+
+
+def _expression(con: duckdb.DuckDBPyConnection, wrapped: str, field: str) -> dict[str, Any]:
+    """The one expression of ``SELECT (<expression>)``; refuses anything else."""
     (statement,) = _split(wrapped, field)
     if statement.type.name != "SELECT":
         raise _refuse("this filter", "write one boolean expression", field)
@@ -293,12 +383,59 @@ def check_expression(
         or (node.get("cte_map") or {}).get("map")
     ):
         raise _refuse("this filter", "write one boolean expression, without clauses", field)
-    check_tree(tree, tables, field)
+    return node["select_list"][0]
+
+
+def _select_of(expression: dict[str, Any]) -> dict[str, Any]:
+    empty = {"type": "EMPTY", "alias": "", "sample": None}
     return {
-        (str(n["column_names"][0]).lower(), str(n["column_names"][1]).lower())
-        for n in _nodes(tree)
-        if n.get("class") == "COLUMN_REF" and len(n.get("column_names", [])) > 1
-    }
+        "type": "SELECT_NODE", "modifiers": [], "cte_map": {"map": []},
+        "select_list": [expression], "from_table": empty, "where_clause": None,
+        "group_expressions": [], "group_sets": [], "aggregate_handling": "STANDARD_HANDLING",
+        "having": None, "sample": None, "qualify": None,
+    }  # fmt: skip
 
 
-__all__ = ["check_expression", "check_statement", "check_tree", "sql_ident", "sql_string"]
+def _shape(node: Any) -> Any:
+    """A parse tree without its positions in the text."""
+    if isinstance(node, dict):
+        return {k: _shape(v) for k, v in node.items() if k not in _LOCATION}
+    if isinstance(node, list):
+        return [_shape(v) for v in node]
+    return node
+
+
+def check_filtered(
+    con: duckdb.DuckDBPyConnection,
+    build: Callable[[str], str],
+    where: Filter | None,
+    tables: Collection[str],
+    *,
+    field: str = "where",
+) -> str:
+    """The query ``build(condition)`` with the filter as its condition, checked: the sandbox
+    allows it, and its top ``WHERE`` is exactly the filter while all else is as built with
+    ``true`` (no filter text can reach outside its ``WHERE``)."""
+    query = build(where.sql if where else "true")
+    check_statement(con, query, tables, field=field)
+    if where is None:
+        return query
+    built = _serialize(con, query, field)["statements"][0]["node"]
+    plain = _serialize(con, build("true"), field)["statements"][0]["node"]
+    if _shape(built.get("where_clause")) != _shape(where.node) or _shape(
+        {**built, "where_clause": None}
+    ) != _shape({**plain, "where_clause": None}):
+        raise _refuse("this filter", "it reaches outside its WHERE clause", field)
+    return query
+
+
+__all__ = [
+    "Filter",
+    "check_filtered",
+    "check_statement",
+    "check_tree",
+    "column_limit",
+    "compile_filter",
+    "sql_ident",
+    "sql_string",
+]

@@ -1,7 +1,8 @@
 """Repository of tag groups: definitions, edits, reviews, committed versions and uses.
 
-Every edit of a tag (prompt, example, threshold, name) grows its ``revision`` and, when the group
-was published, turns the group ``pending`` in the same transaction.
+Every edit of a tag's definition (prompt, example, name) grows its ``revision`` and, when the
+group was published, turns the group ``pending`` in the same transaction. A threshold is a setting
+of the published version, not a definition: saving one changes neither.
 """
 
 from __future__ import annotations
@@ -252,9 +253,12 @@ class TagCatalog:
             raise AlreadyExistsError(f"the group already has a tag named {name!r}") from exc
 
     def set_threshold(self, tag_id: int, threshold: float) -> None:
+        """A setting of the published version, not a new definition: the revision and the
+        group's state stay; decisions follow the new threshold at once."""
         with self.catalog.session() as s:
-            self._touch(s, tag_id)
-            s.execute(update(TagRow).where(TagRow.id == tag_id).values(threshold=threshold))
+            done = s.execute(update(TagRow).where(TagRow.id == tag_id).values(threshold=threshold))
+            if not done.rowcount:
+                raise NotFoundError(f"no tag with id {tag_id}")
 
     def add_prompt(self, tag_id: int, prompt: TextPrompt) -> TextPrompt:
         with self.catalog.session() as s:

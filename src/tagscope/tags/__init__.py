@@ -15,23 +15,57 @@ The service layer embeds prompts, loads vectors, and stores what these return.
   the histogram show.
 """
 
-from tagscope.tags.classifier import TagClassifier, fbeta_threshold, normalize_rows
-from tagscope.tags.metrics import (
-    METRICS,
-    ThresholdCurves,
-    metrics_at,
-    recommend_threshold,
-    threshold_curves,
-)
-from tagscope.tags.sampling import (
-    Preview,
-    ScoreHistogram,
-    preview_sample,
-    score_histogram,
-    stratified_sample,
-)
-from tagscope.tags.scoring import score_matrix, score_with, stack_models
-from tagscope.tags.uncertainty import select_uncertain
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from tagscope.tags.classifier import TagClassifier, fbeta_threshold, normalize_rows
+    from tagscope.tags.metrics import (
+        METRICS,
+        ThresholdCurves,
+        metrics_at,
+        recommend_threshold,
+        threshold_curves,
+    )
+    from tagscope.tags.sampling import (
+        Preview,
+        ScoreHistogram,
+        preview_sample,
+        score_histogram,
+        stratified_sample,
+    )
+    from tagscope.tags.scoring import score_matrix, score_with, stack_models
+    from tagscope.tags.uncertainty import select_uncertain
+
+# Lazy (PEP 562): importing one of these modules must not load the others' scikit-learn and torch.
+_MODULE_OF = {
+    "TagClassifier": "classifier",
+    "fbeta_threshold": "classifier",
+    "normalize_rows": "classifier",
+    "METRICS": "metrics",
+    "ThresholdCurves": "metrics",
+    "metrics_at": "metrics",
+    "recommend_threshold": "metrics",
+    "threshold_curves": "metrics",
+    "Preview": "sampling",
+    "ScoreHistogram": "sampling",
+    "preview_sample": "sampling",
+    "score_histogram": "sampling",
+    "stratified_sample": "sampling",
+    "score_matrix": "scoring",
+    "score_with": "scoring",
+    "stack_models": "scoring",
+    "select_uncertain": "uncertainty",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _MODULE_OF:
+        return getattr(importlib.import_module(f"tagscope.tags.{_MODULE_OF[name]}"), name)
+    raise AttributeError(f"module 'tagscope.tags' has no attribute {name!r}")
+
 
 __all__ = [
     "METRICS",

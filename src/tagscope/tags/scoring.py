@@ -6,18 +6,21 @@ a dataset is therefore one matrix product, ``sigmoid(X @ coef.T + intercept)``, 
 (or float32) matrix of millions of rows. The work is reading the matrix, so the kernels are built
 to read it once, at full speed. Two backends:
 
-* ``native``: :mod:`tagscope.tags._score_kernel`, a small C kernel (AVX2, FMA, F16C) that converts
-  48 float16 rows at a time into an L2-resident buffer and multiplies them by the tags in register
-  tiles. It needs an x86-64 CPU with those instructions and a C compiler at install time; one tag
-  then runs at about the speed of reading the matrix, 20 tags ~1.6x faster than the torch path.
+* ``native``: :mod:`tagscope.index._score_kernel`, a small C kernel that converts 48 float16 rows
+  at a time into an L2-resident buffer and multiplies them by the tags in register tiles, with
+  a 256-bit path (``native-avx2``: AVX2, FMA, F16C) and a 512-bit one (``native-avx512``:
+  AVX-512F), both in one binary, each run only where the CPU has it. It needs an x86-64 CPU and
+  a C compiler at install time; one tag then runs at about the speed of reading the matrix.
 * ``torch``: everywhere else, and for float32/float64 input. numpy's float16 ``X @ w`` converts
   half to float one element at a time (2 GB take ~2 s where reading them takes ~0.1 s); PyTorch
   converts with vector instructions, so each block is converted by ``torch.Tensor.float()`` and
   multiplied by an MKL ``sgemm``, blocks small enough to stay in the core's L2 cache.
 
-Either way every core takes a contiguous share of the rows in its own thread (both kernels release
-the GIL) with single-threaded torch kernels; letting torch parallelise each small block instead
-costs a synchronisation per block and is several times slower.
+Which is fastest depends on the machine and the tag count, so ``backend="auto"`` times the
+backends present once per process and keeps the fastest. Either way every core takes a
+contiguous share of the rows in its own thread (both kernels release the GIL) with
+single-threaded torch kernels; letting torch parallelise each small block instead costs a
+synchronisation per block and is several times slower.
 
 ``bench/bench_tag_scoring.py`` measures both against the read-once limit and the alternatives
 (numpy, torch's own half-precision matmul, int8).
@@ -25,23 +28,32 @@ costs a synchronisation per block and is several times slower.
 
 from __future__ import annotations
 
+import math
 import os
 import threading
+import time
 import warnings
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
-import torch
+
+from tagscope._lazy import deferred
+
+if TYPE_CHECKING:
+    import torch
+else:
+    torch = deferred("torch")  # loads on the first scoring, not on import
 
 try:
-    from tagscope.tags import _score_kernel
+    from tagscope.index import _score_kernel
 except ImportError:  # not built (no C compiler, another platform): the torch path serves
     _score_kernel = None
 
 __all__ = [
     "DEFAULT_BLOCK_ROWS",
+    "available_backends",
     "native_available",
     "score_matrix",
     "score_with",
@@ -53,12 +65,27 @@ DEFAULT_BLOCK_ROWS = 512
 NATIVE_CHUNK_ROWS = 32_768
 """Rows per call of the native kernel: its output (x 20 tags) stays in L2/L3 for the sigmoid."""
 
-Backend = Literal["auto", "native", "torch"]
+PROBE_MIN_ROWS = 1_000_000
+"""From this many rows, ``auto`` times the backends present once (per tag count, threads and
+width) and keeps the fastest; below, it takes the widest native path without measuring (the
+measurement, ~40 ms, would cost more than a wrong choice could)."""
+PROBE_ROWS_PER_THREAD = 16_384
+"""Rows each backend scores per thread in that one-time measurement."""
+
+Backend = Literal["auto", "native", "native-avx512", "native-avx2", "torch"]
+_LEVELS = {"native-avx512": 2, "native-avx2": 1}  # the kernel's `level` argument
 
 
 def native_available() -> bool:
     """Whether the native kernel is built and this CPU runs it (AVX2, FMA, F16C)."""
     return _score_kernel is not None and bool(_score_kernel.supported())
+
+
+def available_backends() -> tuple[str, ...]:
+    """The explicit backends this machine runs, widest native path first, ``torch`` last: e.g.
+    ``("native-avx512", "native-avx2", "torch")`` on a CPU with AVX-512."""
+    levels = _score_kernel.levels() if _score_kernel is not None else ()
+    return (*(f"native-{level}" for level in levels), "torch")
 
 
 _SUPPORTED = (np.float16, np.float32, np.float64)
@@ -131,9 +158,12 @@ def score_matrix(
         Worker threads; default: the CPUs this process may use.
     out : ndarray of shape (n_items, n_tags), float32, optional
         Where to write the scores (e.g. a memory map); a new array otherwise.
-    backend : {"auto", "native", "torch"}, default="auto"
-        ``auto``: the native kernel for C-contiguous float16 rows where it is available (see
-        :func:`native_available`), else torch. ``native`` fails where it cannot run.
+    backend : {"auto", "native", "native-avx512", "native-avx2", "torch"}, default="auto"
+        ``auto``: for C-contiguous float16 rows, the fastest of :func:`available_backends` for
+        this tag count, timed once per process on the first large input (see
+        ``_auto_backend``); torch for everything else. ``native``: the widest native path;
+        ``native-avx512`` / ``native-avx2`` one path. A native backend fails where it cannot
+        run.
 
     Returns
     -------
@@ -164,24 +194,92 @@ def score_matrix(
         out = np.empty((n, k), dtype=np.float32)
     elif out.shape != (n, k) or out.dtype != np.float32 or not out.flags.c_contiguous:
         raise ValueError(f"out must be a C-contiguous float32 array of shape {(n, k)}")
-    if backend not in ("auto", "native", "torch"):
-        raise ValueError(f"backend must be 'auto', 'native' or 'torch', got {backend!r}")
+    if backend not in ("auto", "native", *_LEVELS, "torch"):
+        raise ValueError(
+            f"backend must be 'auto', 'native', 'native-avx512', 'native-avx2' or 'torch', "
+            f"got {backend!r}"
+        )
     if n == 0:
         return out
     native_fits = X.dtype == np.float16 and X.flags.c_contiguous
-    if backend == "native" and not (native_fits and native_available()):
+    present = available_backends()
+    if backend == "native" and native_fits and len(present) > 1:
+        backend = present[0]
+    if backend not in ("auto", "torch") and not (native_fits and backend in present):
         why = "X is not C-contiguous float16" if not native_fits else "the kernel cannot run here"
-        raise ValueError(f"the native scoring kernel cannot score this: {why}")
-    native = backend != "torch" and native_fits and native_available()
+        raise ValueError(f"the {backend} scoring kernel cannot score this: {why}")
     n_threads = n_threads or _cpu_count()
     n_threads = max(1, min(n_threads, -(-n // block_rows)))
+    if backend == "auto":
+        candidates = present if native_fits else ("torch",)
+        backend = _auto_backend(X, W, b, normalize, block_rows, n_threads, candidates)
+    _run(backend, X, W, b, out, normalize, calibrated, block_rows, n_threads)
+    return out
+
+
+_auto_choices: dict[tuple[int, int, bool, int, tuple[str, ...]], str] = {}
+
+
+def _auto_backend(
+    X: np.ndarray,
+    W: np.ndarray,
+    b: np.ndarray,
+    normalize: bool,
+    block_rows: int,
+    n_threads: int,
+    candidates: tuple[str, ...],
+) -> str:
+    """The fastest of ``candidates`` for this shape of work, measured once per process.
+
+    Which is fastest depends on the CPU (an AVX-512 Xeon ran torch's MKL path faster than the
+    AVX2 kernel at 20 tags, a 2-core one the reverse) and on the tag count (the 512-bit path
+    pays from a few tags up, one tag reads memory as fast with AVX2), so ``auto`` measures
+    instead of guessing: each candidate scores the same first rows, in turns, best of three.
+    """
+    if len(candidates) == 1:
+        return candidates[0]
+    n, d = X.shape
+    k = len(W)
+    key = (d, k if k <= 8 else 1 << (k - 1).bit_length(), normalize, n_threads, candidates)
+    choice = _auto_choices.get(key)
+    if choice is not None:
+        return choice
+    if n < PROBE_MIN_ROWS:
+        return candidates[0]  # too little work to be worth measuring: the widest native path
+    rows = min(n, PROBE_ROWS_PER_THREAD * n_threads)
+    part, scratch = X[:rows], np.empty((rows, k), np.float32)
+    times = {name: math.inf for name in candidates}
+    for _ in range(3):
+        for name in candidates:
+            t0 = time.perf_counter()
+            _run(name, part, W, b, scratch, normalize, True, block_rows, n_threads)
+            times[name] = min(times[name], time.perf_counter() - t0)
+    choice = min(candidates, key=times.__getitem__)
+    _auto_choices[key] = choice
+    return choice
+
+
+def _run(
+    backend: str,
+    X: np.ndarray,
+    W: np.ndarray,
+    b: np.ndarray,
+    out: np.ndarray,
+    normalize: bool,
+    calibrated: bool,
+    block_rows: int,
+    n_threads: int,
+) -> None:
+    """Score all of ``X`` into ``out`` with one explicit backend, one share of rows a thread."""
+    n, d = X.shape
     out_t = torch.from_numpy(out)
+    level = _LEVELS.get(backend, 0)
 
     def work_native(start: int, stop: int) -> None:
         torch.set_num_threads(1)  # for the sigmoid; the caller's count is restored below
         for i in range(start, stop, NATIVE_CHUNK_ROWS):
             j = min(i + NATIVE_CHUNK_ROWS, stop)
-            _score_kernel.logits_f16(X[i:j], W, b, out[i:j], d, normalize)
+            _score_kernel.logits_f16(X[i:j], W, b, out[i:j], d, normalize, level)
             if calibrated:
                 torch.sigmoid_(out_t[i:j])
 
@@ -208,24 +306,19 @@ def score_matrix(
             if calibrated:
                 torch.sigmoid_(dest)
 
-    work = work_native if native else work_torch
-    if n_threads == 1:
-        saved = torch.get_num_threads()
-        try:
-            work(0, n)
-        finally:
-            torch.set_num_threads(saved)
-        return out
-    bounds = np.linspace(0, n, n_threads + 1).astype(int)
-    # Align the shares to blocks so no block straddles two threads.
-    bounds[1:-1] = (bounds[1:-1] // block_rows) * block_rows
+    work = work_native if level else work_torch
     saved = torch.get_num_threads()
     try:
+        if n_threads == 1:
+            work(0, n)
+            return
+        bounds = np.linspace(0, n, n_threads + 1).astype(int)
+        # Align the shares to blocks so no block straddles two threads.
+        bounds[1:-1] = (bounds[1:-1] // block_rows) * block_rows
         list(_pool(n_threads).map(work, bounds[:-1], bounds[1:]))
     finally:
         # MKL's thread count is process-wide: give the caller back its own.
         torch.set_num_threads(saved)
-    return out
 
 
 _pools: dict[int, ThreadPoolExecutor] = {}

@@ -31,10 +31,18 @@ export function Thumb(p: ThumbProps) {
         class="card-img"
         href={href("items", p.id)}
         aria-label={`Open item ${p.id}${p.title ? ` (${p.title})` : ""}`}
+        aria-keyshortcuts={p.onToggle ? "Space" : undefined}
         onClick={(e) => {
           if (p.onOpen) {
             e.preventDefault();
             p.onOpen(e as unknown as MouseEvent);
+          }
+        }}
+        onKeyDown={(e) => {
+          // One tab stop per card: Space selects it, Enter opens it.
+          if (p.onToggle && e.key === " ") {
+            e.preventDefault();
+            p.onToggle(e as unknown as MouseEvent);
           }
         }}
       >
@@ -58,6 +66,7 @@ export function Thumb(p: ThumbProps) {
           class="select-box"
           aria-label={`${p.selected ? "Deselect" : "Select"} item ${p.id}`}
           aria-pressed={Boolean(p.selected)}
+          tabIndex={-1}
           data-testid="select"
           onClick={(e) => {
             e.preventDefault();

@@ -3,10 +3,11 @@ import { Component } from "preact";
 import { useEffect, useMemo, useRef, useState } from "preact/hooks";
 import { api, errorText, type DatasetInfo, type GridItem, type TagGroup } from "../api";
 import { Thumb } from "../components/thumbs";
+import { ItemOverlay } from "./item";
 import { Chip, Dialog, ErrorBox, Field, Spinner, fmtCount, fmtScore } from "../components/ui";
 import { href, navigate } from "../router";
 import { firstScreen, firstScreenDone, toast } from "../store";
-import { labelFilter, scoreColumn, sqlString } from "../sqlfilters";
+import { labelFilter, sqlString } from "../sqlfilters";
 
 const SORTS = ["id", "path", "size", "width", "height", "format", "split"];
 const PAGE = 100;
@@ -34,7 +35,7 @@ export function GridPage({ ds, q }: { ds: string; q: URLSearchParams }) {
   const [selected, setSelected] = useState<Set<number>>(new Set());
   const [lastClicked, setLastClicked] = useState<number | null>(null);
   const [info, setInfo] = useState<DatasetInfo | null>(null);
-  const [scoreSorts, setScoreSorts] = useState<[string, string, string][]>([]);
+  const [scoreSorts, setScoreSorts] = useState<[string, string][]>([]);
   const [size, setSize] = useState(() => Number(localStorage.getItem("tagscope.thumb")) || 168);
   const [tagDialog, setTagDialog] = useState(false);
   const sentinel = useRef<HTMLDivElement>(null);
@@ -91,18 +92,10 @@ export function GridPage({ ds, q }: { ds: string; q: URLSearchParams }) {
         (groups) =>
           alive &&
           setScoreSorts(
-            groups
-              .filter((g) => g.version > 0)
-              .flatMap((g) =>
-                g.tags.map(
-                  (t) =>
-                    [scoreColumn(g.slug, t.name), `${g.name} / ${t.name} score`, `${g.name}/${t.name}`] as [
-                      string,
-                      string,
-                      string,
-                    ],
-                ),
-              ),
+            // The server names each scored tag's SQL column (a clashing name gets a suffix).
+            groups.flatMap((g) =>
+              Object.entries(g.columns ?? {}).map(([tag, column]) => [column, `${g.name} / ${tag} score`] as [string, string]),
+            ),
           ),
         () => undefined,
       );
@@ -143,8 +136,8 @@ export function GridPage({ ds, q }: { ds: string; q: URLSearchParams }) {
     return () => io.disconnect();
   }, [state.loading, state.done, state.cursor, key]);
 
-  const setQuery = (p: Record<string, string | undefined>) =>
-    navigate(href("d", ds, "grid", { where, sort, order, ...p }));
+  const setQuery = (p: Record<string, string | undefined>, replace = false) =>
+    navigate(href("d", ds, "grid", { where, sort, order, ...p }), replace);
 
   const applyFilter = (e?: Event) => {
     e?.preventDefault();
@@ -170,19 +163,66 @@ export function GridPage({ ds, q }: { ds: string; q: URLSearchParams }) {
     setLastClicked(id);
   };
 
+  // An item opens over the grid, which stays as it was (scroll position, loaded pages).
+  const openItem = q.get("item") ? Number(q.get("item")) : null;
   const onOpen = (id: number) => (e: MouseEvent) => {
     if (e.metaKey || e.ctrlKey || e.shiftKey || selected.size) toggle(id, e);
-    else navigate(href("items", id));
+    else setQuery({ item: String(id) });
   };
 
   handlers.current = { toggle, open: onOpen, label: (l: string) => addFilter(labelFilter(l)) };
 
+  // Completion and the example filter use this dataset's own columns, tags and labels.
+  const [columns, setColumns] = useState<string[]>([]);
+  useEffect(() => {
+    void firstScreen.then(() =>
+      api.tables().then(
+        // "width BIGINT" -> "width"
+        (ts) => setColumns((ts.find((t) => t.name === "items")?.columns ?? []).map((c) => c.split(" ")[0])),
+        () => undefined,
+      ),
+    );
+  }, []);
+  const words = useMemo(
+    () => [
+      ...columns,
+      ...scoreSorts.map(([column]) => column),
+      ...Object.keys(info?.labels ?? {}).map(labelFilter),
+    ],
+    [columns, scoreSorts, info],
+  );
+  const topLabel = Object.entries(info?.labels ?? {}).sort((a, b) => b[1] - a[1])[0]?.[0];
+  const placeholder = [
+    "SQL filter, e.g. width > 500",
+    topLabel ? labelFilter(topLabel) : null,
+    scoreSorts[0] ? `${scoreSorts[0][0]} >= 0.8` : null,
+  ]
+    .filter(Boolean)
+    .join(" AND ");
+
+  // The quick labels count the items the filter matches, as the server counts them.
+  const [filtered, setFiltered] = useState<{ where: string; labels: Record<string, number> } | null>(null);
+  useEffect(() => {
+    if (!where) return;
+    let alive = true;
+    void firstScreen.then(() =>
+      api.dataset(ds, where).then(
+        (d) => alive && setFiltered({ where, labels: d.labels }),
+        // A refused filter: the grid says why; no counts of another filter stay on screen.
+        () => alive && setFiltered({ where, labels: {} }),
+      ),
+    );
+    return () => {
+      alive = false;
+    };
+  }, [ds, where]);
+  const facets = where ? (filtered?.where === where ? filtered.labels : null) : (info?.labels ?? null);
   const topLabels = useMemo(
     () =>
-      Object.entries(info?.labels ?? {})
+      Object.entries(facets ?? {})
         .sort((a, b) => b[1] - a[1])
         .slice(0, 14),
-    [info],
+    [facets],
   );
 
   return (
@@ -191,16 +231,11 @@ export function GridPage({ ds, q }: { ds: string; q: URLSearchParams }) {
         <span class="query-prefix" aria-hidden="true">
           WHERE
         </span>
-        <input
-          type="text"
-          class="mono"
+        <QueryInput
           value={draft}
-          placeholder="SQL filter, e.g. width > 500 AND has_label(id, 'dog') AND tags_animals.dog >= 0.8"
-          title="A SQL expression over the columns of items (width, height, size, format, split, path, text, …), has_label(id, 'name'), and tag scores tags_<group>.<tag>"
-          aria-label="SQL filter"
-          data-testid="query-input"
-          spellcheck={false}
-          onInput={(e) => setDraft((e.target as HTMLInputElement).value)}
+          onInput={setDraft}
+          words={words}
+          placeholder={placeholder}
         />
         {where ? (
           <button type="button" class="ghost" aria-label="Clear filter" onClick={() => setQuery({ where: undefined })}>
@@ -275,13 +310,15 @@ export function GridPage({ ds, q }: { ds: string; q: URLSearchParams }) {
       </div>
 
       {topLabels.length ? (
-        <div class="quick-labels" aria-label="Filter by label">
+        <div class="quick-labels" aria-label="Filter by label" data-testid="quick-labels" data-where={where}>
           {topLabels.map(([name, n]) => (
             <button
               key={name}
               type="button"
               class="chip chip-label clickable"
-              title={`${n} items: filter to ${name}`}
+              data-label={name}
+              data-count={n}
+              title={`${n} ${where ? "matching " : ""}items: filter to ${name}`}
               onClick={() => addFilter(labelFilter(name))}
             >
               {name} <span class="muted">{n}</span>
@@ -338,7 +375,7 @@ export function GridPage({ ds, q }: { ds: string; q: URLSearchParams }) {
             eager={i === 0}
             selected={selected}
             handlers={handlers}
-            scoreKey={scoreSorts.find(([v]) => v === sort)?.[2] ?? null}
+            scoreColumn={sort.startsWith("tags_") ? sort : null}
           />
         ))}
       </div>
@@ -351,6 +388,15 @@ export function GridPage({ ds, q }: { ds: string; q: URLSearchParams }) {
         {state.loading ? <Spinner label="Loading items" /> : null}
         {state.done && items.length > 0 ? <span class="muted">End of results</span> : null}
       </div>
+
+      {openItem !== null ? (
+        <ItemOverlay
+          id={openItem}
+          ids={items.map((i) => i.id)}
+          onMove={(id) => setQuery({ item: String(id) }, true)}
+          onClose={() => setQuery({ item: undefined })}
+        />
+      ) : null}
 
       <AddToTagDialog
         open={tagDialog}
@@ -373,8 +419,8 @@ interface ChunkProps {
   eager: boolean;
   selected: Set<number>;
   handlers: { current: Handlers };
-  /** The tag score the grid is sorted by ("group/tag"), shown on each thumbnail. */
-  scoreKey: string | null;
+  /** The tag score column the grid is sorted by (tags_<group>.<column>), shown on each thumbnail. */
+  scoreColumn: string | null;
 }
 
 /** One page of the grid. Appending a page renders only the new chunk. */
@@ -385,11 +431,11 @@ class GridChunk extends Component<ChunkProps> {
       p.page !== next.page ||
       p.selected !== next.selected ||
       p.eager !== next.eager ||
-      p.scoreKey !== next.scoreKey
+      p.scoreColumn !== next.scoreColumn
     );
   }
 
-  render({ page, eager, selected, handlers, scoreKey }: ChunkProps) {
+  render({ page, eager, selected, handlers, scoreColumn }: ChunkProps) {
     return (
       <div class="chunk">
         {page.map((it) => (
@@ -399,7 +445,7 @@ class GridChunk extends Component<ChunkProps> {
             src={it.thumbnail_url}
             title={it.name}
             eager={eager}
-            score={scoreKey ? (it.scores?.[scoreKey] ?? null) : undefined}
+            score={scoreColumn ? (it.tag_scores.find((t) => t.column === scoreColumn)?.score ?? null) : undefined}
             selected={selected.has(it.id)}
             onToggle={(e) => handlers.current.toggle(it.id, e)}
             onOpen={(e) => handlers.current.open(it.id)(e)}
@@ -417,10 +463,10 @@ class GridChunk extends Component<ChunkProps> {
 
 function ItemChips({ item, onLabel }: { item: GridItem; onLabel: (l: string) => void }) {
   const labels = item.labels ?? [];
-  // Tags that would tag the item at the default threshold, best first.
-  const scores = Object.entries(item.scores ?? {})
-    .filter(([, s]) => s >= 0.5)
-    .sort((a, b) => b[1] - a[1])
+  // The tags the server decides positive at their current thresholds, best first.
+  const scores = item.tag_scores
+    .filter((t) => t.decision)
+    .sort((a, b) => b.score - a.score)
     .slice(0, 3);
   if (!labels.length && !scores.length) return null;
   return (
@@ -431,6 +477,7 @@ function ItemChips({ item, onLabel }: { item: GridItem; onLabel: (l: string) => 
           type="button"
           class="chip chip-label clickable"
           title={`Filter to ${l}`}
+          tabIndex={-1}
           onClick={(e) => {
             e.stopPropagation();
             onLabel(l);
@@ -440,9 +487,13 @@ function ItemChips({ item, onLabel }: { item: GridItem; onLabel: (l: string) => 
         </button>
       ))}
       {labels.length > 3 ? <Chip kind="muted">+{labels.length - 3}</Chip> : null}
-      {scores.map(([name, s]) => (
-        <Chip key={name} kind="tag" title={`${name}: ${fmtScore(s)}`}>
-          {name.split("/").pop()} {fmtScore(s, 2)}
+      {scores.map((t) => (
+        <Chip key={t.column} kind="tag" title={`${t.group} / ${t.tag}: ${fmtScore(t.score)} ≥ threshold ${fmtScore(t.threshold, 2)}`}>
+          <span data-testid="tag-chip" data-column={t.column}>
+            {/* Two groups may both have a tag "dog": the group tells them apart. */}
+            {scores.filter((x) => x.tag === t.tag).length > 1 ? `${t.group}/` : ""}
+            {t.tag} {fmtScore(t.score, 2)}
+          </span>
         </Chip>
       ))}
     </div>
@@ -545,3 +596,105 @@ export function AddToTagDialog({
 }
 
 export { sqlString };
+
+// The word being typed, or a label filter being typed: has_label(id, 'do
+const WORD = /has_label\(id, '[^']*$|[\w.]*$/;
+
+/**
+ * The query bar's input: completes the word being typed from the dataset's columns, tag score
+ * columns and label filters (↑ ↓ to choose, Tab or Enter to take one, Esc to dismiss).
+ */
+function QueryInput({
+  value,
+  onInput,
+  words,
+  placeholder,
+}: {
+  value: string;
+  onInput: (v: string) => void;
+  words: string[];
+  placeholder: string;
+}) {
+  const ref = useRef<HTMLInputElement>(null);
+  const [open, setOpen] = useState(false);
+  const [active, setActive] = useState(0);
+  const [caret, setCaret] = useState(0);
+  const start = value.slice(0, caret).search(WORD);
+  const word = value.slice(start, caret);
+  const choices = word.length
+    ? words.filter((w) => w.toLowerCase().startsWith(word.toLowerCase()) && w !== word).slice(0, 8)
+    : [];
+  const shown = open && choices.length > 0;
+  const take = (w: string) => {
+    // From the input itself: typing may be ahead of the last render.
+    const el = ref.current;
+    const text = el?.value ?? value;
+    const end = el?.selectionStart ?? caret;
+    const from = text.slice(0, end).search(WORD);
+    const next = text.slice(0, from) + w + text.slice(end);
+    const at = from + w.length;
+    if (el) {
+      el.value = next;
+      el.setSelectionRange(at, at);
+    }
+    onInput(next);
+    setOpen(false);
+    setCaret(at);
+  };
+  return (
+    <div class="query-input">
+      <input
+        ref={ref}
+        type="text"
+        class="mono"
+        value={value}
+        placeholder={placeholder}
+        title="A SQL expression over the columns of items, has_label(id, 'name'), and tag scores tags_<group>.<tag>"
+        aria-label="SQL filter"
+        aria-autocomplete="list"
+        aria-expanded={shown}
+        aria-controls="query-completions"
+        data-testid="query-input"
+        spellcheck={false}
+        autocomplete="off"
+        onInput={(e) => {
+          const el = e.target as HTMLInputElement;
+          onInput(el.value);
+          setCaret(el.selectionStart ?? el.value.length);
+          setActive(0);
+          setOpen(true);
+        }}
+        onBlur={() => setOpen(false)}
+        onKeyDown={(e) => {
+          if (!shown) return;
+          if (e.key === "ArrowDown" || e.key === "ArrowUp") {
+            setActive((a) => (a + (e.key === "ArrowDown" ? 1 : choices.length - 1)) % choices.length);
+          } else if (e.key === "Tab" || e.key === "Enter") {
+            take(choices[active] ?? choices[0]);
+          } else if (e.key === "Escape") {
+            setOpen(false);
+          } else return;
+          e.preventDefault();
+        }}
+      />
+      {shown ? (
+        <ul class="completions" id="query-completions" role="listbox" data-testid="completions">
+          {choices.map((w, i) => (
+            <li
+              key={w}
+              role="option"
+              aria-selected={i === active}
+              class={`mono${i === active ? " on" : ""}`}
+              onMouseDown={(e) => {
+                e.preventDefault();
+                take(w);
+              }}
+            >
+              {w}
+            </li>
+          ))}
+        </ul>
+      ) : null}
+    </div>
+  );
+}

@@ -3,7 +3,7 @@
 import { useEffect, useMemo, useState } from "preact/hooks";
 import { api, errorText, METRICS, type MetricName, type Metrics } from "../api";
 import { Empty, ErrorBox, NumberInput, PageHead, Spinner, fmtScore } from "../components/ui";
-import { href, navigate } from "../router";
+import { href } from "../router";
 import { toast } from "../store";
 import { TagCrumbs, useTag } from "./tag";
 
@@ -76,8 +76,8 @@ export function MetricsPage({ ds, group, tag }: { ds: string; group: string; tag
     try {
       await api.saveThreshold(ds, g.name, t.name, threshold);
       await reload();
-      toast(`Threshold ${threshold.toFixed(2)} saved for ${t.name}`, "ok");
-      navigate(href("d", ds, "tags", g.name, t.name, "preview", { threshold: threshold.toFixed(2) }));
+      // The user stays here: a threshold is a setting of the published version, nothing to redo.
+      toast(`Threshold ${threshold.toFixed(2)} saved for ${t.name}: decisions follow it now`, "ok");
     } catch (e) {
       setError(errorText(e));
     } finally {
@@ -181,9 +181,22 @@ export function MetricsPage({ ds, group, tag }: { ds: string; group: string; tag
                 <br />
                 Saved: <b data-testid="saved-threshold">{t.threshold.toFixed(2)}</b>
               </p>
-              <button type="button" class="primary wide" onClick={save} disabled={saving} data-testid="save-threshold">
-                {saving ? "Saving…" : "Apply and save threshold"}
+              <button
+                type="button"
+                class="primary wide"
+                onClick={save}
+                disabled={saving || threshold.toFixed(2) === t.threshold.toFixed(2)}
+                data-testid="save-threshold"
+              >
+                {saving ? "Saving…" : "Save threshold"}
               </button>
+              <a
+                class="button ghost wide"
+                href={href("d", ds, "tags", g.name, t.name, "preview", { threshold: threshold.toFixed(2) })}
+                data-testid="preview-at-threshold"
+              >
+                Preview at {threshold.toFixed(2)}
+              </a>
             </aside>
           </div>
         </>

@@ -8,13 +8,13 @@ import { Dialog, Empty, ErrorBox, JobProgress, NumberInput, PageHead, Spinner, f
 import { isFinished, watchJob } from "../jobs";
 import { href } from "../router";
 import { toast } from "../store";
+import { useConfig } from "../config";
 import { Prompts } from "./prompts";
 import { ScoringChip, TagCounts, useScoring } from "./tags";
 import { TagCrumbs, useTag } from "./tag";
 
 type View = "compare" | "positives" | "negatives";
 type Polarity = "positive" | "negative";
-const N = 24;
 
 export function PreviewPage({ ds, group, tag, q }: { ds: string; group: string; tag: string; q: URLSearchParams }) {
   const { group: g, tag: t, error, reload } = useTag(group, tag);
@@ -45,7 +45,10 @@ function PreviewBody({
   const [data, setData] = useState<Preview | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [loading, setLoading] = useState(false);
-  const [staged, setStaged] = useState<Map<number, Polarity>>(new Map());
+  // Staged marks outlive a visit to another page (kept per tag for the browser tab's session).
+  const stagedKey = `tagscope.staged:${ds}:${group.name}:${tag.name}`;
+  const [staged, setStaged] = useState<Map<number, Polarity>>(() => readStaged(stagedKey));
+  const n = useConfig()?.preview_size ?? 0;
   const [selected, setSelected] = useState<Set<number>>(new Set());
   const [refresh, setRefresh] = useState(0);
   const [dialog, setDialog] = useState<"search" | "uncertain" | null>(null);
@@ -54,22 +57,33 @@ function PreviewBody({
   const seq = useRef(0);
   const existing = useMemo(() => new Map(tag.examples.map((e) => [e.item_id, e.polarity])), [tag]);
 
+  useEffect(() => {
+    if (staged.size) sessionStorage.setItem(stagedKey, JSON.stringify([...staged]));
+    else sessionStorage.removeItem(stagedKey);
+    if (!staged.size) return;
+    // Closing the tab would lose them: the browser asks first.
+    const ask = (e: BeforeUnloadEvent) => e.preventDefault();
+    window.addEventListener("beforeunload", ask);
+    return () => window.removeEventListener("beforeunload", ask);
+  }, [staged, stagedKey]);
+
   // The sample: fetched for the threshold (debounced while the slider moves) and after each change.
   useEffect(() => {
-    const n = ++seq.current;
+    if (!n) return;
+    const call = ++seq.current;
     const timer = setTimeout(
       () => {
         setLoading(true);
-        api.preview(ds, group.name, tag.name, { threshold, view, n: N }).then(
+        api.preview(ds, group.name, tag.name, { threshold, view, n }).then(
           (p) => {
-            if (n !== seq.current) return;
+            if (call !== seq.current) return;
             setData(p);
             setFetchedAt(threshold);
             setError(null);
             setLoading(false);
           },
           (e) => {
-            if (n !== seq.current) return;
+            if (call !== seq.current) return;
             setError(errorText(e));
             setLoading(false);
           },
@@ -78,7 +92,7 @@ function PreviewBody({
       data ? 150 : 0,
     );
     return () => clearTimeout(timer);
-  }, [ds, group.name, tag.name, threshold, view, refresh, tag.revision, group.version]);
+  }, [ds, group.name, tag.name, threshold, view, refresh, tag.revision, group.version, n]);
 
   // Until the new sample arrives, the items already shown move sides at once.
   const pool = useMemo(() => {
@@ -454,22 +468,23 @@ function AddFromDialog({
   const [marks, setMarks] = useState<Map<number, Polarity>>(new Map());
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
+  const config = useConfig();
 
   useEffect(() => {
     setItems(null);
     setMarks(new Map());
     setError(null);
-    if (kind === "uncertain") {
-      api.uncertain(ds, group.name, tag.name, 24).then(setItems, (e) => setError(errorText(e)));
+    if (kind === "uncertain" && config) {
+      api.uncertain(ds, group.name, tag.name, config.preview_size).then(setItems, (e) => setError(errorText(e)));
     }
     if (kind === "search") setText(tag.prompts.find((p) => p.polarity === "positive")?.text ?? tag.name);
-  }, [kind]);
+  }, [kind, config]);
 
   const search = async (e?: Event) => {
     e?.preventDefault();
     setBusy(true);
     try {
-      const hits = await api.searchText(ds, text, { k: 48, space: group.space });
+      const hits = await api.searchText(ds, text, { space: group.space });
       setItems(hits.map((h) => ({ item_id: h.item_id, score: h.score, thumbnail_url: h.thumbnail_url })));
       setError(null);
     } catch (err) {
@@ -556,4 +571,13 @@ function AddFromDialog({
       </div>
     </Dialog>
   );
+}
+
+function readStaged(key: string): Map<number, Polarity> {
+  try {
+    const saved = JSON.parse(sessionStorage.getItem(key) ?? "[]") as [number, Polarity][];
+    return new Map(saved.filter(([id, p]) => Number.isInteger(id) && (p === "positive" || p === "negative")));
+  } catch {
+    return new Map();
+  }
 }

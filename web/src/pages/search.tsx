@@ -1,7 +1,8 @@
 // Search (F-11, F-12, F-13): by text, by uploaded image, by item; k, minimum score, label filter
 // any/all; near-duplicate pairs side by side.
 import { useEffect, useRef, useState } from "preact/hooks";
-import { api, errorText, type DatasetInfo, type Hit, type PairHit, type SearchOptions } from "../api";
+import { api, errorText, type Config, type DatasetInfo, type Hit, type ModelState, type PairHit, type SearchOptions } from "../api";
+import { useConfig } from "../config";
 import { Thumb } from "../components/thumbs";
 import { Empty, ErrorBox, Field, PageHead, Spinner, fmtScore } from "../components/ui";
 import { href, navigate } from "../router";
@@ -22,7 +23,8 @@ export function SearchPage({ ds, q }: { ds: string; q: URLSearchParams }) {
     api.dataset(ds).then(setInfo, () => setInfo(null));
   }, [ds]);
 
-  const opts = readOptions(q, info, mode);
+  const config = useConfig();
+  const opts = readOptions(q, info, mode, config);
   const setParams = (p: Record<string, unknown>) =>
     navigate(href("d", ds, "search", { ...Object.fromEntries(q), ...p }));
 
@@ -52,19 +54,22 @@ export function SearchPage({ ds, q }: { ds: string; q: URLSearchParams }) {
   );
 }
 
-function readOptions(q: URLSearchParams, info: DatasetInfo | null, mode: Mode): SearchOptions {
+function readOptions(q: URLSearchParams, info: DatasetInfo | null, mode: Mode, config: Config | null): SearchOptions {
   const labels = (q.get("labels") ?? "").split(",").map((s) => s.trim()).filter(Boolean);
   const min = q.get("min");
   const spaces = info?.spaces ?? [];
+  // Near-duplicates in a pixel space (phash); everything else in the server's default, semantic, space.
   const fallback =
     mode === "duplicates"
-      ? spaces.find((s) => s.kind === "phash")?.name ?? spaces[0]?.name
+      ? (spaces.find((s) => !s.semantic)?.name ?? info?.default_space)
       : mode === "image"
-        ? spaces.find((s) => s.kind === "clip")?.name ?? spaces[0]?.name
-        : spaces.find((s) => s.kind !== "phash")?.name ?? spaces[0]?.name;
+        ? (spaces.find((s) => s.kind === "clip")?.name ?? info?.default_space)
+        : info?.default_space;
+  const k = mode === "duplicates" ? config?.duplicates_k : config?.search_k;
   return {
-    space: q.get("space") || fallback || undefined,
-    k: Number(q.get("k")) || (mode === "duplicates" ? 24 : 48),
+    // Searches start once the space is known; waiting for the config too asks once, not twice.
+    space: config ? q.get("space") || fallback || undefined : undefined,
+    k: Number(q.get("k")) || k,
     min_score: min !== null && min !== "" ? Number(min) : null,
     labels,
     label_mode: q.get("lm") === "all" ? "all" : "any",
@@ -74,6 +79,7 @@ function readOptions(q: URLSearchParams, info: DatasetInfo | null, mode: Mode): 
 function Options({
   info,
   opts,
+  mode,
   onChange,
 }: {
   ds: string;
@@ -84,6 +90,7 @@ function Options({
 }) {
   const [labelDraft, setLabelDraft] = useState("");
   const allLabels = Object.keys(info?.labels ?? {}).sort();
+  const chosen = info?.spaces.find((s) => s.name === opts.space);
   const addLabel = (l: string) => {
     const v = l.trim();
     if (!v || opts.labels?.includes(v)) return;
@@ -107,12 +114,21 @@ function Options({
           {!info?.spaces.length ? <option value="">(none)</option> : null}
         </select>
       </Field>
+      {mode !== "duplicates" && chosen && !chosen.semantic ? (
+        <p class="warn small options-note" data-testid="not-semantic">
+          {chosen.name} compares pixels, not content: it finds copies and near-copies, so the other results look
+          random.
+          {info?.spaces.some((s) => s.semantic)
+            ? " Choose a semantic space (text, clip) to find similar content."
+            : " Embed this dataset with a semantic model for that: tagscope embed <dataset> --kind clip."}
+        </p>
+      ) : null}
       <Field label="Max results (k)">
         <input
           type="number"
           min={1}
           max={1000}
-          value={opts.k}
+          value={opts.k ?? ""}
           aria-label="Max results"
           data-testid="k"
           onChange={(e) => onChange({ k: (e.target as HTMLInputElement).value })}
@@ -272,7 +288,7 @@ function ImageSearch({ ds, opts }: { ds: string; opts: SearchOptions }) {
   const [file, setFile] = useState<File | null>(null);
   const [preview, setPreview] = useState<string | null>(null);
   const [drag, setDrag] = useState(false);
-  const res = useSearch(file ? () => api.searchImage(ds, file, opts) : null, [file, optsKey(opts)]);
+  const res = useSearch(file && opts.space ? () => api.searchImage(ds, file, opts) : null, [file, optsKey(opts)]);
   const pick = (f: File | undefined | null) => {
     if (!f) return;
     setFile(f);
@@ -324,7 +340,8 @@ function ItemSearch({
 }) {
   const id = Number(q.get("item")) || null;
   const [draft, setDraft] = useState(id ? String(id) : "");
-  const res = useSearch(id ? () => api.searchItem(ds, id, opts) : null, [ds, id, optsKey(opts)]);
+  // Only once the space is known: the server's own default (clip) may not exist here.
+  const res = useSearch(id && opts.space ? () => api.searchItem(ds, id, opts) : null, [ds, id, optsKey(opts)]);
   return (
     <>
       <form
@@ -384,7 +401,7 @@ export function Results({
   return (
     <div class="results" aria-busy={loading}>
       <ErrorBox error={error} testid="search-error" />
-      {loading ? <Spinner label="Searching" /> : null}
+      {loading ? <SearchingNote /> : null}
       {data && !loading ? (
         <div class="results-head">
           <span class="muted" data-testid="result-count">
@@ -470,6 +487,41 @@ function Duplicates({ ds, opts }: { ds: string; q: URLSearchParams; opts: Search
           </div>
         ))}
       </div>
+    </div>
+  );
+}
+
+/** The spinner of a running search; while the server still loads a model, it says so. */
+function SearchingNote() {
+  const [models, setModels] = useState<ModelState[]>([]);
+  useEffect(() => {
+    let alive = true;
+    let timer = 0;
+    const poll = () =>
+      api.modelStatus().then(
+        (st) => {
+          if (!alive) return;
+          const loading = st.models.filter((m) => m.status === "loading");
+          setModels(loading);
+          if (loading.length) timer = window.setTimeout(poll, 700);
+        },
+        () => undefined,
+      );
+    void poll();
+    return () => {
+      alive = false;
+      clearTimeout(timer);
+    };
+  }, []);
+  return (
+    <div class="searching" role="status">
+      <Spinner label="Searching" />
+      {models.length ? (
+        <span class="muted" data-testid="model-loading">
+          Loading the {models.map((m) => m.kind).join(" and ")} model ({models.map((m) => m.model ?? "default").join(", ")}): the
+          first search after the server starts waits for it, a few seconds.
+        </span>
+      ) : null}
     </div>
   );
 }

@@ -5,7 +5,6 @@ import { api, errorText, type Histogram, type Tag, type TagGroup } from "../api"
 import { Thumb } from "../components/thumbs";
 import { Chip, Empty, ErrorBox, NumberInput, PageHead, Spinner, fmtCount } from "../components/ui";
 import { href, navigate } from "../router";
-import { scoreFilter, taggedFilter } from "../sqlfilters";
 import { toast } from "../store";
 import { ScoringChip, TagCounts, tagState, useScoring } from "./tags";
 import { Prompts } from "./prompts";
@@ -44,13 +43,13 @@ export function useTag(group: string, tag: string) {
 export function TagPage({ ds, group, tag, q }: { ds: string; group: string; tag: string; q: URLSearchParams }) {
   const { group: g, tag: t, error, reload } = useTag(group, tag);
   const scoring = useScoring(ds, g);
-  const [whereTagged, setWhereTagged] = useState<string | null>(null);
+  // The server writes the filter (with the tag's SQL column); the app never derives it.
+  const [tagged, setTagged] = useState<string | null>(null);
   if (error) return <ErrorBox error={error} />;
   if (!g || !t) return <Spinner />;
   const st = tagState(g);
   const committed = g.version > 0;
   const editable = g.dataset === ds;
-  const tagged = whereTagged || taggedFilter(g.slug, t.name, t.threshold);
   return (
     <section class="page tag-page" aria-label={`Tag ${t.name}`} data-testid="tag-page">
       <PageHead
@@ -80,10 +79,10 @@ export function TagPage({ ds, group, tag, q }: { ds: string; group: string; tag:
         ) : null}
         <button
           type="button"
-          disabled={!committed}
+          disabled={!committed || !tagged}
           title={committed ? "Open the grid with the items this tag decides positive" : "Publish the group first"}
           data-testid="query-tagged"
-          onClick={() => navigate(href("d", ds, "grid", { where: tagged }))}
+          onClick={() => tagged && navigate(href("d", ds, "grid", { where: tagged }))}
         >
           Query tagged items
         </button>
@@ -100,7 +99,7 @@ export function TagPage({ ds, group, tag, q }: { ds: string; group: string; tag:
             tag={t}
             committed={committed}
             initialMin={Number(q.get("min")) || 0}
-            onTagged={setWhereTagged}
+            onTagged={setTagged}
           />
           <ExamplesPanel ds={ds} group={g} tag={t} editable={editable} onChange={reload} />
         </div>
@@ -181,7 +180,7 @@ function HistogramPanel({
               hist={hist}
               threshold={tag.threshold}
               onBar={(b) =>
-                navigate(href("d", ds, "grid", { where: b.where || scoreFilter(group.slug, tag.name, b.lo, b.hi) }))
+                navigate(href("d", ds, "grid", { where: b.where }))
               }
             />
           ) : (

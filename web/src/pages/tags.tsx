@@ -1,7 +1,7 @@
 // Tag management (F-20, F-26): tag group cards with pending / committed state and scoring status;
 // a group page with its tags, publishing and visibility; the create-group dialog.
 import { useEffect, useState } from "preact/hooks";
-import { api, errorText, type GroupUse, type Job, type Tag, type TagGroup } from "../api";
+import { api, errorText, type GroupUse, type Job, type Space, type Tag, type TagGroup } from "../api";
 import { Chip, Dialog, Empty, ErrorBox, Field, JobProgress, PageHead, Spinner } from "../components/ui";
 import { jobs, watchJob, isFinished } from "../jobs";
 import { href, navigate } from "../router";
@@ -299,8 +299,21 @@ export function CreateGroupDialog({
   const [name, setName] = useState("");
   const [tags, setTags] = useState("");
   const [visibility, setVisibility] = useState("secret");
+  const [spaces, setSpaces] = useState<Space[] | null>(null);
+  const [space, setSpace] = useState("");
   const [error, setError] = useState<{ message: string; field: string | null } | null>(null);
   const [busy, setBusy] = useState(false);
+  useEffect(() => {
+    if (!open) return;
+    api.dataset(ds).then(
+      (d) => {
+        setSpaces(d.spaces);
+        // The server's default: a semantic space (text, clip) before phash.
+        setSpace((old) => (d.spaces.some((s) => s.name === old) ? old : (d.default_space ?? "")));
+      },
+      (e) => setError({ message: errorText(e), field: null }),
+    );
+  }, [open, ds]);
   const lines = tags.split("\n").filter((l) => l.trim());
   const bad = lines.filter((l) => !/^[\p{L}\p{N}]+( +[\p{L}\p{N}]+)*$/u.test(l.trim()));
   const submit = async (e: Event) => {
@@ -308,7 +321,7 @@ export function CreateGroupDialog({
     setBusy(true);
     setError(null);
     try {
-      const g = await api.createGroup(ds, name.trim(), tags, visibility);
+      const g = await api.createGroup(ds, name.trim(), tags, visibility, space);
       setName("");
       setTags("");
       onCreated(g);
@@ -354,6 +367,31 @@ export function CreateGroupDialog({
             <option value="shareable">shareable: other datasets may apply it</option>
           </select>
         </Field>
+        <Field
+          label="Embedding space"
+          hint="The tags learn from this space's vectors. A semantic space (text, clip) knows what pictures show; phash only finds copies."
+        >
+          {spaces && !spaces.length ? (
+            <p class="warn small" data-testid="no-space">
+              This dataset has no embedding space yet: run <code>tagscope embed {ds}</code> first.
+            </p>
+          ) : (
+            <select
+              aria-label="Embedding space"
+              data-testid="group-space"
+              value={space}
+              aria-invalid={error?.field === "space"}
+              onChange={(e) => setSpace((e.target as HTMLSelectElement).value)}
+            >
+              {(spaces ?? []).map((s) => (
+                <option key={s.name} value={s.name}>
+                  {s.name} ({s.kind}
+                  {s.semantic ? "" : ", near-duplicates only"})
+                </option>
+              ))}
+            </select>
+          )}
+        </Field>
         <p class="muted small">
           Training dataset: <b>{ds}</b>
         </p>
@@ -362,7 +400,7 @@ export function CreateGroupDialog({
           <button type="button" class="ghost" onClick={onClose}>
             Cancel
           </button>
-          <button type="submit" class="primary" disabled={busy || !name.trim() || !lines.length} data-testid="create-group">
+          <button type="submit" class="primary" disabled={busy || !name.trim() || !lines.length || !space} data-testid="create-group">
             {busy ? "Creating…" : "Add group"}
           </button>
         </footer>

@@ -7,6 +7,7 @@ import { Empty, ErrorBox, JobProgress, NumberInput, PageHead, Spinner } from "..
 import { watchJob } from "../jobs";
 import { href } from "../router";
 import { toast } from "../store";
+import { useConfig } from "../config";
 import { TagCrumbs, useTag } from "./tag";
 
 type Show = "all" | "llm" | "person";
@@ -19,6 +20,7 @@ export function TruthPage({ ds, group, tag }: { ds: string; group: string; tag: 
   const [n, setN] = useState(400);
   const [job, setJob] = useState<Job | null>(null);
   const [running, setRunning] = useState(false);
+  const llm = useConfig()?.llm;
   const [refresh, setRefresh] = useState(0);
   const [sample, setSample] = useState<Scored[] | null>(null);
   const [sampleNo, setSampleNo] = useState(0);
@@ -111,12 +113,26 @@ export function TruthPage({ ds, group, tag }: { ds: string; group: string; tag: 
             data-testid="judge-n"
           /> items
         </label>
-        <button type="button" class="primary" onClick={judge} data-testid="run-judge" disabled={running}>
+        <button
+          type="button"
+          class="primary"
+          onClick={judge}
+          data-testid="run-judge"
+          disabled={running || !llm?.configured}
+          aria-describedby="judge-how"
+          title={llm && !llm.configured ? `No LLM judge is configured: ${llm.how_to}` : undefined}
+        >
           Evaluate with the LLM judge
         </button>
-        <span class="muted">
-          A stratified sample over the scores; needs <code>TAGSCOPE_LLM_URL</code> and <code>TAGSCOPE_LLM_MODEL</code> on the server.
-        </span>
+        {llm && !llm.configured ? (
+          <span class="warn small" id="judge-how" data-testid="judge-not-configured">
+            No LLM judge is configured: {llm.how_to}.
+          </span>
+        ) : (
+          <span class="muted" id="judge-how">
+            A stratified sample over the scores, judged by {"the server's"} OpenAI-compatible endpoint.
+          </span>
+        )}
         <JobProgress job={job} label="judging" />
       </div>
       <div class="panel">

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, Response, status
+from fastapi import APIRouter, Query, Response, status
 from pydantic import BaseModel, Field
 
 from tagscope.api.dependencies import WorkspaceDep
 from tagscope.api.schemas import Dataset, DatasetInfo, Job
-from tagscope.service import background
+from tagscope.service import background, browse, defaults
 from tagscope.service import datasets as uc
 
 router = APIRouter(prefix="/api/datasets", tags=["datasets"])
@@ -20,8 +20,10 @@ class EmbedRequest(BaseModel):
     kind: Literal["clip", "text", "phash"] | None = Field(
         None, description="default: the existing space's kind, else the space name, else clip"
     )
-    model: str | None = Field(None, description="hub id or local folder; default per kind")
-    batch_size: int | None = Field(None, ge=1)
+    model: str | None = Field(
+        None, description="a model id, or a model folder the server offers; default per kind"
+    )
+    batch_size: int | None = Field(None, ge=1, le=100_000)
 
 
 class NewDataset(BaseModel):
@@ -40,8 +42,21 @@ def create_dataset(body: NewDataset, ws: WorkspaceDep) -> Dataset:
 
 
 @router.get("/{name}")
-def describe_dataset(name: str, ws: WorkspaceDep) -> DatasetInfo:
-    return DatasetInfo.model_validate(uc.describe_dataset(ws, name))
+def describe_dataset(
+    name: str,
+    ws: WorkspaceDep,
+    where: Annotated[
+        str | None,
+        Query(description="a grid filter (as on /items): count labels over its items only"),
+    ] = None,
+) -> DatasetInfo:
+    info = uc.describe_dataset(ws, name)
+    spaces = [{**s, "semantic": defaults.is_semantic(s["kind"])} for s in info["spaces"]]
+    default = defaults.default_space(info["spaces"])
+    labels = browse.label_counts(ws, name, where) if where else info["labels"]
+    return DatasetInfo.model_validate(
+        {**info, "labels": labels, "spaces": spaces, "default_space": default}
+    )
 
 
 @router.delete("/{name}", status_code=status.HTTP_204_NO_CONTENT)

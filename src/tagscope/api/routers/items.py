@@ -8,16 +8,39 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
 from tagscope.api.dependencies import WorkspaceDep
-from tagscope.api.schemas import Item, Label
+from tagscope.api.schemas import Int64, Item, Label
 from tagscope.service import browse
 
 router = APIRouter(prefix="/api", tags=["items"])
+
+
+class TagScore(BaseModel):
+    """A tag's score of the item and the server's decision at the tag's current threshold."""
+
+    group: str
+    tag: str
+    score: float
+    threshold: float
+    decision: bool = Field(description="score >= threshold, as the SQL views decide")
+    column: str = Field(description="its column in SQL filters: tags_<group>.<column>")
+
+    @classmethod
+    def from_domain(cls, t: browse.TagScore) -> TagScore:
+        return cls(
+            group=t.group,
+            tag=t.tag,
+            score=t.score,
+            threshold=t.threshold,
+            decision=t.decision,
+            column=t.column,
+        )
 
 
 class GridItem(Item):
     labels: list[str] = Field(description="distinct label names (chips)")
     scores: dict[str, float] = Field(description='tag scores keyed "group/tag"')
     tags: list[str] = Field(description='"group/tag" of the tags at or above their threshold')
+    tag_scores: list[TagScore] = Field(description="every tag score with its decision")
 
 
 class GridPage(BaseModel):
@@ -32,6 +55,7 @@ class ItemDetail(BaseModel):
     labels: list[Label]
     scores: dict[str, float] = Field(description='every tag score keyed "group/tag"')
     tags: list[str] = Field(description='"group/tag" of the tags at or above their threshold')
+    tag_scores: list[TagScore] = Field(description="every tag score with its decision")
 
 
 @router.get("/datasets/{name}/items")
@@ -46,7 +70,7 @@ def list_items(
     ] = "id",
     order: Literal["asc", "desc"] = "asc",
     limit: Annotated[int, Query(ge=1, le=browse.MAX_PAGE)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[Int64, Query(ge=0)] = 0,
     cursor: Annotated[str | None, Query(description="next_cursor of the previous page")] = None,
 ) -> GridPage:
     page = browse.list_items(
@@ -66,6 +90,7 @@ def list_items(
                 labels=c.labels,
                 scores=c.scores,
                 tags=c.tags,
+                tag_scores=[TagScore.from_domain(t) for t in c.tag_scores],
             )
             for c in page.items
         ],
@@ -75,7 +100,7 @@ def list_items(
 
 
 @router.get("/items/{item_id}")
-def get_item(item_id: int, ws: WorkspaceDep) -> ItemDetail:
+def get_item(item_id: Int64, ws: WorkspaceDep) -> ItemDetail:
     detail = browse.get_item(ws, item_id)
     return ItemDetail(
         item=Item.from_domain(detail.item),
@@ -83,4 +108,5 @@ def get_item(item_id: int, ws: WorkspaceDep) -> ItemDetail:
         labels=[Label.from_domain(lab) for lab in detail.labels],
         scores=detail.scores,
         tags=detail.tags,
+        tag_scores=[TagScore.from_domain(t) for t in detail.tag_scores],
     )

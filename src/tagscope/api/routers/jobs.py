@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from tagscope.api.dependencies import WorkspaceDep
-from tagscope.api.schemas import Job
+from tagscope.api.schemas import Int64, Job
 from tagscope.service import jobs as uc
 
 router = APIRouter(prefix="/api/jobs", tags=["jobs"])
@@ -17,5 +17,5 @@ def list_jobs(ws: WorkspaceDep, dataset: str | None = None) -> list[Job]:
 
 
 @router.get("/{job_id}")
-def get_job(job_id: int, ws: WorkspaceDep) -> Job:
+def get_job(job_id: Int64, ws: WorkspaceDep) -> Job:
     return Job.from_domain(uc.get_job(ws, job_id))

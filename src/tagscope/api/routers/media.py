@@ -1,7 +1,9 @@
 """``/api/items/{item_id}/media`` and ``/thumbnail``: files of known items only.
 
 The client names an item id, never a path: the file is the one the catalog recorded for that item,
-so there is nothing to traverse. Answers carry an ``ETag`` (the content hash) and
+so there is nothing to traverse. A file that is no longer the one imported (moved, resized,
+touched, or a symbolic link swapped in) is a ``404`` saying only "missing" or "changed"; the
+server's log (``tagscope.media``) says how. Answers carry an ``ETag`` (the content hash) and
 ``Cache-Control``; a matching ``If-None-Match`` gets ``304 Not Modified``.
 """
 

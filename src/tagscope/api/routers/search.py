@@ -12,24 +12,20 @@ from fastapi import APIRouter, File, Form, Query, UploadFile
 from pydantic import BaseModel, Field, model_validator
 
 from tagscope.api.dependencies import WorkspaceDep
-from tagscope.api.schemas import Hit, PairHit
-from tagscope.domain import ValidationError
-from tagscope.service import browse
+from tagscope.api.schemas import Hit, Int64, PairHit
+from tagscope.service import browse, defaults
 from tagscope.service import search as uc
 
 router = APIRouter(prefix="/api", tags=["search"])
-
-MAX_UPLOAD = 32 << 20
-"""Largest image accepted by the image search (bytes)."""
 
 LabelMode = Literal["any", "all"]
 
 
 class SearchRequest(BaseModel):
     text: str | None = Field(None, description="search by text (give this or item_id)")
-    item_id: int | None = Field(None, description="search by an item of the dataset")
+    item_id: Int64 | None = Field(None, description="search by an item of the dataset")
     space: str | None = Field(None, description="embedding space (default: the use case's)")
-    k: int = Field(50, ge=1, le=10_000)
+    k: int = Field(defaults.SEARCH_K, ge=1, le=10_000)
     min_score: float | None = Field(None, ge=-1.0, le=1.0)
     labels: list[str] = Field(default_factory=list)
     label_mode: LabelMode = "any"
@@ -71,19 +67,17 @@ def search_image(
     label_mode: Annotated[LabelMode, Form()] = "any",
 ) -> list[Hit]:
     """Items most similar to an uploaded image, best first."""
-    data = file.file.read(MAX_UPLOAD + 1)
-    if len(data) > MAX_UPLOAD:
-        raise ValidationError(f"the image is larger than {MAX_UPLOAD >> 20} MB", field="file")
+    data = file.file.read()  # at most the server's upload limit (api.guards)
     opts = _options(space, k, min_score, labels, label_mode)
     return [Hit.from_domain(h) for h in uc.search_similar(ws, name, image=data, **opts)]
 
 
 @router.get("/items/{item_id}/similar")
 def similar_items(
-    item_id: int,
+    item_id: Int64,
     ws: WorkspaceDep,
     space: str | None = None,
-    k: Annotated[int, Query(ge=1, le=10_000)] = 24,
+    k: Annotated[int, Query(ge=1, le=10_000)] = defaults.SIMILAR_K,
     min_score: Annotated[float | None, Query(ge=-1.0, le=1.0)] = None,
     labels: Annotated[list[str] | None, Query()] = None,
     label_mode: LabelMode = "any",

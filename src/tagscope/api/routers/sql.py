@@ -1,7 +1,8 @@
 """``/api/sql``: the query console (F-41): read-only SQL over items, labels and tag scores.
 
-Refused statements (writes, files, network, settings, several statements), failures and time-outs
-answer ``400`` with ``field: "sql"`` and a message saying why.
+Refused statements (writes, files, network, settings, several statements), failures and the limits
+reached (time, result bytes, columns, memory) answer ``400`` with ``field: "sql"`` and a message
+saying why (and how to raise the limit).
 """
 
 from __future__ import annotations
@@ -21,6 +22,12 @@ class Query(BaseModel):
     sql: str = Field(description="one read-only statement")
     limit: int = Field(1000, ge=1, le=uc.MAX_ROWS, description="rows returned at most")
     timeout_s: float = Field(10.0, gt=0, le=uc.MAX_TIMEOUT_S)
+    max_bytes: int = Field(
+        uc.DEFAULT_MAX_BYTES, ge=1, le=uc.MAX_BYTES, description="bytes of the result at most"
+    )
+    max_columns: int = Field(
+        uc.DEFAULT_MAX_COLUMNS, ge=1, le=uc.MAX_COLUMNS, description="columns at most"
+    )
 
 
 class Result(BaseModel):
@@ -56,7 +63,14 @@ def _cell(value: Any) -> Any:
 
 @router.post("")
 def run_sql(body: Query, ws: WorkspaceDep) -> Result:
-    r = uc.run_sql(ws, body.sql, limit=body.limit, timeout_s=body.timeout_s)
+    r = uc.run_sql(
+        ws,
+        body.sql,
+        limit=body.limit,
+        timeout_s=body.timeout_s,
+        max_bytes=body.max_bytes,
+        max_columns=body.max_columns,
+    )
     return Result(
         columns=r.columns,
         types=r.types,

@@ -15,8 +15,8 @@ from pydantic import BaseModel, Field
 
 from tagscope.api.dependencies import WorkspaceDep
 from tagscope.api.routers.tags import TAG, Count
-from tagscope.api.schemas import Job, item_thumbnail_url
-from tagscope.service import background, ground_truth, tag_insights
+from tagscope.api.schemas import Int64, Job, item_thumbnail_url
+from tagscope.service import background, defaults, ground_truth, tag_insights
 from tagscope.service import tags as uc
 
 router = APIRouter(prefix="/api", tags=["tags"])
@@ -26,7 +26,7 @@ ScoreModality = Literal["visual", "transcript", "shot", "video"]
 
 # -- bodies and answers -------------------------------------------------------------------
 class ReviewIn(BaseModel):
-    item_id: int
+    item_id: Int64
     label: bool = Field(description="true: the item shows the tag")
 
 
@@ -57,7 +57,7 @@ class ReviewOut(BaseModel):
 
 
 class ReviewRemoval(BaseModel):
-    item_ids: list[int] = Field(min_length=1)
+    item_ids: list[Int64] = Field(min_length=1)
 
 
 class JudgeRequest(BaseModel):
@@ -179,7 +179,7 @@ def preview_tag(
     ws: WorkspaceDep,
     threshold: Annotated[float | None, Query(ge=0.0, le=1.0)] = None,
     view: Literal["compare", "positives", "negatives"] = "compare",
-    n: Annotated[int, Query(ge=1, le=500)] = 24,
+    n: Annotated[int, Query(ge=1, le=500)] = defaults.PREVIEW_SIZE,
     modality: ScoreModality = "visual",
 ) -> Preview:
     """A sample of positives and negatives at ``threshold`` (default: the tag's), refitted on
@@ -206,7 +206,7 @@ def uncertain_items(
     group: str,
     tag: str,
     ws: WorkspaceDep,
-    n: Annotated[int, Query(ge=1, le=500)] = 24,
+    n: Annotated[int, Query(ge=1, le=500)] = defaults.PREVIEW_SIZE,
     diversity: Annotated[float, Query(ge=0.0, le=1.0)] = 0.5,
     modality: ScoreModality = "visual",
 ) -> list[Scored]:

@@ -15,7 +15,7 @@ from fastapi import APIRouter, Response, status
 from pydantic import BaseModel, Field
 
 from tagscope.api.dependencies import WorkspaceDep
-from tagscope.api.schemas import Job
+from tagscope.api.schemas import Int64, Job
 from tagscope.domain import tags as dt
 from tagscope.service import background, browse, tag_scoring
 from tagscope.service import tags as uc
@@ -115,9 +115,16 @@ class TagGroup(BaseModel):
     scoring: Scoring | None = Field(
         None, description="the dataset's scoring status (in dataset listings)"
     )
+    columns: dict[str, str] = Field(
+        default_factory=dict,
+        description="scored tag -> its column in SQL filters, tags_<group>.<column> "
+        "(in dataset listings)",
+    )
 
     @classmethod
-    def from_domain(cls, g: dt.TagGroup, use: dt.GroupUse | None = None) -> TagGroup:
+    def from_domain(
+        cls, g: dt.TagGroup, use: dt.GroupUse | None = None, columns: dict[str, str] | None = None
+    ) -> TagGroup:
         return cls(
             id=g.id,
             name=g.name,
@@ -131,6 +138,7 @@ class TagGroup(BaseModel):
             version=g.version,
             tags=[Tag.from_domain(t) for t in g.tags],
             scoring=Scoring.from_domain(use) if use is not None else None,
+            columns=columns or {},
         )
 
 
@@ -166,12 +174,12 @@ class PromptChange(BaseModel):
 
 
 class Marks(BaseModel):
-    item_ids: list[int] = Field(min_length=1)
+    item_ids: list[Int64] = Field(min_length=1)
     polarity: Polarity = "positive"
 
 
 class Unmarks(BaseModel):
-    item_ids: list[int] = Field(min_length=1)
+    item_ids: list[Int64] = Field(min_length=1)
 
 
 class Count(BaseModel):
@@ -225,7 +233,7 @@ def list_versions(group: str, ws: WorkspaceDep) -> list[GroupVersion]:
 @router.get("/datasets/{dataset}/tag-groups")
 def list_groups(dataset: str, ws: WorkspaceDep) -> list[TagGroup]:
     """Groups the dataset uses (trained on it or applied to it), with its scoring status."""
-    return [TagGroup.from_domain(g, use) for g, use in browse.dataset_tag_groups(ws, dataset)]
+    return [TagGroup.from_domain(*group) for group in browse.dataset_tag_groups(ws, dataset)]
 
 
 @router.post("/datasets/{dataset}/tag-groups", status_code=status.HTTP_201_CREATED)
@@ -284,7 +292,7 @@ def add_prompt(dataset: str, group: str, tag: str, body: NewPrompt, ws: Workspac
 
 @router.patch(TAG + "/prompts/{prompt_id}")
 def edit_prompt(
-    dataset: str, group: str, tag: str, prompt_id: int, body: PromptChange, ws: WorkspaceDep
+    dataset: str, group: str, tag: str, prompt_id: Int64, body: PromptChange, ws: WorkspaceDep
 ) -> Prompt:
     prompt = uc.edit_prompt(
         ws,
@@ -300,7 +308,9 @@ def edit_prompt(
 
 
 @router.delete(TAG + "/prompts/{prompt_id}", status_code=status.HTTP_204_NO_CONTENT)
-def remove_prompt(dataset: str, group: str, tag: str, prompt_id: int, ws: WorkspaceDep) -> Response:
+def remove_prompt(
+    dataset: str, group: str, tag: str, prompt_id: Int64, ws: WorkspaceDep
+) -> Response:
     uc.remove_prompt(ws, dataset, group, tag, prompt_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 

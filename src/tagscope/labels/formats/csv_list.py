@@ -7,37 +7,38 @@ import io
 from pathlib import Path
 
 from tagscope.domain import Label, LabelKind, ValidationError
-from tagscope.labels.formats.records import Entry, Parsed, media_path
+from tagscope.labels.formats.records import Entry, Parsed, read_source
+from tagscope.media.paths import ImportFolder, UnsafePath
 
 # A first row whose first field is one of these is a header, not a file.
 _HEADER_NAMES = frozenset({"name", "file", "filename", "file_name", "path", "filepath", "image"})
 
 
-def read_csv_list(path: Path, *, base: Path | None = None) -> Parsed:
+def read_csv_list(path: Path, *, base: Path | None = None, follow_symlinks: bool = False) -> Parsed:
     """Read a CSV list of files and classification labels.
 
     Each row is ``file name, label, label, ...``; the first label is the main one and a row
     without labels names an unlabelled file. Blank rows and a header row (first field ``name``,
-    ``file``, ``filename``, ``path``, ...) are skipped. A malformed row (broken quoting) is
-    reported as ``<file>:<line>`` and the rows after it are still read.
+    ``file``, ``filename``, ``path``, ...) are skipped. A malformed row (broken quoting) or a
+    file name that leads out of the folder (see :class:`ImportFolder`) is reported as
+    ``<file>:<line>`` and the rows after it are still read.
 
     Parameters
     ----------
     path : Path
         The CSV file (UTF-8, with or without a byte-order mark).
     base : Path, optional
-        The folder file names are relative to; defaults to the CSV file's folder. Absolute
-        file names are used as they are.
+        The folder file names are relative to; defaults to the CSV file's folder. Names stay
+        inside it: absolute names and names with ``..`` are refused.
+    follow_symlinks : bool, default False
+        Allow symbolic links to image files outside the folder.
 
     Raises
     ------
     ValidationError
         The file is missing or is not UTF-8 text.
     """
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise ValidationError(f"{path}: file not found", field="path") from None
+    raw = read_source(path)
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -45,7 +46,7 @@ def read_csv_list(path: Path, *, base: Path | None = None) -> Parsed:
         raise ValidationError(
             f"{path.name}: line {line} is not UTF-8 text (byte {exc.start})", field="path"
         ) from None
-    root = (base or path.parent).expanduser().resolve()
+    folder = ImportFolder(base or path.parent, follow_symlinks=follow_symlinks)
     parsed = Parsed()
     reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     while True:
@@ -63,9 +64,14 @@ def read_csv_list(path: Path, *, base: Path | None = None) -> Parsed:
         if not cells[0]:
             parsed.problem(f"{path.name}:{line}", "empty file name")
             continue
+        try:
+            file = folder.path_of(cells[0])
+        except UnsafePath as exc:
+            parsed.problem(f"{path.name}:{line}", str(exc))
+            continue
         names = list(dict.fromkeys(cell for cell in cells[1:] if cell))
         labels = tuple(
             Label(LabelKind.CLASSIFICATION, name, is_main=i == 0) for i, name in enumerate(names)
         )
-        parsed.entries.append(Entry(media_path(root, cells[0]), labels))
+        parsed.entries.append(Entry(file, labels))
     return parsed

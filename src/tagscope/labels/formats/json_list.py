@@ -6,24 +6,30 @@ from pathlib import Path
 from typing import Any
 
 from tagscope.domain import Label, LabelKind, ValidationError
-from tagscope.labels.formats.records import Entry, Parsed, media_path, read_json_file
+from tagscope.labels.formats.records import Entry, Parsed, read_json_file
+from tagscope.media.paths import ImportFolder, UnsafePath
 
 
-def read_json_list(path: Path, *, base: Path | None = None) -> Parsed:
+def read_json_list(
+    path: Path, *, base: Path | None = None, follow_symlinks: bool = False
+) -> Parsed:
     """Read a JSON list of files and classification labels.
 
     Each entry is an object with ``name`` (the file name), an optional
     ``mainClassificationLabel`` (a string) and optional ``classificationLabels`` (a list of
-    strings; the main label may be repeated there). An unusable entry is reported as
-    ``<file>[<index>]`` and the others are still read.
+    strings; the main label may be repeated there). An unusable entry, or one whose name leads
+    out of the folder (see :class:`ImportFolder`), is reported as ``<file>[<index>]`` and the
+    others are still read.
 
     Parameters
     ----------
     path : Path
         The JSON file.
     base : Path, optional
-        The folder names are relative to; defaults to the JSON file's folder. Absolute names
-        are used as they are.
+        The folder names are relative to; defaults to the JSON file's folder. Names stay inside
+        it: absolute names and names with ``..`` are refused.
+    follow_symlinks : bool, default False
+        Allow symbolic links to image files outside the folder.
 
     Raises
     ------
@@ -36,7 +42,7 @@ def read_json_list(path: Path, *, base: Path | None = None) -> Parsed:
             f"{path.name}: expected a JSON list of entries, found {type(doc).__name__}",
             field="path",
         )
-    root = (base or path.parent).expanduser().resolve()
+    folder = ImportFolder(base or path.parent, follow_symlinks=follow_symlinks)
     parsed = Parsed()
     for i, entry in enumerate(doc):
         source = f"{path.name}[{i}]"
@@ -44,13 +50,18 @@ def read_json_list(path: Path, *, base: Path | None = None) -> Parsed:
         if reason:
             parsed.problem(source, reason)
             continue
+        try:
+            file = folder.path_of(entry["name"].strip())
+        except UnsafePath as exc:
+            parsed.problem(source, str(exc))
+            continue
         main = (entry.get("mainClassificationLabel") or "").strip()
         others = [name.strip() for name in entry.get("classificationLabels") or []]
         names = list(dict.fromkeys(name for name in (main, *others) if name))
         labels = tuple(
             Label(LabelKind.CLASSIFICATION, name, is_main=name == main) for name in names
         )
-        parsed.entries.append(Entry(media_path(root, entry["name"].strip()), labels))
+        parsed.entries.append(Entry(file, labels))
     return parsed
 
 

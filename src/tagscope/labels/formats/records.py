@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,23 +33,30 @@ class Parsed:
         self.problems.append(ImportProblem(source=source, reason=reason))
 
 
-def media_path(base: Path, name: str) -> str:
-    """The absolute, normalised path of ``name`` relative to ``base`` (already resolved).
-
-    Cheaper than ``Path.resolve`` per file, which costs a system call per path component.
-    """
-    return os.path.normpath(os.path.join(base, name))
+def read_source(path: Path) -> bytes:
+    """The bytes of an import's source file; one that cannot be read raises
+    :class:`ValidationError`."""
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise ValidationError(f"{path}: file not found", field="path") from None
+    except IsADirectoryError:
+        raise ValidationError(f"{path}: a folder, not a file", field="path") from None
+    except OSError as exc:
+        raise ValidationError(
+            f"{path}: cannot read the file: {exc.strerror}", field="path"
+        ) from None
 
 
 def read_json_file(path: Path) -> Any:
     """Parse a JSON file; a file that is not valid JSON raises :class:`ValidationError`."""
+    raw = read_source(path)
     try:
-        text = path.read_bytes().decode("utf-8-sig")
-    except FileNotFoundError:
-        raise ValidationError(f"{path}: file not found", field="path") from None
+        text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
         raise ValidationError(
-            f"{path.name}: not UTF-8 text (byte {exc.start})", field="path"
+            f"{path.name}: line {line} is not UTF-8 text (byte {exc.start})", field="path"
         ) from None
     try:
         return json.loads(text)
@@ -58,4 +64,10 @@ def read_json_file(path: Path) -> Any:
         raise ValidationError(
             f"{path.name}: invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}",
             field="path",
+        ) from None
+    # Nesting deeper than Python's recursion limit, or a number of thousands of digits.
+    except (RecursionError, ValueError) as exc:
+        reason = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)
+        raise ValidationError(
+            f"{path.name}: cannot be read as JSON: {reason}", field="path"
         ) from None
