@@ -257,3 +257,21 @@ def test_a_decompression_bomb_upload_is_a_client_error(client: TestClient) -> No
     r = client.post("/api/datasets/coco/search/image", files=files, data={"space": "text"})
     assert r.status_code == 422, r.text
     assert r.json()["field"] == "image" and "pixels" in r.json()["message"]
+
+
+def test_a_nul_character_names_its_field(client: TestClient) -> None:
+    # PostgreSQL cannot store a NUL in text: refused before any route, wherever it is.
+    for body, field in [
+        ('{"text": "a dog\\u0000", "k": 5, "space": "text"}', "text"),
+        ('{"text": "a dog", "k": 5, "space": "text", "x": ["ok", "b\\u0000d"]}', "x.1"),
+    ]:
+        r = client.post(
+            "/api/datasets/coco/search", content=body, headers={"content-type": "application/json"}
+        )
+        assert r.status_code == 422, r.text
+        assert r.json()["field"] == field and "NUL" in r.json()["message"]
+    fine = '{"text": "a \\\\u0000 dog", "k": 5, "space": "text"}'  # an escaped backslash
+    r = client.post(
+        "/api/datasets/coco/search", content=fine, headers={"content-type": "application/json"}
+    )
+    assert r.status_code == 200, r.text

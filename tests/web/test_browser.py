@@ -7,6 +7,7 @@ of every page land under ``$TAGSCOPE_ARTIFACTS/<test name>/``.
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from pathlib import Path
@@ -146,6 +147,38 @@ def test_query_bar_completes_columns_tags_and_labels(web):
     page.get_by_test_id("query-run").click()
     page.wait_for_url(re.compile(r"where="))
     assert 0 < _grid_total(page) < 79
+
+
+def _quick_labels(page, where: str) -> dict[str, int]:
+    """The grid's quick-label chips (name -> count) once they are those of ``where``."""
+    bar = page.locator(f"[data-testid=quick-labels][data-where={json.dumps(where)}]")
+    bar.locator("[data-label]").first.wait_for()
+    chips = bar.locator("[data-label]").evaluate_all(
+        "els => els.map(e => [e.dataset.label, Number(e.dataset.count)])"
+    )
+    return dict(chips)
+
+
+def test_quick_label_counts_follow_the_filter(web, coco_truth):
+    page, shot = web
+    page.goto(f"/#/d/{DATASET}/grid")
+    page.get_by_test_id("thumb").first.wait_for()
+    whole = _quick_labels(page, "")
+    assert whole["person"] == sum("person" in names for names in coco_truth.values())
+    shot("grid-quick-labels")
+
+    # A label chip filters the grid; the chips then count only the items left.
+    page.locator("[data-testid=quick-labels] [data-label='dining table']").click()
+    where = "has_label(id, 'dining table')"
+    page.wait_for_url(re.compile(r"where="))
+    matching = [names for names in coco_truth.values() if "dining table" in names]
+    assert _grid_total(page) == len(matching)
+    facets = _quick_labels(page, where)
+    assert facets["dining table"] == len(matching)
+    assert facets["person"] == sum("person" in names for names in matching) < whole["person"]
+    for name, n in facets.items():
+        assert n == sum(name in names for names in matching), name
+    shot("grid-quick-labels-filtered")
 
 
 def _boxes_overlap(rects: list[dict]) -> list[tuple[int, int]]:

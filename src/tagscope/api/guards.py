@@ -11,8 +11,9 @@ Anything else gets ``400`` saying how to allow it.
 before it is read; a streamed (chunked) body is counted as it arrives and refused at the limit,
 so an upload never spools more than that to the temporary folder. Multipart uploads (the image
 search) have one limit, every other body (JSON: searches, SQL, tag edits) a smaller one. A
-JSON body with a lone UTF-16 surrogate (``"\\ud800"``: valid JSON, but no text) is refused
-with ``422`` naming the field, before any route sees it.
+JSON body with a lone UTF-16 surrogate (``"\\ud800"``: valid JSON, but no text) or a NUL
+character (``"\\u0000"``, which PostgreSQL cannot store) is refused with ``422`` naming the field,
+before any route sees it.
 """
 
 from __future__ import annotations
@@ -34,8 +35,14 @@ MAX_BODY_BYTES = 1 << 20
 MAX_UPLOAD_BYTES = 32 << 20
 """Default limit of a multipart upload (``tagscope serve --max-upload-mb``)."""
 
-# A JSON \u escape of a UTF-16 surrogate (D800-DFFF): only bodies holding one are decoded here.
-_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+# A JSON \u escape of a UTF-16 surrogate (D800-DFFF) or of NUL: only bodies holding one are
+# decoded here.
+_BAD_ESCAPE = re.compile(rb"\\u(?:[dD][89a-fA-F]|0000)")
+_SURROGATE = (
+    "the text holds a lone UTF-16 surrogate (an escape from \\ud800 to \\udfff without its "
+    "pair), which is no character"
+)
+_NUL = "the text holds a NUL character (\\u0000), which no text field may hold"
 
 
 def split_host(value: str) -> tuple[str, int | None]:
@@ -116,7 +123,7 @@ class BodyTooLarge(HTTPException):
 
 
 class BodyGuard:
-    """Cap every request body and refuse JSON with lone surrogates (see the module's text)."""
+    """Cap every request body and refuse JSON text no field can hold (see the module's text)."""
 
     def __init__(
         self,
@@ -153,15 +160,10 @@ class BodyGuard:
         try:
             if not upload:  # small: read here at once, checked, then given to the route
                 body = await _read_all(counted)
-                field = _lone_surrogate_field(body)
-                if field is not None:
-                    await _send_error(
-                        send,
-                        422,
-                        f"{field}: the text holds a lone UTF-16 surrogate (an escape from "
-                        "\\ud800 to \\udfff without its pair), which is no character",
-                        field,
-                    )
+                bad = _bad_text_field(body)
+                if bad is not None:
+                    field, reason = bad
+                    await _send_error(send, 422, f"{field}: {reason}", field)
                     return
                 counted = _replay(body, receive)
             await self.app(scope, counted, send)
@@ -216,22 +218,27 @@ def _replay(body: bytes, receive: Receive) -> Receive:
     return replayed
 
 
-def _lone_surrogate_field(body: bytes) -> str | None:
-    """The dotted path of the first string of a JSON body holding a lone surrogate (``"body"``
-    for the body itself), or None; a body that is not JSON is left to the route to refuse."""
-    if not _SURROGATE_ESCAPE.search(body):
+def _bad_text_field(body: bytes) -> tuple[str, str] | None:
+    """The dotted path of the first string of a JSON body holding a lone surrogate or a NUL
+    (``"body"`` for the body itself) and the reason, or None; a body that is not JSON is left to
+    the route to refuse."""
+    if not _BAD_ESCAPE.search(body):
         return None
     try:
         data = json.loads(body)
     except ValueError:
         return None
-    path = _surrogate_path(data)
-    return None if path is None else ".".join(path) or "body"
+    path = _bad_text_path(data)
+    if path is None:
+        return None
+    field, text = path
+    return ".".join(field) or "body", _NUL if "\0" in text else _SURROGATE
 
 
-def _surrogate_path(value: Any) -> list[str] | None:
+def _bad_text_path(value: Any) -> tuple[list[str], str] | None:
+    """Where in ``value`` the first bad string is, and that string."""
     if isinstance(value, str):
-        return None if value.isascii() or _encodes(value) else []
+        return None if _is_text(value) else ([], value)
     items: Iterable[tuple[Any, Any]]
     if isinstance(value, dict):
         items = value.items()
@@ -240,15 +247,17 @@ def _surrogate_path(value: Any) -> list[str] | None:
     else:
         return None
     for key, item in items:
-        if isinstance(key, str) and _surrogate_path(key) is not None:
-            return [key.encode("utf-8", "backslashreplace").decode()]
-        found = _surrogate_path(item)
+        if isinstance(key, str) and not _is_text(key):
+            return [key.encode("utf-8", "backslashreplace").decode().replace("\0", "\\0")], key
+        found = _bad_text_path(item)
         if found is not None:
-            return [str(key), *found]
+            return [str(key), *found[0]], found[1]
     return None
 
 
-def _encodes(text: str) -> bool:
+def _is_text(text: str) -> bool:
+    if "\0" in text:
+        return False
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:

@@ -201,22 +201,23 @@ export function GridPage({ ds, q }: { ds: string; q: URLSearchParams }) {
     .join(" AND ");
 
   // The quick labels count the items the filter matches, as the server counts them.
-  const [filtered, setFiltered] = useState<{ where: string; labels: Record<string, number> } | null>(null);
+  const [filtered, setFiltered] = useState<{ key: string; labels: Record<string, number> } | null>(null);
+  const facetKey = `${ds}\n${where}`;
   useEffect(() => {
     if (!where) return;
     let alive = true;
     void firstScreen.then(() =>
       api.dataset(ds, where).then(
-        (d) => alive && setFiltered({ where, labels: d.labels }),
+        (d) => alive && setFiltered({ key: facetKey, labels: d.labels }),
         // A refused filter: the grid says why; no counts of another filter stay on screen.
-        () => alive && setFiltered({ where, labels: {} }),
+        () => alive && setFiltered({ key: facetKey, labels: {} }),
       ),
     );
     return () => {
       alive = false;
     };
-  }, [ds, where]);
-  const facets = where ? (filtered?.where === where ? filtered.labels : null) : (info?.labels ?? null);
+  }, [facetKey]);
+  const facets = where ? (filtered?.key === facetKey ? filtered.labels : null) : (info?.labels ?? null);
   const topLabels = useMemo(
     () =>
       Object.entries(facets ?? {})
