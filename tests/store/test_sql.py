@@ -402,6 +402,32 @@ def test_the_memory_limit_stops_a_query(small_engine: SqlEngine, sql: str) -> No
         assert s.execute("SELECT 42").rows == [(42,)]
 
 
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "SELECT length(repeat('x', 30000000))",  # one call: no interrupt stops it
+        "SELECT length(repeat(repeat('ab', 1000), 20000))",
+        "SELECT length(lpad('x', 30000000, 'y'))",
+        "SELECT length(rpad('x', 10000000, 'abc'))",
+        "SELECT length(repeat(s, 30000000)) FROM (VALUES ('a')) t(s)",  # not a constant
+    ],
+)
+def test_one_huge_value_is_refused_before_it_is_built(small_engine: SqlEngine, sql: str) -> None:
+    with small_engine.session() as s:
+        with pytest.raises(SqlError, match=r"over 25000000 bytes, a quarter of the SQL memory"):
+            s.execute(sql)
+        # Under the cap, the same functions answer as DuckDB's own.
+        assert s.execute("SELECT repeat('ab', 3), lpad('a', 3, 'x'), rpad('a', 2, 'y')").rows == [
+            ("ababab", "xxa", "ay")
+        ]
+        assert s.execute("SELECT repeat([1, 2], 2)").rows == [([1, 2, 1, 2],)]
+
+
+def test_a_function_qualified_with_a_catalog_is_refused(sandbox: QuerySession) -> None:
+    with pytest.raises(SqlRefusedError, match=r"system\.main\.repeat\(\)"):
+        sandbox.execute("SELECT system.main.repeat('x', 1000000000)")
+
+
 def test_a_memory_limit_must_be_a_size(sandbox_engine: SqlEngine) -> None:
     with pytest.raises(ValidationError, match="memory_limit must be a size such as 4GB"):
         SqlEngine(sandbox_engine.catalog, sandbox_engine.scores, memory_limit="lots")

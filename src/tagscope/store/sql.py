@@ -38,7 +38,8 @@ the limit and how to raise it:
 - memory (``memory_limit``, the engine's, from ``TAGSCOPE_SQL_MEMORY_LIMIT``, default 4GB): DuckDB's
   own limit, and the watchdog interrupts the statement when the process grew by more than it
   (DuckDB does not count every string it builds); one chunk of 2,048 huge values can still pass it
-  before the interrupt lands;
+  before the interrupt lands; and one value built in one call (``repeat``, ``lpad``, ``rpad``),
+  which no interrupt can stop, may hold at most a quarter of the limit (:func:`_cap_values`);
 - result size: at most ``max_rows`` rows (more are cut, ``truncated``) and ``max_bytes`` bytes of
   Arrow data (fetched in chunks, stopped past it);
 - width: at most ``max_columns`` columns, counted on the parse tree before DuckDB binds the query
@@ -312,6 +313,7 @@ class SqlEngine:
         con.execute(f"SET allowed_directories = [{sql_string(scores_dir)}]")
         con.execute("SET enable_external_access = false")
         con.execute("SET lock_configuration = true")
+        _cap_values(con, self.memory_bytes // 4, self.memory_limit)
         return con
 
     # -- sessions -------------------------------------------------------------------------
@@ -400,6 +402,30 @@ class SqlEngine:
                 con.execute(f"DROP VIEW main.{sql_ident(name)}")
         self._tables = frozenset(wanted)
         self._wide = wide
+
+
+def _cap_values(con: duckdb.DuckDBPyConnection, max_bytes: int, memory_limit: str) -> None:
+    """Shadow the functions that build one huge value from a small input with macros that
+    refuse a result over ``max_bytes`` before it is built: a single call cannot be interrupted,
+    and DuckDB's memory limit does not count the string (``repeat('x', 10^10)`` would take 10 GB).
+    The guard refuses calls qualified with a catalog, so ``system.main.repeat`` is out of reach."""
+    message = (
+        f"{{}}() would build a value over {max_bytes} bytes, a quarter of the SQL memory limit "
+        f"({memory_limit}): raise it with {MEMORY_LIMIT_ENV} (tagscope sql --memory-limit)"
+    )
+    # A string's bytes (a list's or a blob's text is at least as long as its data).
+    size = "strlen(CAST(v AS VARCHAR))"
+    macros = {"repeat": ("v, {n}", f"n * {size}"), "lpad": ("v, {n}, c", "n * strlen(c)")}
+    macros["rpad"] = macros["lpad"]
+    for name, (args, result_bytes) in macros.items():
+        # The check guards the count argument, not the call: constant folding evaluates a
+        # CASE's branches before choosing, so only an error inside the argument comes first.
+        refused = sql_string(message.format(name))
+        count = f"CASE WHEN {result_bytes} > {max_bytes} THEN error({refused}) ELSE n END"
+        con.execute(
+            f"CREATE OR REPLACE MACRO main.{name}({args.format(n='n')}) AS "
+            f"system.main.{name}({args.format(n=count)})"
+        )
 
 
 def _files_key(scored: Sequence[ScoreVersion]) -> tuple:

@@ -238,6 +238,11 @@ def check_tree(
             read.append(node)
         elif "function_name" in node:
             name = str(node["function_name"]).lower()
+            if node.get("catalog"):  # system.main.repeat() would pass the session's own macros
+                qualified = ".".join(str(node[k]) for k in ("catalog", "schema") if node.get(k))
+                raise _refuse(
+                    f"the function {qualified}.{name}()", "call functions by their name", field
+                )
             if name in SCALAR_FUNCTIONS_REFUSED:
                 raise _refuse(f"the function {name}()", SCALAR_FUNCTIONS_REFUSED[name], field)
     for node in read:
