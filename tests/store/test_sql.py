@@ -527,6 +527,22 @@ def test_filter_items_by_columns_scores_and_labels(session: QuerySession, world:
     assert session.filter_items("fish", "width < 0").total == 0
 
 
+def test_label_counts_are_those_of_the_filtered_items(session: QuerySession) -> None:
+    where = f"width > 200 AND {score_column('Animals', 'dog')} > 0.3"
+    ids = session.filter_items("birds", where).ids
+    rows = session.execute(
+        "SELECT name, count(DISTINCT item_id) FROM labels WHERE item_id IN "
+        f"({', '.join(map(str, ids)) or 'NULL'}) GROUP BY name ORDER BY name"
+    ).rows
+    expected = {name: n for name, n in rows}
+    assert session.label_counts("birds", where) == expected
+    # Column names bind to the items, as in filter_items (the labels' "name" is not there).
+    with pytest.raises(SqlError, match="name"):
+        session.label_counts("birds", "name = 'dog'")
+    assert session.label_counts("birds", "false) OR (true") == session.label_counts("birds", "true")
+    assert session.label_counts("fish", "width < 0") == {}
+
+
 @pytest.mark.parametrize(
     ("where", "error", "message"),
     [

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import logging
 import re
-from collections import Counter
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -295,15 +294,8 @@ def label_counts(ws: Workspace, dataset: str, where: str | None = None) -> dict[
     where = (where or "").strip()
     if not where:
         return ws.catalog.label_names(grid.dataset_id(ws.catalog, dataset))
-    counts: Counter[str] = Counter()
-    offset = 0
-    while True:  # a snapshot's worth of ids at a time, so memory stays bounded
-        found = _filter_items(ws, dataset, where, limit=SNAPSHOT_MAX_IDS, offset=offset)
-        for names in grid.label_chips_of_items(ws.catalog, found.ids).values():
-            counts.update(names)
-        offset += len(found.ids)
-        if not found.ids or offset >= found.total:
-            return dict(sorted(counts.items()))
+    with ws.sql_engine().session() as session:
+        return session.label_counts(dataset, where)
 
 
 def get_item(ws: Workspace, item_id: int) -> ItemDetail:
