@@ -1,4 +1,4 @@
-"""`tagscope import images|csv|json|coco`, through the command line."""
+"""`tagscope import images|csv|json|coco|yolo`, through the command line."""
 
 from __future__ import annotations
 
@@ -166,3 +166,36 @@ def test_refused_paths_and_a_duplicate_coco_annotation_are_listed_with_exit_3(
     assert report["problems"] == [
         {"source": "instances.json: annotation 5", "reason": "annotation id listed twice"}
     ]
+
+
+def test_import_yolo_exits_0_clean_3_with_bad_lines_and_1_without_class_names(
+    workspace: Workspace, photos: Path, tmp_path: Path
+) -> None:
+    root = tmp_path / "yolo"
+    shutil.copytree(photos / "cats", root / "images" / "train")
+    (root / "labels" / "train").mkdir(parents=True)
+    (root / "data.yaml").write_text("names:\n  0: cat\n  1: dog\n")
+    stems = sorted(p.stem for p in (root / "images" / "train").iterdir())
+    (root / "labels" / "train" / f"{stems[0]}.txt").write_text("1 0.5 0.5 0.2 0.2\n")
+    ws = str(workspace.paths.root)
+    args = ["import", "yolo", "pets", str(root), "-w", ws, "-q", "--no-thumbnails"]
+    out = runner.invoke(app, args)
+    assert out.exit_code == 0, out.output
+    assert "pets: 2 new items, 0 already there, 1 new labels, 0 problems" in _flat(out.output)
+    assert workspace.catalog.label_names(workspace.dataset("pets").id) == {"dog": 1}
+
+    (root / "labels" / "train" / f"{stems[1]}.txt").write_text("0 0.5 0.5 0.2\n0 0 0 1 1\n")
+    out = runner.invoke(app, [*args, "--json"])
+    assert out.exit_code == 3, out.output
+    report = json.loads(out.stdout)
+    assert (report["n_existing"], report["n_labels"]) == (2, 1)
+    assert report["problems"] == [
+        {"source": f"labels/train/{stems[1]}.txt:1", "reason": "odd number of coordinates (3)"}
+    ]
+    help_text = _flat(runner.invoke(app, ["import", "yolo", "--help"]).output)
+    assert "3 imported with problems" in help_text and "--follow-symlinks" in help_text
+
+    (root / "data.yaml").unlink()
+    out = runner.invoke(app, args)
+    assert out.exit_code == 1
+    assert "no class names (a data.yaml with 'names', or a classes.txt)" in _flat(out.output)

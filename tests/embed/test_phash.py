@@ -16,8 +16,11 @@ from tagscope.embed.phash import (
     VARIANT_PENALTY,
     PHashEmbedder,
     hamming,
+    pack_hashes,
     phash_bits,
     phash_variants,
+    to_vectors,
+    unpack_hashes,
 )
 
 FLIP = Image.Transpose.FLIP_LEFT_RIGHT
@@ -143,3 +146,16 @@ def test_variants_of_different_photos_stay_apart(photos: list[Image.Image]) -> N
     d = (variants[:, :, None, :] != whole[None, None, :, :]).sum(-1).min(axis=1)
     np.fill_diagonal(d, 64)
     assert d.min() > round(VARIANT_PENALTY * 32), d.min()
+
+
+def test_hashes_with_variants_pack_what_each_function_computes(photos: list[Image.Image]) -> None:
+    """The embedding job's one pass: the image's hash then its variants, packed to 8 bytes
+    each, unpacking to exactly what ``phash_bits`` and ``phash_variants`` give."""
+    vectors, packed = PHashEmbedder().encode_with_variants(photos[:8])
+    assert packed.shape == (8, 1 + N_VARIANTS, 8) and packed.dtype == np.uint8
+    np.testing.assert_array_equal(vectors, PHashEmbedder().encode_images(photos[:8]))
+    bits = unpack_hashes(packed)
+    np.testing.assert_array_equal(bits[:, 0], phash_bits(photos[:8]))
+    np.testing.assert_array_equal(bits[:, 1:], phash_variants(photos[:8]))
+    np.testing.assert_array_equal(pack_hashes(to_vectors(bits)), packed)
+    assert PHashEmbedder().encode_with_variants([])[1].shape == (0, 1 + N_VARIANTS, 8)

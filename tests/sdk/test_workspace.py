@@ -164,3 +164,52 @@ def test_import_images_refuses_links_out_of_the_folder_unless_allowed(
     allowed = ds.import_images(folder, thumbnails=False, follow_symlinks=True, progress=False)
     assert allowed.n_added == 1
     assert len(ds) == 1
+
+
+def test_import_yolo_gives_boxes_in_pixels_and_reports_bad_lines(
+    tmp_path: Path, coco_mini: Path
+) -> None:
+    root = tmp_path / "yolo"
+    (root / "images").mkdir(parents=True)
+    (root / "labels").mkdir()
+    photo = sorted((coco_mini / "val2017").glob("*.jpg"))[0]
+    (root / "images" / photo.name).write_bytes(photo.read_bytes())
+    (root / "classes.txt").write_text("cat\n")
+    (root / "labels" / f"{photo.stem}.txt").write_text("0 0.5 0.5 0.5 0.5\n0 0.5\n")
+    ds = ts.open(tmp_path / "ws").create_dataset("pets")
+    report = ds.import_yolo(root, thumbnails=False, progress=False)
+    assert (report.n_added, report.n_labels) == (1, 1)
+    assert [(p.source, p.reason) for p in report.problems] == [
+        (f"labels/{photo.stem}.txt:2", "odd number of coordinates (1)")
+    ]
+    item = next(ds.items())
+    assert item.media is not None
+    width, height = item.media.width, item.media.height
+    assert [lab.geometry for lab in ds.labels(item.id)] == [
+        {"bbox": [width / 4, height / 4, width / 2, height / 2]}
+    ]
+
+
+def test_sdk_history_and_undo(tmp_path: Path) -> None:
+    from tagscope.domain import MediaInfo, NewItem
+    from tagscope.domain.changes import UndoConflictError
+
+    ws = ts.open(tmp_path / "ws")
+    ds = ws.create_dataset("d")
+    catalog = ws._ws.catalog
+    record = catalog.get_dataset("d")
+    catalog.add_items(
+        record.id, [NewItem(f"/d/{i}.jpg", MediaInfo(1, 1, 1, "JPEG", f"h{i}")) for i in range(2)]
+    )
+    catalog.ensure_space(record.id, "text", "text", "minilm", 384)
+    a, b = catalog.item_ids(record.id)
+    pets = ds.create_tag_group("pets", ["dog"])
+    pets.review("dog", {a: True, b: False})
+    [change] = ds.history()
+    assert (change.action, change.n_changes) == ("review", 2)
+    pets.review("dog", {b: True})
+    with pytest.raises(UndoConflictError, match=str(b)):
+        ds.undo(change.id)
+    result = ds.undo(change.id, force=True)
+    assert result.skipped == (b,)
+    assert {r.item_id: r.label for r in pets.reviews("dog")} == {b: True}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 
@@ -19,9 +20,10 @@ from tagscope.domain import (
     ValidationError,
 )
 from tagscope.embed import load_embedder
+from tagscope.embed.phash import N_VARIANTS, PHashEmbedder, unpack_hashes
 from tagscope.media.images import load_rgb, read_media_info
 from tagscope.service import Workspace
-from tagscope.service.embeddings import compute_embeddings, import_vectors
+from tagscope.service.embeddings import compute_embeddings, import_vectors, phash_variant_store
 from tagscope.service.search import search_similar
 
 MakeDataset = Callable[..., Dataset]
@@ -419,3 +421,40 @@ def test_import_reads_the_file_a_chunk_at_a_time(
     np.testing.assert_array_equal(got_ids, np.sort(ids))
     expected = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
     np.testing.assert_allclose(got.astype(np.float32), expected[np.argsort(ids)], atol=2e-3)
+
+
+def test_phash_space_stores_each_items_variants_with_the_same_ids(
+    workspace: Workspace,
+    make_dataset: MakeDataset,
+    photos: list[Path],
+    spoiled: tuple[list[Path], Callable[[], None]],
+) -> None:
+    """The job stores, beside each vector, the packed hashes of the image and its flip and
+    crops; removing items drops both; a space without them (embedded before they were stored)
+    gets them from the next run, which hashes its items again."""
+    copies, spoil = spoiled
+    ds = make_dataset("coco", [*photos, *copies])
+    spoil()
+    first = compute_embeddings(workspace, "coco", kind="phash", batch_size=5).result
+    assert (first["n_embedded"], first["n_skipped"]) == (12, 3)
+    store = workspace.vectors(ds, "phash")
+    ids, vectors = store.load()
+    side_ids, packed = phash_variant_store(store).load()
+    np.testing.assert_array_equal(side_ids, ids)
+    assert packed.shape == (12, (1 + N_VARIANTS) * 8) and packed.dtype == np.uint8
+    by_path = {it.path: it.id for it in workspace.catalog.iter_items(ds.id)}
+    images = [load_rgb(p, min_side=PHashEmbedder.min_image_side) for p in photos]
+    want = PHashEmbedder().encode_with_variants(images)[1].reshape(len(photos), -1)
+    rows = np.searchsorted(ids, [by_path[str(p)] for p in photos])
+    np.testing.assert_array_equal(packed[rows], want)
+    np.testing.assert_array_equal(unpack_hashes(want.reshape(12, -1, 8))[:, 0], vectors[rows] > 0)
+
+    store.remove(ids[:4])
+    np.testing.assert_array_equal(phash_variant_store(store).ids(), ids[4:])
+    shutil.rmtree(phash_variant_store(store).folder)  # as a space embedded before this
+    again = compute_embeddings(workspace, "coco", space="phash").result
+    assert (again["n_existing"], again["n_embedded"], again["n_skipped"]) == (0, 12, 3)
+    np.testing.assert_array_equal(phash_variant_store(store).load()[1], packed)
+    np.testing.assert_array_equal(store.load()[1], vectors)
+    third = compute_embeddings(workspace, "coco", space="phash").result
+    assert (third["n_existing"], third["n_embedded"]) == (12, 0)

@@ -7,6 +7,7 @@ import shutil
 from collections import Counter
 from pathlib import Path
 
+import numpy as np
 import pytest
 from PIL import Image
 
@@ -14,7 +15,13 @@ from tagscope.domain import ImportProblem, JobStatus, ValidationError
 from tagscope.media.images import read_media_info
 from tagscope.media.thumbnails import ensure_thumbnail
 from tagscope.service import Workspace
-from tagscope.service.imports import import_coco, import_csv, import_images, import_json
+from tagscope.service.imports import (
+    import_coco,
+    import_csv,
+    import_images,
+    import_json,
+    import_yolo,
+)
 
 
 def _labels(ws: Workspace, dataset: str) -> Counter[tuple[str, str]]:
@@ -362,3 +369,107 @@ def test_images_above_the_pixel_limit_are_reported_by_name_and_the_rest_imported
     again = import_images(workspace, "pets", photos)
     assert (again.n_added, again.problems) == (1, [])
     assert str(big) in _paths(workspace, "pets")
+
+
+def _coco_as_yolo(coco_mini: Path, root: Path) -> dict[str, list[tuple[str, str, list[float]]]]:
+    """Write coco-mini's val images and their boxes and polygons as a YOLO folder (the first 40
+    images in ``train``, the rest in ``val``); return each file's COCO labels in pixels as
+    (kind, name, coordinates), boxes first."""
+    doc = json.loads((coco_mini / "annotations" / "instances_val2017.json").read_text())
+    categories = sorted(doc["categories"], key=lambda c: c["id"])
+    class_of = {c["id"]: i for i, c in enumerate(categories)}
+    root.mkdir()
+    (root / "data.yaml").write_text(f"names: {json.dumps([c['name'] for c in categories])}\n")
+    images = {im["id"]: im for im in doc["images"]}
+    lines: dict[int, list[str]] = {i: [] for i in images}
+    expected: dict[str, list[tuple[str, str, list[float]]]] = {}
+    for ann in doc["annotations"]:
+        if ann["iscrowd"]:
+            continue  # an RLE mask: YOLO has none
+        im = images[ann["image_id"]]
+        info = read_media_info(coco_mini / "val2017" / im["file_name"])
+        width, height = info.width, info.height
+        name, cls = categories[class_of[ann["category_id"]]]["name"], class_of[ann["category_id"]]
+        x, y, w, h = ann["bbox"]
+        box = [(x + w / 2) / width, (y + h / 2) / height, w / width, h / height]
+        lines[im["id"]].append(" ".join(map(repr, [cls, *box])))
+        expected.setdefault(im["file_name"], []).append(("box", name, ann["bbox"]))
+        for part in ann["segmentation"]:
+            scaled = [v / (height if i % 2 else width) for i, v in enumerate(part)]
+            lines[im["id"]].append(" ".join(map(repr, [cls, *scaled])))
+            expected[im["file_name"]].append(("polygon", name, part))
+    for n, (image_id, im) in enumerate(sorted(images.items())):
+        split = "train" if n < 40 else "val"
+        for top in ("images", "labels"):
+            (root / top / split).mkdir(parents=True, exist_ok=True)
+        shutil.copy(coco_mini / "val2017" / im["file_name"], root / "images" / split)
+        label_file = (root / "labels" / split / im["file_name"]).with_suffix(".txt")
+        label_file.write_text("".join(f"{line}\n" for line in lines[image_id]))
+    return expected
+
+
+def test_yolo_boxes_and_polygons_become_the_coco_ones_in_pixels_then_again(
+    workspace: Workspace, coco_mini: Path, tmp_path: Path
+) -> None:
+    root = tmp_path / "yolo"
+    expected = _coco_as_yolo(coco_mini, root)
+    report = import_yolo(workspace, "yolo", root, thumbnails=False)
+    assert (report.n_added, report.problems) == (79, [])
+    assert report.n_labels == sum(len(labels) for labels in expected.values())
+    ds = workspace.dataset("yolo")
+    splits = Counter(Path(it.path).parent.name for it in workspace.catalog.iter_items(ds.id))
+    assert splits == {"train": 40, "val": 39}
+    for item in workspace.catalog.iter_items(ds.id):
+        labels = workspace.catalog.item_labels(item.id)
+        got = sorted(
+            (str(lab.kind), lab.name, lab.geometry["bbox" if lab.kind == "box" else "polygons"])
+            for lab in labels
+        )
+        want = sorted(
+            (kind, name, coords if kind == "box" else [coords])
+            for kind, name, coords in expected.get(Path(item.path).name, [])
+        )
+        assert [g[:2] for g in got] == [w[:2] for w in want]
+        for (_, _, coords), (_, _, exact) in zip(got, want, strict=True):
+            assert np.allclose(coords, exact, rtol=1e-9, atol=1e-6), item.path
+
+    # Items already there are placed by their stored size: the same labels, none new.
+    labels = _labels(workspace, "yolo")
+    again = import_yolo(workspace, "yolo", root, thumbnails=False)
+    assert (again.n_added, again.n_existing, again.n_labels, again.problems) == (0, 79, 0, [])
+    assert _labels(workspace, "yolo") == labels
+
+
+def test_bad_yolo_lines_and_files_are_reported_and_the_rest_imported(
+    workspace: Workspace, photos: Path, tmp_path: Path
+) -> None:
+    root = tmp_path / "yolo"
+    (root / "labels").mkdir(parents=True)
+    shutil.copytree(photos / "cats", root / "images")
+    (root / "classes.txt").write_text("cat\n")
+    first, second, third = sorted(p.stem for p in (root / "images").iterdir())
+    (root / "labels" / f"{first}.txt").write_text("0 0.5 0.5 0.5 0.5\n1 0.5 0.5 0.5 0.5\n")
+    (root / "labels" / f"{second}.txt").write_text("0 0 0 1 0 1 1\n0 0.5 0.5 1.5 0.5\n")
+    (root / "labels" / "gone.txt").write_text("0 0.5 0.5 0.5 0.5\n")
+    (root / "images" / f"{third}.jpg").write_text("not a photo")
+    (root / "labels" / f"{third}.txt").write_text("0 0.5 0.5 0.5 0.5\n")
+    report = import_yolo(workspace, "pets", root, thumbnails=False)
+    assert report.problems == [
+        ImportProblem(f"labels/{first}.txt:2", "unknown class '1' (the classes are 0..0)"),
+        ImportProblem(f"labels/{second}.txt:2", "coordinate 1.5 outside 0..1"),
+        ImportProblem("labels/gone.txt", "no image for this label file (images/gone.*)"),
+        ImportProblem(str(root / "images" / f"{third}.jpg"), "not an image (unknown format)"),
+    ]
+    assert (report.n_added, report.n_labels) == (2, 2)
+    assert _labels(workspace, "pets") == {("box", "cat"): 1, ("polygon", "cat"): 1}
+    job = workspace.catalog.list_jobs(workspace.dataset("pets").id)[0]
+    assert (job.params["format"], job.result["n_problems"]) == ("yolo", 4)
+    polygon = next(
+        lab
+        for item in workspace.catalog.iter_items(workspace.dataset("pets").id)
+        for lab in workspace.catalog.item_labels(item.id)
+        if lab.kind == "polygon"
+    )
+    with Image.open(root / "images" / f"{second}.jpg") as im:
+        width, height = im.size
+    assert polygon.geometry == {"polygons": [[0.0, 0.0, width, 0.0, width, height]]}

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 
@@ -14,8 +15,9 @@ from PIL import Image
 from sqlalchemy import delete
 
 from tagscope.domain import Dataset, NotFoundError, ValidationError
+from tagscope.embed.phash import MODEL as PHASH_MODEL
 from tagscope.service import Workspace
-from tagscope.service.embeddings import compute_embeddings
+from tagscope.service.embeddings import compute_embeddings, import_vectors, phash_variant_store
 from tagscope.service.imports import import_coco, import_images
 from tagscope.service.search import (
     default_min_score,
@@ -255,6 +257,23 @@ def mirrored_and_cropped(
     return ws, planted
 
 
+def test_stored_variants_give_the_pairs_the_images_give(
+    mirrored_and_cropped: tuple[Workspace, dict[str, set]], tmp_path: Path
+) -> None:
+    """The flips and crops the embedding job stored find exactly the pairs (and scores) that
+    hashing every image again finds, as it does for a space embedded before they were stored:
+    at the default threshold (multi-index hashing) and a lower one (the dense scan)."""
+    ws, planted = mirrored_and_cropped
+    variants = phash_variant_store(ws.vectors(ws.dataset("mixed"), "phash")).folder
+    stored = {s: find_duplicates(ws, "mixed", min_score=s) for s in (None, 0.6)}
+    assert len({tuple(sorted((p.a.path, p.b.path))) for p in stored[None]} & planted["flip"]) == 10
+    shutil.move(variants, tmp_path / "variants")
+    try:
+        assert {s: find_duplicates(ws, "mixed", min_score=s) for s in (None, 0.6)} == stored
+    finally:
+        shutil.move(tmp_path / "variants", variants)
+
+
 def test_duplicates_find_mirror_images_and_crops(
     mirrored_and_cropped: tuple[Workspace, dict[str, set]],
 ) -> None:
@@ -265,12 +284,42 @@ def test_duplicates_find_mirror_images_and_crops(
     assert found <= planted["flip"] | planted["crop"]
     assert len(found & planted["flip"]) == 10
     assert len(found & planted["crop"]) >= 9
-    # A file that cannot be read now keeps only its stored hash, and the pair is still found
-    # from the other side: the original's flip against the copy's stored hash.
+    # The stored variants need no file: a copy's file gone changes nothing.
     pair = sorted(planted["flip"])[0]
     [copy] = [Path(p) for p in pair if Path(p).name.startswith("flip-")]  # never an original
     copy.unlink()
     assert {tuple(sorted((p.a.path, p.b.path))) for p in find_duplicates(ws, "mixed")} == found
+
+
+def test_duplicates_read_no_image_and_no_stale_variant(
+    workspace: Workspace, imagenette: Path, tmp_path: Path
+) -> None:
+    """With every file gone after the embedding, mirror images are still found (through the
+    stored variants); an item whose vector was replaced since (here by another photo's hash)
+    no longer pairs through the variants stored with its old one."""
+    photos = sorted(imagenette.rglob("*.JPEG"))[:12]
+    folder = tmp_path / "files"
+    folder.mkdir()
+    for i, path in enumerate(photos):
+        shutil.copy(path, folder / f"photo-{i:02d}.jpg")
+    for i in (0, 1):
+        with Image.open(photos[i]) as im:
+            im.transpose(Image.Transpose.FLIP_LEFT_RIGHT).save(folder / f"flip-{i:02d}.jpg")
+    import_images(workspace, "gone", folder, thumbnails=False)
+    assert compute_embeddings(workspace, "gone", kind="phash").result["n_embedded"] == 14
+    shutil.rmtree(folder)
+    names = {(Path(p.a.path).name, Path(p.b.path).name) for p in find_duplicates(workspace, "gone")}
+    assert names == {("flip-00.jpg", "photo-00.jpg"), ("flip-01.jpg", "photo-01.jpg")}
+
+    ds = workspace.dataset("gone")
+    ids, vectors = workspace.vectors(ds, "phash").load()
+    by_name = {Path(it.path).name: it.id for it in workspace.catalog.iter_items(ds.id)}
+    replaced = tmp_path / "replaced.npy"
+    np.save(replaced, np.asarray(vectors[[np.searchsorted(ids, by_name["photo-05.jpg"])]]))
+    np.save(tmp_path / "replaced.ids.npy", np.array([by_name["flip-01.jpg"]]))
+    import_vectors(workspace, "gone", "phash", replaced, kind="phash", model=PHASH_MODEL)
+    names = {(Path(p.a.path).name, Path(p.b.path).name) for p in find_duplicates(workspace, "gone")}
+    assert names == {("flip-00.jpg", "photo-00.jpg"), ("flip-01.jpg", "photo-05.jpg")}
 
 
 # -- vectors of deleted items; the FAISS backend behind the service ------------------------------

@@ -138,6 +138,18 @@ def test_add_rename_remove_tags(workspace: Workspace) -> None:
         uc.add_tags(workspace, "small", "animals", "dog")
 
 
+def test_adding_tags_keeps_none_when_one_name_clashes(workspace: Workspace) -> None:
+    _small(workspace)
+    uc.create_group(workspace, "small", "animals", "dog")
+    with pytest.raises(AlreadyExistsError, match="already has a tag named 'dog'"):
+        uc.add_tags(workspace, "small", "animals", "cat\nhorse\ndog")
+    group = uc.get_group(workspace, "animals")
+    assert [t.name for t in group.tags] == ["dog"]
+    assert group.tags[0].revision == 0
+    uc.add_tags(workspace, "small", "animals", "cat")  # the workspace goes on as before
+    assert [t.name for t in uc.get_group(workspace, "animals").tags] == ["dog", "cat"]
+
+
 # -- learning, scoring and versions on coco-mini (text space, MiniLM) ---------------------------
 
 

@@ -1,4 +1,4 @@
-"""`tagscope import ...`: images from a folder, CSV and JSON label lists, COCO.
+"""`tagscope import ...`: images from a folder, CSV and JSON label lists, COCO, YOLO.
 
 Exit status: 0 when everything was imported, 1 when the import could not run (a source file
 missing or malformed: nothing changed), 2 for a usage error, 3 when it ran with problems (files
@@ -255,6 +255,40 @@ def coco(
             annotations,
             images=images,
             captions=captions,
+            thumbnails=_thumbnails(thumbnails, no_thumbnails),
+            follow_symlinks=follow_symlinks,
+            progress=progress,
+        ),
+    )
+
+
+@app.command(epilog=EXIT_CODES)
+@handle_errors
+def yolo(
+    dataset: str = DatasetArg,
+    root: Path = typer.Argument(
+        ...,
+        help="A YOLO folder: images/, labels/*.txt (split sub-folders alike), data.yaml or "
+        "classes.txt.",
+    ),
+    thumbnails: ThumbnailChoice | None = ThumbnailsOpt,
+    no_thumbnails: bool = NoThumbnailsOpt,
+    follow_symlinks: bool = FollowOpt,
+    workspace: Path | None = WorkspaceOpt,
+    as_json: bool = JsonOpt,
+    quiet: bool = QuietOpt,
+) -> None:
+    """Import a YOLO (Ultralytics) folder with its boxes and polygons; bad lines are listed by
+    file and line."""
+    _run(
+        workspace,
+        dataset,
+        quiet,
+        as_json,
+        lambda ws, progress: uc.import_yolo(
+            ws,
+            dataset,
+            root,
             thumbnails=_thumbnails(thumbnails, no_thumbnails),
             follow_symlinks=follow_symlinks,
             progress=progress,

@@ -6,7 +6,19 @@ from pathlib import Path
 
 import typer
 
-from tagscope.cli import datasets, demo, embed, imports, search, serve, sql, tags, thumbnails
+from tagscope.cli import (
+    datasets,
+    demo,
+    embed,
+    export,
+    history,
+    imports,
+    search,
+    serve,
+    sql,
+    tags,
+    thumbnails,
+)
 from tagscope.cli.output import WorkspaceOpt, console, handle_errors, open_workspace
 
 app = typer.Typer(
@@ -16,6 +28,7 @@ app = typer.Typer(
 )
 app.add_typer(datasets.app, name="datasets")
 app.add_typer(imports.app, name="import")
+app.command()(export.export)
 app.command()(serve.serve)
 app.command()(embed.embed)
 app.command()(thumbnails.thumbnails)
@@ -26,6 +39,8 @@ app.command()(demo.demo)
 app.command()(search.search)
 app.command()(search.similar)
 app.command()(search.duplicates)
+app.command()(history.history)
+app.command()(history.undo)
 
 
 @app.command()

@@ -10,8 +10,9 @@ Resizing and re-compressing an image moves few bits (typically 0-4); different p
 about half of them (cosine near 0). A mirror image or a crop is another hash, though: a horizontal
 flip moves about half the bits, a crop keeping 90% of the picture (at a random place) moves more
 than 8 bits in 3 photos of 10. :func:`phash_variants` gives the hashes of an image's flip and
-of crops of it (``CROPS``), which the near-duplicate search compares as a maximum; the stored
-vector stays the hash of the whole image.
+of crops of it (``CROPS``), which the near-duplicate search compares as a maximum; the space's
+vector stays the hash of the whole image, and the embedding job stores the variants beside it,
+packed (:func:`pack_hashes`: 8 bytes a hash), so the search does not decode the images again.
 """
 
 from __future__ import annotations
@@ -105,18 +106,36 @@ def phash_variants(images: Sequence[Image.Image]) -> np.ndarray:
         Per image: the flip (the same as ``phash_bits`` of the mirrored image), then one hash
         per crop, in the order of ``CROPS``.
     """
+    return phash_with_variants(images)[:, 1:]
+
+
+def phash_with_variants(images: Sequence[Image.Image]) -> np.ndarray:
+    """Each image's hash (``phash_bits``), then its variants (``phash_variants``), from one
+    grey conversion: shape (n, 1 + N_VARIANTS, 64), bool."""
     pixels = []
     for im in images:
         grey = im.convert("L")
-        pixels.append(_grey(grey)[:, ::-1])
+        whole = _grey(grey)
+        pixels += [whole, whole[:, ::-1]]
         small = grey.reduce(max(1, min(grey.size) // _CROP_SOURCE))
         w, h = small.size
         for side, ax, ay in CROPS:
             x, y = (1 - side) * w * ax, (1 - side) * h * ay
             pixels.append(_grey(small, (x, y, x + side * w, y + side * h)))
     if not pixels:
-        return np.zeros((0, N_VARIANTS, HASH_SIZE * HASH_SIZE), dtype=bool)
-    return _bits(np.stack(pixels)).reshape(len(images), N_VARIANTS, -1)
+        return np.zeros((0, 1 + N_VARIANTS, HASH_SIZE * HASH_SIZE), dtype=bool)
+    return _bits(np.stack(pixels)).reshape(len(images), 1 + N_VARIANTS, -1)
+
+
+def pack_hashes(bits: np.ndarray) -> np.ndarray:
+    """Hashes (..., 64) bool (or vectors: a bit is a positive entry) as 8 bytes each: (..., 8)
+    uint8, the stored form of the variants (1/16 of their float16 vectors)."""
+    return np.packbits(np.asarray(bits) > 0, axis=-1)
+
+
+def unpack_hashes(packed: np.ndarray) -> np.ndarray:
+    """The bits :func:`pack_hashes` packed: (..., 8) uint8 to (..., 64) bool."""
+    return np.unpackbits(np.asarray(packed, np.uint8), axis=-1).astype(bool)
 
 
 def to_vectors(bits: np.ndarray) -> np.ndarray:
@@ -157,6 +176,13 @@ class PHashEmbedder:
         """The hashes of each image's flip and crops (:func:`phash_variants`) as vectors:
         shape (n, N_VARIANTS, 64), float32."""
         return to_vectors(phash_variants(images))
+
+    def encode_with_variants(self, images: Sequence[Image.Image]) -> tuple[np.ndarray, np.ndarray]:
+        """``encode_images`` and the packed hashes of each image and its variants from one
+        decode, as the embedding job stores them: (vectors (n, 64) float32, packed
+        (n, 1 + N_VARIANTS, 8) uint8, the image's own hash first)."""
+        bits = phash_with_variants(images)
+        return to_vectors(bits[:, 0]), pack_hashes(bits)
 
     def encode_texts(self, texts: Sequence[str]) -> np.ndarray:
         raise ValidationError(

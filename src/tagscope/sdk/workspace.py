@@ -21,12 +21,15 @@ from typing import TYPE_CHECKING, Any, Literal
 from tagscope._lazy import deferred
 from tagscope.domain import Dataset as _DatasetRecord
 from tagscope.domain import Hit, ImportReport, Item, Job, Label, NotFoundError, PairHit
+from tagscope.domain.changes import ChangeSet, UndoResult
 from tagscope.sdk import tags as _sdk_tags
 from tagscope.service import datasets as _datasets
+from tagscope.service import history as _history
 from tagscope.service.workspace import Workspace as _Workspace
 
 if TYPE_CHECKING:
     from tagscope.service import embeddings as _embeddings
+    from tagscope.service import exports as _exports
     from tagscope.service import imports as _imports
     from tagscope.service import search as _search
     from tagscope.service import sql as _sql
@@ -35,6 +38,7 @@ if TYPE_CHECKING:
 else:
     # Deferred: opening a workspace and listing datasets must not load models, indexes or DuckDB.
     _embeddings = deferred("tagscope.service.embeddings")
+    _exports = deferred("tagscope.service.exports")
     _imports = deferred("tagscope.service.imports")
     _search = deferred("tagscope.service.search")
     _sql = deferred("tagscope.service.sql")
@@ -186,6 +190,17 @@ class Dataset:
     def labels(self, item_id: int) -> list[Label]:
         return self._ws.catalog.item_labels(item_id)
 
+    # -- history ----------------------------------------------------------------------------
+    def history(self, *, limit: int = 100) -> list[ChangeSet]:
+        """The change-sets of people's edits (reviews, examples), newest first."""
+        return _history.history(self._ws, self.name, limit=limit)
+
+    def undo(self, change_id: int, *, force: bool = False) -> UndoResult:
+        """Undo change-set ``change_id`` with a new change-set; items changed since make it
+        raise ``UndoConflictError`` naming them, unless ``force`` (then they stay as they are,
+        listed in ``skipped``)."""
+        return _history.undo(self._ws, self.name, change_id, force=force)
+
     # -- import -----------------------------------------------------------------------------
     def import_images(
         self,
@@ -272,6 +287,53 @@ class Dataset:
                 captions=captions,
                 thumbnails=thumbnails,
                 follow_symlinks=follow_symlinks,
+                progress=report,
+            )
+
+    def import_yolo(
+        self,
+        root: PathLike,
+        *,
+        thumbnails: ThumbnailMode | bool = "defer",
+        follow_symlinks: bool = False,
+        progress: bool = True,
+    ) -> ImportReport:
+        """Import a YOLO folder (``images/``, ``labels/*.txt``, ``data.yaml`` or
+        ``classes.txt``): its boxes and polygons, in pixels; bad lines are reported as
+        ``labels/<name>.txt:<line>`` (see ``service.imports.import_yolo``)."""
+        with _bar(progress, "import") as report:
+            return _imports.import_yolo(
+                self._ws,
+                self.name,
+                root,
+                thumbnails=thumbnails,
+                follow_symlinks=follow_symlinks,
+                progress=report,
+            )
+
+    # -- export -----------------------------------------------------------------------------
+    def export(
+        self,
+        fmt: Literal["coco", "yolo", "csv", "json", "parquet"],
+        out: PathLike,
+        *,
+        source: Literal["ground_truth", "prediction", "prelabel"] | None = "ground_truth",
+        overwrite: bool = False,
+        copy_images: bool = False,
+        progress: bool = True,
+    ) -> _exports.ExportReport:
+        """Write the items and labels (of ``source``; None: every source) into the folder
+        ``out`` as COCO, YOLO, CSV, JSON or Parquet; names are relative to the report's
+        ``root``. See ``service.exports.export_dataset``."""
+        with _bar(progress, f"export {fmt}") as report:
+            return _exports.export_dataset(
+                self._ws,
+                self.name,
+                fmt,
+                out,
+                source=source,
+                overwrite=overwrite,
+                copy_images=copy_images,
                 progress=report,
             )
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from pathlib import Path
 from typing import Any
 
 from tagscope.domain import Dataset
@@ -10,7 +11,12 @@ from tagscope.service.workspace import Workspace
 
 
 def create_dataset(ws: Workspace, name: str, description: str = "") -> Dataset:
-    return ws.catalog.create_dataset(name, description)
+    """A new, empty dataset: it sees nothing of a deleted dataset of the same name or id."""
+    ds = ws.catalog.create_dataset(name, description)
+    # SQLite reuses the id of the last dataset deleted: files of that one which a crash left
+    # behind (deleted only after its commit) must not become this one's.
+    _remove_files(_dataset_files(ws, ds.id))
+    return ds
 
 
 def list_datasets(ws: Workspace) -> list[Dataset]:
@@ -36,7 +42,32 @@ def describe_dataset(ws: Workspace, name: str) -> dict[str, Any]:
 
 
 def delete_dataset(ws: Workspace, name: str) -> None:
-    """Delete a dataset, its items, labels and vectors (media files stay where they are)."""
-    ds = ws.dataset(name)
-    ws.catalog.delete_dataset(ds.id)
-    shutil.rmtree(ws.paths.vectors / str(ds.id), ignore_errors=True)
+    """Delete a dataset and everything that belonged to it: its items, labels, embedding spaces
+    and vectors, reviews, examples, history and jobs; the tag groups trained on it, with their
+    score files of every dataset; its score files of the groups it applied. Media files stay
+    where they are. Files go only once the catalog has committed the deletion."""
+    with ws.uow() as uow:
+        ds = ws.dataset(name)
+        trained = [g.name for g in uow.tags.list_groups() if g.dataset_id == ds.id]
+        files = _dataset_files(ws, ds.id)
+        if trained:
+            from tagscope.store.scores import ScoreTables  # pyarrow: only where scores exist
+
+            files += [ScoreTables(ws.paths.scores).folder(g) for g in trained]
+        uow.catalog.delete_dataset(ds.id)
+        uow.remove_after_commit(*files)
+
+
+def _dataset_files(ws: Workspace, dataset_id: int) -> list[Path]:
+    """The folders of a dataset id's vectors and score files (of every group)."""
+    files = [ws.paths.vectors / str(dataset_id)]
+    if ws.paths.scores.is_dir() and any(ws.paths.scores.iterdir()):
+        from tagscope.store.scores import ScoreTables  # pyarrow: only where scores exist
+
+        files += ScoreTables(ws.paths.scores).dataset_folders(dataset_id)
+    return files
+
+
+def _remove_files(paths: list[Path]) -> None:
+    for path in paths:
+        shutil.rmtree(path, ignore_errors=True)

@@ -21,6 +21,7 @@ from PIL import Image
 
 from tagscope.domain import Dataset, Item, Job, NotFoundError, ValidationError
 from tagscope.embed import IMPORTED, KINDS, Embedder, load_embedder
+from tagscope.embed.phash import PHashEmbedder
 from tagscope.embed.text import text_lines
 from tagscope.index.select import open_index
 from tagscope.jobs.runner import ProgressFn
@@ -34,6 +35,16 @@ DEFAULT_BATCH_SIZE = {"clip": 64, "text": 256, "phash": 256}
 
 MAX_PROBLEMS = 1000
 """Problems listed in a job result; ``n_problems`` counts them all."""
+
+PHASH_VARIANTS = "phash-variants"
+"""The sidecar of a phash space (``VectorStore.sidecar``) that the embedding job fills with each
+item's hash then the hashes of its flip and crops, packed (``phash.pack_hashes``): one row of
+``(1 + N_VARIANTS) * 8`` = 160 bytes per item, for the near-duplicate search."""
+
+
+def phash_variant_store(store: VectorStore) -> VectorStore:
+    """The packed hashes and variants beside a phash space's vectors ``store``."""
+    return store.sidecar(PHASH_VARIANTS, dtype="uint8")
 
 
 def _decode_threads(device: str | None) -> int:
@@ -214,6 +225,8 @@ class _EmbedRun:
         report: ProgressFn,
     ) -> None:
         self.ws, self.ds, self.embedder, self.store = ws, ds, embedder, store
+        self.phash = embedder if isinstance(embedder, PHashEmbedder) else None
+        self.variants = phash_variant_store(store) if self.phash is not None else None
         self.batch_size = batch_size
         self.report = report
         self.n_total = ws.catalog.count_items(ds.id)
@@ -229,6 +242,8 @@ class _EmbedRun:
         else:
             self._embed_images()
         self.store.compact()
+        if self.variants is not None:
+            self.variants.compact()
         _build_search_index(self.store)
         self.report(self.n_total, self.n_total)
         return {
@@ -243,8 +258,12 @@ class _EmbedRun:
         }
 
     def _todo(self) -> Iterator[Item]:
-        """The dataset's items without a vector, in id order (those with one count as done)."""
+        """The dataset's items without a vector, in id order (those with one count as done).
+        In a phash space an item needs its variants too: one embedded before they were stored
+        is hashed again."""
         done = self.store.ids()
+        if self.variants is not None:
+            done = np.intersect1d(done, self.variants.ids())
         for item in self.ws.catalog.iter_items(self.ds.id):
             pos = np.searchsorted(done, item.id)
             if pos < len(done) and done[pos] == item.id:
@@ -304,7 +323,12 @@ class _EmbedRun:
                 ids.append(item.id)
             except Exception as exc:  # any decoding failure is this file's problem only
                 self._skip(item, "unreadable", f"{type(exc).__name__}: {exc}")
-        vectors = self.embedder.encode_images(images) if images else None
+        if self.phash is not None and self.variants is not None and images:
+            vectors, packed = self.phash.encode_with_variants(images)
+            # Before the vectors: an item with a vector has its variants, even if killed here.
+            self.variants.append(np.asarray(ids, np.int64), packed.reshape(len(ids), -1))
+        else:
+            vectors = self.embedder.encode_images(images) if images else None
         self._store(ids, vectors if vectors is not None else np.empty((0, 0)), len(batch))
 
 

@@ -24,6 +24,7 @@ from tagscope.labels.llm_judge import JudgeConfig, JudgeError, JudgeItem, LLMJud
 from tagscope.media.errors import MediaError
 from tagscope.media.thumbnails import ensure_thumbnail
 from tagscope.service import _tag_models as tm
+from tagscope.service import history as hist
 from tagscope.service.tag_insights import current_scores
 from tagscope.service.workspace import Workspace
 from tagscope.store.tag_catalog import TagCatalog
@@ -113,6 +114,23 @@ def judge_tag(
     tag_id = t.id
     assert tag_id is not None
 
+    target = {"group": grp.name, "tag": t.name}
+
+    def save(verdicts: list[tuple[int, bool, str]]) -> None:
+        # One change-set per saved batch: a batch of wrong verdicts can be undone.
+        with ws.uow() as uow:
+            hist.record(
+                uow,
+                ds.id,
+                "judge",
+                entity="review",
+                tag_id=tag_id,
+                item_ids=[i for i, _, _ in verdicts],
+                edit=lambda: uow.tags.propose_reviews(tag_id, verdicts),
+                params={"model": config.model},
+                target=target,
+            )
+
     def work(report: ProgressFn) -> dict[str, Any]:
         catalog = TagCatalog(ws.catalog)
         done = catalog.review_records(tag_id)
@@ -144,10 +162,10 @@ def judge_tag(
                     n_judged += 1
                     n_positive += answer[1]
                 if len(verdicts) >= BATCH:
-                    catalog.propose_reviews(tag_id, verdicts)
+                    save(verdicts)
                     verdicts.clear()
                 report(n_skipped + k, len(sample))
-        catalog.propose_reviews(tag_id, verdicts)
+        save(verdicts)
         if n_judged == 0 and problems:
             raise JudgeError(f"the LLM judge answered no item; first: {problems[0]['reason']}")
         return {
@@ -190,11 +208,24 @@ def list_reviews(
 
 
 def remove_reviews(ws: Workspace, dataset: str, group: str, tag: str, item_ids: list[int]) -> int:
-    """Remove the reviews of these items (e.g. a judge's wrong verdicts); returns how many."""
+    """Remove the reviews of these items (e.g. a judge's wrong verdicts); returns how many.
+
+    The removal is one change-set of the dataset's history (undoable)."""
     if not item_ids:
         raise ValidationError("give the ids of the items whose reviews to remove", field="items")
-    _, _, t = tm.tag_in_context(ws, dataset, group, tag)
-    return TagCatalog(ws.catalog).remove_reviews(t.id or 0, item_ids)
+    with ws.uow() as uow:
+        ds, grp, t = tm.tag_in_context(ws, dataset, group, tag)
+        tag_id = t.id or 0
+        return hist.record(
+            uow,
+            ds.id,
+            "remove_reviews",
+            entity="review",
+            tag_id=tag_id,
+            item_ids=item_ids,
+            edit=lambda: uow.tags.remove_reviews(tag_id, item_ids),
+            target={"group": grp.name, "tag": t.name},
+        )
 
 
 __all__ = ["DEFAULT_SAMPLE", "ReviewedItem", "judge_tag", "list_reviews", "remove_reviews"]

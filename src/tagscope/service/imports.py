@@ -1,4 +1,5 @@
-"""Import use cases (SPEC F-01, F-02, F-04): images from a folder, CSV and JSON lists, COCO.
+"""Import use cases (SPEC F-01, F-02, F-04): images from a folder, CSV and JSON lists, COCO,
+YOLO.
 
 Each import reads its source whole first: a source file that is not valid (not JSON, not a COCO
 object, not UTF-8) raises :class:`ValidationError` before anything changes. Then it runs as an
@@ -41,6 +42,7 @@ from tagscope.labels.formats.csv_list import read_csv_list
 from tagscope.labels.formats.folder import scan_folder
 from tagscope.labels.formats.json_list import read_json_list
 from tagscope.labels.formats.records import Entry, Parsed
+from tagscope.labels.formats.yolo import in_pixels, read_yolo
 from tagscope.media.errors import MediaError
 from tagscope.media.images import read_media
 from tagscope.media.thumbnails import ensure_thumbnail, ready_thumbnail
@@ -228,6 +230,42 @@ def import_coco(
     return _import(ws, dataset_name, parsed, params, thumbnails=thumbnails, progress=progress)
 
 
+def import_yolo(
+    ws: Workspace,
+    dataset_name: str,
+    root: PathLike,
+    *,
+    thumbnails: ThumbnailMode | bool = DEFAULT_MODE,
+    follow_symlinks: bool = False,
+    progress: ProgressFn | None = None,
+) -> ImportReport:
+    """Import a YOLO dataset folder (``images/``, ``labels/*.txt``, ``data.yaml`` or
+    ``classes.txt``) with its boxes and polygons.
+
+    See :mod:`tagscope.labels.formats.yolo`. The normalised coordinates become pixels with the
+    size read of each image (the stored one for items already there). Other parameters and the
+    result are as for :func:`import_images`.
+
+    Raises
+    ------
+    ValidationError
+        ``root`` or its ``images`` is not a folder, it has no class names, its ``data.yaml`` or
+        ``classes.txt`` is malformed, or the dataset name is invalid.
+    """
+    validate_dataset_name(dataset_name)
+    parsed = read_yolo(Path(root).expanduser(), follow_symlinks=follow_symlinks)
+    params = {"format": "yolo", "source": str(root), "follow_symlinks": follow_symlinks}
+    return _import(
+        ws,
+        dataset_name,
+        parsed,
+        params,
+        thumbnails=thumbnails,
+        progress=progress,
+        normalised=True,
+    )
+
+
 def _list_params(
     fmt: str, path: PathLike, base: PathLike | None, follow_symlinks: bool
 ) -> dict[str, Any]:
@@ -265,14 +303,19 @@ def _import(
     *,
     thumbnails: ThumbnailMode | bool,
     progress: ProgressFn | None,
+    normalised: bool = False,
 ) -> ImportReport:
+    """Run ``parsed`` as an import job; ``normalised``: its labels' geometry is in fractions of
+    the image's size (YOLO), scaled to pixels when the size is known."""
     mode = thumbnail_mode(thumbnails)
     ds = _dataset(ws, dataset_name)
     report = ImportReport(problems=list(parsed.problems))
     params = {**params, "thumbnails": mode}
 
     def work(report_progress: ProgressFn) -> dict[str, Any]:
-        run = _ImportRun(ws, ds.id, report, thumbnails=mode, progress=report_progress)
+        run = _ImportRun(
+            ws, ds.id, report, thumbnails=mode, progress=report_progress, normalised=normalised
+        )
         run.execute(parsed.entries)
         return {
             "n_added": report.n_added,
@@ -301,8 +344,10 @@ class _ImportRun:
         *,
         thumbnails: ThumbnailMode,
         progress: ProgressFn,
+        normalised: bool = False,
     ) -> None:
         self.ws = ws
+        self.normalised = normalised
         self.dataset_id = dataset_id
         self.report = report
         self.mode = thumbnails
@@ -352,15 +397,25 @@ class _ImportRun:
             if isinstance(info, str) or isinstance(mtime_ns, str):
                 self.report.problems.append(ImportProblem(entry.path, str(mtime_ns)))
             else:
-                item = NewItem(
-                    entry.path, info, text=entry.text, labels=entry.labels, mtime_ns=mtime_ns
-                )
+                labels = self._labels(entry, info)
+                item = NewItem(entry.path, info, text=entry.text, labels=labels, mtime_ns=mtime_ns)
                 items.append(item)
         n_added, n_existing, n_labels = self.ws.catalog.add_items(self.dataset_id, items)
         self.report.n_thumbnails_deferred += sum(item.path in self.deferred for item in items)
         self.report.n_added += n_added
         self.report.n_existing += n_existing  # added by another process since we looked
         self.report.n_labels += n_labels
+
+    def _labels(self, entry: Entry, media: MediaInfo | None) -> tuple[Label, ...]:
+        """The entry's labels, in pixels of its image when the source's are normalised."""
+        if not self.normalised or not entry.labels:
+            return entry.labels
+        if media is None:
+            self.report.problems.append(
+                ImportProblem(entry.path, "no image size to place its normalised labels")
+            )
+            return ()
+        return tuple(in_pixels(label, media.width, media.height) for label in entry.labels)
 
     def _probe(self, path: str) -> MediaInfo | str:
         """The file's media info (and its thumbnail made or settled, from the same read), or why
@@ -382,7 +437,9 @@ class _ImportRun:
         items = self.ws.catalog.get_items([known[e.path] for e in batch])
         self.report.n_existing += len(batch)
         self.report.n_labels += self.ws.catalog.add_labels(
-            (known[e.path], label) for e in batch for label in e.labels
+            (known[e.path], label)
+            for e in batch
+            for label in self._labels(e, items[known[e.path]].media)
         )
         texts = {
             known[e.path]: e.text

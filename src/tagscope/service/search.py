@@ -22,12 +22,19 @@ from PIL import Image, UnidentifiedImageError
 from tagscope.domain import Dataset, Hit, NotFoundError, PairHit, ValidationError
 from tagscope.embed import load_embedder
 from tagscope.embed.phash import MODEL as PHASH_MODEL
-from tagscope.embed.phash import N_VARIANTS, VARIANT_PENALTY, PHashEmbedder
+from tagscope.embed.phash import (
+    N_VARIANTS,
+    VARIANT_PENALTY,
+    PHashEmbedder,
+    to_vectors,
+    unpack_hashes,
+)
 from tagscope.index.flat import check_k
 from tagscope.index.pairs import best_pairs, binary_variant_pairs, scan_pairs
 from tagscope.index.select import open_index
 from tagscope.media.errors import MediaError
 from tagscope.media.images import load_rgb
+from tagscope.service.embeddings import phash_variant_store
 from tagscope.service.workspace import Workspace
 
 log = logging.getLogger(__name__)
@@ -55,6 +62,9 @@ INDEXED_VARIANT_BITS = 6
 """Matches through a pHash's flip or crops up to this many bits are found by multi-index
 hashing (``min_score`` 0.6875 or more); more bits cut the hash into blocks too short to be
 selective, so those go through the dense scan."""
+
+UNPACK_ROWS = 1 << 16
+"""Stored variants are unpacked this many items at a time (20 MB of bits)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -304,10 +314,12 @@ def find_duplicates(
     """The most similar pairs of items (near-duplicates), best first (F-13).
 
     Exact: every pair is scored once (blocked products over the upper triangle). In a ``phash``
-    space a pair also counts when one image is a mirror image or a crop of the other: each
-    item's image is read again to hash its flip and crops (``phash.CROPS``), and a pair scores
-    the best of its two hashes' cosine and, less ``VARIANT_PENALTY`` (4 bits), each variant's
-    cosine with the other hash. An item whose file cannot be read now keeps only its stored hash.
+    space a pair also counts when one image is a mirror image or a crop of the other: through
+    the hashes of each item's flip and crops (``phash.CROPS``) that the embedding job stored, a
+    pair scores the best of its two hashes' cosine and, less ``VARIANT_PENALTY`` (4 bits), each
+    variant's cosine with the other hash. Items embedded before the variants were stored (or
+    whose vector changed since) have their image read again to hash them, and those whose file
+    cannot be read now keep only their stored hash; embedding the space again stores theirs.
 
     Parameters
     ----------
@@ -344,19 +356,47 @@ def find_duplicates(
 
 def _phash_variants(ws: Workspace, sp: _Space, mask: np.ndarray | None) -> np.ndarray | None:
     """For a space of our pHash: the hashes of each item's flip and crops, (n, v, 64) float16,
-    zero for rows out of ``mask`` or whose file cannot be read; ``None`` for other spaces."""
+    zero for rows out of ``mask``; stored by the embedding job, else hashed from the item's file
+    (zero where it cannot be read); ``None`` for other spaces."""
     if sp.kind != "phash" or sp.model not in (None, PHASH_MODEL):
         return None
     rows = np.arange(len(sp.ids)) if mask is None else np.flatnonzero(mask)
+    out = np.zeros((len(sp.ids), N_VARIANTS, sp.vectors.shape[1]), np.float16)
+    rows = _stored_variants(ws, sp, rows, out)
+    if not len(rows):
+        return out
+    log.info(
+        "near-duplicates: %d items of space %r have no stored flip and crops: hashing their "
+        "images (embed the space again to store them)",
+        len(rows),
+        sp.name,
+    )
     items = ws.catalog.get_items(sp.ids[rows].tolist())
     rows = np.array([r for r in rows if int(sp.ids[r]) in items], np.int64)  # deleted meanwhile
     paths = [items[int(sp.ids[r])].path for r in rows]
-    out = np.zeros((len(sp.ids), N_VARIANTS, sp.vectors.shape[1]), np.float16)
     with ThreadPoolExecutor(min(4, os.cpu_count() or 1)) as pool:
         for row, vectors in zip(rows, pool.map(_variants_of, paths), strict=True):
             if vectors is not None:
                 out[row] = vectors
     return out
+
+
+def _stored_variants(ws: Workspace, sp: _Space, rows: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """Fill ``out[rows]`` with the variants the embedding job stored, where the hash stored with
+    them is still the row's vector; return the rows left (none stored, or stale)."""
+    ids, packed = phash_variant_store(ws.vectors(sp.dataset, sp.name)).load()
+    if not len(ids) or not len(rows):
+        return rows
+    at = np.searchsorted(ids, sp.ids[rows]).clip(max=len(ids) - 1)
+    have = ids[at] == sp.ids[rows]
+    left, found, at = [rows[~have]], rows[have], at[have]
+    for start in range(0, len(found), UNPACK_ROWS):
+        r = found[start : start + UNPACK_ROWS]
+        bits = unpack_hashes(packed[at[start : start + UNPACK_ROWS]].reshape(len(r), -1, 8))
+        fresh = (bits[:, 0] == (np.asarray(sp.vectors[r]) > 0)).all(axis=1)
+        out[r[fresh]] = to_vectors(bits[fresh, 1:])
+        left.append(r[~fresh])
+    return np.sort(np.concatenate(left))
 
 
 def _variants_of(path: str) -> np.ndarray | None:

@@ -15,6 +15,7 @@ Examples
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterable, Mapping, Sequence
 
 from tagscope.domain import Dataset, NotFoundError, ValidationError
@@ -34,7 +35,9 @@ from tagscope.domain.tags import (
 from tagscope.embed import IMPORTED
 from tagscope.service import _tag_models as tm
 from tagscope.service import defaults
+from tagscope.service import history as hist
 from tagscope.service.workspace import Workspace
+from tagscope.store.scores import ScoreTables
 from tagscope.store.tag_catalog import TagCatalog
 
 
@@ -127,9 +130,12 @@ def create_group(
     ds = ws.dataset(dataset)
     space = _default_space(ws, ds, space)
     prompts = _has_model(ws, ds, space)
-    return _catalog(ws).create_group(
+    created = _catalog(ws).create_group(
         ds.id, name, space=space, visibility=vis, tags=[_new_tag(n, prompts=prompts) for n in names]
     )
+    # Score files a crash left of a deleted group of this name are not this group's.
+    shutil.rmtree(ScoreTables(ws.paths.scores).folder(name), ignore_errors=True)
+    return created
 
 
 def _has_model(ws: Workspace, ds: Dataset, space: str) -> bool:
@@ -146,34 +152,39 @@ def list_groups(ws: Workspace, dataset: str | None = None) -> list[TagGroup]:
 
 
 def set_visibility(ws: Workspace, dataset: str, group: str, visibility: str) -> TagGroup:
-    _, grp = _editable(ws, dataset, group)
-    _catalog(ws).set_visibility(grp.id, _enum(Visibility, visibility, "visibility"))
-    return _catalog(ws).get_group_by_id(grp.id)
+    with ws.uow() as uow:
+        _, grp = _editable(ws, dataset, group)
+        uow.tags.set_visibility(grp.id, _enum(Visibility, visibility, "visibility"))
+        return uow.tags.get_group_by_id(grp.id)
 
 
 # -- tags ---------------------------------------------------------------------------------
 def add_tags(ws: Workspace, dataset: str, group: str, names_text: str) -> TagGroup:
-    """Add tags to a group, one name per line, as :func:`create_group` does."""
-    ds, grp = _editable(ws, dataset, group)
+    """Add tags to a group, one name per line, as :func:`create_group` does: all of them, or
+    none when one fails (a name the group has already)."""
     names = parse_tag_names(names_text)
-    prompts = _has_model(ws, ds, grp.space)
-    for name in names:
-        _catalog(ws).add_tag(grp.id, _new_tag(name, prompts=prompts))
-    return _catalog(ws).get_group_by_id(grp.id)
+    with ws.uow() as uow:
+        ds, grp = _editable(ws, dataset, group)
+        prompts = _has_model(ws, ds, grp.space)
+        for name in names:
+            uow.tags.add_tag(grp.id, _new_tag(name, prompts=prompts))
+        return uow.tags.get_group_by_id(grp.id)
 
 
 def rename_tag(ws: Workspace, dataset: str, group: str, tag: str, new_name: str) -> Tag:
-    _, grp = _editable(ws, dataset, group)
     name = validate_tag_name(new_name)
-    _catalog(ws).rename_tag(grp.tag(tag).id, name)
-    return _catalog(ws).get_group_by_id(grp.id).tag(name)
+    with ws.uow() as uow:
+        _, grp = _editable(ws, dataset, group)
+        uow.tags.rename_tag(grp.tag(tag).id, name)
+        return uow.tags.get_group_by_id(grp.id).tag(name)
 
 
 def remove_tag(ws: Workspace, dataset: str, group: str, tag: str) -> None:
-    _, grp = _editable(ws, dataset, group)
-    if len(grp.tags) == 1:
-        raise ValidationError(f"{tag!r} is the last tag of group {grp.name!r}", field="tag")
-    _catalog(ws).remove_tag(grp.tag(tag).id)
+    with ws.uow() as uow:
+        _, grp = _editable(ws, dataset, group)
+        if len(grp.tags) == 1:
+            raise ValidationError(f"{tag!r} is the last tag of group {grp.name!r}", field="tag")
+        uow.tags.remove_tag(grp.tag(tag).id)
 
 
 # -- text prompts (F-21) ------------------------------------------------------------------
@@ -195,13 +206,14 @@ def add_prompt(
     modality : {"visual", "transcript"}, default "visual"
         Pictures (images, keyframes, shots) or spoken text (transcript segments).
     """
-    _, grp = _editable(ws, dataset, group)
     prompt = TextPrompt(
         text.strip(),
         _enum(Polarity, polarity, "polarity"),
         _enum(PromptModality, modality, "modality"),
     )
-    return _catalog(ws).add_prompt(grp.tag(tag).id, prompt)
+    with ws.uow() as uow:
+        _, grp = _editable(ws, dataset, group)
+        return uow.tags.add_prompt(grp.tag(tag).id, prompt)
 
 
 def edit_prompt(
@@ -216,22 +228,24 @@ def edit_prompt(
     modality: str | None = None,
 ) -> TextPrompt:
     """Change the text, polarity or modality of prompt ``prompt_id`` (others stay)."""
-    _, grp = _editable(ws, dataset, group)
-    current = _prompt(grp.tag(tag), prompt_id)
-    new = TextPrompt(
-        text.strip() if text is not None else current.text,
-        _enum(Polarity, polarity, "polarity") if polarity else current.polarity,
-        _enum(PromptModality, modality, "modality") if modality else current.modality,
-        id=prompt_id,
-    )
-    _catalog(ws).update_prompt(grp.tag(tag).id, new)
-    return new
+    with ws.uow() as uow:
+        _, grp = _editable(ws, dataset, group)
+        current = _prompt(grp.tag(tag), prompt_id)
+        new = TextPrompt(
+            text.strip() if text is not None else current.text,
+            _enum(Polarity, polarity, "polarity") if polarity else current.polarity,
+            _enum(PromptModality, modality, "modality") if modality else current.modality,
+            id=prompt_id,
+        )
+        uow.tags.update_prompt(grp.tag(tag).id, new)
+        return new
 
 
 def remove_prompt(ws: Workspace, dataset: str, group: str, tag: str, prompt_id: int) -> None:
-    _, grp = _editable(ws, dataset, group)
-    _prompt(grp.tag(tag), prompt_id)
-    _catalog(ws).remove_prompt(grp.tag(tag).id, prompt_id)
+    with ws.uow() as uow:
+        _, grp = _editable(ws, dataset, group)
+        _prompt(grp.tag(tag), prompt_id)
+        uow.tags.remove_prompt(grp.tag(tag).id, prompt_id)
 
 
 def _prompt(tag: Tag, prompt_id: int) -> TextPrompt:
@@ -254,20 +268,47 @@ def mark_items(
 ) -> int:
     """Mark items of the training dataset as positive or negative examples, in bulk.
 
-    Items marked before with the other polarity switch; returns how many changed.
+    Items marked before with the other polarity switch; returns how many changed. The change
+    is a change-set of the training dataset's history (undoable).
     """
-    _, grp = _editable(ws, dataset, group)
     if not item_ids:
         raise ValidationError("give at least one item id to mark", field="items")
-    return _catalog(ws).mark_examples(
-        grp.tag(tag).id, list(item_ids), _enum(Polarity, polarity, "polarity")
-    )
+    pol = _enum(Polarity, polarity, "polarity")
+    ids = [int(i) for i in item_ids]
+    with ws.uow() as uow:
+        ds, grp = _editable(ws, dataset, group)
+        t = grp.tag(tag)
+        assert t.id is not None
+        return hist.record(
+            uow,
+            ds.id,
+            "mark_examples",
+            entity="example",
+            tag_id=t.id,
+            item_ids=ids,
+            edit=lambda: uow.tags.mark_examples(t.id or 0, ids, pol),
+            params={"polarity": str(pol)},
+            target={"group": grp.name, "tag": t.name},
+        )
 
 
 def unmark_items(ws: Workspace, dataset: str, group: str, tag: str, item_ids: Sequence[int]) -> int:
     """Remove items from the examples of a tag; returns how many were examples."""
-    _, grp = _editable(ws, dataset, group)
-    return _catalog(ws).unmark_examples(grp.tag(tag).id, list(item_ids))
+    ids = [int(i) for i in item_ids]
+    with ws.uow() as uow:
+        ds, grp = _editable(ws, dataset, group)
+        t = grp.tag(tag)
+        assert t.id is not None
+        return hist.record(
+            uow,
+            ds.id,
+            "unmark_examples",
+            entity="example",
+            tag_id=t.id,
+            item_ids=ids,
+            edit=lambda: uow.tags.unmark_examples(t.id or 0, ids),
+            target={"group": grp.name, "tag": t.name},
+        )
 
 
 # -- thresholds and ground truth (F-29) ---------------------------------------------------
@@ -278,9 +319,11 @@ def save_threshold(ws: Workspace, dataset: str, group: str, tag: str, threshold:
     A threshold is a setting of the published version, not a new definition: the group does
     not become pending and needs no new publish.
     """
-    _, grp = _editable(ws, dataset, group)
-    _catalog(ws).set_threshold(grp.tag(tag).id, validate_threshold(threshold))
-    return _catalog(ws).get_group_by_id(grp.id).tag(tag)
+    value = validate_threshold(threshold)
+    with ws.uow() as uow:
+        _, grp = _editable(ws, dataset, group)
+        uow.tags.set_threshold(grp.tag(tag).id, value)
+        return uow.tags.get_group_by_id(grp.id).tag(tag)
 
 
 def add_reviews(
@@ -293,23 +336,33 @@ def add_reviews(
     """Record ground truth for a tag: item id → shows the tag (True) or not (False).
 
     Reviews may come from any dataset that uses the group; they never change the definition.
+    They are one change-set of the dataset's history (undoable).
     """
-    ds = ws.dataset(dataset)
-    grp = _catalog(ws).get_group(group)
-    _catalog(ws).get_use(grp.id, ds.id)
     pairs = (
         list(reviews.items())
         if isinstance(reviews, Mapping)
         else [(r.item_id, r.label) for r in reviews]
     )
-    items = ws.catalog.get_items([i for i, _ in pairs])
-    foreign = [i for i, _ in pairs if i not in items or items[i].dataset_id != ds.id]
-    if foreign:
-        raise ValidationError(
-            f"items not in dataset {ds.name!r}: {', '.join(map(str, foreign[:10]))}",
-            field="items",
+    with ws.uow() as uow:
+        ds, grp, t = tm.tag_in_context(ws, dataset, group, tag)
+        items = uow.catalog.get_items([i for i, _ in pairs])
+        foreign = [i for i, _ in pairs if i not in items or items[i].dataset_id != ds.id]
+        if foreign:
+            raise ValidationError(
+                f"items not in dataset {ds.name!r}: {', '.join(map(str, foreign[:10]))}",
+                field="items",
+            )
+        assert t.id is not None
+        return hist.record(
+            uow,
+            ds.id,
+            "review",
+            entity="review",
+            tag_id=t.id,
+            item_ids=[i for i, _ in pairs],
+            edit=lambda: uow.tags.add_reviews(t.id or 0, pairs),
+            target={"group": grp.name, "tag": t.name},
         )
-    return _catalog(ws).add_reviews(grp.tag(tag).id, pairs)
 
 
 # Scoring, versions and the views of scores, re-exported so faces import one module.

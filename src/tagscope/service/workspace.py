@@ -2,26 +2,43 @@
 
 from __future__ import annotations
 
+import getpass
 import os
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from tagscope.domain import Dataset
 from tagscope.jobs import LocalRunner
 from tagscope.store import Catalog, VectorStore, WorkspacePaths
+from tagscope.store.uow import UnitOfWork, unit_of_work
 
 if TYPE_CHECKING:
     from tagscope.store.sql import SqlEngine
 
 
+def default_actor() -> str:
+    """The OS user: who acts through the CLI and the SDK until accounts exist."""
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no login name and no passwd entry (some containers)
+        return f"uid:{os.getuid()}" if hasattr(os, "getuid") else "unknown"
+
+
 @dataclass(frozen=True)
 class Workspace:
-    """A workspace: its folders, its catalog, its job runner and (on first use) its SQL engine."""
+    """A workspace: its folders, its catalog, its job runner and (on first use) its SQL engine.
+
+    ``actor`` is the user id the change log records for edits made through it; a face serving
+    several people makes a copy per caller (``dataclasses.replace(ws, actor=...)``).
+    """
 
     paths: WorkspacePaths
     catalog: Catalog
     runner: LocalRunner
+    actor: str = field(default_factory=default_actor)
     # The SQL engine, made on first use. Init fields (with defaults) so that a copy made with
     # ``dataclasses.replace`` (e.g. service.background's) shares the engine instead of a second
     # copy of the catalog.
@@ -38,6 +55,14 @@ class Workspace:
 
     def dataset(self, name: str) -> Dataset:
         return self.catalog.get_dataset(name)
+
+    @contextmanager
+    def uow(self) -> Iterator[UnitOfWork]:
+        """A unit of work: ``with ws.uow() as uow:`` gives the catalog's repositories in one
+        transaction that commits when the block ends (or rolls back on an exception); files
+        given to ``uow.remove_after_commit`` go only after the commit."""
+        with unit_of_work(self.catalog, self.actor) as uow:
+            yield uow
 
     def vectors(self, dataset: Dataset, space: str) -> VectorStore:
         return VectorStore(self.paths.vectors / str(dataset.id) / space)

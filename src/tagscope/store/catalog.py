@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any, Literal
 
-from sqlalchemy import Engine, delete, func, select, update
+from sqlalchemy import Engine, delete, func, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
@@ -95,11 +96,14 @@ def _job(row: JobRow) -> Job:
 
 
 class Catalog:
-    """Repository over the catalog database; each method is one transaction."""
+    """Repository over the catalog database; each method is one transaction, or joins the
+    enclosing :meth:`transaction` (a unit of work) when one is open in this thread."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._sessions = sessionmaker(engine, expire_on_commit=False)
+        # The open unit of work's session, per thread and task: other threads keep their own.
+        self._ambient: ContextVar[Session | None] = ContextVar(f"catalog_{id(self)}", default=None)
 
     @classmethod
     def connect(cls, url: str) -> Catalog:
@@ -109,8 +113,48 @@ class Catalog:
 
     @contextmanager
     def session(self) -> Iterator[Session]:
+        """A session: the open transaction's (flushed at the end of the block, so that a
+        broken constraint raises where the method that broke it can name it), else its own."""
+        outer = self._ambient.get()
+        if outer is not None:
+            yield outer
+            outer.flush()
+            return
         with self._sessions.begin() as session:
             yield session
+
+    @contextmanager
+    def transaction(self) -> Iterator[Session]:
+        """One transaction that every method of this catalog (and of repositories over it)
+        called inside the block joins: all of it commits at the end, or none on an exception.
+
+        A nested ``transaction`` joins the outer one. Callbacks added with :meth:`after_commit`
+        run once the outermost one has committed.
+        """
+        outer = self._ambient.get()
+        if outer is not None:
+            yield outer
+            return
+        with self._sessions.begin() as session:
+            if self.engine.dialect.name == "sqlite":
+                # Take the write lock first: what the unit of work reads (a record's value
+                # before its change) cannot change under it, and no upgrade to writing fails.
+                session.execute(text("BEGIN IMMEDIATE"))
+            token = self._ambient.set(session)
+            try:
+                yield session
+            finally:
+                self._ambient.reset(token)
+        for callback in session.info.pop("after_commit", []):
+            callback()
+
+    def after_commit(self, callback: Callable[[], None]) -> None:
+        """Run ``callback`` after the open transaction commits (at once when none is open)."""
+        outer = self._ambient.get()
+        if outer is None:
+            callback()
+            return
+        outer.info.setdefault("after_commit", []).append(callback)
 
     def _insert(self, table: Any) -> Any:
         """An INSERT that skips rows breaking a unique constraint (re-imports add nothing)."""

@@ -120,3 +120,40 @@ class JobRow(Base):
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), default=utcnow, onupdate=utcnow
     )
+
+
+class ChangeSetRow(Base):
+    """An entry of the append-only change log: one action of one actor on a dataset."""
+
+    __tablename__ = "change_sets"
+    __table_args__ = (Index("ix_change_sets_dataset_id_id", "dataset_id", "id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    dataset_id: Mapped[int] = mapped_column(ForeignKey("datasets.id", ondelete="CASCADE"))
+    # A user id: the OS user for the CLI and the SDK until accounts exist.
+    actor: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    action: Mapped[str] = mapped_column(String(64))
+    params: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # What the action was aimed at (a tag, a query, a collection).
+    target: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    undoes: Mapped[int | None] = mapped_column(BigInteger)
+    undone_by: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class ChangeRow(Base):
+    """One record of one item as a change-set found it (``before``) and left it (``after``)."""
+
+    __tablename__ = "changes"
+    __table_args__ = (Index("ix_changes_item_entity_key", "item_id", "entity", "key"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    change_set_id: Mapped[int] = mapped_column(
+        ForeignKey("change_sets.id", ondelete="CASCADE"), index=True
+    )
+    item_id: Mapped[int] = mapped_column(BigInteger)
+    entity: Mapped[str] = mapped_column(String(32))
+    key: Mapped[str] = mapped_column(String(128))
+    # SQL NULL (not JSON null) where the record did not exist.
+    before: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
+    after: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))

@@ -352,6 +352,18 @@ class ScoreTables:
         slug = _check_key(group, version, modality)
         return self.root / slug / str(int(dataset_id)) / modality / _version_name(version)
 
+    def folder(self, group: str, dataset_id: int | None = None) -> Path:
+        """The folder of a group's score files: of every dataset, or of ``dataset_id``'s."""
+        folder = self.root / group_slug(group)
+        return folder if dataset_id is None else folder / str(int(dataset_id))
+
+    def dataset_folders(self, dataset_id: int) -> list[Path]:
+        """The folders of ``dataset_id``'s score files, of every group."""
+        if not self.root.is_dir():
+            return []
+        found = (group / str(int(dataset_id)) for group in self.root.iterdir())
+        return sorted(p for p in found if p.is_dir())
+
     def versions(self, dataset_id: int, group: str, modality: str = "visual") -> list[int]:
         """The finished versions, oldest first."""
         folder = self.root / group_slug(group) / str(int(dataset_id)) / modality

@@ -7,7 +7,8 @@ of the published version, not a definition: saving one changes neither.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
 import numpy as np
@@ -464,6 +465,87 @@ class TagCatalog:
                 r.item_id: Review(r.item_id, tag, bool(r.label), ReviewSource(r.source), r.reason)
                 for r in s.scalars(stmt)
             }
+
+    # -- records as the change log sees them ----------------------------------------------
+    def lock_tag(self, tag_id: int) -> None:
+        """Lock the tag's row until the transaction ends (PostgreSQL; SQLite's unit of work
+        holds the write lock already): edits of its records then read what they change
+        without another transaction changing it in between."""
+        with self.catalog.session() as s:
+            if s.get(TagRow, tag_id, with_for_update=True) is None:
+                raise NotFoundError(f"no tag with id {tag_id}")
+
+    def example_states(self, tag_id: int, item_ids: Sequence[int]) -> dict[int, dict[str, Any]]:
+        """Item id -> ``{"polarity"}`` of those of ``item_ids`` that are examples of the tag."""
+        out: dict[int, dict[str, Any]] = {}
+        ids = sorted({int(i) for i in item_ids})
+        with self.catalog.session() as s:
+            for i in range(0, len(ids), _CHUNK):
+                stmt = select(TagExampleRow).where(
+                    TagExampleRow.tag_id == tag_id, TagExampleRow.item_id.in_(ids[i : i + _CHUNK])
+                )
+                out.update({r.item_id: {"polarity": r.polarity} for r in s.scalars(stmt)})
+        return out
+
+    def review_states(self, tag_id: int, item_ids: Sequence[int]) -> dict[int, dict[str, Any]]:
+        """Item id -> ``{"label", "source", "reason", "created_at"}`` of the reviewed ones."""
+        out: dict[int, dict[str, Any]] = {}
+        ids = sorted({int(i) for i in item_ids})
+        with self.catalog.session() as s:
+            for i in range(0, len(ids), _CHUNK):
+                stmt = select(TagReviewRow).where(
+                    TagReviewRow.tag_id == tag_id, TagReviewRow.item_id.in_(ids[i : i + _CHUNK])
+                )
+                out.update(
+                    {
+                        r.item_id: {
+                            "label": bool(r.label),
+                            "source": r.source,
+                            "reason": r.reason,
+                            "created_at": r.created_at.isoformat(),
+                        }
+                        for r in s.scalars(stmt)
+                    }
+                )
+        return out
+
+    def restore_examples(self, tag_id: int, states: Mapping[int, dict[str, Any] | None]) -> None:
+        """Put the tag's examples of these items back as ``states`` says (``None``: none)."""
+        self._restore(tag_id, states, TagExampleRow, lambda state: state)
+        with self.catalog.session() as s:
+            self._touch(s, tag_id)
+
+    def restore_reviews(self, tag_id: int, states: Mapping[int, dict[str, Any] | None]) -> None:
+        """Put the tag's reviews of these items back as ``states`` says (``None``: none)."""
+        self._restore(
+            tag_id,
+            states,
+            TagReviewRow,
+            lambda state: {**state, "created_at": datetime.fromisoformat(state["created_at"])},
+        )
+
+    def _restore(
+        self,
+        tag_id: int,
+        states: Mapping[int, dict[str, Any] | None],
+        table: type[TagExampleRow] | type[TagReviewRow],
+        values: Any,
+    ) -> None:
+        with self.catalog.session() as s:
+            if s.get(TagRow, tag_id) is None:
+                raise NotFoundError(f"no tag with id {tag_id}")
+            ids = sorted(states)
+            for i in range(0, len(ids), _CHUNK):
+                s.execute(
+                    delete(table).where(
+                        table.tag_id == tag_id, table.item_id.in_(ids[i : i + _CHUNK])
+                    )
+                )
+            s.add_all(
+                table(tag_id=tag_id, item_id=item_id, **values(state))
+                for item_id, state in states.items()
+                if state is not None
+            )
 
     # -- versions -------------------------------------------------------------------------
     def commit_version(self, group_id: int, models: dict[str, Any] | None = None) -> TagVersion:

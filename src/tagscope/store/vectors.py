@@ -130,7 +130,9 @@ class VectorStore:
                 vec_path.unlink(missing_ok=True)
 
     def remove(self, ids: np.ndarray) -> None:
-        """Drop the vectors of ``ids`` (e.g. deleted items)."""
+        """Drop the vectors of ``ids`` (e.g. deleted items), and their rows of every sidecar."""
+        for side in self._sidecars():  # first: a row there always has its vector here
+            side.remove(ids)
         self.compact()
         with self._lock():
             main = self.folder / "vectors.npy"
@@ -140,6 +142,24 @@ class VectorStore:
             keep = ~np.isin(cur, ids)
             _save_atomic(main, np.load(main)[keep])
             _save_atomic(self.folder / "ids.npy", cur[keep])
+
+    def sidecar(self, name: str, *, dtype: str) -> VectorStore:
+        """Another per-item matrix of this space (e.g. the pHash variants) in subfolder
+        ``name``: its rows are keyed by the same item ids, it goes with the space's folder, and
+        :meth:`remove` drops its rows too."""
+        return VectorStore(self.folder / name, dtype=dtype)
+
+    def _sidecars(self) -> list[VectorStore]:
+        """The sidecars that hold rows, each with the dtype it holds."""
+        found = []
+        for sub in sorted(self.folder.iterdir()) if self.folder.exists() else []:
+            side = VectorStore(sub)
+            main = sub / "vectors.npy"
+            chunks = side._chunks() if sub.is_dir() else []
+            if main.exists() or chunks:
+                side.dtype = np.load(main if main.exists() else chunks[0][0], mmap_mode="r").dtype
+                found.append(side)
+        return found
 
     def __len__(self) -> int:
         return len(self.ids())

@@ -1,0 +1,174 @@
+"""History and undo: every change of people's data is a change-set of the change log.
+
+Use cases that change reviews or tag examples call :func:`record` inside their unit of work: it
+reads the records before and after the edit and writes the change-set in the same transaction,
+so that the edit and its history commit together or not at all. :func:`undo` writes the
+compensating change-set (history is never rewritten).
+
+Examples
+--------
+>>> history(ws, "coco")[0].action                                       # doctest: +SKIP
+'review'
+>>> undo(ws, "coco", 12).n_restored                                     # doctest: +SKIP
+3
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from tagscope.domain import NotFoundError, ValidationError
+from tagscope.domain.changes import Change, ChangeSet, UndoConflictError, UndoResult
+from tagscope.service.workspace import Workspace
+from tagscope.store.change_log import ChangeLog
+from tagscope.store.uow import UnitOfWork
+
+T = TypeVar("T")
+State = dict[str, Any]
+MAX_HISTORY = 1000
+_SHOWN = 20  # item ids named in an error message
+
+
+@dataclass(frozen=True, slots=True)
+class _Entity:
+    """How to read and to put back one kind of record; ``key`` is the tag's id."""
+
+    read: Callable[[UnitOfWork, int, Sequence[int]], dict[int, State]]
+    write: Callable[[UnitOfWork, int, Mapping[int, State | None]], None]
+
+
+ENTITIES = {
+    "review": _Entity(
+        lambda uow, tag_id, ids: uow.tags.review_states(tag_id, ids),
+        lambda uow, tag_id, states: uow.tags.restore_reviews(tag_id, states),
+    ),
+    "example": _Entity(
+        lambda uow, tag_id, ids: uow.tags.example_states(tag_id, ids),
+        lambda uow, tag_id, states: uow.tags.restore_examples(tag_id, states),
+    ),
+}
+
+
+def record(
+    uow: UnitOfWork,
+    dataset_id: int,
+    action: str,
+    *,
+    entity: str,
+    tag_id: int,
+    item_ids: Sequence[int],
+    edit: Callable[[], T],
+    params: dict[str, Any] | None = None,
+    target: dict[str, Any] | None = None,
+) -> T:
+    """Run ``edit`` (which changes ``entity`` records of the tag for ``item_ids``) and write a
+    change-set of what it changed; nothing is written when it changed nothing."""
+    kind = ENTITIES[entity]
+    ids = sorted({int(i) for i in item_ids})
+    uow.tags.lock_tag(tag_id)
+    before = kind.read(uow, tag_id, ids)
+    result = edit()
+    after = kind.read(uow, tag_id, ids)
+    changes = [
+        Change(i, entity, str(tag_id), before.get(i), after.get(i))
+        for i in ids
+        if before.get(i) != after.get(i)
+    ]
+    if changes:
+        uow.changes.record(dataset_id, uow.actor, action, changes, params=params, target=target)
+    return result
+
+
+def history(ws: Workspace, dataset: str, *, limit: int = 100) -> list[ChangeSet]:
+    """The dataset's change-sets, newest first: who, when, what, on what, how many items."""
+    if not 1 <= limit <= MAX_HISTORY:
+        raise ValidationError(f"limit must be within 1..{MAX_HISTORY}, got {limit}", field="limit")
+    return ChangeLog(ws.catalog).history(ws.dataset(dataset).id, limit=limit)
+
+
+def get_change_set(ws: Workspace, dataset: str, change_id: int) -> ChangeSet:
+    """One change-set with every change (each item's record before and after)."""
+    return ChangeLog(ws.catalog).get(ws.dataset(dataset).id, change_id)
+
+
+def undo(ws: Workspace, dataset: str, change_id: int, *, force: bool = False) -> UndoResult:
+    """Put back what change-set ``change_id`` changed, as a new change-set that undoes it.
+
+    An item whose record is no longer what the change-set left (someone changed it since) makes
+    the undo refuse, naming the items, unless ``force``: then those items are left as they are
+    and reported in ``skipped``.
+
+    Raises
+    ------
+    UndoConflictError
+        Items changed since, without ``force`` (``items`` lists them).
+    ValidationError
+        The change-set was undone already.
+    NotFoundError
+        The dataset has no such change-set.
+    """
+    ds = ws.dataset(dataset)
+    with ws.uow() as uow:
+        old = uow.changes.get(ds.id, change_id)
+        if old.undone_by is not None:
+            raise ValidationError(
+                f"change-set {change_id} was undone already by change-set {old.undone_by}",
+                field="change_id",
+            )
+        by_record: dict[tuple[str, str], list[Change]] = defaultdict(list)
+        for change in old.changes:
+            by_record[change.entity, change.key].append(change)
+        kept, skipped = _check(uow, by_record)
+        if skipped and not force:
+            shown = ", ".join(map(str, skipped[:_SHOWN])) + (
+                " ..." if len(skipped) > _SHOWN else ""
+            )
+            raise UndoConflictError(
+                f"cannot undo change-set {change_id}: {len(skipped)} item(s) changed since "
+                f"({shown}); undo with force to leave those as they are",
+                items=skipped,
+            )
+        for (entity, key), changes in kept.items():
+            ENTITIES[entity].write(uow, int(key), {c.item_id: c.before for c in changes})
+        compensating = [
+            Change(c.item_id, c.entity, c.key, c.after, c.before)
+            for changes in kept.values()
+            for c in changes
+        ]
+        new = uow.changes.record(
+            ds.id,
+            uow.actor,
+            "undo",
+            compensating,
+            params={"change_set": change_id, "action": old.action, "force": force},
+            target=old.target,
+            undoes=change_id,
+        )
+    return UndoResult(new, len(compensating), tuple(skipped))
+
+
+def _check(
+    uow: UnitOfWork, by_record: Mapping[tuple[str, str], list[Change]]
+) -> tuple[dict[tuple[str, str], list[Change]], list[int]]:
+    """Split the changes into those whose record is still as the change-set left it, and the
+    ids of the items changed since (or whose tag is gone); the tags stay locked."""
+    kept: dict[tuple[str, str], list[Change]] = {}
+    changed: set[int] = set()
+    for (entity, key), changes in by_record.items():
+        try:
+            uow.tags.lock_tag(int(key))
+        except NotFoundError:  # the tag was removed since: its records cannot come back
+            changed.update(c.item_id for c in changes)
+            continue
+        current = ENTITIES[entity].read(uow, int(key), [c.item_id for c in changes])
+        same = [c for c in changes if current.get(c.item_id) == c.after]
+        changed.update(c.item_id for c in changes if current.get(c.item_id) != c.after)
+        if same:
+            kept[entity, key] = same
+    return kept, sorted(changed)
+
+
+__all__ = ["ENTITIES", "get_change_set", "history", "record", "undo"]
