@@ -9,7 +9,16 @@ import numpy as np
 import pytest
 
 import tagscope as ts
-from tagscope.domain import AlreadyExistsError, Job, JobStatus, NotFoundError, ValidationError
+from tagscope.domain import (
+    AlreadyExistsError,
+    Job,
+    JobStatus,
+    MediaInfo,
+    NewItem,
+    NotFoundError,
+    ValidationError,
+)
+from tagscope.domain.changes import UndoConflictError
 from tagscope.service import Workspace
 
 
@@ -191,12 +200,9 @@ def test_import_yolo_gives_boxes_in_pixels_and_reports_bad_lines(
 
 
 def test_sdk_history_and_undo(tmp_path: Path) -> None:
-    from tagscope.domain import MediaInfo, NewItem
-    from tagscope.domain.changes import UndoConflictError
-
     ws = ts.open(tmp_path / "ws")
     ds = ws.create_dataset("d")
-    catalog = ws._ws.catalog
+    catalog = Workspace.open(tmp_path / "ws").catalog  # items without files to import
     record = catalog.get_dataset("d")
     catalog.add_items(
         record.id, [NewItem(f"/d/{i}.jpg", MediaInfo(1, 1, 1, "JPEG", f"h{i}")) for i in range(2)]

@@ -10,6 +10,7 @@ from tagscope.domain.tags import ReviewSource
 from tagscope.labels.llm_judge import JudgeConfig, JudgeError
 from tagscope.service import Workspace
 from tagscope.service import ground_truth as gt
+from tagscope.service import history as hist
 from tagscope.service import tags as uc
 
 
@@ -91,3 +92,14 @@ def test_bad_requests(dogs: Workspace, monkeypatch: pytest.MonkeyPatch) -> None:
         gt.judge_tag(dogs, "coco", "pets", "dog", n=0, config=config)
     with pytest.raises(ValidationError, match="give the ids"):
         gt.remove_reviews(dogs, "coco", "pets", "dog", [])
+
+
+def test_each_saved_batch_of_verdicts_is_an_undoable_change_set(dogs: Workspace, fake_llm) -> None:
+    fake_llm.yes_words = {"dog"}
+    gt.judge_tag(dogs, "coco", "pets", "dog", n=30)
+    batches = hist.history(dogs, "coco")
+    # Batches of 20 verdicts, newest first: the last 10, then the first 20.
+    assert [(c.action, c.n_changes) for c in batches] == [("judge", 10), ("judge", 20)]
+    assert batches[0].params == {"model": "judge-1"}
+    hist.undo(dogs, "coco", batches[0].id)
+    assert len(gt.list_reviews(dogs, "coco", "pets", "dog", source="llm")) == 20

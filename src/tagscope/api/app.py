@@ -45,6 +45,10 @@ POST     /api/datasets/{name}/search/image           multipart ``file`` + the sa
 GET      /api/datasets/{name}/duplicates             ``space`` (default phash), ``k``,
                                                      ``min_score``, ``labels``, ``label_mode``
                                                      -> [{a, b, score}]
+GET      /api/datasets/{name}/history                change-sets of people's edits, newest first
+GET      /api/datasets/{name}/history/{id}           one change-set, each item before and after
+POST     /api/datasets/{name}/history/{id}/undo      ``{force?}``: the undoing change-set; 409
+                                                     with ``items`` changed since
 GET      /api/jobs?dataset=                          jobs, newest first
 GET      /api/jobs/{job_id}                          status, n_done, n_total, progress, result
 GET      /api/tag-groups                             every group
@@ -111,6 +115,7 @@ from tagscope.api.guards import MAX_BODY_BYTES, MAX_UPLOAD_BYTES, BodyGuard, Hos
 from tagscope.api.routers import (
     config,
     datasets,
+    history,
     items,
     jobs,
     media,
@@ -148,7 +153,8 @@ def create_app(
     )
     app.state.workspace = ws
     install_error_handlers(app)
-    for module in (config, datasets, items, media, search, jobs, tags, tag_insights, sql):
+    routers = (config, datasets, history, items, media, search, jobs, tags, tag_insights, sql)
+    for module in routers:
         app.include_router(module.router)
     _serve_web_app(app, Path(web_dist) if web_dist else WEB_DIST)
     # The last added runs first: the host is checked before any of the body is read.

@@ -4,6 +4,7 @@
 | --- | --- |
 | :class:`~tagscope.domain.NotFoundError` | 404 |
 | :class:`~tagscope.domain.AlreadyExistsError` | 409 |
+| :class:`~tagscope.domain.changes.UndoConflictError` (with ``items``) | 409 |
 | :class:`~tagscope.domain.tags.ReadOnlyGroupError` (editing an applied group) | 403 |
 | :class:`~tagscope.domain.ValidationError` (``field`` names the input) | 422 |
 | :class:`~tagscope.domain.SqlError` (refused, failed or timed-out SQL) | 400 |
@@ -36,6 +37,7 @@ from tagscope.domain import (
     TagscopeError,
     ValidationError,
 )
+from tagscope.domain.changes import UndoConflictError
 from tagscope.domain.tags import ReadOnlyGroupError
 
 log = logging.getLogger("tagscope.api")
@@ -56,7 +58,7 @@ def error_response(status: int, message: str, field: str | None = None) -> JSONR
 def status_of(exc: TagscopeError) -> int:
     if isinstance(exc, NotFoundError):
         return 404
-    if isinstance(exc, AlreadyExistsError):
+    if isinstance(exc, AlreadyExistsError | UndoConflictError):
         return 409
     if isinstance(exc, ReadOnlyGroupError):
         return 403
@@ -71,7 +73,11 @@ def status_of(exc: TagscopeError) -> int:
 
 async def _domain_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, TagscopeError)
-    return error_response(status_of(exc), str(exc), getattr(exc, "field", None))
+    status = status_of(exc)
+    body = error_body(status, str(exc), getattr(exc, "field", None))
+    if isinstance(exc, UndoConflictError):  # the items that block the undo, for the face to show
+        body["items"] = exc.items
+    return JSONResponse(body, status_code=status)
 
 
 async def _value_error(request: Request, exc: Exception) -> JSONResponse:

@@ -69,7 +69,8 @@ def tag_from_dict(data: dict[str, Any]) -> Tag:
 
 
 class TagCatalog:
-    """Tag groups in the catalog database; each method is one transaction."""
+    """Tag groups in the catalog database; each method is one transaction, or joins the open
+    unit of work (:meth:`Catalog.transaction`)."""
 
     def __init__(self, catalog: Catalog) -> None:
         self.catalog = catalog
