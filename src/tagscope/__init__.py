@@ -9,9 +9,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from tagscope.sdk import Dataset, Workspace, open
+    from tagscope.sdk import Dataset, View, Workspace, open
 
-__all__ = ["Dataset", "Workspace", "open"]
+__all__ = ["Dataset", "View", "Workspace", "open"]
 __version__ = "0.1.0"
 
 

@@ -305,3 +305,55 @@ def test_a_bad_captions_file_is_refused_too(tmp_path: Path) -> None:
     captions.write_text("not json")
     with pytest.raises(ValidationError, match=r"^captions\.json: invalid JSON at line 1"):
         read_coco(instances, images=tmp_path, captions=captions)
+
+
+def test_bad_geometry_is_reported_by_annotation_and_a_repairable_one_is_repaired(
+    tmp_path: Path,
+) -> None:
+    square = [0, 0, 10, 0, 10, 10, 0, 10]
+    # A thin triangle out of the right edge and back: the ring crosses itself at (10, 5).
+    spike = [0, 0, 10, 0, 10, 5, 12, 5.1, 12, 4.9, 10, 5, 10, 10, 0, 10]
+    box = [0, 0, 10, 10]
+    anns = [
+        _ann(1, 1, 7, bbox=box, segmentation=[square, [20, 20, 30, 20, 25, 30]]),
+        _ann(2, 1, 7, bbox=box, segmentation=[[0, 0, 2, 2, 2, 0, 0, 2]]),  # a bow-tie
+        _ann(3, 1, 9, bbox=box, segmentation=[spike]),
+        _ann(4, 2, 9, bbox=[0, 0, 0, 5], segmentation=[square, [0, 0, 1, 1, 2, 2]]),
+        _ann(5, 2, 9, bbox=[0, 0, float("nan"), 5]),
+        _ann(6, 2, 7, bbox=box, segmentation=[[0, 0, float("inf"), 0, 1, 1]]),
+    ]
+    parsed = read_coco(_write(tmp_path / "instances.json", _doc(anns)), images=tmp_path)
+    bow_tie = (
+        "invalid polygon: part 1 is self-intersecting at (1, 1) and its loops cancel out "
+        "(signed area 0): no repair keeps its area"
+    )
+    reasons = [
+        ("2", bow_tie),
+        ("4", "invalid bbox [0, 0, 0, 5]: width 0 is not positive"),
+        ("4", "invalid polygon: part 2 has zero area"),
+        ("5", "invalid bbox [0, 0, nan, 5]: width nan is not finite"),
+        ("6", "invalid polygon: part 1 has a non-finite coordinate (inf)"),
+    ]
+    assert parsed.problems == [
+        ImportProblem(f"instances.json: annotation {ann}", reason) for ann, reason in reasons
+    ]
+    labels = {
+        (lab.attributes["coco_id"], lab.kind): lab.geometry
+        for e in parsed.entries
+        for lab in e.labels
+    }
+    # Every box but 4's and 5's, the valid polygon as it was, the spike as two parts.
+    assert sorted(labels) == [
+        (1, LabelKind.BOX),
+        (1, LabelKind.POLYGON),
+        (2, LabelKind.BOX),
+        (3, LabelKind.BOX),
+        (3, LabelKind.POLYGON),
+        (6, LabelKind.BOX),
+    ]
+    assert labels[1, LabelKind.POLYGON] == {"polygons": anns[0]["segmentation"]}
+    repaired = labels[3, LabelKind.POLYGON]["polygons"]  # the square and the spike's triangle
+    assert sorted(sorted(zip(p[::2], p[1::2], strict=True)) for p in repaired) == [
+        [(0, 0), (0, 10), (10, 0), (10, 5), (10, 10)],
+        [(10, 5), (12, 4.9), (12, 5.1)],
+    ]

@@ -247,3 +247,43 @@ def test_in_pixels_scales_boxes_from_their_centre_and_polygons_by_axis() -> None
     assert in_pixels(polygon, 640, 480).geometry == {
         "polygons": [[320.0, 240.0, 640.0, 0.0, 0.0, 480.0]]
     }
+
+
+def test_bad_boxes_and_polygons_are_reported_by_line_and_a_repairable_one_is_repaired(
+    root: Path,
+) -> None:
+    (root / "data.yaml").write_text("names: [cat, dog]\n")
+    one = _images(root)[0]
+    _label_file(
+        root,
+        one,
+        "0 0.5 0.5 0.2 0.2\n"  # good
+        "1 0.1 0.1 0.3 0.3 0.3 0.1 0.1 0.3\n"  # a bow-tie
+        "0 0.5 0.5 0 0.2\n"  # a box of no width
+        "1 0.1 0.1 0.2 0.2 0.3 0.3\n"  # a polygon on one line
+        "1 0.1 0.1 0.1 0.1 0.3 0.3\n"  # two distinct points
+        # A square with a thin spike out of its right edge, crossing itself at (0.5, 0.25).
+        "1 0 0 0.5 0 0.5 0.25 0.6 0.26 0.6 0.24 0.5 0.25 0.5 0.5 0 0.5\n",
+    )
+    parsed = read_yolo(root)
+    file = f"labels/train/{one.stem}.txt"
+    bow_tie = (
+        "polygon is self-intersecting at (0.2, 0.2) and its loops cancel out (signed area 0): "
+        "no repair keeps its area"
+    )
+    assert parsed.problems == [
+        ImportProblem(f"{file}:2", bow_tie),
+        ImportProblem(f"{file}:3", "box width 0.0 is not positive"),
+        ImportProblem(f"{file}:4", "polygon has zero area"),
+        ImportProblem(f"{file}:5", "polygon has fewer than 3 distinct points"),
+    ]
+    labels = _labels(root)[one.name]
+    assert labels[0] == Label(LabelKind.BOX, "cat", geometry={"bbox": [0.5, 0.5, 0.2, 0.2]})
+    assert labels[1].kind == LabelKind.POLYGON and len(labels) == 2
+    square, spike = labels[1].geometry["polygons"]
+    assert square == [0.0, 0.0, 0.0, 0.5, 0.5, 0.5, 0.5, 0.25, 0.5, 0.0]
+    assert sorted(zip(spike[::2], spike[1::2], strict=True)) == [
+        (0.5, 0.25),
+        (0.6, 0.24),
+        (0.6, 0.26),
+    ]

@@ -754,3 +754,102 @@ def test_sql_console_runs_queries_and_explains_refusals(web, coco_truth):
         assert error.inner_text().startswith("Refused")
         assert page.get_by_test_id("sql-results").count() == 0
         shot("sql-refused")
+
+
+# -- history and undo -----------------------------------------------------------------------------
+
+
+def _reviews(api: httpx.Client, group: str, tag: str) -> dict[int, bool]:
+    return {r["item_id"]: r["label"] for r in _ok(api.get(_tag_url(group, tag) + "/reviews"))}
+
+
+def _review(api: httpx.Client, group: str, tag: str, labels: dict[int, bool]) -> dict:
+    """Reviews the items through the API; returns the change-set it wrote (the newest)."""
+    body = {"reviews": [{"item_id": i, "label": v} for i, v in labels.items()]}
+    _ok(api.post(_tag_url(group, tag) + "/reviews", json=body))
+    newest = _ok(api.get(f"/api/datasets/{DATASET}/history", params={"limit": 1}))[0]
+    assert (newest["action"], newest["n_changes"]) == ("review", len(labels))
+    return newest
+
+
+def _change_set_row(page, change_id: int):
+    return page.locator(f"[data-testid=change-set][data-change-id='{change_id}']")
+
+
+def test_history_lists_reviews_and_undoes_them(web, api):
+    page, shot = web
+    _create_group(api, "undo-pets", "dog\ncat")
+    ids = sorted(_item_ids_by_name(api).values())[:3]
+    cs = _review(api, "undo-pets", "dog", {i: True for i in ids})
+
+    page.goto(f"/#/d/{DATASET}/grid")
+    page.get_by_test_id("nav-history").click()
+    row = _change_set_row(page, cs["id"])
+    row.wait_for()
+    assert row.get_by_test_id("what").inner_text() == "reviewed 3 items for undo-pets / dog"
+    assert row.get_by_test_id("state").inner_text().strip() == ""
+
+    # Its changes: each item's thumbnail, no review before and "shows dog" after.
+    row.get_by_test_id("expand").click()
+    changes = page.get_by_test_id("changes").get_by_test_id("change")
+    changes.first.wait_for()
+    assert sorted(changes.evaluate_all("els => els.map(e => Number(e.dataset.itemId))")) == ids
+    texts = page.get_by_test_id("changes").get_by_test_id("change-text").all_inner_texts()
+    assert texts == ["not reviewed → shows dog"] * 3
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('[data-testid=change] img')]"
+        ".every(i => i.complete && i.naturalWidth > 0)"
+    )
+    shot("history-expanded")
+
+    row.get_by_test_id("undo").click()
+    result = page.get_by_test_id("undo-result")
+    result.wait_for()
+    assert "restored 3" in result.inner_text() and "left" not in result.inner_text()
+    # The list refreshes: the entry is undone (no second undo), and the undo is the newest entry.
+    page.wait_for_function(
+        f"() => document.querySelector(\"[data-change-id='{cs['id']}'] [data-testid=state]\")"
+        "?.textContent.includes('undone by')"
+    )
+    assert row.get_by_test_id("undo").is_disabled()
+    newest = page.get_by_test_id("change-set").first
+    assert newest.get_attribute("data-action") == "undo"
+    assert f"undoes #{cs['id']}" in newest.get_by_test_id("state").inner_text()
+    assert newest.get_by_test_id("what").inner_text().startswith(f"undid #{cs['id']}")
+    shot("history-undone")
+    assert _reviews(api, "undo-pets", "dog") == {}
+
+
+def test_history_blocked_undo_shows_the_item_and_undoes_the_rest(web, api):
+    page, shot = web
+    _create_group(api, "undo-blocked", "dog\ncat")
+    a, b = sorted(_item_ids_by_name(api).values())[3:5]
+    first = _review(api, "undo-blocked", "cat", {a: True, b: True})
+    _review(api, "undo-blocked", "cat", {b: False})  # a later edit of b blocks undoing the first
+
+    page.goto(f"/#/d/{DATASET}/history")
+    row = _change_set_row(page, first["id"])
+    row.get_by_test_id("undo").click()
+    dialog = page.get_by_test_id("undo-blocked")
+    blocked = dialog.get_by_test_id("blocked-item")
+    blocked.first.wait_for()
+    assert blocked.evaluate_all("els => els.map(e => Number(e.dataset.itemId))") == [b]
+    assert "1 item changed since" in dialog.inner_text()
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('[data-testid=blocked-item] img')]"
+        ".every(i => i.complete && i.naturalWidth > 0)"
+    )
+    shot("history-blocked")
+    assert _reviews(api, "undo-blocked", "cat") == {a: True, b: False}  # nothing undone yet
+
+    dialog.get_by_test_id("undo-rest").click()
+    result = page.get_by_test_id("undo-result")
+    result.wait_for()
+    assert "restored 1, left 1 as it is" in result.inner_text()
+    assert not dialog.is_visible()
+    page.wait_for_function(
+        f"() => document.querySelector(\"[data-change-id='{first['id']}'] [data-testid=state]\")"
+        "?.textContent.includes('undone by')"
+    )
+    shot("history-forced")
+    assert _reviews(api, "undo-blocked", "cat") == {b: False}

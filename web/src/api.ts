@@ -4,15 +4,19 @@ export interface ApiErrorBody {
   status: number;
   message: string;
   field: string | null;
+  /** The item ids the refusal is about (a 409 of an undo: the items changed since). */
+  items?: number[];
 }
 
 export class ApiError extends Error {
   status: number;
   field: string | null;
+  items: number[];
   constructor(body: ApiErrorBody) {
     super(body.message);
     this.status = body.status;
     this.field = body.field;
+    this.items = body.items ?? [];
   }
 }
 
@@ -262,6 +266,38 @@ export interface SqlResult {
   elapsed_ms: number | null;
 }
 
+/** One item's record before and after a change-set (null: there was none). */
+export interface Change {
+  item_id: number;
+  /** The kind of record: review, example, ... */
+  entity: string;
+  key: string;
+  before: Record<string, unknown> | null;
+  after: Record<string, unknown> | null;
+}
+
+/** A change-set of the dataset's history: who changed what, when, and on which items. */
+export interface ChangeSet {
+  id: number;
+  actor: string;
+  created_at: string;
+  action: string;
+  params: Record<string, unknown>;
+  target: Record<string, unknown>;
+  n_changes: number;
+  undoes: number | null;
+  undone_by: number | null;
+  /** Only on a single read. */
+  changes: Change[];
+}
+
+export interface UndoResult {
+  change_set: ChangeSet;
+  n_restored: number;
+  /** Items changed since, left as they are (a forced undo). */
+  skipped: number[];
+}
+
 export interface SearchOptions {
   space?: string;
   /** Hits to return; the server's default (GET /api/config) when left out. */
@@ -315,7 +351,8 @@ async function request<T>(method: string, url: string, body?: unknown): Promise<
         : typeof b.detail === "string"
           ? b.detail
           : `${res.status} ${res.statusText || "error"}${text && !data ? `: ${text.slice(0, 200)}` : ""}`;
-    throw new ApiError({ status: res.status, message, field: b.field ?? null });
+    const items = Array.isArray(b.items) ? b.items.filter((i) => typeof i === "number") : undefined;
+    throw new ApiError({ status: res.status, message, field: b.field ?? null, items });
   }
   return data as T;
 }
@@ -344,7 +381,7 @@ function hit(h: Loose): Hit {
     item_id: id,
     path: String(h.path ?? (h.item as Loose | undefined)?.path ?? ""),
     score: num(h.score),
-    thumbnail_url: String(h.thumbnail_url ?? `/api/items/${id}/thumbnail`),
+    thumbnail_url: String(h.thumbnail_url ?? thumbnailUrl(id)),
     media_url: String(h.media_url ?? `/api/items/${id}/media`),
     labels: Array.isArray(h.labels) ? (h.labels as string[]) : undefined,
   };
@@ -516,6 +553,14 @@ export const api = {
         }) as GroupUse,
     ),
 
+  // -- history -----------------------------------------------------------------------------------
+  history: (ds: string, limit?: number) =>
+    get<ChangeSet[]>(`/api/datasets/${enc(ds)}/history${query({ limit })}`),
+  changeSet: (ds: string, id: number) => get<ChangeSet>(`/api/datasets/${enc(ds)}/history/${id}`),
+  /** 409 (an ApiError whose `items` are the items changed since) unless `force`. */
+  undo: (ds: string, id: number, force = false) =>
+    post<UndoResult>(`/api/datasets/${enc(ds)}/history/${id}/undo`, { force }),
+
   // -- SQL ---------------------------------------------------------------------------------------
   tables: async (): Promise<SqlTable[]> =>
     asList<Loose>(await get("/api/sql/tables"), "tables").map((t) => ({
@@ -552,6 +597,10 @@ function searchBody(q: { text?: string; item_id?: number }, o: SearchOptions): L
 
 function jobOf(d: Loose): Job {
   return ((d.job as Job | undefined) ?? (d as unknown as Job)) as Job;
+}
+
+export function thumbnailUrl(itemId: number): string {
+  return `/api/items/${itemId}/thumbnail`;
 }
 
 export function groupUrl(ds: string, group: string): string {

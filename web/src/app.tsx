@@ -13,6 +13,7 @@ import { MetricsPage } from "./pages/metrics";
 import { TruthPage } from "./pages/truth";
 import { SqlPage } from "./pages/sql";
 import { JobsPage } from "./pages/jobs";
+import { HistoryPage } from "./pages/history";
 import { href, navigate, useRoute, type Route } from "./router";
 import { firstScreen, firstScreenDone, store, useStore } from "./store";
 
@@ -38,6 +39,7 @@ const NAV: [string, string, string][] = [
   ["tags", "Tags", "◈"],
   ["sql", "SQL", "⌘"],
   ["jobs", "Jobs", "↻"],
+  ["history", "History", "↶"],
 ];
 
 type Theme = "light" | "dark" | "auto";
@@ -132,7 +134,7 @@ export function App() {
               onChange={(e) => {
                 const name = (e.target as HTMLSelectElement).value;
                 const sub = route.parts[0] === "d" ? route.parts[2] ?? "grid" : "grid";
-                navigate(href("d", name, ["tags", "search", "sql", "jobs"].includes(sub) ? sub : "grid"));
+                navigate(href("d", name, ["tags", "search", "sql", "jobs", "history"].includes(sub) ? sub : "grid"));
               }}
             >
               {ds && !list?.some((d) => d.name === ds) ? <option value={ds}>{ds}</option> : null}
@@ -177,6 +179,8 @@ function Page({ route, ds, list }: { route: Route; ds: string | null; list: Data
         return <SqlPage ds={p1} q={route.q} />;
       case "jobs":
         return <JobsPage ds={p1} />;
+      case "history":
+        return <HistoryPage key={p1} ds={p1} />;
     }
   }
   if (p0 === "sql") return <SqlPage ds={ds} q={route.q} />;

@@ -24,10 +24,16 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import shapely
+
+from tagscope._lazy import deferred
+
+if TYPE_CHECKING:
+    import shapely
+else:
+    shapely = deferred("shapely")  # loaded when a polygon is first checked (~0.1 s)
 
 # The most a repair may change a ring's drawn area, relative to it.
 AREA_TOLERANCE = 0.01
@@ -73,9 +79,9 @@ def ring_parts(values: Any) -> list[list[float]]:
     bad = next((v for v in values if not math.isfinite(v)), None)
     if bad is not None:
         raise InvalidGeometry(f"has a non-finite coordinate ({bad})")
-    points = np.asarray(values, dtype=np.float64).reshape(-1, 2)
-    if len(np.unique(points, axis=0)) < 3:
+    if len(set(zip(values[::2], values[1::2], strict=True))) < 3:
         raise InvalidGeometry("has fewer than 3 distinct points")
+    points = np.asarray(values, dtype=np.float64).reshape(-1, 2)
     polygon = shapely.Polygon(points)
     if polygon.is_valid:
         return [values]

@@ -23,6 +23,7 @@ from tagscope.domain import Dataset as _DatasetRecord
 from tagscope.domain import Hit, ImportReport, Item, Job, Label, NotFoundError, PairHit
 from tagscope.domain.changes import ChangeSet, UndoResult
 from tagscope.sdk import tags as _sdk_tags
+from tagscope.sdk.view import View
 from tagscope.service import datasets as _datasets
 from tagscope.service import history as _history
 from tagscope.service.workspace import Workspace as _Workspace
@@ -189,6 +190,48 @@ class Dataset:
 
     def labels(self, item_id: int) -> list[Label]:
         return self._ws.catalog.item_labels(item_id)
+
+    # -- views ----------------------------------------------------------------------------
+    def view(self) -> View:
+        """The whole dataset as a lazy, immutable :class:`~tagscope.sdk.view.View`; the verbs
+        below start one (``ds.where("width > 500").limit(10).ids()``)."""
+        return View(self._ws, self.name)
+
+    def where(self, expr: str) -> View:
+        """See :meth:`View.where`."""
+        return self.view().where(expr)
+
+    def where_label(self, name: str, *names: str, mode: Literal["any", "all"] = "any") -> View:
+        """See :meth:`View.where_label`."""
+        return self.view().where_label(name, *names, mode=mode)
+
+    def where_tag(
+        self,
+        group: str,
+        tag: str,
+        *,
+        above: float | None = None,
+        below: float | None = None,
+        decided: bool | None = None,
+    ) -> View:
+        """See :meth:`View.where_tag`."""
+        return self.view().where_tag(group, tag, above=above, below=below, decided=decided)
+
+    def sort_by(self, column: str, *, descending: bool = False) -> View:
+        """See :meth:`View.sort_by`."""
+        return self.view().sort_by(column, descending=descending)
+
+    def sort_by_similarity(self, item_id: int, *, k: int = 50, space: str | None = None) -> View:
+        """See :meth:`View.sort_by_similarity`."""
+        return self.view().sort_by_similarity(item_id, k=k, space=space)
+
+    def limit(self, n: int) -> View:
+        """See :meth:`View.limit`."""
+        return self.view().limit(n)
+
+    def skip(self, n: int) -> View:
+        """See :meth:`View.skip`."""
+        return self.view().skip(n)
 
     # -- history ----------------------------------------------------------------------------
     def history(self, *, limit: int = 100) -> list[ChangeSet]:

@@ -38,6 +38,8 @@ class _Entity:
 
     read: Callable[[UnitOfWork, int, Sequence[int]], dict[int, State]]
     write: Callable[[UnitOfWork, int, Mapping[int, State | None]], None]
+    # Locks the record's owner for the transaction; NotFoundError: it is gone for good.
+    lock: Callable[[UnitOfWork, int], None] = lambda uow, tag_id: uow.tags.lock_tag(tag_id)
 
 
 ENTITIES = {
@@ -48,6 +50,12 @@ ENTITIES = {
     "example": _Entity(
         lambda uow, tag_id, ids: uow.tags.example_states(tag_id, ids),
         lambda uow, tag_id, states: uow.tags.restore_examples(tag_id, states),
+    ),
+    # ``key`` is the collection's id; item id 0 is the collection's own record.
+    "collection": _Entity(
+        lambda uow, collection_id, ids: uow.collections.states(collection_id, ids),
+        lambda uow, collection_id, states: uow.collections.restore(collection_id, states),
+        lambda uow, collection_id: uow.collections.lock(collection_id),
     ),
 }
 
@@ -159,7 +167,7 @@ def _check(
     changed: set[int] = set()
     for (entity, key), changes in by_record.items():
         try:
-            uow.tags.lock_tag(int(key))
+            ENTITIES[entity].lock(uow, int(key))
         except NotFoundError:  # the tag was removed since: its records cannot come back
             changed.update(c.item_id for c in changes)
             continue

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from tagscope.store.catalog import Catalog
 from tagscope.store.change_log import ChangeLog
+from tagscope.store.collections import CollectionCatalog
 from tagscope.store.tag_catalog import TagCatalog
 
 log = logging.getLogger(__name__)
@@ -30,6 +31,7 @@ class UnitOfWork:
         self.catalog = catalog
         self.tags = TagCatalog(catalog)
         self.changes = ChangeLog(catalog)
+        self.collections = CollectionCatalog(catalog)
 
     def remove_after_commit(self, *paths: Path) -> None:
         """Delete these files or folders once the unit of work has committed; a rollback keeps

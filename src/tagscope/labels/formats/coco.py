@@ -2,15 +2,15 @@
 
 Each instance annotation gives a ``box`` label (from ``bbox``) and, when it has a segmentation,
 a ``polygon`` label (every part of the object) or a ``mask`` label (RLE, compressed or not,
-usual for ``iscrowd`` annotations). Labels are named by their category and carry the
-annotation's ``coco_id`` and ``iscrowd`` as attributes. A captions file (``captions_*.json``)
-gives each image its own text: its captions, one per line. Images' ``file_name`` stay inside the
-images folder (see :class:`tagscope.media.paths.ImportFolder`).
+usual for ``iscrowd`` annotations); boxes and polygons are checked, and a self-intersecting
+polygon repaired, by :mod:`tagscope.labels.geometry`. Labels are named by their category and
+carry the annotation's ``coco_id`` and ``iscrowd`` as attributes. A captions file
+(``captions_*.json``) gives each image its own text: its captions, one per line. Images'
+``file_name`` stay inside the images folder (see :class:`tagscope.media.paths.ImportFolder`).
 """
 
 from __future__ import annotations
 
-import math
 from collections import defaultdict
 from collections.abc import Collection, Iterator
 from pathlib import Path
@@ -18,6 +18,7 @@ from typing import Any
 
 from tagscope.domain import Label, LabelKind, ValidationError
 from tagscope.labels.formats.records import Entry, Parsed, read_json_file
+from tagscope.labels.geometry import InvalidGeometry, check_box, polygon_parts
 from tagscope.media.paths import ImportFolder, UnsafePath
 
 
@@ -174,18 +175,23 @@ def _instance_labels(ann: dict[str, Any], name: str) -> tuple[list[Label], list[
     reasons: list[str] = []
     bbox = ann.get("bbox")
     if bbox is not None:
-        if _is_numbers(bbox) and len(bbox) == 4 and bbox[2] >= 0 and bbox[3] >= 0:
-            geometry = {"bbox": bbox}
-            labels.append(Label(LabelKind.BOX, name, geometry=geometry, attributes=attributes))
+        if _is_numbers(bbox) and len(bbox) == 4:
+            try:
+                check_box(bbox)
+            except InvalidGeometry as exc:
+                reasons.append(f"invalid bbox {bbox!r}: {exc}")
+            else:
+                geometry = {"bbox": bbox}
+                labels.append(Label(LabelKind.BOX, name, geometry=geometry, attributes=attributes))
         else:
             reasons.append(f"invalid bbox {bbox!r}: expected [x, y, width, height]")
     seg = ann.get("segmentation")
     if isinstance(seg, list) and seg:
-        reason = _polygon_problem(seg)
-        if reason:
-            reasons.append(f"invalid polygon: {reason}")
+        try:
+            geometry = {"polygons": polygon_parts(seg)}
+        except InvalidGeometry as exc:
+            reasons.append(f"invalid polygon: {exc}")
         else:
-            geometry = {"polygons": seg}
             labels.append(Label(LabelKind.POLYGON, name, geometry=geometry, attributes=attributes))
     elif isinstance(seg, dict):
         reason = _rle_problem(seg)
@@ -201,19 +207,8 @@ def _instance_labels(ann: dict[str, Any], name: str) -> tuple[list[Label], list[
 
 def _is_numbers(values: Any) -> bool:
     return isinstance(values, list) and all(
-        isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v) for v in values
+        isinstance(v, int | float) and not isinstance(v, bool) for v in values
     )
-
-
-def _polygon_problem(parts: list[Any]) -> str | None:
-    for k, part in enumerate(parts, start=1):
-        if not _is_numbers(part):
-            return f"part {k} is not a list of numbers"
-        if len(part) % 2:
-            return f"part {k} has an odd number of coordinates ({len(part)})"
-        if len(part) < 6:
-            return f"part {k} has fewer than 3 points"
-    return None
 
 
 def _rle_problem(rle: dict[str, Any]) -> str | None:

@@ -8,7 +8,8 @@ width and height (0..1); the import scales them to pixels with the size it reads
 ``{id: name}`` mapping) or else from ``classes.txt`` (one per line, the first is class 0). An
 image without a label file has no labels (a background image). A line that cannot be used is
 reported as ``labels/<name>.txt:<line>``, a label file without its image as
-``labels/<name>.txt``; the rest is read.
+``labels/<name>.txt``; the rest is read. Boxes and polygons are checked, and a self-intersecting
+polygon repaired, by :mod:`tagscope.labels.geometry`.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import yaml
 
 from tagscope.domain import Label, LabelKind, ValidationError
 from tagscope.labels.formats.records import Entry, Parsed, read_source
+from tagscope.labels.geometry import InvalidGeometry, check_box, ring_parts
 from tagscope.media.images import IMAGE_SUFFIXES
 from tagscope.media.paths import NOT_REGULAR, ImportFolder, UnsafePath
 
@@ -288,9 +290,14 @@ def _label(values: list[str], classes: dict[int, str]) -> Label | str:
         if not (math.isfinite(number) and 0 <= number <= 1):
             return f"coordinate {value[:40]} outside 0..1"
     name = classes[int(class_id)]
-    if len(coords) == 4:
-        return Label(LabelKind.BOX, name, geometry={"bbox": coords})
-    return Label(LabelKind.POLYGON, name, geometry={"polygons": [coords]})
+    try:
+        if len(coords) == 4:
+            check_box(coords)
+            return Label(LabelKind.BOX, name, geometry={"bbox": coords})
+        # Checked in fractions of the image: repairs and area ratios are the same in pixels.
+        return Label(LabelKind.POLYGON, name, geometry={"polygons": ring_parts(coords)})
+    except InvalidGeometry as exc:
+        return f"{'box' if len(coords) == 4 else 'polygon'} {exc}"
 
 
 def _ids(classes: dict[int, Any]) -> str:

@@ -1,0 +1,353 @@
+// History: the dataset's change-sets (who changed what, when, on which items), newest first,
+// each with its changes and an Undo that writes the compensating change-set.
+import { Fragment } from "preact";
+import { useEffect, useState } from "preact/hooks";
+import { ApiError, api, errorText, thumbnailUrl, type Change, type ChangeSet } from "../api";
+import { Thumb } from "../components/thumbs";
+import { Dialog, Empty, ErrorBox, PageHead, Spinner, fmtCount } from "../components/ui";
+import { href } from "../router";
+
+const PAGE = 100;
+const MAX = 1000; // the server's most change-sets per listing
+const SHOWN_CHANGES = 60;
+
+/** An undo refused because these items changed since the change-set. */
+interface Blocked {
+  cs: ChangeSet;
+  items: number[];
+  message: string;
+}
+
+export function HistoryPage({ ds }: { ds: string }) {
+  const [list, setList] = useState<ChangeSet[] | null>(null);
+  const [limit, setLimit] = useState(PAGE);
+  const [error, setError] = useState<string | null>(null);
+  const [refresh, setRefresh] = useState(0);
+  const [open, setOpen] = useState<Set<number>>(new Set());
+  const [busy, setBusy] = useState<number | null>(null);
+  const [blocked, setBlocked] = useState<Blocked | null>(null);
+  const [result, setResult] = useState<string | null>(null);
+
+  useEffect(() => {
+    let alive = true;
+    api.history(ds, limit).then(
+      (l) => {
+        if (!alive) return;
+        setList(l);
+        setError(null);
+      },
+      (e) => alive && setError(errorText(e)),
+    );
+    return () => {
+      alive = false;
+    };
+  }, [ds, limit, refresh]);
+
+  const toggle = (id: number) =>
+    setOpen((s) => {
+      const next = new Set(s);
+      if (!next.delete(id)) next.add(id);
+      return next;
+    });
+
+  const undo = async (cs: ChangeSet, force: boolean) => {
+    setBusy(cs.id);
+    setResult(null);
+    try {
+      const r = await api.undo(ds, cs.id, force);
+      setResult(undoneText(cs, r.n_restored, r.skipped));
+      setBlocked(null);
+      setRefresh((x) => x + 1);
+    } catch (e) {
+      if (e instanceof ApiError && e.status === 409 && e.items.length) {
+        setBlocked({ cs, items: e.items, message: e.message });
+      } else {
+        setError(errorText(e));
+        setBlocked(null);
+      }
+    } finally {
+      setBusy(null);
+    }
+  };
+
+  return (
+    <section class="page history-page" aria-label="History" data-testid="history-page">
+      <PageHead
+        title="History"
+        sub={
+          `Every change of reviews and tag examples on ${ds}, newest first. Undo writes a new ` +
+          "change-set that puts the items back; history is never rewritten."
+        }
+      />
+      <ErrorBox error={error} testid="history-error" />
+      {result ? (
+        <div class="notice" role="status" data-testid="undo-result">
+          {result}
+        </div>
+      ) : null}
+      {list === null && !error ? <Spinner /> : null}
+      {list && !list.length ? (
+        <Empty>
+          <h2>No changes yet</h2>
+          <p>Reviews and examples marked on the tag pages appear here, each with an Undo.</p>
+        </Empty>
+      ) : null}
+      {list && list.length ? (
+        <div class="table-wrap history-wrap">
+          <table class="results-table history-table" data-testid="history">
+            <thead>
+              <tr>
+                <th aria-label="Expand" />
+                <th>#</th>
+                <th>When</th>
+                <th>Who</th>
+                <th>What</th>
+                <th class="num">Items</th>
+                <th>State</th>
+                <th aria-label="Undo" />
+              </tr>
+            </thead>
+            <tbody>
+              {list.map((cs) => (
+                <Fragment key={cs.id}>
+                  <ChangeSetRow
+                    cs={cs}
+                    open={open.has(cs.id)}
+                    busy={busy === cs.id}
+                    onToggle={() => toggle(cs.id)}
+                    onUndo={() => undo(cs, false)}
+                  />
+                  {open.has(cs.id) ? <ChangesRow ds={ds} cs={cs} /> : null}
+                </Fragment>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      ) : null}
+      {list && list.length >= limit && limit < MAX ? (
+        <button
+          type="button"
+          class="ghost"
+          data-testid="history-more"
+          onClick={() => setLimit((l) => Math.min(MAX, l + PAGE * 4))}
+        >
+          Show older changes
+        </button>
+      ) : null}
+      <Dialog
+        open={blocked !== null}
+        onClose={() => setBlocked(null)}
+        title={blocked ? `Undo #${blocked.cs.id}: ${plural(blocked.items.length, "item")} changed since` : "Undo"}
+        testid="undo-blocked"
+      >
+        {blocked ? (
+          <div class="dialog-body">
+            <p>
+              {blocked.items.length === 1 ? "This item was" : "These items were"} changed after #{blocked.cs.id} (
+              {describe(blocked.cs)}), so undoing it would overwrite a later edit. Undo the rest puts back the
+              other items of #{blocked.cs.id} and leaves{" "}
+              {blocked.items.length === 1 ? "this one as it is" : "these as they are"}.
+            </p>
+            <div class="thumb-grid small" data-testid="blocked-items">
+              {blocked.items.map((id) => (
+                <Thumb key={id} id={id} src={thumbnailUrl(id)} title={`item ${id}`} testid="blocked-item" eager>
+                  <span class="muted small">item {id}</span>
+                </Thumb>
+              ))}
+            </div>
+            <footer class="dialog-foot">
+              <button type="button" class="ghost" onClick={() => setBlocked(null)}>
+                Cancel
+              </button>
+              <button
+                type="button"
+                class="primary"
+                data-testid="undo-rest"
+                disabled={busy !== null}
+                onClick={() => undo(blocked.cs, true)}
+              >
+                Undo the rest
+              </button>
+            </footer>
+          </div>
+        ) : null}
+      </Dialog>
+    </section>
+  );
+}
+
+function ChangeSetRow({
+  cs,
+  open,
+  busy,
+  onToggle,
+  onUndo,
+}: {
+  cs: ChangeSet;
+  open: boolean;
+  busy: boolean;
+  onToggle: () => void;
+  onUndo: () => void;
+}) {
+  const when = new Date(cs.created_at);
+  return (
+    <tr
+      class={`history-row${open ? " open" : ""}${cs.undone_by !== null ? " undone" : ""}`}
+      data-testid="change-set"
+      data-change-id={cs.id}
+      data-action={cs.action}
+      onClick={(e) => {
+        if (!(e.target as HTMLElement).closest("button")) onToggle();
+      }}
+    >
+      <td class="expand-cell">
+        <button
+          type="button"
+          class="icon-btn expand"
+          aria-expanded={open}
+          aria-label={`${open ? "Hide" : "Show"} the changes of #${cs.id}`}
+          data-testid="expand"
+          onClick={onToggle}
+        >
+          {open ? "▾" : "▸"}
+        </button>
+      </td>
+      <td class="mono muted">#{cs.id}</td>
+      <td title={when.toLocaleString()}>{fmtWhen(when)}</td>
+      <td>{cs.actor}</td>
+      <td class="what" data-testid="what" title={describe(cs)}>
+        {describe(cs)}
+      </td>
+      <td class="num">{fmtCount(cs.n_changes)}</td>
+      <td data-testid="state">
+        {cs.undone_by !== null ? <span class="chip chip-muted">undone by #{cs.undone_by}</span> : null}
+        {cs.undoes !== null ? <span class="chip chip-state">undoes #{cs.undoes}</span> : null}
+      </td>
+      <td class="undo-cell">
+        <button
+          type="button"
+          class="small"
+          data-testid="undo"
+          disabled={cs.undone_by !== null || busy}
+          title={cs.undone_by !== null ? `Undone already by #${cs.undone_by}` : `Put back what #${cs.id} changed`}
+          onClick={onUndo}
+        >
+          {busy ? "Undoing…" : "↶ Undo"}
+        </button>
+      </td>
+    </tr>
+  );
+}
+
+function ChangesRow({ ds, cs }: { ds: string; cs: ChangeSet }) {
+  const [detail, setDetail] = useState<ChangeSet | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  useEffect(() => {
+    api.changeSet(ds, cs.id).then(setDetail, (e) => setError(errorText(e)));
+  }, [ds, cs.id, cs.undone_by]);
+  const changes = detail?.changes ?? [];
+  return (
+    <tr class="history-changes" data-testid="changes">
+      <td colSpan={8}>
+        <ErrorBox error={error} />
+        {!detail && !error ? <Spinner /> : null}
+        {Object.keys(cs.params).length ? <p class="muted small params">{paramsText(cs)}</p> : null}
+        <div class="change-list">
+          {changes.slice(0, SHOWN_CHANGES).map((c) => (
+            <div class="change" key={`${c.entity}/${c.key}/${c.item_id}`} data-testid="change" data-item-id={c.item_id}>
+              <a href={href("items", c.item_id)} class="change-thumb" aria-label={`Open item ${c.item_id}`}>
+                <img src={thumbnailUrl(c.item_id)} alt={`item ${c.item_id}`} loading="lazy" decoding="async" />
+              </a>
+              <div class="change-text">
+                <span class="muted small">item {c.item_id}</span>
+                <span data-testid="change-text">
+                  <span class="before">{stateText(c, c.before, cs)}</span>
+                  <span class="arrow"> → </span>
+                  <span class="after">{stateText(c, c.after, cs)}</span>
+                </span>
+              </div>
+            </div>
+          ))}
+        </div>
+        {changes.length > SHOWN_CHANGES ? (
+          <p class="muted small">and {fmtCount(changes.length - SHOWN_CHANGES)} more item(s)</p>
+        ) : null}
+      </td>
+    </tr>
+  );
+}
+
+// -- words -------------------------------------------------------------------------------------
+
+/** "Undid #3 (reviewed 2 items for pets / cat): restored 1, left 1 as it is (item 5)." */
+function undoneText(cs: ChangeSet, restored: number, skipped: number[]): string {
+  const shown = skipped.slice(0, 10).join(", ") + (skipped.length > 10 ? ", …" : "");
+  const left = skipped.length
+    ? `, left ${fmtCount(skipped.length)} as ${skipped.length === 1 ? "it is (item" : "they are (items"} ${shown})`
+    : "";
+  return `Undid #${cs.id} (${describe(cs)}): restored ${fmtCount(restored)}${left}.`;
+}
+
+function plural(n: number, word: string): string {
+  return `${fmtCount(n)} ${word}${n === 1 ? "" : "s"}`;
+}
+
+/** `pets / dog` for a tag, the title of a collection, else its fields. */
+function targetText(target: Record<string, unknown>): string {
+  if (target.group && target.tag) return `${target.group} / ${target.tag}`;
+  const title = target.title ?? target.collection ?? target.name;
+  if (title) return String(title);
+  return Object.entries(target)
+    .map(([k, v]) => `${k} ${typeof v === "object" ? JSON.stringify(v) : String(v)}`)
+    .join(", ");
+}
+
+const VERBS: Record<string, (n: string, t: string, p: Record<string, unknown>) => string> = {
+  review: (n, t) => `reviewed ${n} for ${t}`,
+  remove_reviews: (n, t) => `removed the reviews of ${n} for ${t}`,
+  judge: (n, t, p) => `the LLM judge${p.model ? ` (${p.model})` : ""} reviewed ${n} for ${t}`,
+  mark_examples: (n, t, p) => `marked ${n} as ${p.polarity ? `${p.polarity} ` : ""}examples of ${t}`,
+  unmark_examples: (n, t) => `removed ${n} from the examples of ${t}`,
+};
+
+/** A readable sentence of a change-set: "reviewed 3 items for pets / dog". */
+export function describe(cs: ChangeSet): string {
+  const n = plural(cs.n_changes, "item");
+  const t = targetText(cs.target);
+  if (cs.action === "undo") {
+    const what = typeof cs.params.action === "string" ? ` (${cs.params.action.replaceAll("_", " ")})` : "";
+    return `undid #${cs.params.change_set ?? cs.undoes}${what}, restoring ${n}${t ? ` of ${t}` : ""}`;
+  }
+  const verb = VERBS[cs.action];
+  if (verb) return verb(n, t, cs.params);
+  return `${cs.action.replaceAll("_", " ")}: ${n}${t ? ` of ${t}` : ""}`;
+}
+
+function paramsText(cs: ChangeSet): string {
+  return Object.entries(cs.params)
+    .map(([k, v]) => `${k.replaceAll("_", " ")}: ${typeof v === "object" ? JSON.stringify(v) : String(v)}`)
+    .join(" · ");
+}
+
+/** One record in words: "shows dog (LLM)", "positive example", "none". */
+function stateText(c: Change, s: Record<string, unknown> | null, cs: ChangeSet): string {
+  const tag = typeof cs.target.tag === "string" ? cs.target.tag : "the tag";
+  if (c.entity === "review") {
+    if (!s) return "not reviewed";
+    const by = s.source === "llm" ? " (LLM)" : "";
+    return `${s.label ? "shows" : "does not show"} ${tag}${by}`;
+  }
+  if (c.entity === "example") return s ? `${s.polarity ?? ""} example`.trim() : "not an example";
+  if (!s) return "none";
+  return Object.entries(s)
+    .map(([k, v]) => `${k}: ${typeof v === "object" ? JSON.stringify(v) : String(v)}`)
+    .join(", ");
+}
+
+function fmtWhen(d: Date): string {
+  const s = (Date.now() - d.getTime()) / 1000;
+  if (s < 60) return "just now";
+  if (s < 3600) return `${Math.floor(s / 60)} min ago`;
+  if (s < 86400) return `${Math.floor(s / 3600)} h ago`;
+  return d.toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short" });
+}
