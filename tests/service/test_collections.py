@@ -6,8 +6,14 @@ from pathlib import Path
 
 import pytest
 
-from tagscope.domain import AlreadyExistsError, MediaInfo, NewItem, NotFoundError, SqlError
-from tagscope.domain import ValidationError
+from tagscope.domain import (
+    AlreadyExistsError,
+    MediaInfo,
+    NewItem,
+    NotFoundError,
+    SqlError,
+    ValidationError,
+)
 from tagscope.domain.changes import UndoConflictError
 from tagscope.domain.collections import CollectionKind
 from tagscope.service import Workspace
@@ -80,7 +86,7 @@ def test_a_dynamic_collection_is_evaluated_when_read_and_freezes(ws: Workspace) 
     )
     new_id = max(ws.catalog.item_ids(ws.dataset("d").id))
     assert _members(ws, "wide") == [*ids[2:], new_id] and not set(more) & set(_members(ws, "wide"))
-    with pytest.raises(ValidationError, match="dynamic .* freeze it first"):
+    with pytest.raises(ValidationError, match=r"dynamic .* freeze it first"):
         uc.add_items(ws, "d", "wide", ids[:1])
     frozen = uc.freeze(ws, "d", "wide")
     assert (frozen.kind, frozen.filter, frozen.n_items) == (CollectionKind.STATIC, None, 4)

@@ -121,7 +121,10 @@ def sandbox(sandbox_engine: SqlEngine) -> QuerySession:
 # -- views -------------------------------------------------------------------------------------
 def test_views_and_their_columns(session: QuerySession) -> None:
     tables = session.tables()
-    assert sorted(tables) == ["datasets", "dt_animals_visual", "items", "labels", "tags_animals"]
+    assert sorted(tables) == [
+        "collection_items", "collections", "datasets", "dt_animals_visual", "items", "labels",
+        "tags_animals",
+    ]  # fmt: skip
     items = [c for c, _ in tables["items"]]
     assert items[:12] == [
         "id", "dataset_id", "dataset", "path", "modality", "width", "height", "format", "size",
@@ -477,7 +480,7 @@ def test_the_time_limit_covers_converting_the_rows(sandbox: QuerySession) -> Non
 def test_errors_that_are_not_refusals(sandbox: QuerySession) -> None:
     with pytest.raises(SqlError, match="syntax error"):
         sandbox.execute("SELEC 1")
-    with pytest.raises(SqlError, match="unknown table 'nothing'; tables: datasets, dt_animals"):
+    with pytest.raises(SqlError, match="unknown table 'nothing'; tables: collection_items, collections, datasets"):
         sandbox.execute("SELECT * FROM nothing")
     with pytest.raises(SqlError, match=r"query failed: .*no_such_column"):
         sandbox.execute("SELECT no_such_column FROM items")

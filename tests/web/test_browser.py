@@ -846,7 +846,7 @@ def test_history_blocked_undo_shows_the_item_and_undoes_the_rest(web, api):
     result = page.get_by_test_id("undo-result")
     result.wait_for()
     assert "restored 1, left 1 as it is" in result.inner_text()
-    assert not dialog.is_visible()
+    dialog.wait_for(state="hidden")
     page.wait_for_function(
         f"() => document.querySelector(\"[data-change-id='{first['id']}'] [data-testid=state]\")"
         "?.textContent.includes('undone by')"

@@ -113,6 +113,7 @@ from fastapi.responses import FileResponse
 from tagscope.api.errors import install_error_handlers
 from tagscope.api.guards import MAX_BODY_BYTES, MAX_UPLOAD_BYTES, BodyGuard, HostGuard
 from tagscope.api.routers import (
+    collections,
     config,
     datasets,
     history,
@@ -153,7 +154,19 @@ def create_app(
     )
     app.state.workspace = ws
     install_error_handlers(app)
-    routers = (config, datasets, history, items, media, search, jobs, tags, tag_insights, sql)
+    routers = (
+        config,
+        datasets,
+        collections,
+        history,
+        items,
+        media,
+        search,
+        jobs,
+        tags,
+        tag_insights,
+        sql,
+    )
     for module in routers:
         app.include_router(module.router)
     _serve_web_app(app, Path(web_dist) if web_dist else WEB_DIST)

@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 
 from tagscope.cli import (
+    collections,
     datasets,
     demo,
     embed,
@@ -27,6 +28,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(datasets.app, name="datasets")
+app.add_typer(collections.app, name="collections")
 app.add_typer(imports.app, name="import")
 app.command()(export.export)
 app.command()(serve.serve)

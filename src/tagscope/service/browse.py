@@ -28,6 +28,7 @@ from tagscope.media.thumbnails import ensure_thumbnail
 from tagscope.service import _pages, defaults, search, tag_scoring, tags
 from tagscope.service.workspace import Workspace
 from tagscope.store import grid
+from tagscope.store.collections import CollectionCatalog
 from tagscope.store.scores import ScoreTables, ScoreVersion
 from tagscope.store.sql import FilteredItems
 
@@ -60,11 +61,13 @@ class TagScore:
 
 @dataclass(frozen=True, slots=True)
 class GridItem:
-    """One cell of the grid: the item, its label chips and its tag scores."""
+    """One cell of the grid: the item, its label chips, its tag scores and the titles of the
+    static collections it is in."""
 
     item: Item
     labels: list[str] = field(default_factory=list)
     tag_scores: list[TagScore] = field(default_factory=list)
+    collections: list[str] = field(default_factory=list)
 
     @property
     def scores(self) -> dict[str, float]:
@@ -279,7 +282,10 @@ def list_items(
     ids = [it.id for it in items]
     chips = grid.label_chips_of_items(ws.catalog, ids)
     scores = _ItemScores.of(ws, items[0].dataset_id, ids) if items else _ItemScores({})
-    cells = [GridItem(it, chips[it.id], scores.of_item(it.id)) for it in items]
+    titles = CollectionCatalog(ws.catalog).titles_of_items(ids)
+    cells = [
+        GridItem(it, chips[it.id], scores.of_item(it.id), titles.get(it.id, [])) for it in items
+    ]
     next_cursor = after.encode() if more else None
     return GridPage(items=cells, total=total, next_cursor=next_cursor)
 

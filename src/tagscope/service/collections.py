@@ -20,12 +20,12 @@ from dataclasses import replace
 from typing import Any
 
 from tagscope.domain import ValidationError
-from tagscope.domain.collections import Collection, CollectionKind, validate_title
 from tagscope.domain.changes import Change
+from tagscope.domain.collections import Collection, CollectionKind, validate_title
 from tagscope.service._pages import SNAPSHOT_MAX_IDS
 from tagscope.service.browse import _filter_items
 from tagscope.service.workspace import Workspace
-from tagscope.store.collections import RECORD, shown
+from tagscope.store.collections import RECORD, CollectionCatalog, shown
 from tagscope.store.uow import UnitOfWork
 
 MAX_ITEMS = SNAPSHOT_MAX_IDS
@@ -63,9 +63,7 @@ def create_collection(
         n = _filter_items(ws, dataset, where, limit=1).total  # SqlError names what is wrong
     with ws.uow() as uow:
         kind = CollectionKind.DYNAMIC if where is not None else CollectionKind.STATIC
-        new = uow.collections.create(
-            ds.id, title, kind=kind, filter=where, description=description
-        )
+        new = uow.collections.create(ds.id, title, kind=kind, filter=where, description=description)
         ids = _checked_ids(uow, ds.id, item_ids or [])
         _record(uow, ds.id, new, "create_collection", ids, {i: {} for i in ids}, record=True)
     n_items = len(ids) if kind == CollectionKind.STATIC else n
@@ -74,8 +72,7 @@ def create_collection(
 
 def list_collections(ws: Workspace, dataset: str) -> list[Collection]:
     """The dataset's collections by title; dynamic ones are not evaluated (``n_items`` None)."""
-    with ws.uow() as uow:
-        return uow.collections.list_collections(ws.dataset(dataset).id)
+    return CollectionCatalog(ws.catalog).list_collections(ws.dataset(dataset).id)
 
 
 def get_collection(ws: Workspace, dataset: str, title: str) -> Collection:
@@ -94,9 +91,20 @@ def collection_item_ids(ws: Workspace, dataset: str, title: str) -> list[int]:
     """
     collection = _get(ws, dataset, title)
     if collection.kind == CollectionKind.STATIC:
-        with ws.uow() as uow:
-            return uow.collections.member_ids(collection.id)
+        return CollectionCatalog(ws.catalog).member_ids(collection.id)
     return _evaluate(ws, dataset, collection)
+
+
+def grid_filter(ws: Workspace, dataset: str, title: str, where: str | None = None) -> str:
+    """The grid filter of the collection's items (and of ``where`` when given): the saved
+    filter of a dynamic collection, membership (``in_collection``) for a static one."""
+    collection = _get(ws, dataset, title)
+    if collection.kind == CollectionKind.DYNAMIC:
+        own = f"({collection.filter})"
+    else:  # the title as a SQL string literal
+        own = "in_collection(items.id, '" + collection.title.replace("'", "''") + "')"
+    where = (where or "").strip()
+    return f"{own} AND ({where})" if where else own
 
 
 def add_items(ws: Workspace, dataset: str, title: str, item_ids: Sequence[int]) -> Collection:
@@ -136,8 +144,8 @@ def delete_collection(ws: Workspace, dataset: str, title: str) -> None:
 
 # -- helpers ------------------------------------------------------------------------------
 def _get(ws: Workspace, dataset: str, title: str) -> Collection:
-    with ws.uow() as uow:
-        return uow.collections.get(ws.dataset(dataset).id, validate_title(title))
+    # A read: no unit of work (on SQLite it would take the write lock).
+    return CollectionCatalog(ws.catalog).get(ws.dataset(dataset).id, validate_title(title))
 
 
 def _with_count(collection: Collection, n_items: int) -> Collection:
@@ -194,7 +202,7 @@ def _record(
     action: str,
     item_ids: list[int],
     members: dict[int, dict[str, Any] | None],
-    record: dict[str, Any] | None | bool = False,
+    record: dict[str, Any] | bool | None = False,
 ) -> None:
     """Apply ``members`` (and the collection's own record: ``False`` leaves it, ``True`` takes
     it as it is now, a dict updates it, ``None`` deletes it) and write the change-set."""
@@ -234,6 +242,7 @@ __all__ = [
     "delete_collection",
     "freeze",
     "get_collection",
+    "grid_filter",
     "list_collections",
     "remove_items",
 ]

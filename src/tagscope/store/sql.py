@@ -8,13 +8,17 @@ A session sees these views:
               absent), metadata (JSON), and one column per simple top-level metadata field
               (``series_name``, ``episode_name``, ...) whose name is an identifier
 ``labels``    item_id, kind, name, source, is_main, score
+``collections``  id, dataset_id, dataset (name), title, description, kind (static or dynamic),
+              filter (a dynamic one's grid filter), n_items (of a static one; NULL for dynamic)
+``collection_items``  collection_id, item_id: the items of the *static* collections (a dynamic
+              one is evaluated by the grid filter it saved, not here)
 ``dt_<group>_<modality>``  item_id, tag, score, decision, threshold, version: the latest score
               version of every dataset the group scored (modality ``visual``, ``transcript``,
               ``shot`` or ``video``, where such files exist)
 ``tags_<group>``  item_id and one score column per tag (``tags_animals.dog``,
               ``tags_animals.street_sign``): the wide form grid filters use (F-42)
 
-and a macro ``has_label(item_id, name)``.
+and macros ``has_label(item_id, name)`` and ``in_collection(item_id, title)`` (static ones).
 
 ``decision`` and ``threshold`` follow the catalog's *current* thresholds: score files are
 immutable and keep the decision they were written with, and the views recompute it for tags whose
@@ -378,7 +382,25 @@ class SqlEngine:
             "CREATE OR REPLACE MACRO main.has_label(item, label_name) AS EXISTS "
             "(SELECT 1 FROM main.labels l WHERE l.item_id = item AND l.name = label_name)"
         )
-        wanted = {"datasets", "items", "labels"}
+        con.execute(
+            "CREATE OR REPLACE VIEW main.collections AS SELECT c.id, c.dataset_id, "
+            "d.name AS dataset, c.title, c.description, c.kind, c.filter, "
+            "CASE WHEN c.kind = 'static' THEN coalesce(n.n, 0) END AS n_items "
+            f"FROM {INTERNAL}.collections c JOIN {INTERNAL}.datasets d ON d.id = c.dataset_id "
+            f"LEFT JOIN (SELECT collection_id, count(*) AS n FROM {INTERNAL}.collection_items "
+            "GROUP BY collection_id) n ON n.collection_id = c.id"
+        )
+        con.execute(
+            "CREATE OR REPLACE VIEW main.collection_items AS SELECT collection_id, item_id "
+            f"FROM {INTERNAL}.collection_items"
+        )
+        con.execute(
+            "CREATE OR REPLACE MACRO main.in_collection(item, collection_title) AS EXISTS "
+            "(SELECT 1 FROM main.collection_items ci WHERE ci.item_id = item AND "
+            "ci.collection_id IN (SELECT c.id FROM main.collections c "
+            "WHERE c.title = collection_title))"
+        )
+        wanted = {"datasets", "items", "labels", "collections", "collection_items"}
         wide: dict[str, WideView] = {}
         for slug in sorted({v.group for v in scored}):
             versions = [v for v in scored if v.group == slug]

@@ -36,7 +36,8 @@ import pyarrow as pa
 from sqlalchemy import ColumnElement, Integer, Select, Text, cast, func, select
 
 from tagscope.store.catalog import Catalog
-from tagscope.store.schema import DatasetRow, ItemRow, LabelRow
+from tagscope.store.collection_schema import CollectionItemRow, CollectionRow
+from tagscope.store.schema import ChangeSetRow, DatasetRow, ItemRow, LabelRow
 from tagscope.store.sql_guard import sql_ident, sql_string
 from tagscope.store.tag_schema import TagGroupRow, TagRow
 
@@ -76,6 +77,17 @@ _LABELS = pa.schema(
         ("score", pa.float64()),
     ]
 )
+_COLLECTIONS = pa.schema(
+    [
+        ("id", pa.int64()),
+        ("dataset_id", pa.int64()),
+        ("title", pa.string()),
+        ("description", pa.string()),
+        ("kind", pa.string()),
+        ("filter", pa.string()),
+    ]
+)
+_COLLECTION_ITEMS = pa.schema([("collection_id", pa.int64()), ("item_id", pa.int64())])
 # Metadata fields that are always columns (NULL where absent): video structure (SPEC F-40).
 _FIXED_META = ("video_id", "keyframe_time_ms", "keyframe_index")
 _RESERVED = {c.lower() for c in (*_ITEMS.names, "dataset", *_FIXED_META)}
@@ -94,6 +106,8 @@ class CatalogState:
     max_item: int
     max_label: int
     thresholds: dict[tuple[str, str], float]  # (group slug, tag name) -> current threshold
+    # Every change of a collection writes a change-set: the last one's id tells a change.
+    max_change_set: int = 0
 
     @property
     def dataset_ids(self) -> set[int]:
@@ -181,6 +195,7 @@ class CatalogCopy:
         self.label_mark = 0
         self.meta_types: dict[str, set[str]] = {}
         self.meta_columns: dict[str, str] = dict.fromkeys(_FIXED_META, "BIGINT")
+        self._collections_key: tuple[object, ...] | None = None
         self._create_tables()
 
     def refresh(self) -> CatalogState:
@@ -195,6 +210,9 @@ class CatalogCopy:
             self._load_items(ItemRow.id > self.item_mark)
         if state.max_label > self.label_mark:
             self._load_labels(LabelRow.id > self.label_mark)
+        if (state.datasets, state.max_change_set) != self._collections_key:
+            self._load_collections()
+            self._collections_key = (state.datasets, state.max_change_set)
         if self._dirty and time.monotonic() - self._saved_at >= SNAPSHOT_EVERY_S:
             self.save()
         return state
@@ -312,6 +330,14 @@ class CatalogCopy:
             f"CREATE OR REPLACE TABLE {INTERNAL}.labels (id BIGINT, item_id BIGINT, "
             "kind VARCHAR, name VARCHAR, source VARCHAR, is_main BOOLEAN, score DOUBLE)"
         )
+        con.execute(
+            f"CREATE OR REPLACE TABLE {INTERNAL}.collections (id BIGINT, dataset_id BIGINT, "
+            "title VARCHAR, description VARCHAR, kind VARCHAR, filter VARCHAR)"
+        )
+        con.execute(
+            f"CREATE OR REPLACE TABLE {INTERNAL}.collection_items "
+            "(collection_id BIGINT, item_id BIGINT)"
+        )
 
     def _catalog_state(self) -> CatalogState:
         with self.catalog.session() as s:
@@ -327,7 +353,8 @@ class CatalogCopy:
                 .order_by(TagGroupRow.slug, TagRow.name)
             )
             thresholds = {(slug, name): float(t) for slug, name, t in rows}
-        return CatalogState(datasets, int(max_item), int(max_label), thresholds)
+            changes = s.execute(select(func.coalesce(func.max(ChangeSetRow.id), 0))).scalar_one()
+        return CatalogState(datasets, int(max_item), int(max_label), thresholds, int(changes))
 
     def _load_datasets(self, datasets: Sequence[DatasetKey]) -> None:
         con = self.con
@@ -441,6 +468,27 @@ class CatalogCopy:
         self.rows_fetched += n
         self.label_mark = max(self.label_mark, self._max_id("labels"))
         self._dirty = True
+
+    def _load_collections(self) -> None:
+        """Copy the collections whole (not saved in the snapshot: few rows, and cheap)."""
+        c, ci = CollectionRow.__table__.c, CollectionItemRow.__table__.c
+        tables = {
+            "collections": _fetch(
+                self.catalog,
+                select(c.id, c.dataset_id, c.title, c.description, c.kind, c.filter),
+                _COLLECTIONS,
+            ),
+            "collection_items": _fetch(
+                self.catalog, select(ci.collection_id, ci.item_id), _COLLECTION_ITEMS
+            ),
+        }
+        for name, rows in tables.items():
+            self.con.register("_collection_rows", rows)
+            try:
+                self.con.execute(f"DELETE FROM {INTERNAL}.{name}")
+                self.con.execute(f"INSERT INTO {INTERNAL}.{name} SELECT * FROM _collection_rows")
+            finally:
+                self.con.unregister("_collection_rows")
 
 
 __all__ = ["INTERNAL", "CatalogCopy", "CatalogState"]

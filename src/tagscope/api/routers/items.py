@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field
 
 from tagscope.api.dependencies import WorkspaceDep
 from tagscope.api.schemas import Int64, Item, Label
-from tagscope.service import browse
+from tagscope.service import browse, collections
 
 router = APIRouter(prefix="/api", tags=["items"])
 
@@ -41,6 +41,7 @@ class GridItem(Item):
     scores: dict[str, float] = Field(description='tag scores keyed "group/tag"')
     tags: list[str] = Field(description='"group/tag" of the tags at or above their threshold')
     tag_scores: list[TagScore] = Field(description="every tag score with its decision")
+    collections: list[str] = Field(description="titles of the static collections it is in")
 
 
 class GridPage(BaseModel):
@@ -72,7 +73,12 @@ def list_items(
     limit: Annotated[int, Query(ge=1, le=browse.MAX_PAGE)] = 100,
     offset: Annotated[Int64, Query(ge=0)] = 0,
     cursor: Annotated[str | None, Query(description="next_cursor of the previous page")] = None,
+    collection: Annotated[
+        str | None, Query(description="only the items of this collection (its title)")
+    ] = None,
 ) -> GridPage:
+    if collection is not None:
+        where = collections.grid_filter(ws, name, collection, where)
     page = browse.list_items(
         ws,
         name,
@@ -91,6 +97,7 @@ def list_items(
                 scores=c.scores,
                 tags=c.tags,
                 tag_scores=[TagScore.from_domain(t) for t in c.tag_scores],
+                collections=c.collections,
             )
             for c in page.items
         ],
