@@ -16,7 +16,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench_startup import cpu_info
+from _machine import cpu_info
 from tagscope.domain import Label, LabelKind, MediaInfo, NewItem
 from tagscope.service import Workspace
 from tagscope.service.exports import FORMATS, export_dataset

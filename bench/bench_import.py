@@ -37,7 +37,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from bench_startup import cpu_info
+from _machine import cpu_info
 from tagscope.service import Workspace
 from tagscope.service.imports import import_images
 from tagscope.service.thumbnails import DEFAULT_MODE, MODES, ThumbnailMode, fill_thumbnails

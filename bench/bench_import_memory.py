@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bench_startup import cpu_info
+from _machine import cpu_info
 
 CHILD = """
 import json, resource, sys, tempfile

@@ -28,7 +28,6 @@ import argparse
 import io
 import json
 import os
-import platform
 import shutil
 import tempfile
 import time
@@ -38,6 +37,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from _machine import cpu_info
 from tagscope.embed.phash import N_VARIANTS, VARIANT_PENALTY, PHashEmbedder
 from tagscope.index.pairs import best_pairs, binary_variant_pairs, scan_pairs
 from tagscope.media.images import load_rgb
@@ -50,23 +50,6 @@ DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 MIN_SIDE = PHashEmbedder.min_image_side
 MIN_SCORE = default_min_score("phash")
 K = 100_000
-
-
-def cpu_info() -> dict[str, object]:
-    """The CPU model and its SIMD flags (Linux's /proc/cpuinfo)."""
-    model, flags = platform.processor(), set()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            key, _, value = line.partition(":")
-            if key.strip() == "model name":
-                model = value.strip()
-            elif key.strip() == "flags":
-                flags = set(value.split())
-                break
-    except OSError:
-        pass
-    simd = ("avx2", "fma", "avx512f", "amx_tile")
-    return {"cpu": model, "cpu_flags": [f for f in simd if f in flags], "cpus": os.cpu_count()}
 
 
 def _jpeg(image: Image.Image) -> Image.Image:

@@ -21,14 +21,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import resource
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from _machine import cpu_info
 
 QUERIES = {
     "list": ("SELECT list(range) FROM range(300000000)", {}),
@@ -46,23 +46,6 @@ QUERIES = {
         {},
     ),
 }
-
-
-def cpu_info() -> dict[str, object]:
-    """The CPU model and its SIMD flags."""
-    model, flags = platform.processor(), set()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            key, _, value = line.partition(":")
-            if key.strip() == "model name":
-                model = value.strip()
-            elif key.strip() == "flags":
-                flags = set(value.split())
-                break
-    except OSError:
-        pass
-    simd = ("avx2", "fma", "avx512f", "amx_tile")
-    return {"cpu": model, "cpu_flags": [f for f in simd if f in flags], "cpus": os.cpu_count()}
 
 
 def run_one(name: str, memory_limit: str) -> dict[str, object]:

@@ -24,6 +24,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+from _machine import cpu_info
+
 HEAVY = ("torch", "transformers", "sentence_transformers", "sklearn", "faiss", "scipy", "fastapi")
 
 # Runs in the child: time from the interpreter's start, heavy modules loaded, peak RSS in KiB.
@@ -41,23 +43,6 @@ print(json.dumps({{
     "rss_kib": usage.ru_maxrss,
 }}))
 """
-
-
-def cpu_info() -> dict[str, object]:
-    """The CPU model and the SIMD flags that matter for our kernels."""
-    model, flags = platform.processor(), set()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            key, _, value = line.partition(":")
-            if key.strip() == "model name":
-                model = value.strip()
-            elif key.strip() == "flags":
-                flags = set(value.split())
-                break
-    except OSError:
-        pass
-    simd = ("avx2", "fma", "avx512f", "avx512_bf16", "avx512_fp16", "amx_tile")
-    return {"cpu": model, "cpu_flags": [f for f in simd if f in flags], "cpus": os.cpu_count()}
 
 
 def build_workspace(root: Path, n_datasets: int) -> None:

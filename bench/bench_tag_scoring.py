@@ -34,13 +34,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import time
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import torch
 
+from _machine import cpu_info
 from tagscope.tags import score_matrix, scoring
 from tagscope.tags.scoring import available_backends
 
@@ -52,22 +52,6 @@ def best_of(fn, repeat: int) -> float:
         fn()
         times.append(time.perf_counter() - t0)
     return min(times)
-
-
-def cpu_info() -> dict[str, object]:
-    """The CPU's model and the flags that choose a scoring path (Linux's /proc/cpuinfo)."""
-    info: dict[str, object] = {"cpu": platform.processor() or platform.machine()}
-    try:
-        with open("/proc/cpuinfo") as f:
-            lines = f.read().splitlines()
-    except OSError:
-        return info
-    fields = dict(line.split(":", 1) for line in lines if ":" in line)
-    fields = {k.strip(): v.strip() for k, v in fields.items()}
-    info["cpu"] = fields.get("model name", info["cpu"])
-    wanted = ("avx2", "fma", "f16c", "avx512f", "avx512_fp16", "avx512_bf16", "amx_bf16")
-    info["cpu_flags"] = [f for f in wanted if f in fields.get("flags", "").split()]
-    return info
 
 
 def make_vectors(n: int, d: int, seed: int = 0) -> np.ndarray:

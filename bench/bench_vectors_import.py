@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import subprocess
 import sys
 import tempfile
@@ -24,6 +23,8 @@ import time
 from pathlib import Path
 
 import numpy as np
+
+from _machine import cpu_info
 
 _CHILD = """
 import json, resource, sys, time
@@ -95,7 +96,7 @@ def main() -> None:
                 "import_s": round(child["s"], 2),
                 "child_wall_s": round(wall, 2),
                 "n_imported": child["n_imported"],
-                "cpu": platform.processor() or platform.machine(),
+                **cpu_info(),
             }
         )
     )
