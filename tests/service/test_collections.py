@@ -19,7 +19,9 @@ from tagscope.domain.collections import CollectionKind
 from tagscope.service import Workspace
 from tagscope.service import collections as uc
 from tagscope.service import history as hist
+from tagscope.service.browse import list_items
 from tagscope.service.datasets import create_dataset, delete_dataset
+from tagscope.service.sql import run_sql
 
 
 @pytest.fixture()
@@ -169,3 +171,67 @@ def test_deleting_the_dataset_removes_its_collections(ws: Workspace) -> None:
     assert uc.list_collections(ws, "d") == []
     with ws.uow() as uow:
         assert uow.collections.titles_of_items(ids) == {}
+
+
+def test_sql_views_follow_every_change(ws: Workspace) -> None:
+    ids = _dataset(ws)
+    other = _dataset(ws, "e", 1)
+    uc.create_collection(ws, "d", "pets", item_ids=ids[:2], description="cute")
+    uc.create_collection(ws, "d", "wide", where="width > 350")
+    uc.create_collection(ws, "e", "pets", item_ids=other)
+
+    def rows(sql: str) -> list:
+        return run_sql(ws, sql).rows
+
+    assert rows(
+        "SELECT dataset, title, description, kind, filter, n_items FROM collections "
+        "ORDER BY dataset, title"
+    ) == [
+        ["d", "pets", "cute", "static", None, 2],
+        ["d", "wide", "", "dynamic", "width > 350", None],
+        ["e", "pets", "", "static", None, 1],
+    ]
+    member = "SELECT ci.item_id FROM collection_items ci JOIN collections c "
+    member += "ON c.id = ci.collection_id WHERE c.dataset = 'd' ORDER BY 1"
+    assert rows(member) == [[ids[0]], [ids[1]]]
+    uc.freeze(ws, "d", "wide")  # seen by the next query of the same engine
+    uc.remove_items(ws, "d", "pets", ids[:1])
+    assert rows(member) == [[ids[1]], [ids[3]], [ids[4]]]
+    in_pets = "SELECT id FROM items WHERE in_collection(id, 'pets') ORDER BY id"
+    assert rows(in_pets) == [[ids[1]], [other[0]]]
+    hist.undo(ws, "d", hist.history(ws, "d")[0].id)
+    assert rows(in_pets) == [[ids[0]], [ids[1]], [other[0]]]
+    delete_dataset(ws, "e")
+    assert rows("SELECT dataset, title, kind, n_items FROM collections ORDER BY title") == [
+        ["d", "pets", "static", 2],
+        ["d", "wide", "static", 2],
+    ]
+
+
+def test_the_grid_shows_and_filters_by_collection(ws: Workspace) -> None:
+    ids = _dataset(ws)
+    uc.create_collection(ws, "d", "pets", item_ids=ids[1:3])
+    uc.create_collection(ws, "d", "it's", item_ids=ids[2:3])
+    uc.create_collection(ws, "d", "wide", where="width > 250")
+    page = list_items(ws, "d")
+    assert [c.collections for c in page.items] == [[], ["pets"], ["it's", "pets"], [], []]
+
+    def grid(title: str, where: str | None = None) -> list[int]:
+        found = list_items(ws, "d", where=uc.grid_filter(ws, "d", title, where))
+        return [c.item.id for c in found.items]
+
+    assert grid("pets") == ids[1:3] and grid("it's") == ids[2:3]
+    assert grid("wide") == ids[2:] and grid("wide", "width < 450") == ids[2:4]
+    assert grid("pets", "width > 250") == ids[2:3]
+
+
+def test_undo_of_a_create_after_a_freeze_is_refused(ws: Workspace) -> None:
+    _dataset(ws)
+    uc.create_collection(ws, "d", "wide", where="width > 250")
+    created = hist.history(ws, "d")[0]
+    uc.freeze(ws, "d", "wide")
+    # The collection's own record (item 0 of the change-set) changed since: kind and filter.
+    with pytest.raises(UndoConflictError) as refused:
+        hist.undo(ws, "d", created.id)
+    assert refused.value.items == [0]
+    assert uc.get_collection(ws, "d", "wide").kind == CollectionKind.STATIC

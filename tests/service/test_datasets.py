@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from tagscope.domain import Label, LabelKind, MediaInfo, NewItem, NotFoundError
-from tagscope.service import Workspace
+from tagscope.service import Workspace, collections
 from tagscope.service import datasets as uc
 from tagscope.service import history as hist
 from tagscope.service import tags as tags_uc
@@ -65,7 +65,10 @@ def test_deleting_a_dataset_leaves_nothing_for_one_created_after(ws: Workspace) 
         _score(ws, "b", group, b_ids)
     tags_uc.add_reviews(ws, "a", "bpets", "dog", {a_ids[0]: True})
     tags_uc.mark_items(ws, "a", "apets", "dog", a_ids[:2])
+    collections.create_collection(ws, "a", "pets", item_ids=a_ids)
+    collections.create_collection(ws, "a", "all", where="width > 0")
     assert _sql_count(ws, "SELECT count(*) FROM items WHERE dataset = 'a'") == 3  # cached copy
+    assert _sql_count(ws, "SELECT count(*) FROM collection_items") == 3
     old = ws.dataset("a")
 
     uc.delete_dataset(ws, "a")
@@ -83,6 +86,9 @@ def test_deleting_a_dataset_leaves_nothing_for_one_created_after(ws: Workspace) 
     assert [u.dataset for u in tc.list_uses(group_id=tc.get_group("bpets").id)] == ["b"]
     assert tc.reviews(tc.get_group("bpets").tag("dog").id or 0) == {}
     assert hist.history(ws, "a") == []
+    assert collections.list_collections(ws, "a") == []
+    assert _sql_count(ws, "SELECT count(*) FROM collections") == 0
+    assert _sql_count(ws, "SELECT count(*) FROM collection_items") == 0
     assert _sql_count(ws, "SELECT count(*) FROM items WHERE dataset = 'a'") == 0
     assert (
         _sql_count(

@@ -22,6 +22,7 @@ from tagscope._lazy import deferred
 from tagscope.domain import Dataset as _DatasetRecord
 from tagscope.domain import Hit, ImportReport, Item, Job, Label, NotFoundError, PairHit
 from tagscope.domain.changes import ChangeSet, UndoResult
+from tagscope.domain.collections import Collection
 from tagscope.sdk import tags as _sdk_tags
 from tagscope.sdk.view import View
 from tagscope.service import datasets as _datasets
@@ -243,6 +244,35 @@ class Dataset:
         raise ``UndoConflictError`` naming them, unless ``force`` (then they stay as they are,
         listed in ``skipped``)."""
         return _history.undo(self._ws, self.name, change_id, force=force)
+
+    # -- collections ------------------------------------------------------------------------
+    def collections(self) -> list[Collection]:
+        """The collections, by title (a dynamic one's ``n_items`` is None: not evaluated)."""
+        from tagscope.service import collections as _collections
+
+        return _collections.list_collections(self._ws, self.name)
+
+    def collection(self, title: str) -> Collection:
+        """One collection, with its number of items (a dynamic one evaluated now)."""
+        from tagscope.service import collections as _collections
+
+        return _collections.get_collection(self._ws, self.name, title)
+
+    def create_collection(
+        self,
+        title: str,
+        *,
+        where: str | None = None,
+        item_ids: Sequence[int] | None = None,
+        description: str = "",
+    ) -> Collection:
+        """A dynamic collection of a grid filter (``where``) or a static one of ``item_ids``;
+        undoable like every change of a collection (:meth:`undo`)."""
+        from tagscope.service import collections as _collections  # DuckDB: only when used
+
+        return _collections.create_collection(
+            self._ws, self.name, title, where=where, item_ids=item_ids, description=description
+        )
 
     # -- import -----------------------------------------------------------------------------
     def import_images(

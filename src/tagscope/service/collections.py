@@ -130,7 +130,7 @@ def freeze(ws: Workspace, dataset: str, title: str) -> Collection:
             raise ValidationError(f"collection {title!r} is static already", field="title")
         static = {"kind": str(CollectionKind.STATIC), "filter": None}
         _record(uow, ds.id, current, "freeze_collection", ids, {i: {} for i in ids}, static)
-    return _with_count(_get(ws, dataset, title), len(ids))
+    return _get(ws, dataset, title)
 
 
 def delete_collection(ws: Workspace, dataset: str, title: str) -> None:

@@ -43,9 +43,9 @@ def describe_dataset(ws: Workspace, name: str) -> dict[str, Any]:
 
 def delete_dataset(ws: Workspace, name: str) -> None:
     """Delete a dataset and everything that belonged to it: its items, labels, embedding spaces
-    and vectors, reviews, examples, history and jobs; the tag groups trained on it, with their
-    score files of every dataset; its score files of the groups it applied. Media files stay
-    where they are. Files go only once the catalog has committed the deletion."""
+    and vectors, reviews, examples, collections, history and jobs; the tag groups trained on it,
+    with their score files of every dataset; its score files of the groups it applied. Media
+    files stay where they are. Files go only once the catalog has committed the deletion."""
     with ws.uow() as uow:
         ds = ws.dataset(name)
         trained = [g.name for g in uow.tags.list_groups() if g.dataset_id == ds.id]

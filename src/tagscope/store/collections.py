@@ -106,13 +106,16 @@ class CollectionCatalog:
 
     def member_ids(self, collection_id: int) -> list[int]:
         """The ids of a static collection's items, ascending."""
+        with self.catalog.session() as s:
+            return self._members(s, collection_id)
+
+    def _members(self, s: Session, collection_id: int) -> list[int]:
         stmt = (
             select(CollectionItemRow.item_id)
             .where(CollectionItemRow.collection_id == collection_id)
             .order_by(CollectionItemRow.item_id)
         )
-        with self.catalog.session() as s:
-            return list(s.scalars(stmt))
+        return list(s.scalars(stmt))
 
     def titles_of_items(self, item_ids: Sequence[int]) -> dict[int, list[str]]:
         """Item id -> the titles of the static collections it is in (ids in none left out)."""
@@ -231,7 +234,7 @@ class CollectionCatalog:
             )
             s.flush()
             if RECORD in states and row is not None and (record or {}).get("kind") != "static":
-                left = self.member_ids(collection_id)
+                left = self._members(s, collection_id)
                 if left:
                     raise ValidationError(
                         f"collection {row.title!r} has {len(left)} item(s) added since "
