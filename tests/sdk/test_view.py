@@ -125,3 +125,18 @@ def test_df_without_pandas_says_what_to_do(coco_text_ws: Workspace) -> None:
     ds = SdkWorkspace(coco_text_ws).dataset("coco")
     with pytest.raises(ImportError, match=r"needs pandas .*to_arrow\(\)"):
         ds.limit(1).df()
+
+
+def test_a_view_of_filters_saves_as_a_dynamic_collection(coco_text_ws: Workspace) -> None:
+    ds = SdkWorkspace(coco_text_ws).dataset("coco")
+    view = ds.where("width > 500").where_label("person", "dog")
+    saved = view.save_collection("big people and dogs", description="from a view")
+    assert saved.kind == "dynamic" and saved.filter and "has_label" in saved.filter
+    read = ds.collection("big people and dogs")
+    assert read.n_items == view.count() > 0
+    # The collection is the grid's filter: the grid shows the view's items for it.
+    assert _grid_ids(coco_text_ws, saved.filter, limit=500) == view.ids()
+    for unsaveable in (view.limit(3), view.sort_by("width"), ds.view()):
+        with pytest.raises(ValidationError, match=r"collection|filter"):
+            unsaveable.save_collection("nope")
+    assert [c.title for c in ds.collections()] == ["big people and dogs"]

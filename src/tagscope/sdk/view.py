@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from tagscope._lazy import deferred
 from tagscope.domain import Item
+from tagscope.domain.collections import Collection
 
 if TYPE_CHECKING:
     from tagscope.service import views as _views
@@ -114,6 +115,15 @@ class View:
     def sql(self) -> str:
         """The SQL :meth:`to_arrow` runs (a similarity sort runs its search to write it)."""
         return _views.view_sql(self.workspace, self.dataset, self.stages)
+
+    def save_collection(self, title: str, *, description: str = "") -> Collection:
+        """Save the view's filters as the dynamic collection ``title``: it is re-evaluated
+        whenever it is read (freeze it to keep today's items). A view that sorts, limits or
+        ranks by similarity cannot be saved so: save ``ids()`` as a static collection instead
+        (``ds.create_collection(title, item_ids=view.ids())``)."""
+        return _views.save_collection(
+            self.workspace, self.dataset, self.stages, title, description=description
+        )
 
     def __repr__(self) -> str:
         stages = " | ".join(map(repr, self.stages)) or "all items"

@@ -16,7 +16,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from tagscope.domain import Item, ValidationError
-from tagscope.service import defaults, search
+from tagscope.domain.collections import Collection
+from tagscope.service import collections, defaults, search
 from tagscope.service.workspace import Workspace
 from tagscope.store.query import (
     CompiledView,
@@ -31,6 +32,7 @@ from tagscope.store.query import (
     WhereTag,
     append_stage,
     compile_view,
+    filter_expression,
     run_compiled,
 )
 
@@ -92,6 +94,16 @@ def count_view(ws: Workspace, dataset: str, stages: tuple[Stage, ...]) -> int:
     with ws.sql_engine().session() as session:
         compiled = _compiled(ws, dataset, stages, session)
         return int(run_compiled(session, compiled.count, max_rows=1).column("n")[0].as_py())
+
+
+def save_collection(
+    ws: Workspace, dataset: str, stages: tuple[Stage, ...], title: str, *, description: str = ""
+) -> Collection:
+    """Save the view's filters as a dynamic collection ``title`` (re-evaluated when read; a
+    change-set of the dataset's history, so undoable)."""
+    with ws.sql_engine().session() as session:
+        where = filter_expression(session, stages)
+    return collections.create_collection(ws, dataset, title, where=where, description=description)
 
 
 def view_items(ws: Workspace, dataset: str, stages: tuple[Stage, ...]) -> list[Item]:

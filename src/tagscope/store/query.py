@@ -227,6 +227,28 @@ def compile_view(session: QuerySession, dataset: str, stages: tuple[Stage, ...])
     return CompiledView(rows=checked["rows"], ids=checked["ids"], count=count)
 
 
+def filter_expression(session: QuerySession, stages: tuple[Stage, ...]) -> str:
+    """The view's filters as one grid filter expression (DuckDB's rendering of each, joined with
+    AND), what a dynamic collection saves: it is re-evaluated, so a view that also sorts, limits
+    or ranks by similarity has no such expression and is refused."""
+    others = [s for s in stages if not isinstance(s, _FILTERS)]
+    if others:
+        raise ValidationError(
+            f"only filters can be saved as a dynamic collection, not {others[0]!r}: save the "
+            "filters, or save the view's ids (.ids()) as a static collection",
+            field="view",
+        )
+    if not stages:
+        raise ValidationError("the view has no filter to save (it holds every item)", field="view")
+    con, tables = session._con, session.table_names
+    exprs = [
+        s.expr if isinstance(s, Where) else _label_expr(s) if isinstance(s, WhereLabel)
+        else _tag_expr(session, s)
+        for s in stages
+    ]  # fmt: skip
+    return " AND ".join(compile_filter(con, e, tables).sql for e in exprs)
+
+
 def run_compiled(session: QuerySession, sql: str, *, max_rows: int) -> pa.Table:
     """The rows of a compiled view's query under the session's limits; more than ``max_rows``
     rows is an error (a view is never cut silently)."""
