@@ -9,6 +9,10 @@ from typing import Any
 
 from tagscope.domain.errors import TagscopeError
 
+RECORD_ITSELF = 0
+"""The item id under which an entity logs its own record (a collection's title, kind, filter):
+item ids start at 1."""
+
 
 @dataclass(frozen=True, slots=True)
 class Change:

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from tagscope.domain import NotFoundError, ValidationError
-from tagscope.domain.changes import Change, ChangeSet, UndoConflictError, UndoResult
+from tagscope.domain.changes import RECORD_ITSELF, Change, ChangeSet, UndoConflictError, UndoResult
 from tagscope.service.workspace import Workspace
 from tagscope.store.change_log import ChangeLog
 from tagscope.store.uow import UnitOfWork
@@ -131,13 +131,10 @@ def undo(ws: Workspace, dataset: str, change_id: int, *, force: bool = False) ->
             by_record[change.entity, change.key].append(change)
         kept, skipped = _check(uow, by_record)
         if skipped and not force:
-            shown = ", ".join(map(str, skipped[:_SHOWN])) + (
-                " ..." if len(skipped) > _SHOWN else ""
-            )
             raise UndoConflictError(
-                f"cannot undo change-set {change_id}: {len(skipped)} item(s) changed since "
-                f"({shown}); undo with force to leave those as they are",
-                items=skipped,
+                f"cannot undo change-set {change_id}: {_changed_since(skipped)}; undo with force "
+                "to leave those as they are",
+                items=[i for i in skipped if i != RECORD_ITSELF],
             )
         for (entity, key), changes in kept.items():
             ENTITIES[entity].write(uow, int(key), {c.item_id: c.before for c in changes})
@@ -177,6 +174,18 @@ def _check(
         if same:
             kept[entity, key] = same
     return kept, sorted(changed)
+
+
+def _changed_since(skipped: Sequence[int]) -> str:
+    """``"2 item(s) changed since (4, 9)"``, naming the record itself apart from items."""
+    items = [i for i in skipped if i != RECORD_ITSELF]
+    parts = []
+    if len(items) < len(skipped):
+        parts.append("the record itself changed since (e.g. a collection frozen or re-created)")
+    if items:
+        shown = ", ".join(map(str, items[:_SHOWN])) + (" ..." if len(items) > _SHOWN else "")
+        parts.append(f"{len(items)} item(s) changed since ({shown})")
+    return " and ".join(parts)
 
 
 __all__ = ["ENTITIES", "get_change_set", "history", "record", "undo"]

@@ -16,12 +16,13 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from tagscope.domain import AlreadyExistsError, NotFoundError, ValidationError
+from tagscope.domain.changes import RECORD_ITSELF
 from tagscope.domain.collections import Collection, CollectionKind
 from tagscope.store.catalog import Catalog
 from tagscope.store.collection_schema import CollectionItemRow, CollectionRow
 from tagscope.store.schema import ItemRow
 
-RECORD = 0  # the item id of a collection's own record in the change log (items start at 1)
+RECORD = RECORD_ITSELF  # the item id of a collection's own record in the change log
 _CHUNK = 500
 _SHOWN = 10
 State = dict[str, Any]
