@@ -853,3 +853,140 @@ def test_history_blocked_undo_shows_the_item_and_undoes_the_rest(web, api):
     )
     shot("history-forced")
     assert _reviews(api, "undo-blocked", "cat") == {b: False}
+
+
+# -- collections ----------------------------------------------------------------------------------
+
+C = f"/api/datasets/{DATASET}/collections"
+
+
+def _all_grid_ids(page) -> list[int]:
+    """The ids of every card of the grid, scrolling until all its pages have loaded."""
+    total = _grid_total(page)
+    cards = page.get_by_test_id("grid").get_by_test_id("thumb")
+    deadline = time.monotonic() + 30
+    while cards.count() < total and time.monotonic() < deadline:
+        page.evaluate("window.scrollTo(0, document.documentElement.scrollHeight)")
+        time.sleep(0.1)
+    return cards.evaluate_all("els => els.map(e => Number(e.dataset.itemId))")
+
+
+def _collection_row(page, title: str):
+    return page.locator(f"[data-testid=collection][data-title='{title}']")
+
+
+def _save_collection(page, button: str, title: str) -> None:
+    page.get_by_test_id(button).click()
+    dialog = page.get_by_test_id("save-collection-dialog")
+    dialog.get_by_test_id("collection-title").fill(title)
+    dialog.get_by_test_id("save-collection").click()
+
+
+def test_collections_from_the_query_bar_and_the_selection(web, api):
+    page, shot = web
+    where = "width > 600 AND height < 450"
+    page.goto(f"/#/d/{DATASET}/grid")
+    page.get_by_test_id("thumb").first.wait_for()
+    page.get_by_label("SQL filter").fill(where)
+    page.get_by_test_id("query-run").click()
+    page.wait_for_url(re.compile(r"where="))
+    total = _grid_total(page)
+    matching = sorted(_all_grid_ids(page))
+    assert 0 < total == len(matching)
+
+    # The filter becomes a dynamic collection.
+    _save_collection(page, "save-filter-collection", "web-wide")
+    dialog = page.get_by_test_id("save-collection-dialog")
+    dialog.wait_for(state="hidden")
+    made = _ok(api.get(f"{C}/web-wide"))
+    assert (made["kind"], made["filter"], made["item_ids"]) == ("dynamic", where, matching)
+
+    # A title taken (409) and a filter that cannot run (400) are refused as the API says.
+    _save_collection(page, "save-filter-collection", "web-wide")
+    error = dialog.get_by_test_id("save-collection-error")
+    error.wait_for()
+    assert "'web-wide' already" in error.inner_text()
+    shot("save-collection-taken")
+    dialog.get_by_role("button", name="Cancel").click()
+    dialog.wait_for(state="hidden")
+    page.get_by_label("SQL filter").fill("no_such_column > 1")
+    page.get_by_test_id("query-run").click()
+    page.wait_for_url(re.compile(r"no_such_column"))
+    page.get_by_test_id("grid-error").wait_for()
+    _save_collection(page, "save-filter-collection", "web-bad")
+    error.wait_for()
+    assert "no_such_column" in error.inner_text()
+    dialog.get_by_role("button", name="Cancel").click()
+
+    # Listed with the grid's count of its filter; a row opens the grid of exactly its items.
+    page.get_by_test_id("nav-collections").click()
+    row = _collection_row(page, "web-wide")
+    row.wait_for()
+    assert row.get_by_test_id("kind").inner_text() == "dynamic"
+    assert row.get_by_test_id("filter").inner_text() == where
+    page.wait_for_function(
+        "() => /^\\d/.test(document.querySelector("
+        "\"[data-title='web-wide'] [data-testid=n-items]\")?.textContent ?? '')"
+    )
+    assert int(row.get_by_test_id("n-items").inner_text().replace(",", "")) == total
+    assert _collection_row(page, "web-bad").count() == 0
+    shot("collections")
+    row.get_by_test_id("filter").click()
+    page.wait_for_url(re.compile(r"collection=web-wide"))
+    assert _hash_query(page.url) == {"collection": "web-wide"}
+    page.get_by_test_id("grid-collection").wait_for()
+    assert sorted(_all_grid_ids(page)) == matching
+    shot("grid-of-collection")
+
+    # Two cards selected with Space become a static collection; their cards show its chip.
+    page.goto(f"/#/d/{DATASET}/grid")
+    cards = page.get_by_test_id("grid").get_by_test_id("thumb")
+    cards.nth(1).wait_for()
+    picked = sorted(cards.evaluate_all("els => els.slice(0, 2).map(e => Number(e.dataset.itemId))"))
+    for i in (0, 1):
+        cards.nth(i).locator("a.card-img").focus()
+        page.keyboard.press(" ")
+    assert page.get_by_test_id("selection-count").inner_text() == "2 selected"
+    _save_collection(page, "save-selection-collection", "web-picked")
+    dialog.wait_for(state="hidden")
+    made = _ok(api.get(f"{C}/web-picked"))
+    assert (made["kind"], made["filter"], made["item_ids"]) == ("static", None, picked)
+    chips = page.get_by_test_id("collection-chip").filter(has_text="web-picked")
+    chips.nth(1).wait_for()
+    chip_ids = chips.evaluate_all(
+        "els => els.map(e => Number(e.closest('[data-testid=thumb]').dataset.itemId))"
+    )
+    assert sorted(chip_ids) == picked
+    shot("grid-collection-chips")
+
+    # Freeze the dynamic one; delete the static one, after a confirmation.
+    page.get_by_test_id("nav-collections").click()
+    row = _collection_row(page, "web-wide")
+    row.get_by_test_id("freeze").click()
+    page.wait_for_function(
+        "() => document.querySelector(\"[data-title='web-wide'] [data-testid=kind]\")"
+        "?.textContent === 'static'"
+    )
+    assert row.get_by_test_id("freeze").count() == 0
+    frozen = _ok(api.get(f"{C}/web-wide"))
+    assert (frozen["kind"], frozen["item_ids"]) == ("static", matching)
+    assert row.get_by_test_id("n-items").inner_text() == str(total)
+
+    _collection_row(page, "web-picked").get_by_test_id("delete").click()
+    confirm = page.get_by_test_id("delete-collection")
+    confirm.wait_for()
+    assert "Delete web-picked?" in confirm.inner_text()
+    assert api.get(f"{C}/web-picked").status_code == 200  # nothing deleted before the confirmation
+    shot("delete-confirm")
+    confirm.get_by_test_id("confirm-delete").click()
+    _collection_row(page, "web-picked").wait_for(state="detached")
+    assert api.get(f"{C}/web-picked").status_code == 404
+    assert _collection_row(page, "web-wide").count() == 1
+    shot("collections-after")
+
+    # The History page says what happened to the collection, in words.
+    page.get_by_test_id("nav-history").click()
+    newest = page.get_by_test_id("change-set").first
+    newest.wait_for()
+    what = newest.get_by_test_id("what").inner_text()
+    assert what == "deleted the collection web-picked (2 items)"

@@ -97,6 +97,8 @@ export interface Item {
 export interface GridItem extends Item {
   labels: string[];
   tag_scores: TagScore[];
+  /** The titles of the static collections it is in. */
+  collections: string[];
 }
 
 export interface GridPage {
@@ -298,6 +300,27 @@ export interface UndoResult {
   skipped: number[];
 }
 
+/** A static collection (a list of items) or a dynamic one (a saved grid filter). */
+export interface Collection {
+  id: number;
+  title: string;
+  description: string;
+  kind: "static" | "dynamic";
+  filter: string | null;
+  created_at: string;
+  /** null: a dynamic collection the listing did not evaluate. */
+  n_items: number | null;
+}
+
+export interface NewCollection {
+  title: string;
+  description?: string;
+  /** A grid filter: a dynamic collection. */
+  where?: string;
+  /** Item ids: a static collection. */
+  item_ids?: number[];
+}
+
 export interface SearchOptions {
   space?: string;
   /** Hits to return; the server's default (GET /api/config) when left out. */
@@ -409,7 +432,14 @@ export const api = {
     get<DatasetInfo>(`/api/datasets/${enc(name)}${query({ where })}`),
   items: (
     ds: string,
-    p: { where?: string; sort?: string; order?: string; limit?: number; cursor?: string | null },
+    p: {
+      where?: string;
+      collection?: string;
+      sort?: string;
+      order?: string;
+      limit?: number;
+      cursor?: string | null;
+    },
   ) => {
     const url = `/api/datasets/${enc(ds)}/items${query(p)}`;
     // index.html starts the grid's first page before this bundle has even loaded.
@@ -553,6 +583,15 @@ export const api = {
         }) as GroupUse,
     ),
 
+  // -- collections -------------------------------------------------------------------------------
+  collections: (ds: string) => get<Collection[]>(collectionsUrl(ds)),
+  /** 409: the title is taken; 400: a filter that cannot run (the message says why). */
+  createCollection: (ds: string, body: NewCollection) => post<Collection>(collectionsUrl(ds), body),
+  freezeCollection: (ds: string, title: string) =>
+    post<Collection>(`${collectionsUrl(ds)}/${enc(title)}/freeze`),
+  deleteCollection: (ds: string, title: string) =>
+    request<void>("DELETE", `${collectionsUrl(ds)}/${enc(title)}`),
+
   // -- history -----------------------------------------------------------------------------------
   history: (ds: string, limit?: number) =>
     get<ChangeSet[]>(`/api/datasets/${enc(ds)}/history${query({ limit })}`),
@@ -601,6 +640,10 @@ function jobOf(d: Loose): Job {
 
 export function thumbnailUrl(itemId: number): string {
   return `/api/items/${itemId}/thumbnail`;
+}
+
+export function collectionsUrl(ds: string): string {
+  return `/api/datasets/${enc(ds)}/collections`;
 }
 
 export function groupUrl(ds: string, group: string): string {

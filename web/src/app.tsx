@@ -14,6 +14,7 @@ import { TruthPage } from "./pages/truth";
 import { SqlPage } from "./pages/sql";
 import { JobsPage } from "./pages/jobs";
 import { HistoryPage } from "./pages/history";
+import { CollectionsPage } from "./pages/collections";
 import { href, navigate, useRoute, type Route } from "./router";
 import { firstScreen, firstScreenDone, store, useStore } from "./store";
 
@@ -37,6 +38,7 @@ const NAV: [string, string, string][] = [
   ["grid", "Grid", "▦"],
   ["search", "Search", "⌕"],
   ["tags", "Tags", "◈"],
+  ["collections", "Collections", "▤"],
   ["sql", "SQL", "⌘"],
   ["jobs", "Jobs", "↻"],
   ["history", "History", "↶"],
@@ -134,7 +136,7 @@ export function App() {
               onChange={(e) => {
                 const name = (e.target as HTMLSelectElement).value;
                 const sub = route.parts[0] === "d" ? route.parts[2] ?? "grid" : "grid";
-                navigate(href("d", name, ["tags", "search", "sql", "jobs", "history"].includes(sub) ? sub : "grid"));
+                navigate(href("d", name, ["tags", "search", "sql", "jobs", "history", "collections"].includes(sub) ? sub : "grid"));
               }}
             >
               {ds && !list?.some((d) => d.name === ds) ? <option value={ds}>{ds}</option> : null}
@@ -181,6 +183,8 @@ function Page({ route, ds, list }: { route: Route; ds: string | null; list: Data
         return <JobsPage ds={p1} />;
       case "history":
         return <HistoryPage key={p1} ds={p1} />;
+      case "collections":
+        return <CollectionsPage key={p1} ds={p1} />;
     }
   }
   if (p0 === "sql") return <SqlPage ds={ds} q={route.q} />;

@@ -24,6 +24,7 @@ from tagscope.domain import NotFoundError, ValidationError
 from tagscope.domain.changes import RECORD_ITSELF, Change, ChangeSet, UndoConflictError, UndoResult
 from tagscope.service.workspace import Workspace
 from tagscope.store.change_log import ChangeLog
+from tagscope.store.label_states import LabelStates
 from tagscope.store.uow import UnitOfWork
 
 T = TypeVar("T")
@@ -56,6 +57,12 @@ ENTITIES = {
         lambda uow, collection_id, ids: uow.collections.states(collection_id, ids),
         lambda uow, collection_id, states: uow.collections.restore(collection_id, states),
         lambda uow, collection_id: uow.collections.lock(collection_id),
+    ),
+    # ``key`` is the dataset's id: the items' classifications (bulk classify).
+    "labels": _Entity(
+        lambda uow, dataset_id, ids: LabelStates(uow.catalog).states(dataset_id, ids),
+        lambda uow, dataset_id, states: LabelStates(uow.catalog).restore(dataset_id, states),
+        lambda uow, dataset_id: LabelStates(uow.catalog).lock(dataset_id),
     ),
 }
 

@@ -28,7 +28,7 @@ export function Chip({
   title,
 }: {
   children: ComponentChildren;
-  kind?: "label" | "tag" | "pos" | "neg" | "muted" | "state";
+  kind?: "label" | "tag" | "pos" | "neg" | "muted" | "state" | "collection";
   title?: string;
 }) {
   return (

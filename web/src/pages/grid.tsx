@@ -8,6 +8,7 @@ import { Chip, Dialog, ErrorBox, Field, Spinner, fmtCount, fmtScore } from "../c
 import { href, navigate } from "../router";
 import { firstScreen, firstScreenDone, toast } from "../store";
 import { labelFilter, sqlString } from "../sqlfilters";
+import { SaveCollectionDialog } from "./collections";
 
 const SORTS = ["id", "path", "size", "width", "height", "format", "split"];
 const PAGE = 100;
@@ -26,9 +27,10 @@ const EMPTY: State = { pages: [], total: null, cursor: null, loading: true, done
 
 export function GridPage({ ds, q }: { ds: string; q: URLSearchParams }) {
   const where = q.get("where") ?? "";
+  const collection = q.get("collection") ?? "";
   const sort = q.get("sort") ?? "id";
   const order = q.get("order") === "desc" ? "desc" : "asc";
-  const key = `${ds}|${where}|${sort}|${order}`;
+  const key = `${ds}|${collection}|${where}|${sort}|${order}`;
 
   const [state, setState] = useState<State>(EMPTY);
   const [draft, setDraft] = useState(where);
@@ -38,6 +40,8 @@ export function GridPage({ ds, q }: { ds: string; q: URLSearchParams }) {
   const [scoreSorts, setScoreSorts] = useState<[string, string][]>([]);
   const [size, setSize] = useState(() => Number(localStorage.getItem("tagscope.thumb")) || 168);
   const [tagDialog, setTagDialog] = useState(false);
+  /** What the save-as-collection dialog saves: the filter or the selected items. */
+  const [saving, setSaving] = useState<{ where?: string; item_ids?: number[] } | null>(null);
   const sentinel = useRef<HTMLDivElement>(null);
   const inflight = useRef<string | null>(null);
   const version = useRef(0);
@@ -50,7 +54,7 @@ export function GridPage({ ds, q }: { ds: string; q: URLSearchParams }) {
     if (reset) setState(EMPTY);
     else setState((s) => ({ ...s, loading: true }));
     api
-      .items(ds, { where: where || undefined, sort, order, limit: PAGE, cursor })
+      .items(ds, { where: where || undefined, collection: collection || undefined, sort, order, limit: PAGE, cursor })
       .then((page) => {
         if (v !== version.current) return;
         setState((s) => ({
@@ -137,7 +141,7 @@ export function GridPage({ ds, q }: { ds: string; q: URLSearchParams }) {
   }, [state.loading, state.done, state.cursor, key]);
 
   const setQuery = (p: Record<string, string | undefined>, replace = false) =>
-    navigate(href("d", ds, "grid", { where, sort, order, ...p }), replace);
+    navigate(href("d", ds, "grid", { where, collection, sort, order, ...p }), replace);
 
   const applyFilter = (e?: Event) => {
     e?.preventDefault();
@@ -253,6 +257,30 @@ export function GridPage({ ds, q }: { ds: string; q: URLSearchParams }) {
           {state.total === null ? "…" : `${fmtCount(state.total)} items`}
           {where ? <span class="muted"> matching</span> : null}
         </span>
+        {collection ? (
+          <span class="chip chip-collection" data-testid="grid-collection">
+            in <a href={href("d", ds, "collections")}>{collection}</a>
+            <button
+              type="button"
+              class="icon-btn"
+              aria-label={`Show all items, not only ${collection}`}
+              onClick={() => setQuery({ collection: undefined })}
+            >
+              ×
+            </button>
+          </span>
+        ) : null}
+        {where && !collection ? (
+          <button
+            type="button"
+            class="ghost"
+            data-testid="save-filter-collection"
+            title="Save this filter as a dynamic collection (re-evaluated whenever it is read)"
+            onClick={() => setSaving({ where })}
+          >
+            Save as collection…
+          </button>
+        ) : null}
         <div class="spacer" />
         <label class="inline">
           <span>Sort</span>
@@ -310,7 +338,8 @@ export function GridPage({ ds, q }: { ds: string; q: URLSearchParams }) {
         </label>
       </div>
 
-      {topLabels.length ? (
+      {/* The counts are of the filter alone: not shown inside a collection. */}
+      {topLabels.length && !collection ? (
         <div class="quick-labels" aria-label="Filter by label" data-testid="quick-labels" data-where={where}>
           {topLabels.map(([name, n]) => (
             <button
@@ -352,6 +381,14 @@ export function GridPage({ ds, q }: { ds: string; q: URLSearchParams }) {
           </button>
           <button type="button" class="primary" onClick={() => setTagDialog(true)}>
             Add to tag…
+          </button>
+          <button
+            type="button"
+            data-testid="save-selection-collection"
+            title="Save the selected items as a static collection"
+            onClick={() => setSaving({ item_ids: [...selected].sort((a, b) => a - b) })}
+          >
+            Save as collection…
           </button>
           <button
             type="button"
@@ -404,6 +441,14 @@ export function GridPage({ ds, q }: { ds: string; q: URLSearchParams }) {
         ds={ds}
         ids={[...selected]}
         onClose={() => setTagDialog(false)}
+      />
+      <SaveCollectionDialog
+        open={saving !== null}
+        ds={ds}
+        source={saving ?? {}}
+        onClose={() => setSaving(null)}
+        // The cards show their new collection chip.
+        onSaved={(c) => (c.kind === "static" ? load(true, null) : undefined)}
       />
     </section>
   );
@@ -464,12 +509,13 @@ class GridChunk extends Component<ChunkProps> {
 
 function ItemChips({ item, onLabel }: { item: GridItem; onLabel: (l: string) => void }) {
   const labels = item.labels ?? [];
+  const collections = item.collections ?? [];
   // The tags the server decides positive at their current thresholds, best first.
   const scores = item.tag_scores
     .filter((t) => t.decision)
     .sort((a, b) => b.score - a.score)
     .slice(0, 3);
-  if (!labels.length && !scores.length) return null;
+  if (!labels.length && !scores.length && !collections.length) return null;
   return (
     <div class="chips">
       {labels.slice(0, 3).map((l) => (
@@ -488,6 +534,11 @@ function ItemChips({ item, onLabel }: { item: GridItem; onLabel: (l: string) => 
         </button>
       ))}
       {labels.length > 3 ? <Chip kind="muted">+{labels.length - 3}</Chip> : null}
+      {collections.map((c) => (
+        <Chip key={`c:${c}`} kind="collection" title={`In the collection ${c}`}>
+          <span data-testid="collection-chip">▤ {c}</span>
+        </Chip>
+      ))}
       {scores.map((t) => (
         <Chip key={t.column} kind="tag" title={`${t.group} / ${t.tag}: ${fmtScore(t.score)} ≥ threshold ${fmtScore(t.threshold, 2)}`}>
           <span data-testid="tag-chip" data-column={t.column}>

@@ -75,7 +75,7 @@ export function HistoryPage({ ds }: { ds: string }) {
       <PageHead
         title="History"
         sub={
-          `Every change of reviews and tag examples on ${ds}, newest first. Undo writes a new ` +
+          `Every change people made on ${ds} (reviews, tag examples, collections), newest first. Undo writes a new ` +
           "change-set that puts the items back; history is never rewritten."
         }
       />
@@ -302,12 +302,22 @@ function targetText(target: Record<string, unknown>): string {
     .join(", ");
 }
 
+/** A collection's change-set also records the collection itself: its items are in the params. */
+function members(p: Record<string, unknown>, n: string): string {
+  return typeof p.n_items === "number" ? plural(p.n_items, "item") : n;
+}
+
 const VERBS: Record<string, (n: string, t: string, p: Record<string, unknown>) => string> = {
   review: (n, t) => `reviewed ${n} for ${t}`,
   remove_reviews: (n, t) => `removed the reviews of ${n} for ${t}`,
   judge: (n, t, p) => `the LLM judge${p.model ? ` (${p.model})` : ""} reviewed ${n} for ${t}`,
   mark_examples: (n, t, p) => `marked ${n} as ${p.polarity ? `${p.polarity} ` : ""}examples of ${t}`,
   unmark_examples: (n, t) => `removed ${n} from the examples of ${t}`,
+  create_collection: (n, t, p) => `created the collection ${t} (${members(p, n)})`,
+  add_to_collection: (n, t, p) => `added ${members(p, n)} to the collection ${t}`,
+  remove_from_collection: (n, t, p) => `removed ${members(p, n)} from the collection ${t}`,
+  freeze_collection: (n, t, p) => `froze the collection ${t} (${members(p, n)})`,
+  delete_collection: (n, t, p) => `deleted the collection ${t} (${members(p, n)})`,
 };
 
 /** A readable sentence of a change-set: "reviewed 3 items for pets / dog". */
