@@ -70,9 +70,7 @@ def main() -> None:
         result: dict[str, Any] = {}
 
         def classify() -> None:
-            result["r"] = bulk_classify(
-                ws, "bench", collection="all", label="bird", overwrite=True
-            )
+            result["r"] = bulk_classify(ws, "bench", collection="all", label="bird", overwrite=True)
 
         classify_s, classify_mib = measured(classify)
         change_set = result["r"].change_set

@@ -25,6 +25,7 @@ from tagscope.service import collections as uc
 from tagscope.service import history as hist
 from tagscope.service import tags as ut
 from tagscope.service.bulk import ALREADY_CLASSIFIED, ALREADY_THIS_LABEL, bulk_classify
+from tagscope.service.sql import run_sql
 from tagscope.store.schema import LabelRow
 
 CAT = Label(LabelKind.CLASSIFICATION, "cat", is_main=True, score=0.8125, attributes={"by": "x"})
@@ -76,7 +77,7 @@ def test_the_dry_run_counts_what_the_real_run_does_and_changes_nothing(ws: Works
     dry = bulk_classify(ws, "d", collection="all", label="bird", dry_run=True)
     assert (dry.n_changed, dry.n_skipped, dry.change_set, dry.dry_run) == (3, 2, None, True)
     assert dry.skipped == {ALREADY_CLASSIFIED: 1, ALREADY_THIS_LABEL: 1}
-    assert _rows(ws) == rows and [c.action for c in hist.history(ws, "d")][0] != "bulk_classify"
+    assert _rows(ws) == rows and hist.history(ws, "d")[0].action != "bulk_classify"
     real = bulk_classify(ws, "d", collection="all", label="bird")
     assert (real.n_changed, real.n_skipped, real.skipped) == (dry.n_changed, 2, dry.skipped)
     # Items without a ground-truth classification got it as main; predictions, boxes stay.
@@ -118,6 +119,14 @@ def test_a_selection_is_classified_whatever_its_review_state(ws: Workspace) -> N
     assert done.n_changed == 2
     assert hist.get_change_set(ws, "d", done.change_set or 0).target == {"selection": 2}
     assert _classes(ws, ids[0]) == _classes(ws, ids[4]) == [("cat", True, "ground_truth")]
+
+
+def test_a_dynamic_collection_is_evaluated_now(ws: Workspace) -> None:
+    ids = _dataset(ws)
+    uc.create_collection(ws, "d", "some", where=f"id IN ({ids[0]}, {ids[1]})")
+    done = bulk_classify(ws, "d", collection="some", label="owl")
+    assert (done.n_changed, done.skipped) == (1, {ALREADY_CLASSIFIED: 1})
+    assert _classes(ws, ids[0]) == [("owl", True, "ground_truth")]
 
 
 def test_undo_is_refused_naming_an_item_relabelled_since(ws: Workspace) -> None:
@@ -187,3 +196,13 @@ def test_bad_targets_are_refused_naming_them(ws: Workspace) -> None:
     with pytest.raises(NotFoundError):
         bulk_classify(ws, "nope", collection="all", label="x")
     assert _rows(ws) == rows
+
+
+def test_the_sql_console_sees_the_labels_replaced_and_put_back(ws: Workspace) -> None:
+    ids = _dataset(ws)
+    sql = f"SELECT name FROM labels WHERE kind = 'classification' AND item_id = {ids[1]} ORDER BY 1"
+    assert run_sql(ws, sql).rows == [["cat"], ["dog"]]  # the copy is made before the edit
+    change = bulk_classify(ws, "d", collection="all", label="owl", overwrite=True).change_set
+    assert run_sql(ws, sql).rows == [["owl"]]
+    hist.undo(ws, "d", change or 0)
+    assert run_sql(ws, sql).rows == [["cat"], ["dog"]]

@@ -113,6 +113,7 @@ from fastapi.responses import FileResponse
 from tagscope.api.errors import install_error_handlers
 from tagscope.api.guards import MAX_BODY_BYTES, MAX_UPLOAD_BYTES, BodyGuard, HostGuard
 from tagscope.api.routers import (
+    bulk,
     collections,
     config,
     datasets,
@@ -158,6 +159,7 @@ def create_app(
         config,
         datasets,
         collections,
+        bulk,
         history,
         items,
         media,

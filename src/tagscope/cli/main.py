@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 
 from tagscope.cli import (
+    bulk,
     collections,
     datasets,
     demo,
@@ -43,6 +44,7 @@ app.command()(search.similar)
 app.command()(search.duplicates)
 app.command()(history.history)
 app.command()(history.undo)
+app.command(name="bulk-classify")(bulk.bulk_classify)
 
 
 @app.command()

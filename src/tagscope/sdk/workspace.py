@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from tagscope.service import search as _search
     from tagscope.service import sql as _sql
     from tagscope.service import thumbnails as _thumbnails
+    from tagscope.service.bulk import BulkResult
     from tagscope.service.thumbnails import ThumbnailMode
 else:
     # Deferred: opening a workspace and listing datasets must not load models, indexes or DuckDB.
@@ -272,6 +273,30 @@ class Dataset:
 
         return _collections.create_collection(
             self._ws, self.name, title, where=where, item_ids=item_ids, description=description
+        )
+
+    def bulk_classify(
+        self,
+        label: str,
+        *,
+        collection: str | None = None,
+        item_ids: Sequence[int] | None = None,
+        overwrite: bool = False,
+        dry_run: bool = False,
+    ) -> BulkResult:
+        """Classify every item of ``collection`` (or of ``item_ids``) as ``label``, its main
+        label; items classified already are skipped unless ``overwrite``. ``dry_run`` only
+        counts. One change-set: :meth:`undo` puts back exactly the labels there were."""
+        from tagscope.service import bulk as _bulk  # DuckDB (dynamic collections): only when used
+
+        return _bulk.bulk_classify(
+            self._ws,
+            self.name,
+            collection=collection,
+            item_ids=item_ids,
+            label=label,
+            overwrite=overwrite,
+            dry_run=dry_run,
         )
 
     # -- import -----------------------------------------------------------------------------

@@ -8,8 +8,8 @@ dataset's id), so ``history.undo`` puts back exactly the labels there were.
 
 Examples
 --------
->>> bulk_classify(ws, "coco", collection="cats", label="cat", dry_run=True).n_changed  # doctest: +SKIP
-412
+>>> bulk_classify(ws, "coco", collection="cats", label="cat", dry_run=True)  # doctest: +SKIP
+BulkResult(n_changed=412, n_skipped=3, skipped={'already classified': 3}, ...)
 """
 
 from __future__ import annotations
@@ -84,8 +84,7 @@ def bulk_classify(
         states.lock(ds.id)
         before = states.states(ds.id, ids)
         changed, skipped = _plan(ids, before, new, overwrite)
-        states.restore(ds.id, {i: {"labels": [new]} for i in changed})
-        after = states.states(ds.id, changed)
+        after = states.restore(ds.id, {i: {"labels": [new]} for i in changed})
         changes = [Change(i, _ENTITY, str(ds.id), before.get(i), after.get(i)) for i in changed]
         change_set = None
         if changes:

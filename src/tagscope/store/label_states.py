@@ -66,30 +66,44 @@ class LabelStates:
                     out.setdefault(item_id, {"labels": []})["labels"].append(record)
         return out
 
-    def restore(self, dataset_id: int, states: Mapping[int, State | None]) -> None:
+    def restore(self, dataset_id: int, states: Mapping[int, State | None]) -> dict[int, State]:
         """Make each item's classifications what ``states`` says (``None``: none); a label
-        without ``id`` gets a new one. The dataset's ``revision`` goes up (labels edited in
-        place: the SQL engine's copy fetches the dataset again)."""
+        without ``id`` gets a new one. Return the records now there, as :meth:`states` reads
+        them. The dataset's ``revision`` goes up (labels edited in place: the SQL engine's copy
+        fetches the dataset again)."""
         ids = sorted(int(i) for i in states)
         rows = [
             {"item_id": i, "kind": str(LabelKind.CLASSIFICATION), **label}
             for i in ids
             for label in (states[i] or {}).get("labels", [])
         ]
+        table = LabelRow.__table__
+        # The table, not the ORM class: the ORM's bulk path sends rows with an id one statement
+        # each. RETURNING gives the new ids, matched by (item, key): unique, and cheaper than
+        # asking for them in parameter order. executemany wants one set of columns per batch.
+        returning = insert(table).returning(table.c.item_id, table.c.key, table.c.id)
+        kept = [r for r in rows if "id" in r]
+        new = [r for r in rows if "id" not in r]
         with self.catalog.session() as s:
             for i in range(0, len(ids), _CHUNK):
                 s.execute(delete(LabelRow).where(_classified(dataset_id, ids[i : i + _CHUNK])))
-            # executemany wants one set of columns: rows keeping their id apart from new ones.
-            for batch in ([r for r in rows if "id" in r], [r for r in rows if "id" not in r]):
-                for i in range(0, len(batch), _INSERT_CHUNK):
-                    # The table, not the ORM class: the ORM's bulk path sends rows with an id
-                    # one statement each.
-                    s.execute(insert(LabelRow.__table__), batch[i : i + _INSERT_CHUNK])
+            for i in range(0, len(kept), _INSERT_CHUNK):
+                s.execute(insert(table), kept[i : i + _INSERT_CHUNK])
+            for i in range(0, len(new), _INSERT_CHUNK):
+                chunk = new[i : i + _INSERT_CHUNK]
+                new_ids = {(item, key): id_ for item, key, id_ in s.execute(returning, chunk)}
+                for row in chunk:
+                    row["id"] = new_ids[row["item_id"], row["key"]]
             s.execute(
                 update(DatasetRow)
                 .where(DatasetRow.id == dataset_id)
                 .values(revision=DatasetRow.revision + 1)
             )
+        out: dict[int, State] = {}
+        for row in sorted(rows, key=lambda r: r["id"]):
+            record = {f: row[f] for f in FIELDS}
+            out.setdefault(row["item_id"], {"labels": []})["labels"].append(record)
+        return out
 
 
 __all__ = ["FIELDS", "LabelStates"]
