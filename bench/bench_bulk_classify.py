@@ -13,31 +13,17 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import tempfile
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from _catalog import measured, peak_mib, synthetic_dataset
 from _machine import cpu_info
-from tagscope.domain import Label, LabelKind, MediaInfo, NewItem
-from tagscope.service import Workspace, history
+from tagscope.domain import Label, LabelKind
 from tagscope.service import collections as uc
+from tagscope.service import history
 from tagscope.service.bulk import bulk_classify
 from tagscope.store.label_states import LabelStates
-
-
-def _peak_mib() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-def measured(fn: Callable[[], Any]) -> tuple[float, float]:
-    """Seconds ``fn`` took and how much the peak RSS grew during it (MiB)."""
-    peak = _peak_mib()
-    start = time.perf_counter()
-    fn()
-    return round(time.perf_counter() - start, 3), round(_peak_mib() - peak, 1)
 
 
 def _label(i: int) -> Label:
@@ -50,21 +36,7 @@ def main() -> None:
     parser.add_argument("--n-items", type=int, default=100_000)
     n = parser.parse_args().n_items
     with tempfile.TemporaryDirectory() as tmp:
-        ws = Workspace.open(Path(tmp) / "ws")
-        ds = ws.catalog.create_dataset("bench")
-        for start in range(0, n, 10_000):
-            ws.catalog.add_items(
-                ds.id,
-                [
-                    NewItem(
-                        f"/b/{i:07d}.jpg",
-                        MediaInfo(1, 1, 1, "JPEG", f"{i:040x}"),
-                        labels=(_label(i),),
-                    )
-                    for i in range(start, min(start + 10_000, n))
-                ],
-            )
-        ids = ws.catalog.item_ids(ds.id)
+        ws, ds, ids = synthetic_dataset(Path(tmp), n, labels=lambda i: (_label(i),))
         uc.create_collection(ws, "bench", "all", item_ids=ids)
         before = LabelStates(ws.catalog).states(ds.id, ids)
         result: dict[str, Any] = {}
@@ -86,9 +58,9 @@ def main() -> None:
                     "classify_peak_rss_growth_mib": classify_mib,
                     "undo_s": undo_s,
                     "undo_peak_rss_growth_mib": undo_mib,
-                    "peak_rss_mib": round(_peak_mib(), 1),
+                    "peak_rss_mib": round(peak_mib(), 1),
                     "labels_restored_exactly": after == before,
-                    "cpu": cpu_info(),
+                    **cpu_info(),
                 }
             )
         )

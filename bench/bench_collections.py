@@ -14,20 +14,13 @@ from __future__ import annotations
 import argparse
 import json
 import tempfile
-import time
 from pathlib import Path
 
+from _catalog import measured, synthetic_dataset
 from _machine import cpu_info
-from tagscope.domain import MediaInfo, NewItem
-from tagscope.service import Workspace, history
 from tagscope.service import collections as uc
+from tagscope.service import history
 from tagscope.service.sql import run_sql
-
-
-def timed(fn: object) -> float:
-    start = time.perf_counter()
-    fn()  # type: ignore[operator]
-    return round(time.perf_counter() - start, 3)
 
 
 def main() -> None:
@@ -35,32 +28,22 @@ def main() -> None:
     parser.add_argument("--n-items", type=int, default=100_000)
     n = parser.parse_args().n_items
     with tempfile.TemporaryDirectory() as tmp:
-        ws = Workspace.open(Path(tmp) / "ws")
-        ds = ws.catalog.create_dataset("bench")
-        for start in range(0, n, 10_000):
-            ws.catalog.add_items(
-                ds.id,
-                [
-                    NewItem(f"/b/{i:07d}.jpg", MediaInfo(1, i % 1000, 1, "JPEG", f"{i:040x}"))
-                    for i in range(start, min(start + 10_000, n))
-                ],
-            )
-        ids = ws.catalog.item_ids(ds.id)
+        ws, _ds, ids = synthetic_dataset(Path(tmp), n)
         run_sql(ws, "SELECT 1")  # the items copied once
         count = "SELECT count(*) FROM collection_items"
         create = lambda: uc.create_collection(ws, "bench", "all", item_ids=ids)  # noqa: E731
         out = {
             "bench": "collections",
             "n_items": n,
-            "create_static_s": timed(create),
-            "sql_after_change_s": timed(lambda: run_sql(ws, count)),
-            "sql_unchanged_s": timed(lambda: run_sql(ws, count)),
+            "create_static_s": measured(create)[0],
+            "sql_after_change_s": measured(lambda: run_sql(ws, count))[0],
+            "sql_unchanged_s": measured(lambda: run_sql(ws, count))[0],
         }
         uc.create_collection(ws, "bench", "wide", where="width >= 0")
-        out["freeze_s"] = timed(lambda: uc.freeze(ws, "bench", "wide"))
+        out["freeze_s"] = measured(lambda: uc.freeze(ws, "bench", "wide"))[0]
         frozen = history.history(ws, "bench")[0].id
-        out["undo_freeze_s"] = timed(lambda: history.undo(ws, "bench", frozen))
-        out["cpu"] = cpu_info()
+        out["undo_freeze_s"] = measured(lambda: history.undo(ws, "bench", frozen))[0]
+        out.update(cpu_info())
         print(json.dumps(out))
 
 
