@@ -87,6 +87,17 @@ class LabelRow(Base):
     score: Mapped[float | None] = mapped_column(Float)
     geometry: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     attributes: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # The ontology class (``ontology_classes.id``) the label names; ``name`` is its name, kept
+    # here because SQL and exports read it (a rename updates both in one change-set).
+    class_id: Mapped[int | None] = mapped_column(BigInteger, index=True)
+    # Provenance: who made the label and when (a user id; None for imported labels), and the
+    # model of a prediction or a prelabel.
+    author: Mapped[str | None] = mapped_column(String(128))
+    created_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    model: Mapped[str | None] = mapped_column(String(256))
+    # Pixels covered (box, polygon with holes, mask), computed once when written; None for
+    # classifications and polylines.
+    area: Mapped[float | None] = mapped_column(Float)
 
 
 class EmbeddingSpaceRow(Base):
