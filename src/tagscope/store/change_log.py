@@ -77,7 +77,7 @@ class ChangeLog:
                 for c in changes
             ]
             for i in range(0, len(rows), _CHUNK):
-                s.execute(insert(ChangeRow), rows[i : i + _CHUNK])
+                s.execute(insert(ChangeRow.__table__), rows[i : i + _CHUNK])
             if undoes is not None:
                 s.execute(
                     update(ChangeSetRow).where(ChangeSetRow.id == undoes).values(undone_by=row.id)
@@ -113,7 +113,7 @@ class ChangeLog:
                 .where(c.change_set_id == change_set_id)
                 .order_by(c.id)
             )
-            changes = tuple(Change(*values) for values in s.execute(stmt))
+            changes = tuple(Change(*values) for values in s.execute(stmt).all())
             return _change_set(row, len(changes), changes)
 
 
