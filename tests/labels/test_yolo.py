@@ -287,3 +287,22 @@ def test_bad_boxes_and_polygons_are_reported_by_line_and_a_repairable_one_is_rep
         (0.6, 0.24),
         (0.6, 0.26),
     ]
+
+
+def test_the_folder_under_images_gives_the_split(root: Path) -> None:
+    (root / "classes.txt").write_text("cat\n")
+    (root / "images" / "valid").mkdir()
+    (root / "images" / "cats").mkdir()
+    photo = _images(root)[0]
+    shutil.copy(photo, root / "images" / "valid" / "v.jpg")
+    shutil.copy(photo, root / "images" / "cats" / "c.jpg")
+    shutil.copy(photo, root / "images" / "top.jpg")
+    splits = {
+        Path(e.path).relative_to(root / "images").as_posix(): e.split
+        for e in read_yolo(root).entries
+    }
+    assert sorted(splits.values(), key=str) == sorted(
+        ["train", "train", "validation", "validation", None, None], key=str
+    )
+    assert splits["valid/v.jpg"] == "validation"
+    assert splits["cats/c.jpg"] is None and splits["top.jpg"] is None

@@ -248,3 +248,25 @@ def test_a_folder_that_cannot_be_made_is_refused_with_the_reason(
     (tmp_path / "file").write_text("x")
     with pytest.raises(ValidationError, match=r"cannot create .*: Not a directory"):
         export_dataset(coco_ws, "coco", "csv", tmp_path / "file" / "out")
+
+
+def test_yolo_round_trip_keeps_each_items_split(coco_ws: Workspace, tmp_path: Path) -> None:
+    from sqlalchemy import update
+
+    from tagscope.service.imports import import_yolo
+    from tagscope.store.schema import ItemRow
+
+    ids = coco_ws.catalog.item_ids(coco_ws.dataset("coco").id)
+    with coco_ws.catalog.session() as s:  # a split per item, as a labelling tool sets it
+        for i, split in zip(ids[:3], ("train", "validation", "test"), strict=True):
+            s.execute(update(ItemRow).where(ItemRow.id == i).values(split=split))
+    export_dataset(coco_ws, "coco", "yolo", tmp_path / "yolo")
+    data = (tmp_path / "yolo" / "data.yaml").read_text()
+    assert "train: images/train\nval: images/val\n" in data
+    import_yolo(coco_ws, "back", tmp_path / "yolo", follow_symlinks=True, thumbnails=False)
+
+    def splits(name: str) -> dict[str, str | None]:
+        return {it.path: it.split for it in coco_ws.catalog.iter_items(coco_ws.dataset(name).id)}
+
+    assert splits("back") == splits("coco")
+    assert sorted(filter(None, splits("back").values())) == ["test", "train", "validation"]

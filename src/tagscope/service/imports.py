@@ -398,7 +398,14 @@ class _ImportRun:
                 self.report.problems.append(ImportProblem(entry.path, str(mtime_ns)))
             else:
                 labels = self._labels(entry, info)
-                item = NewItem(entry.path, info, text=entry.text, labels=labels, mtime_ns=mtime_ns)
+                item = NewItem(
+                    entry.path,
+                    info,
+                    text=entry.text,
+                    split=entry.split,
+                    labels=labels,
+                    mtime_ns=mtime_ns,
+                )
                 items.append(item)
         n_added, n_existing, n_labels = self.ws.catalog.add_items(self.dataset_id, items)
         self.report.n_thumbnails_deferred += sum(item.path in self.deferred for item in items)
@@ -486,7 +493,9 @@ def _merge(entries: Sequence[Entry]) -> dict[str, Entry]:
             merged[entry.path] = entry
         else:
             labels: tuple[Label, ...] = seen.labels + entry.labels
-            merged[entry.path] = Entry(entry.path, labels, seen.text or entry.text)
+            merged[entry.path] = Entry(
+                entry.path, labels, seen.text or entry.text, seen.split or entry.split
+            )
     return merged
 
 

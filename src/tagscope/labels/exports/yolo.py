@@ -7,8 +7,11 @@ the export folder), and gives the very items exported, since items are keyed by 
 path; copies come back as new items with the same content. ``labels/<name minus suffix>.txt``
 holds a line per box (``class cx cy w h``) or polygon part (``class x1 y1 x2 y2 ...``), every
 coordinate divided by the image's width or height. ``data.yaml`` gives the export folder
-(``path``, absolute, as Ultralytics needs), ``train`` and ``val`` (both ``images``: one split),
-and the classes by index (``names``), in order of first appearance.
+(``path``, absolute, as Ultralytics needs), ``train`` and ``val``, and the classes by index
+(``names``), in order of first appearance. Items with a split go under ``images/train``,
+``images/val`` or ``images/test`` (and ``labels/`` alike), so that importing the export gives
+them their split back; ``train`` and ``val`` name those folders, or ``images`` when no item has
+that split.
 
 YOLO has no classifications, masks or polylines (counted as skipped), and one line is one
 polygon part: a polygon of several parts comes back as that many polygons.
@@ -25,6 +28,8 @@ from tagscope.domain import Label, LabelKind
 from tagscope.labels.exports.base import ExportRecord, ExportReport
 
 DATA_YAML = "data.yaml"
+# An item's split -> its folder under images/ and labels/ (the reader maps them back).
+_SPLIT_FOLDER = {"train": "train", "validation": "val", "test": "test"}
 
 
 class YoloWriter:
@@ -36,11 +41,14 @@ class YoloWriter:
         self.copy_images = copy_images
         self.classes: dict[str, int] = {}
         self.label_files: set[str] = set()
+        self.splits: set[str] = set()  # the folders under images/ that items went to
 
     def add(self, record: ExportRecord) -> None:
         media = record.item.media
         path = record.item.path
-        stem = PurePosixPath(record.name).with_suffix(".txt").as_posix()
+        folder = _SPLIT_FOLDER.get(record.item.split or "")
+        name = f"{folder}/{record.name}" if folder else record.name
+        stem = PurePosixPath(name).with_suffix(".txt").as_posix()
         if media is None or not media.width or not media.height:
             self.report.problem(path, "no image width and height: YOLO coordinates need them")
             return
@@ -48,11 +56,13 @@ class YoloWriter:
             self.report.problem(path, f"labels/{stem} is another item's (same name, other suffix)")
             return
         try:
-            self._place_image(path, self.out / "images" / record.name)
+            self._place_image(path, self.out / "images" / name)
         except OSError as exc:
             self.report.problem(path, f"cannot {self._verb} the image: {exc.strerror}")
             return
         self.label_files.add(stem)
+        if folder:
+            self.splits.add(folder)
         lines = [
             line
             for label in record.labels
@@ -99,7 +109,9 @@ class YoloWriter:
         names = "".join(f"  {i}: {json.dumps(name)}\n" for name, i in self.classes.items())
         # Ultralytics reads a relative ``path`` under its own datasets folder: this one's is
         # absolute (moving the export means editing that line); train and val are under it.
-        text = f"path: {json.dumps(str(self.out))}\ntrain: images\nval: images\n" + (
+        train = "images/train" if "train" in self.splits else "images"
+        val = "images/val" if "val" in self.splits else train
+        text = f"path: {json.dumps(str(self.out))}\ntrain: {train}\nval: {val}\n" + (
             f"names:\n{names}" if names else "names: {}\n"
         )
         path = self.out / DATA_YAML

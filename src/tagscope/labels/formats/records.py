@@ -20,6 +20,7 @@ class Entry:
     path: str
     labels: tuple[Label, ...] = ()
     text: str | None = None
+    split: str | None = None  # train, validation or test, where the source's layout says
 
 
 @dataclass(slots=True)

@@ -1,7 +1,8 @@
 """YOLO (SPEC F-02): the Ultralytics layout, ``images/`` with ``labels/*.txt`` beside it.
 
 ``ROOT/images/<name>.<ext>`` has its labels in ``ROOT/labels/<name>.txt`` (split sub-folders,
-``images/train`` with ``labels/train``, follow from the names). Each line of a label file is a
+``images/train`` with ``labels/train``, follow from the names, and give the items' split:
+``train``, ``val``/``valid`` (validation) or ``test``). Each line of a label file is a
 box ``class cx cy w h`` or a polygon ``class x1 y1 x2 y2 x3 y3 ...``, in fractions of the image's
 width and height (0..1); the import scales them to pixels with the size it reads of the image
 (:func:`in_pixels`). The class names come from ``data.yaml`` (``names:`` as a list or an
@@ -30,6 +31,14 @@ from tagscope.media.images import IMAGE_SUFFIXES
 from tagscope.media.paths import NOT_REGULAR, ImportFolder, UnsafePath
 
 _YAML_NAMES = ("data.yaml", "data.yml")
+# ``images/<folder>/...`` -> the items' split (Ultralytics names validation ``val`` or ``valid``).
+SPLIT_FOLDERS = {
+    "train": "train",
+    "val": "validation",
+    "valid": "validation",
+    "validation": "validation",
+    "test": "test",
+}
 _CLASSES_TXT = "classes.txt"
 
 
@@ -76,7 +85,8 @@ def read_yolo(root: Path, *, follow_symlinks: bool = False) -> Parsed:
             continue
         found[stem] = tuple(_label_file(path, f"labels/{name}", classes, parsed))
     for stem, paths in sorted(stems.items()):
-        parsed.entries.extend(Entry(path, found.get(stem, ())) for path in paths)
+        split = SPLIT_FOLDERS.get(stem.split("/", 1)[0].lower()) if "/" in stem else None
+        parsed.entries.extend(Entry(path, found.get(stem, ()), split=split) for path in paths)
     return parsed
 
 
