@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 
-from tagscope.domain import Dataset, NewItem
+from tagscope.domain import Dataset, MediaInfo, NewItem
 from tagscope.media.images import read_media_info
 from tagscope.service import Workspace
 
@@ -252,3 +252,118 @@ def fake_llm(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeLLM]:
     yield fake
     fake.server.shutdown()
     fake.server.server_close()
+
+
+# -- review: a submitted label job with known label changes (what submit_job writes) ------------
+def _box(name: str, bbox: list[float]) -> dict:
+    area = bbox[2] * bbox[3]
+    return {"kind": "box", "name": name, "class_id": None, "geometry": {"bbox": bbox}, "area": area}
+
+
+def _change(item_id: int, change: str, expert: tuple | None, prelabel: tuple | None) -> dict:
+    e, p = (_box(*expert) if expert else None), (_box(*prelabel) if prelabel else None)
+    areas = (e or {}).get("area"), (p or {}).get("area")
+    return {
+        "item_id": item_id,
+        "change": change,
+        "label_kind": "box",
+        "expert_class": expert and expert[0],
+        "prelabel_class": prelabel and prelabel[0],
+        # The boxes here share a corner: IoU = the smaller area / the larger.
+        "iou": min(areas) / max(areas) if e and p else None,
+        "expert_area": areas[0],
+        "prelabel_area": areas[1],
+        "adjustment": areas[0] / areas[1] if e and p else None,
+        "expert": e,
+        "prelabel": p,
+    }
+
+
+@pytest.fixture()
+def review_job() -> Callable[..., tuple[list[int], list[int]]]:
+    """``review_job(ws, dataset="d", status="submitted", paths=())``: a dataset of four items
+    (100x80, not on disk; or the image files ``paths``) and label job ``j`` whose changes are,
+    in id order: 0 item0 cat unchanged, 1 item0 dog->cat, 2 item1 cat geometry (area x2),
+    3 item1 added dog, 4 item2 deleted bird, 5 item2 dog unchanged, 6 item3 cat->dog; returns
+    (item ids, change ids)."""
+    from tagscope.store.label_schema import LabelChangeRow, LabelJobItemRow, LabelJobRow
+
+    def make(
+        ws: Workspace, dataset: str = "d", status: str = "submitted", paths: Sequence[Path] = ()
+    ) -> tuple[list, list]:
+        ds = ws.catalog.create_dataset(dataset)
+        if paths:
+            items = [NewItem(str(p), read_media_info(p)) for p in paths]
+        else:
+            media = [MediaInfo(1, 100, 80, "JPEG", f"{dataset}{i}") for i in range(4)]
+            items = [NewItem(f"/{dataset}/{i}.jpg", m) for i, m in enumerate(media)]
+        ws.catalog.add_items(ds.id, items)
+        a, b, c, d = ids = ws.catalog.item_ids(ds.id)
+        changes = [
+            _change(a, "unchanged", ("cat", [0, 0, 10, 10]), ("cat", [0, 0, 10, 10])),
+            _change(a, "class_changed", ("cat", [20, 20, 5, 5]), ("dog", [20, 20, 5, 5])),
+            _change(b, "geometry_changed", ("cat", [0, 0, 20, 10]), ("cat", [0, 0, 10, 10])),
+            _change(b, "added", ("dog", [50, 50, 5, 10]), None),
+            _change(c, "deleted", None, ("bird", [1, 1, 8, 10])),
+            _change(c, "unchanged", ("dog", [0, 0, 30, 10]), ("dog", [0, 0, 30, 10])),
+            _change(d, "class_changed", ("dog", [5, 5, 4, 4]), ("cat", [5, 5, 4, 4])),
+        ]
+        with ws.catalog.session() as s:
+            job = LabelJobRow(
+                dataset_id=ds.id, name="j", kind="manual", status=status, created_by="tester"
+            )
+            s.add(job)
+            s.flush()
+            s.add_all(LabelJobItemRow(job_id=job.id, item_id=i) for i in ids)
+            rows = [LabelChangeRow(job_id=job.id, status="pending", **c) for c in changes]
+            s.add_all(rows)
+            s.flush()
+            return ids, [r.id for r in rows]
+
+    return make
+
+
+# -- videos: written with PyAV, with cuts at known frames --------------------------------------
+
+
+@pytest.fixture(scope="session")
+def make_video() -> Callable[..., Path]:
+    """``make_video(path, shots, fps=25, size=(160, 96), codec=None)`` writes a video whose
+    shots are ``(frames, n)`` pairs: ``frames`` a colour ``(r, g, b)`` (a still shot) or a
+    function of the frame's number in the shot giving an RGB array (a pan). Returns ``path``."""
+    from fractions import Fraction
+
+    import av
+    import numpy as np
+
+    codecs = {".mp4": "mpeg4", ".mov": "mpeg4", ".mkv": "mpeg4", ".webm": "libvpx"}
+
+    def make(
+        path: Path,
+        shots: Sequence[tuple[object, int]],
+        *,
+        fps: int = 25,
+        size: tuple[int, int] = (160, 96),
+        codec: str | None = None,
+    ) -> Path:
+        width, height = size
+        with av.open(str(path), "w") as out:
+            stream = out.add_stream(codec or codecs[path.suffix], rate=fps)
+            stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+            if stream.codec_context.name == "mpeg4":
+                stream.codec_context.bit_rate = 2_000_000
+            pts = 0
+            for frames, n in shots:
+                for i in range(n):
+                    if callable(frames):
+                        rgb = frames(i)
+                    else:
+                        rgb = np.full((height, width, 3), frames, np.uint8)
+                    frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
+                    frame.pts, frame.time_base = pts, Fraction(1, fps)
+                    pts += 1
+                    out.mux(stream.encode(frame))
+            out.mux(stream.encode())
+        return path
+
+    return make

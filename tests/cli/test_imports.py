@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -199,3 +200,49 @@ def test_import_yolo_exits_0_clean_3_with_bad_lines_and_1_without_class_names(
     out = runner.invoke(app, args)
     assert out.exit_code == 1
     assert "no class names (a data.yaml with 'names', or a classes.txt)" in _flat(out.output)
+
+
+def test_import_video_then_metadata(
+    workspace: Workspace, make_video: Callable[..., Path], tmp_path: Path
+) -> None:
+    folder = tmp_path / "clips"
+    folder.mkdir()
+    make_video(folder / "ep1.mp4", [((220, 30, 30), 30), ((30, 40, 210), 30)])
+    (folder / "ep1.srt").write_text("1\n00:00:00,500 --> 00:00:01,000\nhello\n\n2\nbad\n")
+    (folder / "fake.webm").write_text("no video here")
+    ws = str(workspace.paths.root)
+    args = ["import", "video", "shows", str(folder), "--keyframes", "scene", "-w", ws, "-q"]
+    out = runner.invoke(app, args)
+    assert out.exit_code == 3, out.output
+    text = _flat(out.output)
+    assert "shows: 1 new videos (2 shots, 2 keyframes, 1 transcript cues)" in text
+    assert f"{folder / 'ep1.srt'}:5: no timing line" in text
+    assert f"{folder / 'fake.webm'}: not a readable video" in text
+
+    out = runner.invoke(app, [*args, "--json"])
+    assert out.exit_code == 3, out.output
+    again = json.loads(out.stdout)
+    assert (again["n_added"], again["n_existing"], again["n_videos"]) == (0, 1, 0)
+
+    bad = runner.invoke(app, ["import", "video", "shows", str(folder), "-k", "often", "-w", ws])
+    assert bad.exit_code == 1 and "keyframes must be 'scene' or 'every:<n>s'" in bad.output
+
+    meta = tmp_path / "meta.csv"
+    meta.write_text("file,series_name,episode\nep1.mp4,Echo,1\nep9.mp4,Echo,9\n")
+    out = runner.invoke(app, ["import", "metadata", "shows", str(meta), "-w", ws, "-q"])
+    assert out.exit_code == 3, out.output
+    text = _flat(out.output)
+    assert "shows: 1 items updated, 0 unchanged, fields episode, series_name, 1 problems" in text
+    assert f"{meta}: ep9.mp4: names no item of the dataset" in text
+    out = runner.invoke(
+        app,
+        [
+            "sql",
+            "SELECT series_name, episode FROM items WHERE modality = 'video'",
+            "-w",
+            ws,
+            "--json",
+        ],
+    )
+    assert out.exit_code == 0, out.output
+    assert "Echo" in out.stdout

@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pyarrow.parquet as pq
 import yaml
 
 from tagscope.domain import Item, Label, LabelKind, MediaInfo, Modality
 from tagscope.labels.exports.base import ExportRecord, ExportReport, common_root, relative_name
 from tagscope.labels.exports.coco import CocoWriter
 from tagscope.labels.exports.lists import CsvWriter, JsonWriter
+from tagscope.labels.exports.table import ParquetWriter
 from tagscope.labels.exports.yolo import YoloWriter
 from tagscope.labels.formats.coco import read_coco
 from tagscope.labels.formats.csv_list import read_csv_list
@@ -159,3 +161,38 @@ def test_yolo_leaves_out_an_item_it_cannot_copy_or_whose_label_file_is_taken(
     assert (out / "images" / "a.jpg").read_bytes() == b"jpeg"
     assert sorted(p.name for p in (out / "labels").iterdir()) == ["a.txt"]
     assert report.n_items == 1 and report.n_labels == 1
+
+
+def test_polylines_go_to_parquet_and_are_counted_as_skipped_elsewhere(tmp_path: Path) -> None:
+    line = Label(LabelKind.POLYLINE, "road", geometry={"lines": [[0, 0, 10, 5], [1, 1, 2, 2]]})
+    box = Label(BOX, "car", geometry={"bbox": [1, 2, 3, 4]}, area=12.0)
+    (tmp_path / "a.jpg").write_bytes(b"")
+    writers = {
+        "parquet": ParquetWriter,
+        "json": JsonWriter,
+        "csv": CsvWriter,
+        "coco": CocoWriter,
+        "yolo": YoloWriter,
+    }
+    reports = {}
+    for fmt, make in writers.items():
+        out = tmp_path / fmt
+        out.mkdir()
+        reports[fmt] = _report(fmt, out)
+        writer = make(out, reports[fmt])
+        writer.add(ExportRecord(_item(tmp_path / "a.jpg"), "a.jpg", [line, box]))
+        writer.close()
+    rows = pq.read_table(tmp_path / "parquet" / "labels.parquet").to_pylist()
+    assert [(r["kind"], r["lines"], r["area"]) for r in rows] == [
+        ("polyline", [[0, 0, 10, 5], [1, 1, 2, 2]], None),
+        ("box", None, 12.0),
+    ]
+    assert json.loads(rows[0]["geometry"]) == line.geometry
+    assert reports["parquet"].skipped == {}
+    assert reports["coco"].skipped == {"polyline labels: COCO instances have none": 1}
+    assert reports["yolo"].skipped == {"polyline labels: YOLO has none": 1}
+    assert reports["json"].skipped == {
+        "polyline labels: JSON lists hold classifications only": 1,
+        "box labels: JSON lists hold classifications only": 1,
+    }
+    assert reports["csv"].skipped["polyline labels: CSV lists hold classifications only"] == 1

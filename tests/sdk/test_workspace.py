@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -219,3 +220,25 @@ def test_sdk_history_and_undo(tmp_path: Path) -> None:
     result = ds.undo(change.id, force=True)
     assert result.skipped == (b,)
     assert {r.item_id: r.label for r in pets.reviews("dog")} == {b: True}
+
+
+def test_sdk_imports_videos_and_their_metadata(
+    tmp_path: Path, make_video: Callable[..., Path]
+) -> None:
+    folder = tmp_path / "clips"
+    folder.mkdir()
+    make_video(folder / "ep1.webm", [((220, 30, 30), 30), ((30, 40, 210), 30)])
+    (folder / "ep1.vtt").write_text("WEBVTT\n\n00:00.200 --> 00:01.000\nred\n")
+    ws = ts.open(tmp_path / "ws")
+    ds = ws.create_dataset("shows")
+    report = ds.import_video(folder, keyframes="scene", progress=False)
+    assert (report.n_videos, report.n_shots, report.n_keyframes, report.n_cues) == (1, 2, 2, 1)
+    assert len(ds) == 1 + 2 + 2 + 1
+    (folder / "meta.json").write_text(json.dumps({"ep1.webm": {"series_name": "Echo"}}))
+    meta = ds.import_metadata(folder / "meta.json", progress=False)
+    assert meta.n_updated == 1 and meta.fields == ["series_name"]
+    rows = ws.sql(
+        "SELECT count(*) FROM items k JOIN items v ON v.id = k.video_id "
+        "WHERE k.modality = 'keyframe' AND v.series_name = 'Echo'"
+    )
+    assert rows.rows == [[2]]

@@ -206,3 +206,55 @@ def test_the_sql_console_sees_the_labels_replaced_and_put_back(ws: Workspace) ->
     assert run_sql(ws, sql).rows == [["owl"]]
     hist.undo(ws, "d", change or 0)
     assert run_sql(ws, sql).rows == [["cat"], ["dog"]]
+
+
+def test_a_class_with_answers_is_stored_on_every_item_and_undo_puts_back_every_bit(
+    ws: Workspace,
+) -> None:
+    from tagscope.service import ontology as uo
+
+    ids = _dataset(ws)
+    uo.add_question(ws, "d", "pose", "radio", ["sitting", "lying"], required=True)
+    uo.add_question(ws, "d", "colours", "checklist", ["black", "white"])
+    rows = _rows(ws)
+    answers = {"pose": "sitting", "colours": "white,black"}
+    dry = bulk_classify(ws, "d", collection="all", label="lynx", answers=answers, dry_run=True)
+    assert uo.ontology(ws, "d").class_named("lynx") is None  # a dry run creates nothing
+    done = bulk_classify(ws, "d", collection="all", label="lynx", answers=answers)
+    assert done.n_changed == dry.n_changed == 3
+    lynx = uo.ontology(ws, "d").class_named("lynx")
+    assert lynx is not None and lynx.n_labels == 3
+    labels = [lab for lab in ws.catalog.item_labels(ids[0]) if lab.kind == "classification"]
+    assert [(lab.name, lab.class_id, lab.attributes) for lab in labels] == [
+        ("lynx", lynx.id, {"answers": {"pose": "sitting", "colours": ["black", "white"]}})
+    ]
+    assert labels[0].author == ws.actor and labels[0].created_at is not None
+    change = hist.get_change_set(ws, "d", done.change_set or 0)
+    assert change.params["answers"] == {"pose": "sitting", "colours": ["black", "white"]}
+    changed = [ids[0], ids[3], ids[4]]
+    again = bulk_classify(ws, "d", item_ids=changed, label="lynx", answers=answers, overwrite=True)
+    assert (again.n_changed, again.skipped) == (0, {ALREADY_THIS_LABEL: 3})  # same class, answers
+    other = bulk_classify(
+        ws, "d", item_ids=[ids[0]], label="lynx", answers={"pose": "lying"}, overwrite=True
+    )
+    assert other.n_changed == 1  # other answers: a change
+    hist.undo(ws, "d", other.change_set or 0)
+    hist.undo(ws, "d", done.change_set or 0)
+    assert _rows(ws) == rows
+
+
+def test_answers_the_questions_do_not_allow_change_nothing(ws: Workspace) -> None:
+    from tagscope.service import ontology as uo
+
+    _dataset(ws)
+    uo.add_question(ws, "d", "pose", "radio", ["sitting", "lying"], required=True)
+    rows, n_history = _rows(ws), len(hist.history(ws, "d"))
+    for answers, message in (
+        ({"pose": "flying"}, "'flying' to question 'pose' is not one of its options: sitting"),
+        ({}, "question 'pose' is required"),
+        ({"pose": "lying", "size": "big"}, "unknown question 'size'"),
+    ):
+        with pytest.raises(ValidationError, match=message):
+            bulk_classify(ws, "d", collection="all", label="lynx", answers=answers)
+    assert _rows(ws) == rows and len(hist.history(ws, "d")) == n_history
+    assert uo.ontology(ws, "d").class_named("lynx") is None

@@ -22,6 +22,7 @@ from tagscope.domain import (
     ValidationError,
 )
 from tagscope.store import Catalog
+from tagscope.store.schema import DatasetRow
 
 
 def _item(path: str, *labels: Label) -> NewItem:
@@ -89,6 +90,26 @@ def test_geometry_labels_round_trip(catalog: Catalog) -> None:
     # Two boxes of the same class at different places are two labels.
     other = Label(LabelKind.BOX, "dog", geometry={"bbox": [50, 50, 5, 5]})
     assert catalog.add_labels([(item_id, other), (item_id, box)]) == 1
+
+
+def test_labels_are_stored_with_their_area_and_read_back_with_their_id(catalog: Catalog) -> None:
+    ds = catalog.create_dataset("d")
+    line = Label(LabelKind.POLYLINE, "road", geometry={"lines": [[0, 0, 3, 4]]})
+    mask = Label(LabelKind.MASK, "dog", geometry={"rle": {"size": [3, 4], "counts": [1, 4, 7]}})
+    box = Label(LabelKind.BOX, "dog", geometry={"bbox": [1.5, 2.0, 10.0, 20.0]})
+    catalog.add_items(ds.id, [_item("/a.jpg", box, mask, line, _cls("cat"))])
+    item_id = catalog.existing_paths(ds.id, ["/a.jpg"])["/a.jpg"]
+    labels = catalog.item_labels(item_id)
+    assert [(lab.kind, lab.area) for lab in labels] == [
+        (LabelKind.BOX, 200.0),
+        (LabelKind.MASK, 4.0),
+        (LabelKind.POLYLINE, None),
+        (LabelKind.CLASSIFICATION, None),
+    ]
+    assert labels[2].geometry == line.geometry
+    assert catalog.get_label(labels[1].id or 0) == (item_id, mask)
+    with pytest.raises(NotFoundError, match="no label with id 999"):
+        catalog.get_label(999)
 
 
 def test_label_filters_any_and_all(catalog: Catalog) -> None:
@@ -215,3 +236,24 @@ def test_items_keep_their_files_mtime_and_older_catalogs_migrate(database_url: s
         "/old.jpg": None,
         "/new.jpg": mtime,
     }
+
+
+def test_items_without_media_and_metadata_updates(catalog: Catalog) -> None:
+    ds = catalog.create_dataset("clips")
+    shot = NewItem("/v/a.mp4#shot=0", None, metadata={"video_id": 1, "start_ms": 0})
+    assert catalog.add_items(ds.id, [_item("/v/a.jpg"), shot]) == (2, 0, 0)
+    ids = catalog.existing_paths(ds.id, ["/v/a.jpg", "/v/a.mp4#shot=0"])
+    assert catalog.get_item(ids["/v/a.mp4#shot=0"]).media is None
+
+    revision = _revision(catalog, ds.id)
+    catalog.update_item_metadata(
+        {ids["/v/a.mp4#shot=0"]: {"start_ms": None, "series": "Echo"}, ids["/v/a.jpg"]: {"n": 2}}
+    )
+    assert catalog.get_item(ids["/v/a.mp4#shot=0"]).metadata == {"video_id": 1, "series": "Echo"}
+    assert catalog.get_item(ids["/v/a.jpg"]).metadata == {"n": 2}
+    assert _revision(catalog, ds.id) == revision + 1  # SQL's copy fetches its items again
+
+
+def _revision(catalog: Catalog, dataset_id: int) -> int:
+    with catalog.session() as s:
+        return s.get(DatasetRow, dataset_id).revision

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import replace
+from datetime import datetime
 from pathlib import Path
 
 import duckdb
@@ -25,6 +26,7 @@ from tagscope.domain import (
 )
 from tagscope.domain.tags import Tag, Visibility
 from tagscope.store import Catalog
+from tagscope.store.label_states import LabelStates
 from tagscope.store.scores import ScoreTables
 from tagscope.store.sql import (
     MEMORY_LIMIT_ENV,
@@ -122,8 +124,8 @@ def sandbox(sandbox_engine: SqlEngine) -> QuerySession:
 def test_views_and_their_columns(session: QuerySession) -> None:
     tables = session.tables()
     assert sorted(tables) == [
-        "collection_items", "collections", "datasets", "dt_animals_visual", "items", "labels",
-        "tags_animals",
+        "classes", "collection_items", "collections", "datasets", "dt_animals_visual", "items",
+        "labels", "questions", "tags_animals",
     ]  # fmt: skip
     items = [c for c, _ in tables["items"]]
     assert items[:12] == [
@@ -135,7 +137,8 @@ def test_views_and_their_columns(session: QuerySession) -> None:
     )
     assert items[-1] == "metadata"
     assert [c for c, _ in tables["labels"]] == [
-        "item_id", "kind", "name", "source", "is_main", "score"
+        "item_id", "kind", "name", "source", "is_main", "score", "geometry", "class_id",
+        "area", "author", "created_at", "model",
     ]  # fmt: skip
     assert tables["dt_animals_visual"] == [
         ("item_id", "BIGINT"), ("tag", "VARCHAR"), ("score", "FLOAT"), ("decision", "BOOLEAN"),
@@ -189,6 +192,33 @@ def test_join_with_labels(session: QuerySession, world: World) -> None:
         ("cat", 4, pytest.approx(float(sign[~is_dog].mean()), abs=1e-6)),
         ("dog", 4, pytest.approx(float(sign[is_dog].mean()), abs=1e-6)),
     ]
+
+
+def test_labels_show_their_geometry_area_and_provenance(engine: SqlEngine, world: World) -> None:
+    item = int(world.fish_ids[0])
+    line = Label(LabelKind.POLYLINE, "road", geometry={"lines": [[0, 0, 3, 4], [1, 1, 2, 2]]})
+    box = Label(LabelKind.BOX, "dog", geometry={"bbox": [1, 2, 3, 4]})
+    world.catalog.add_labels([(item, line), (item, box)])
+    query = (
+        "SELECT kind, area, json_array_length(geometry -> '$.lines'), author, created_at "
+        f"FROM labels WHERE item_id = {item} AND kind <> 'classification' ORDER BY kind"
+    )
+    with engine.session() as s:
+        assert s.execute(query).rows == [
+            ("box", 12.0, None, None, None),
+            ("polyline", None, 2, None, None),
+        ]
+    # An edit in place (a label's author and time written by an undo, say) shows too.
+    states = LabelStates(world.catalog, kinds=None)
+    [*others, record] = states.states(world.fish.id, [item])[item]["labels"]
+    when = "2026-12-01T10:00:00.250000+00:00"
+    edited = {**record, "author": "alice", "created_at": when}
+    states.restore(world.fish.id, {item: {"labels": [edited, *others]}})
+    with engine.session() as s:
+        [(author, created)] = s.execute(
+            f"SELECT author, created_at FROM labels WHERE item_id = {item} AND kind = 'box'"
+        ).rows
+    assert author == "alice" and created == datetime.fromisoformat(when)
 
 
 def test_decisions_follow_a_threshold_saved_later(engine: SqlEngine, world: World) -> None:
@@ -480,7 +510,9 @@ def test_the_time_limit_covers_converting_the_rows(sandbox: QuerySession) -> Non
 def test_errors_that_are_not_refusals(sandbox: QuerySession) -> None:
     with pytest.raises(SqlError, match="syntax error"):
         sandbox.execute("SELEC 1")
-    with pytest.raises(SqlError, match="unknown table 'nothing'; tables: collection_items, "):
+    with pytest.raises(
+        SqlError, match="unknown table 'nothing'; tables: classes, collection_items, "
+    ):
         sandbox.execute("SELECT * FROM nothing")
     with pytest.raises(SqlError, match=r"query failed: .*no_such_column"):
         sandbox.execute("SELECT no_such_column FROM items")

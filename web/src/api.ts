@@ -330,6 +330,128 @@ export interface SearchOptions {
   label_mode?: "any" | "all";
 }
 
+// -- labels: ontology, bulk classify, label jobs, review ---------------------------------------
+
+export interface OntologyClass {
+  id: number;
+  name: string;
+  color: string;
+  hotkey: string | null;
+  n_labels: number;
+}
+
+export interface OntologyQuestion {
+  id: number;
+  name: string;
+  kind: "radio" | "checklist" | "text";
+  options: string[];
+  required: boolean;
+}
+
+export interface Ontology {
+  classes: OntologyClass[];
+  questions: OntologyQuestion[];
+}
+
+/** An answer to an ontology question: one option (radio), options (checklist), text. */
+export type Answer = string | string[];
+
+export interface BulkClassify {
+  /** The class (a label name; a new name makes a new class). */
+  label: string;
+  collection?: string;
+  item_ids?: number[];
+  answers?: Record<string, Answer>;
+  overwrite: boolean;
+  dry_run: boolean;
+}
+
+export interface BulkResult {
+  n_changed: number;
+  n_skipped: number;
+  /** reason -> number of items skipped */
+  skipped: Record<string, number>;
+  change_set: number | null;
+  dry_run: boolean;
+}
+
+export interface LabelJob {
+  id: number;
+  name: string;
+  kind: string;
+  status: string;
+  collection: string | null;
+  /** auto: its source and n_prelabels; manual: the matching's iou once submitted. */
+  params: Record<string, unknown>;
+  assignees: string[];
+  created_by: string;
+  created_at: string;
+  submitted_at: string | null;
+  n_items: number | null;
+  n_done: number | null;
+  /** Its label changes per kind (unchanged, class_changed, ...), once submitted. */
+  changes: Record<string, number>;
+}
+
+export const REVIEW_TABS = ["pending", "accepted", "rejected"] as const;
+export type ReviewStatus = (typeof REVIEW_TABS)[number];
+
+export interface ReviewCell {
+  expert_class: string | null;
+  class_changed: boolean;
+  pending: number;
+  accepted: number;
+  rejected: number;
+}
+
+export interface ReviewSummary {
+  tabs: Record<ReviewStatus, number>;
+  table: ReviewCell[];
+  changes: Record<string, number>;
+}
+
+/** A label of a label change, as it was when the job was submitted. */
+export interface ChangeLabel {
+  kind: string;
+  name: string;
+  geometry: Record<string, unknown> | null;
+  area?: number | null;
+  attributes?: Record<string, unknown>;
+}
+
+export interface LabelChange {
+  id: number;
+  item_id: number;
+  path: string;
+  thumbnail: string;
+  width: number | null;
+  height: number | null;
+  change: string;
+  label_kind: string;
+  expert_class: string | null;
+  prelabel_class: string | null;
+  iou: number | null;
+  expert_area: number | null;
+  prelabel_area: number | null;
+  adjustment: number | null;
+  status: ReviewStatus;
+  expert: ChangeLabel | null;
+  prelabel: ChangeLabel | null;
+}
+
+/** The filters of /review/changes and of a decision on many changes. */
+export interface ReviewFilters {
+  status?: ReviewStatus;
+  expert_class?: string;
+  class_changed?: boolean;
+  change?: string;
+  min_area?: number;
+  max_area?: number;
+  min_adjustment?: number;
+  max_adjustment?: number;
+  group_by?: "class" | "class_changed";
+}
+
 // -- transport -----------------------------------------------------------------------------
 
 const enc = encodeURIComponent;
@@ -592,6 +714,58 @@ export const api = {
   deleteCollection: (ds: string, title: string) =>
     request<void>("DELETE", `${collectionsUrl(ds)}/${enc(title)}`),
 
+  // -- labels ------------------------------------------------------------------------------------
+  /** The dataset's ontology; null where the server has none (404). */
+  ontology: async (ds: string): Promise<Ontology | null> => {
+    try {
+      const d = (await get<Loose>(`/api/datasets/${enc(ds)}/ontology`)) ?? {};
+      return {
+        classes: asList<OntologyClass>(d.classes),
+        questions: asList<Loose>(d.questions).map((q) => ({
+          id: num(q.id),
+          name: String(q.name),
+          kind: (q.kind ?? "text") as OntologyQuestion["kind"],
+          options: asList<string>(q.options),
+          required: Boolean(q.required),
+        })),
+      };
+    } catch (e) {
+      if (e instanceof ApiError && e.status === 404) return null;
+      throw e;
+    }
+  },
+  /** A dry run counts; the real run is one change-set (undone on the History page). */
+  bulkClassify: (ds: string, body: BulkClassify) =>
+    post<BulkResult>(`/api/datasets/${enc(ds)}/bulk-classify`, body),
+
+  labelJobs: async (ds: string) => asList<Loose>(await get(labelJobsUrl(ds)), "jobs").map(labelJob),
+  labelJob: async (ds: string, job: string) => labelJob(await get<Loose>(`${labelJobsUrl(ds)}/${enc(job)}`)),
+  reviewSummary: async (ds: string, job: string): Promise<ReviewSummary> => {
+    const d = (await get<Loose>(`${reviewUrl(ds, job)}/summary`)) ?? {};
+    return {
+      tabs: counts(d.tabs),
+      table: asList<Loose>(d.table).map((r) => ({
+        expert_class: (r.expert_class ?? null) as string | null,
+        class_changed: Boolean(r.class_changed),
+        ...counts(r),
+      })),
+      changes: (d.changes ?? {}) as Record<string, number>,
+    };
+  },
+  reviewChanges: async (ds: string, job: string, f: ReviewFilters & { limit?: number; offset?: number }) => {
+    const d = (await get<Loose>(`${reviewUrl(ds, job)}/changes${query({ ...f })}`)) ?? {};
+    const changes = asList<LabelChange>(d, "changes");
+    return { total: num(d.total, changes.length), changes };
+  },
+  /** `ids` null: every change the filters select. */
+  decide: (ds: string, job: string, decision: ReviewStatus, ids: number[] | null, filters: ReviewFilters = {}) =>
+    post<{ change_set: number | null; n_changed: number }>(`${reviewUrl(ds, job)}/decide`, {
+      decision,
+      ids,
+      // The order of a listing is no filter.
+      ...(ids ? {} : { ...filters, group_by: undefined }),
+    }),
+
   // -- history -----------------------------------------------------------------------------------
   history: (ds: string, limit?: number) =>
     get<ChangeSet[]>(`/api/datasets/${enc(ds)}/history${query({ limit })}`),
@@ -640,6 +814,40 @@ function jobOf(d: Loose): Job {
 
 export function thumbnailUrl(itemId: number): string {
   return `/api/items/${itemId}/thumbnail`;
+}
+
+export function labelJobsUrl(ds: string): string {
+  return `/api/datasets/${enc(ds)}/label-jobs`;
+}
+
+function reviewUrl(ds: string, job: string): string {
+  return `${labelJobsUrl(ds)}/${enc(job)}/review`;
+}
+
+function counts(d: unknown): Record<ReviewStatus, number> {
+  const o = (d ?? {}) as Loose;
+  return { pending: num(o.pending), accepted: num(o.accepted), rejected: num(o.rejected) };
+}
+
+/** A label job, whichever of a few spellings the server gives its counts in. */
+function labelJob(d: Loose): LabelJob {
+  const c = (d.counts ?? {}) as Loose;
+  const n = (v: unknown) => (typeof v === "number" ? v : null);
+  return {
+    id: num(d.id),
+    name: String(d.name ?? ""),
+    kind: String(d.kind ?? ""),
+    status: String(d.status ?? ""),
+    collection: (d.collection ?? null) as string | null,
+    params: (d.params ?? {}) as Record<string, unknown>,
+    assignees: asList<string>(d.assignees),
+    created_by: String(d.created_by ?? ""),
+    created_at: String(d.created_at ?? ""),
+    submitted_at: (d.submitted_at ?? null) as string | null,
+    n_items: n(d.n_items ?? c.n_items ?? c.items),
+    n_done: n(d.n_done ?? c.n_done ?? c.done),
+    changes: ((d.changes ?? c.changes ?? {}) as Record<string, number>) || {},
+  };
 }
 
 export function collectionsUrl(ds: string): string {

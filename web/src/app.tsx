@@ -1,7 +1,7 @@
 // The shell: sidebar navigation, dataset picker, theme, job tray, and the page of the route.
 import { useEffect, useState } from "preact/hooks";
 import { api, type Dataset } from "./api";
-import { JobTray, Toasts, Spinner, Empty } from "./components/ui";
+import { JobTray, Toasts, Spinner, Empty, ErrorBox } from "./components/ui";
 import { discoverJobs } from "./jobs";
 import { GridPage } from "./pages/grid";
 import { ItemPage } from "./pages/item";
@@ -15,10 +15,28 @@ import { SqlPage } from "./pages/sql";
 import { JobsPage } from "./pages/jobs";
 import { HistoryPage } from "./pages/history";
 import { CollectionsPage } from "./pages/collections";
+import { LabelJobsPage } from "./pages/labeljobs";
 import { href, navigate, useRoute, type Route } from "./router";
 import { firstScreen, firstScreenDone, store, useStore } from "./store";
 
 export const datasets = store<Dataset[] | null>(null);
+
+// The review page is a chunk of its own: the first screen never waits for it.
+type ReviewModule = typeof import("./pages/review");
+let reviewModule: Promise<ReviewModule> | null = null;
+
+function LazyReviewPage({ ds, job }: { ds: string; job: string }) {
+  const [mod, setMod] = useState<ReviewModule | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  useEffect(() => {
+    (reviewModule ??= import("./pages/review")).then(setMod, (e) => {
+      reviewModule = null;
+      setError(`the review page did not load (${e}); reload to try again`);
+    });
+  }, []);
+  if (error) return <ErrorBox error={error} />;
+  return mod ? <mod.ReviewPage ds={ds} job={job} /> : <Spinner />;
+}
 const LAST = "tagscope.dataset";
 
 async function loadDatasets(): Promise<void> {
@@ -39,6 +57,7 @@ const NAV: [string, string, string][] = [
   ["search", "Search", "⌕"],
   ["tags", "Tags", "◈"],
   ["collections", "Collections", "▤"],
+  ["label-jobs", "Label jobs", "✎"],
   ["sql", "SQL", "⌘"],
   ["jobs", "Jobs", "↻"],
   ["history", "History", "↶"],
@@ -136,7 +155,7 @@ export function App() {
               onChange={(e) => {
                 const name = (e.target as HTMLSelectElement).value;
                 const sub = route.parts[0] === "d" ? route.parts[2] ?? "grid" : "grid";
-                navigate(href("d", name, ["tags", "search", "sql", "jobs", "history", "collections"].includes(sub) ? sub : "grid"));
+                navigate(href("d", name, ["tags", "search", "sql", "jobs", "history", "collections", "label-jobs"].includes(sub) ? sub : "grid"));
               }}
             >
               {ds && !list?.some((d) => d.name === ds) ? <option value={ds}>{ds}</option> : null}
@@ -185,6 +204,9 @@ function Page({ route, ds, list }: { route: Route; ds: string | null; list: Data
         return <HistoryPage key={p1} ds={p1} />;
       case "collections":
         return <CollectionsPage key={p1} ds={p1} />;
+      case "label-jobs":
+        if (p3) return <LazyReviewPage key={`${p1}/${p3}`} ds={p1} job={p3} />;
+        return <LabelJobsPage key={p1} ds={p1} />;
     }
   }
   if (p0 === "sql") return <SqlPage ds={ds} q={route.q} />;

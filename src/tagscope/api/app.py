@@ -10,6 +10,9 @@ input, 400 refused SQL or bad request. Long work answers ``202`` with a job; pol
 Routes
 ------
 ``G`` = ``/api/datasets/{dataset}/tag-groups/{group}``, ``T`` = ``G/tags/{tag}`` (URL-encoded).
+``J`` = ``/api/datasets/{name}/label-jobs`` (label jobs).
+``R`` = ``/api/datasets/{name}/label-jobs/{job}/review`` (a submitted label job's review).
+``O`` = ``/api/datasets/{name}/ontology`` (classes and classification questions).
 Hits are ``{item_id, path, score, thumbnail_url, media_url}``.
 
 =======  ==========================================  ==============================================
@@ -49,6 +52,52 @@ GET      /api/datasets/{name}/history                change-sets of people's edi
 GET      /api/datasets/{name}/history/{id}           one change-set, each item before and after
 POST     /api/datasets/{name}/history/{id}/undo      ``{force?}``: the undoing change-set; 409
                                                      with ``items`` changed since
+GET      /api/datasets/{name}/items/{id}/labels      the item's labels with id, class_id, author,
+                                                     created_at, model, area; POST one (201), PUT
+                                                     ``{labels}`` (its ground truth); PATCH or
+                                                     DELETE /api/datasets/{name}/labels/{label_id};
+                                                     each write -> {change_set, labels}
+GET      O                                           {classes: [{id, name, color, hotkey,
+                                                     n_labels}], questions: [{id, name, kind,
+                                                     options, required}]}
+POST     O/classes                                   ``{name, color?, hotkey?}`` -> 201 class
+PATCH    O/classes/{class}                           ``{name?, color?, hotkey?}`` (rename: every
+                                                     label too) -> class + change_set
+DELETE   O/classes/{class}                           a class no label uses -> 204
+POST     O/questions                                 ``{name, kind (radio|checklist|text),
+                                                     options?, required?}`` -> 201 question
+DELETE   O/questions/{question}                      -> 204
+POST     /api/datasets/{name}/bulk-classify          ``{class (or label), answers?, collection |
+                                                     item_ids, overwrite?, dry_run?}`` ->
+                                                     {n_changed, n_skipped, skipped, change_set}
+GET      J                                           label jobs, newest first, with counts
+POST     J                                           ``{name, kind (auto|manual), collection,
+                                                     assignees? | tag, group, threshold? |
+                                                     source_labels: "prediction", model?}`` -> 201
+                                                     job (auto: prelabels, one change-set)
+GET      J/{job}                                     the job: n_items, n_done, changes per kind
+GET      J/{job}/items                               ``assignee`` -> [{item_id, path, thumbnail_url,
+                                                     assignee, done_at, prelabels, expert}]
+POST     J/{job}/done                                ``{item_ids, done?}`` -> {n}
+POST     J/{job}/submit                              ``{iou?}``: match expert labels to prelabels
+                                                     into label changes -> job
+DELETE   J/{job}                                     -> 204 (its labels stay)
+GET      R/summary                                   {tabs: {pending, accepted, rejected},
+                                                     table: [{expert_class, class_changed,
+                                                     pending, accepted, rejected}], changes}
+GET      R/changes                                   ``status``, ``expert_class``,
+                                                     ``class_changed``, ``change``, ``min_area``,
+                                                     ``max_area``, ``min_adjustment``,
+                                                     ``max_adjustment``, ``group_by`` (class|
+                                                     class_changed), ``limit``, ``offset`` ->
+                                                     {total, changes: [{id, item_id, path,
+                                                     thumbnail, change, ..., expert, prelabel}]}
+POST     R/decide                                    ``{decision (accepted|rejected|pending),
+                                                     ids | the filters}`` -> {change_set,
+                                                     n_changed}
+GET      /api/datasets/{name}/result-sets            saved result sets (SQL view rs_<name>)
+POST     /api/datasets/{name}/result-sets            ``{name, job, description?}`` -> 201
+DELETE   /api/datasets/{name}/result-sets/{rs}       -> 204
 GET      /api/jobs?dataset=                          jobs, newest first
 GET      /api/jobs/{job_id}                          status, n_done, n_total, progress, result
 GET      /api/tag-groups                             every group
@@ -120,7 +169,12 @@ from tagscope.api.routers import (
     history,
     items,
     jobs,
+    label_jobs,
+    labels,
     media,
+    ontology,
+    result_sets,
+    review,
     search,
     sql,
     tag_insights,
@@ -160,6 +214,11 @@ def create_app(
         datasets,
         collections,
         bulk,
+        ontology,
+        labels,
+        label_jobs,
+        review,
+        result_sets,
         history,
         items,
         media,

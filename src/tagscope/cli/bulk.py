@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -15,6 +16,7 @@ from tagscope.cli.output import (
     open_workspace,
     print_json,
 )
+from tagscope.domain import ValidationError
 
 uc = deferred("tagscope.service.bulk")
 
@@ -23,7 +25,15 @@ uc = deferred("tagscope.service.bulk")
 def bulk_classify(
     dataset: str,
     collection: str,
-    label: str = typer.Option(..., "--class", help="The class: a label name."),
+    label: str = typer.Option(
+        ..., "--class", "--label", help="The class (created in the ontology when missing)."
+    ),
+    answer: list[str] | None = typer.Option(
+        None,
+        "--answer",
+        help="QUESTION=VALUE, an answer to one of the ontology's questions (repeat it; a "
+        "checklist's options separated by commas).",
+    ),
     overwrite: bool = typer.Option(
         False, "--overwrite", help="Replace the classification of items that have one."
     ),
@@ -33,13 +43,14 @@ def bulk_classify(
     workspace: Path | None = WorkspaceOpt,
     as_json: bool = JsonOpt,
 ) -> None:
-    """Classify every item of COLLECTION as the class (its main label); undo with `tagscope
-    undo`. Items classified already are skipped unless --overwrite."""
+    """Classify every item of COLLECTION as the class (its main label), with the answers; undo
+    with `tagscope undo`. Items classified already are skipped unless --overwrite."""
     result = uc.bulk_classify(
         open_workspace(workspace),
         dataset,
         collection=collection,
         label=label,
+        answers=_answers(answer or []),
         overwrite=overwrite,
         dry_run=dry_run,
     )
@@ -62,3 +73,15 @@ def bulk_classify(
         console.print(
             f"change-set {result.change_set} (undo: tagscope undo {dataset} {result.change_set})"
         )
+
+
+def _answers(pairs: list[str]) -> dict[str, Any]:
+    """``["pose=sitting", "color=black,white"]`` -> ``{"pose": "sitting", ...}`` (the service
+    splits a checklist's options)."""
+    out: dict[str, Any] = {}
+    for pair in pairs:
+        question, sep, value = pair.partition("=")
+        if not sep or not question.strip():
+            raise ValidationError(f"an answer is QUESTION=VALUE, got {pair!r}", field="answers")
+        out[question.strip()] = value.strip()
+    return out

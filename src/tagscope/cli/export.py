@@ -76,6 +76,9 @@ def export(
     copy_images: bool = typer.Option(
         False, "--copy-images", help="YOLO: copy the images into images/ (default: links)."
     ),
+    result_set: str | None = typer.Option(
+        None, "--result-set", help="Export this result set's items and labels instead."
+    ),
     workspace: Path | None = WorkspaceOpt,
     as_json: bool = JsonOpt,
     quiet: bool = QuietOpt,
@@ -93,6 +96,7 @@ def export(
             overwrite=overwrite,
             copy_images=copy_images,
             progress=report,
+            result_set=result_set,
         )
     if as_json:
         print_json(result)

@@ -1,4 +1,5 @@
-"""`tagscope import ...`: images from a folder, CSV and JSON label lists, COCO, YOLO.
+"""`tagscope import ...`: images from a folder, CSV and JSON label lists, COCO, YOLO; videos
+with their transcripts; metadata fields keyed by file name.
 
 Exit status: 0 when everything was imported, 1 when the import could not run (a source file
 missing or malformed: nothing changed), 2 for a usage error, 3 when it ran with problems (files
@@ -10,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from enum import StrEnum
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -24,9 +26,11 @@ from tagscope.cli.output import (
     print_json,
     progress_bar,
 )
-from tagscope.domain import ImportReport
+from tagscope.domain import ImportProblem, ImportReport
 
 uc = deferred("tagscope.service.imports")
+video_uc = deferred("tagscope.service.video_import")
+metadata_uc = deferred("tagscope.service.metadata_import")
 
 # Exit status of an import that ran but left files or records out (each is in the report).
 EXIT_PROBLEMS = 3
@@ -85,17 +89,19 @@ def _run(
     dataset: str,
     quiet: bool,
     as_json: bool,
-    use_case: Callable[..., ImportReport],
+    use_case: Callable[..., Any],
+    print_report: Callable[[str, Any], None] | None = None,
 ) -> None:
-    """Run ``use_case(ws, progress=...)`` under a progress bar and print its report; exit with
-    :data:`EXIT_PROBLEMS` when it has problems."""
+    """Run ``use_case(ws, progress=...)`` under a progress bar and print its report (by
+    ``print_report``, default :func:`_print_report`); exit with :data:`EXIT_PROBLEMS` when it
+    has problems."""
     ws = open_workspace(workspace)
     with progress_bar(f"importing into {dataset}", enabled=not quiet) as report:
         result = use_case(ws, progress=report)
     if as_json:
         print_json(result)
     else:
-        _print_report(dataset, result)
+        (print_report or _print_report)(dataset, result)
     if result.problems:
         raise typer.Exit(EXIT_PROBLEMS)
 
@@ -121,10 +127,14 @@ def _print_report(dataset: str, result: ImportReport) -> None:
             markup=False,
             soft_wrap=True,
         )
-    for problem in result.problems[:_MAX_LISTED]:
+    _print_problems(result.problems)
+
+
+def _print_problems(problems: list[ImportProblem]) -> None:
+    for problem in problems[:_MAX_LISTED]:
         console.print(f"  {problem.source}: {problem.reason}", markup=False, soft_wrap=True)
-    if len(result.problems) > _MAX_LISTED:
-        console.print(f"  ... and {len(result.problems) - _MAX_LISTED} more (--json lists all)")
+    if len(problems) > _MAX_LISTED:
+        console.print(f"  ... and {len(problems) - _MAX_LISTED} more (--json lists all)")
 
 
 @app.command(epilog=EXIT_CODES)
@@ -294,3 +304,95 @@ def yolo(
             progress=progress,
         ),
     )
+
+
+@app.command(epilog=EXIT_CODES)
+@handle_errors
+def video(
+    dataset: str = DatasetArg,
+    folder: Path = typer.Argument(..., help="Folder of videos (mp4, webm, mkv, mov), recursively."),
+    keyframes: str = typer.Option(
+        "every:1s",
+        "--keyframes",
+        "-k",
+        help="every:<n>s (or ms): a keyframe at that rate; scene: one per shot (the sharpest "
+        "frame of its middle).",
+    ),
+    transcripts: Path | None = typer.Option(
+        None,
+        "--transcripts",
+        "-t",
+        help="Folder of the transcripts (<video stem>.srt or .vtt); default: next to each video.",
+    ),
+    thumbnails: ThumbnailChoice | None = ThumbnailsOpt,
+    no_thumbnails: bool = NoThumbnailsOpt,
+    follow_symlinks: bool = FollowOpt,
+    workspace: Path | None = WorkspaceOpt,
+    as_json: bool = JsonOpt,
+    quiet: bool = QuietOpt,
+) -> None:
+    """Import every video under a folder: each becomes a video item, its shots (from scene
+    changes), its keyframes (JPEG) and its transcript cues; videos already there are skipped, an
+    interrupted import goes on where it stopped. Progress counts seconds of video."""
+    _run(
+        workspace,
+        dataset,
+        quiet,
+        as_json,
+        lambda ws, progress: video_uc.import_video(
+            ws,
+            dataset,
+            folder,
+            keyframes=keyframes,
+            transcripts=transcripts,
+            thumbnails=_thumbnails(thumbnails, no_thumbnails),
+            follow_symlinks=follow_symlinks,
+            progress=progress,
+        ),
+        _print_video_report,
+    )
+
+
+def _print_video_report(dataset: str, result: Any) -> None:
+    console.print(
+        f"{dataset}: {result.n_videos} new videos ({result.n_shots} shots, "
+        f"{result.n_keyframes} keyframes, {result.n_cues} transcript cues), "
+        f"{result.n_existing} already there, {len(result.problems)} problems",
+        soft_wrap=True,
+    )
+    _print_problems(result.problems)
+
+
+@app.command(epilog=EXIT_CODES)
+@handle_errors
+def metadata(
+    dataset: str = typer.Argument(..., help="The dataset whose items get the fields."),
+    file: Path = typer.Argument(
+        ...,
+        help="A CSV (a header; a file/file_name/name/path column, else the first) or a JSON "
+        "file ({file name: {field: value}} or a list of objects with a 'file' field).",
+    ),
+    workspace: Path | None = WorkspaceOpt,
+    as_json: bool = JsonOpt,
+    quiet: bool = QuietOpt,
+) -> None:
+    """Merge metadata fields keyed by file name (e.g. series_name, episode_name) into the
+    dataset's videos and images; in SQL each field is a column of items."""
+    _run(
+        workspace,
+        dataset,
+        quiet,
+        as_json,
+        lambda ws, progress: metadata_uc.import_metadata(ws, dataset, file, progress=progress),
+        _print_metadata_report,
+    )
+
+
+def _print_metadata_report(dataset: str, result: Any) -> None:
+    console.print(
+        f"{dataset}: {result.n_updated} items updated, {result.n_unchanged} unchanged, "
+        f"fields {', '.join(result.fields) or '(none)'}, {len(result.problems)} problems",
+        markup=False,
+        soft_wrap=True,
+    )
+    _print_problems(result.problems)

@@ -15,6 +15,11 @@ from tagscope.cli import (
     export,
     history,
     imports,
+    label_jobs,
+    labels,
+    ontology,
+    result_sets,
+    review,
     search,
     serve,
     sql,
@@ -30,6 +35,8 @@ app = typer.Typer(
 )
 app.add_typer(datasets.app, name="datasets")
 app.add_typer(collections.app, name="collections")
+app.add_typer(ontology.app, name="ontology")
+app.add_typer(labels.app, name="labels")
 app.add_typer(imports.app, name="import")
 app.command()(export.export)
 app.command()(serve.serve)
@@ -45,6 +52,9 @@ app.command()(search.duplicates)
 app.command()(history.history)
 app.command()(history.undo)
 app.command(name="bulk-classify")(bulk.bulk_classify)
+app.add_typer(label_jobs.app, name="label-jobs")
+app.add_typer(review.app, name="review")
+app.add_typer(result_sets.app, name="result-sets")
 
 
 @app.command()

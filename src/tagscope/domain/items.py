@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
@@ -46,7 +47,12 @@ class Label:
 
     ``geometry`` depends on ``kind``: ``None`` for a classification, ``{"bbox": [x, y, w, h]}`` for
     a box, ``{"polygons": [[x0, y0, x1, y1, ...], ...]}`` for a polygon (several parts; holes are
-    parts inside parts), ``{"rle": {"size": [h, w], "counts": ...}}`` for a mask, all in pixels.
+    parts inside parts), ``{"lines": [[x0, y0, x1, y1, ...], ...]}`` for a polyline, ``{"rle":
+    {"size": [h, w], "counts": ...}}`` for a mask, all in pixels.
+
+    The catalog fills in what it stores about a label: its ``id``, its ontology class, who made
+    it and when, the ``model`` of a prediction or prelabel and its ``area`` in pixels. They take
+    no part in comparing labels (a label read back equals the one written).
     """
 
     kind: LabelKind
@@ -56,6 +62,12 @@ class Label:
     score: float | None = None
     geometry: dict[str, Any] | None = None
     attributes: dict[str, Any] = field(default_factory=dict)
+    id: int | None = field(default=None, compare=False)
+    class_id: int | None = field(default=None, compare=False)
+    author: str | None = field(default=None, compare=False)
+    created_at: datetime | None = field(default=None, compare=False)
+    model: str | None = field(default=None, compare=False)
+    area: float | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,10 +89,13 @@ class Item:
 
 @dataclass(frozen=True, slots=True)
 class NewItem:
-    """An item about to be imported: a path, what was read of it, and its labels."""
+    """An item about to be imported: a path, what was read of it, and its labels.
+
+    ``media`` is None for an item with no file of its own (a video's shot or transcript cue).
+    """
 
     path: str
-    media: MediaInfo
+    media: MediaInfo | None
     modality: Modality = Modality.IMAGE
     text: str | None = None
     split: str | None = None

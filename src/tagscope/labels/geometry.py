@@ -16,7 +16,12 @@ is checked on its own:
 - a ring of zero area (its points on one line, or a line walked there and back) is refused.
 
 A repaired part is stored as the exterior rings of the repair's polygons, each followed by its
-holes. Areas are not stored here (the catalog's schema has no column for them yet).
+holes.
+
+A polyline is ``{"lines": [[x0, y0, x1, y1, ...], ...]}``, each line at least 2 distinct points
+(:func:`check_polyline`); a mask is a COCO RLE (:func:`check_rle`). :func:`label_area` is the area
+the catalog stores with a label: the pixels a box, a polygon (parts read even-odd) or a mask
+covers; a classification or a polyline has none.
 """
 
 from __future__ import annotations
@@ -24,11 +29,13 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Sequence
+from functools import reduce
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from tagscope._lazy import deferred
+from tagscope.domain import LabelKind
 
 if TYPE_CHECKING:
     import shapely
@@ -102,6 +109,111 @@ def check_box(bbox: Sequence[float]) -> None:
     for name, value in (("width", bbox[2]), ("height", bbox[3])):
         if value <= 0:
             raise InvalidGeometry(f"{name} {value} is not positive")
+
+
+def check_polyline(lines: Any) -> None:
+    """Check a polyline's lines (``[[x0, y0, x1, y1, ...], ...]``).
+
+    Raises
+    ------
+    InvalidGeometry
+        Not a non-empty list of lines, or a line that is not an even number of finite numbers
+        with at least 2 distinct points; the reason names it, e.g. ``line 2 has an odd number
+        of coordinates (5)``.
+    """
+    if not isinstance(lines, list) or not lines:
+        raise InvalidGeometry("a polyline needs a non-empty list of lines")
+    for k, values in enumerate(lines, start=1):
+        if not isinstance(values, list) or not all(_is_number(v) for v in values):
+            raise InvalidGeometry(f"line {k} is not a list of numbers")
+        if len(values) % 2:
+            raise InvalidGeometry(f"line {k} has an odd number of coordinates ({len(values)})")
+        bad = next((v for v in values if not math.isfinite(v)), None)
+        if bad is not None:
+            raise InvalidGeometry(f"line {k} has a non-finite coordinate ({bad})")
+        if len(set(zip(values[::2], values[1::2], strict=True))) < 2:
+            raise InvalidGeometry(f"line {k} has fewer than 2 distinct points")
+
+
+def check_rle(rle: Any) -> list[int]:
+    """The run lengths of a COCO RLE ``{"size": [h, w], "counts": ...}`` (counts a list of
+    runs or pycocotools' compressed string), checked to cover ``h x w`` pixels exactly.
+
+    Raises
+    ------
+    InvalidGeometry
+        Why the RLE cannot be read, e.g. ``run lengths add up to 5, not height x width = 6``.
+    """
+    if not isinstance(rle, dict):
+        raise InvalidGeometry("an RLE must be an object with 'size' and 'counts'")
+    size, counts = rle.get("size"), rle.get("counts")
+    if (
+        not (isinstance(size, list) and len(size) == 2 and all(isinstance(n, int) for n in size))
+        or min(size) < 0
+    ):
+        raise InvalidGeometry(f"'size' must be [height, width], not {size!r}")
+    if isinstance(counts, str):
+        runs = rle_runs(counts)
+        if runs is None:
+            raise InvalidGeometry("compressed 'counts' cannot be decoded")
+    elif isinstance(counts, list) and all(isinstance(n, int) for n in counts):
+        runs = counts
+    else:
+        raise InvalidGeometry("'counts' must be a list of run lengths or a compressed string")
+    if any(n < 0 for n in runs):
+        raise InvalidGeometry("'counts' holds a negative run length")
+    if sum(runs) != size[0] * size[1]:
+        raise InvalidGeometry(
+            f"run lengths add up to {sum(runs)}, not height x width = {size[0] * size[1]}"
+        )
+    return runs
+
+
+def rle_runs(counts: str) -> list[int] | None:
+    """Run lengths of COCO's compressed RLE (``rleFrString`` of pycocotools), or None."""
+    runs: list[int] = []
+    pos = 0
+    while pos < len(counts):
+        value, shift, more = 0, 0, True
+        while more:
+            if pos >= len(counts):
+                return None
+            c = ord(counts[pos]) - 48
+            value |= (c & 0x1F) << shift
+            more = bool(c & 0x20)
+            pos += 1
+            shift += 5
+            if not more and c & 0x10:
+                value |= -1 << shift
+        # After the first two runs each one is stored as its difference to the run two back.
+        runs.append(value + runs[-2] if len(runs) > 2 else value)
+    return runs
+
+
+def label_area(kind: LabelKind | str, geometry: dict[str, Any] | None) -> float | None:
+    """The pixels a label covers: a box's width x height, a polygon's parts read with the
+    even-odd rule (a part inside a part is a hole), a mask's foreground pixels (the odd runs:
+    COCO's RLE starts with background); None for a classification or a polyline, or a
+    geometry that does not say (an old row without one)."""
+    geometry = geometry or {}
+    if kind == LabelKind.BOX and "bbox" in geometry:
+        return float(geometry["bbox"][2]) * float(geometry["bbox"][3])
+    if kind == LabelKind.POLYGON and "polygons" in geometry:
+        return _even_odd_area(geometry["polygons"])
+    if kind == LabelKind.MASK and "rle" in geometry:
+        counts = geometry["rle"]["counts"]
+        runs = rle_runs(counts) if isinstance(counts, str) else counts
+        return float(sum(runs[1::2])) if runs is not None else None
+    return None
+
+
+def _even_odd_area(parts: Sequence[Sequence[float]]) -> float:
+    polygons = []
+    for part in parts:
+        polygon = shapely.Polygon(np.asarray(part, dtype=np.float64).reshape(-1, 2))
+        # Stored parts are valid rings; an old row that is not still gets an area.
+        polygons.append(polygon if polygon.is_valid else shapely.make_valid(polygon))
+    return float(reduce(shapely.symmetric_difference, polygons, shapely.Polygon()).area)
 
 
 def _is_number(value: Any) -> bool:

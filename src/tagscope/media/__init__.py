@@ -1,1 +1,2 @@
-"""Reading media: image probing and decoding, thumbnails (video comes later)."""
+"""Reading media: image probing and decoding, thumbnails, videos (shots, keyframes) and
+transcripts."""

@@ -81,6 +81,23 @@ def ensure_thumbnail(
     # As when probing, Pillow reports damaged data with many exception types.
     except Exception as exc:
         raise MediaError(f"cannot make a thumbnail: {exc}") from None
+    _save(thumb, target)
+    return target, True
+
+
+def save_thumbnail(
+    image: Image.Image, content_hash: str, folder: Path, *, max_side: int = THUMBNAIL_SIZE
+) -> Path:
+    """Cache ``image``, reduced, as the thumbnail of the content ``content_hash``: for a file
+    that is no image itself (a video, shown by one of its frames)."""
+    thumb = image.convert("RGB")
+    thumb.thumbnail((max_side, max_side), Image.Resampling.BICUBIC)
+    target = thumbnail_path(folder, content_hash)
+    _save(thumb, target)
+    return target
+
+
+def _save(thumb: Image.Image, target: Path) -> None:
     # Write then rename: a reader (or a concurrent import) never sees half a file.
     partial = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
     try:
@@ -89,7 +106,6 @@ def ensure_thumbnail(
         target.parent.mkdir(parents=True, exist_ok=True)
         thumb.save(partial, "JPEG", quality=85)
     os.replace(partial, target)
-    return target, True
 
 
 def ready_thumbnail(

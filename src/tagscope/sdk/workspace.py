@@ -23,10 +23,14 @@ from tagscope.domain import Dataset as _DatasetRecord
 from tagscope.domain import Hit, ImportReport, Item, Job, Label, NotFoundError, PairHit
 from tagscope.domain.changes import ChangeSet, UndoResult
 from tagscope.domain.collections import Collection
+from tagscope.domain.ontology import Ontology, OntologyClass, Question, QuestionKind
+from tagscope.domain.review import ResultSet
 from tagscope.sdk import tags as _sdk_tags
+from tagscope.sdk.label_jobs import LabelJob
 from tagscope.sdk.view import View
 from tagscope.service import datasets as _datasets
 from tagscope.service import history as _history
+from tagscope.service import ontology as _ontology
 from tagscope.service.workspace import Workspace as _Workspace
 
 if TYPE_CHECKING:
@@ -37,7 +41,10 @@ if TYPE_CHECKING:
     from tagscope.service import sql as _sql
     from tagscope.service import thumbnails as _thumbnails
     from tagscope.service.bulk import BulkResult
+    from tagscope.service.labels import LabelEdit
+    from tagscope.service.metadata_import import MetadataReport
     from tagscope.service.thumbnails import ThumbnailMode
+    from tagscope.service.video_import import VideoImportReport
 else:
     # Deferred: opening a workspace and listing datasets must not load models, indexes or DuckDB.
     _embeddings = deferred("tagscope.service.embeddings")
@@ -281,12 +288,14 @@ class Dataset:
         *,
         collection: str | None = None,
         item_ids: Sequence[int] | None = None,
+        answers: dict[str, Any] | None = None,
         overwrite: bool = False,
         dry_run: bool = False,
     ) -> BulkResult:
-        """Classify every item of ``collection`` (or of ``item_ids``) as ``label``, its main
-        label; items classified already are skipped unless ``overwrite``. ``dry_run`` only
-        counts. One change-set: :meth:`undo` puts back exactly the labels there were."""
+        """Classify every item of ``collection`` (or of ``item_ids``) as class ``label`` (its
+        main label; the class is created in the ontology when missing) with the question
+        ``answers``; items classified already are skipped unless ``overwrite``. ``dry_run``
+        only counts. One change-set: :meth:`undo` puts back exactly the labels there were."""
         from tagscope.service import bulk as _bulk  # DuckDB (dynamic collections): only when used
 
         return _bulk.bulk_classify(
@@ -295,6 +304,7 @@ class Dataset:
             collection=collection,
             item_ids=item_ids,
             label=label,
+            answers=answers,
             overwrite=overwrite,
             dry_run=dry_run,
         )
@@ -409,6 +419,42 @@ class Dataset:
                 progress=report,
             )
 
+    def import_video(
+        self,
+        folder: PathLike,
+        *,
+        keyframes: str = "every:1s",
+        transcripts: PathLike | None = None,
+        thumbnails: ThumbnailMode | bool = "defer",
+        follow_symlinks: bool = False,
+        progress: bool = True,
+    ) -> VideoImportReport:
+        """Import every video under ``folder`` with its shots, keyframes (``"every:1s"``, or
+        ``"scene"``: one per shot) and transcript cues (``<stem>.srt``/``.vtt`` next to it or in
+        ``transcripts``); see ``service.video_import.import_video``. Progress counts seconds."""
+        from tagscope.service import video_import as _video  # PyAV: only when used
+
+        with _bar(progress, "import") as report:
+            return _video.import_video(
+                self._ws,
+                self.name,
+                folder,
+                keyframes=keyframes,
+                transcripts=transcripts,
+                thumbnails=thumbnails,
+                follow_symlinks=follow_symlinks,
+                progress=report,
+            )
+
+    def import_metadata(self, path: PathLike, *, progress: bool = True) -> MetadataReport:
+        """Merge the fields of a CSV or JSON file keyed by file name into the metadata of the
+        dataset's videos and images (SQL columns of ``items``); see
+        ``service.metadata_import.import_metadata``."""
+        from tagscope.service import metadata_import as _metadata
+
+        with _bar(progress, "metadata") as report:
+            return _metadata.import_metadata(self._ws, self.name, path, progress=report)
+
     # -- export -----------------------------------------------------------------------------
     def export(
         self,
@@ -419,10 +465,11 @@ class Dataset:
         overwrite: bool = False,
         copy_images: bool = False,
         progress: bool = True,
+        result_set: str | None = None,
     ) -> _exports.ExportReport:
-        """Write the items and labels (of ``source``; None: every source) into the folder
-        ``out`` as COCO, YOLO, CSV, JSON or Parquet; names are relative to the report's
-        ``root``. See ``service.exports.export_dataset``."""
+        """Write the items and labels (of ``source``; None: every source; or those of
+        ``result_set``) into the folder ``out`` as COCO, YOLO, CSV, JSON or Parquet; names are
+        relative to the report's ``root``. See ``service.exports.export_dataset``."""
         with _bar(progress, f"export {fmt}") as report:
             return _exports.export_dataset(
                 self._ws,
@@ -433,6 +480,7 @@ class Dataset:
                 overwrite=overwrite,
                 copy_images=copy_images,
                 progress=report,
+                result_set=result_set,
             )
 
     def fill_thumbnails(self, *, progress: bool = True) -> Job:
@@ -570,3 +618,134 @@ class Dataset:
         return _search.find_duplicates(
             self._ws, self.name, space=space, min_score=min_score, k=k, labels=labels, mode=mode
         )
+
+    # -- ontology ---------------------------------------------------------------------------
+    def ontology(self) -> Ontology:
+        """The classes (with their number of labels) and the classification questions."""
+        return _ontology.ontology(self._ws, self.name)
+
+    def add_class(
+        self, name: str, *, color: str | None = None, hotkey: str | None = None
+    ) -> OntologyClass:
+        """A new class (``color`` #rrggbb, default from a palette; ``hotkey`` one key)."""
+        return _ontology.add_class(self._ws, self.name, name, color=color, hotkey=hotkey)
+
+    def rename_class(self, old: str, new: str) -> OntologyClass:
+        """Rename a class and every label of it: one change-set (:meth:`undo` reverts it)."""
+        return _ontology.update_class(self._ws, self.name, old, new_name=new).ontology_class
+
+    def add_question(
+        self,
+        name: str,
+        kind: QuestionKind | str,
+        options: Sequence[str] = (),
+        *,
+        required: bool = False,
+    ) -> Question:
+        """A classification question: ``radio``, ``checklist`` (with ``options``) or ``text``."""
+        return _ontology.add_question(self._ws, self.name, name, kind, options, required)
+
+    # -- label edits ------------------------------------------------------------------------
+    def add_label(self, item_id: int, label: Label) -> LabelEdit:
+        """Add a ground-truth label to the item (geometry checked, class created when missing):
+        one change-set (:meth:`undo` its ``change_set``); ``labels`` are the item's after."""
+        from tagscope.service import labels as _labels
+
+        return _labels.add_label(self._ws, self.name, item_id, label)
+
+    def set_labels(self, item_id: int, labels: Sequence[Label]) -> LabelEdit:
+        """Replace the item's ground-truth labels (predictions and prelabels stay)."""
+        from tagscope.service import labels as _labels
+
+        return _labels.set_labels(self._ws, self.name, item_id, labels)
+
+    def update_label(
+        self,
+        label_id: int,
+        *,
+        name: str | None = None,
+        geometry: dict[str, Any] | None = None,
+        attributes: dict[str, Any] | None = None,
+        is_main: bool | None = None,
+    ) -> LabelEdit:
+        """Change a ground-truth label's name, geometry, attributes or main flag."""
+        from tagscope.service import labels as _labels
+
+        return _labels.update_label(
+            self._ws,
+            self.name,
+            label_id,
+            name=name,
+            geometry=geometry,
+            attributes=attributes,
+            is_main=is_main,
+        )
+
+    def delete_label(self, label_id: int) -> LabelEdit:
+        """Delete a ground-truth label."""
+        from tagscope.service import labels as _labels
+
+        return _labels.delete_label(self._ws, self.name, label_id)
+
+    # -- label jobs -------------------------------------------------------------------------
+    def create_label_job(
+        self,
+        name: str,
+        *,
+        collection: str,
+        assignees: Sequence[str] = (),
+        tag: str | None = None,
+        group: str | None = None,
+        threshold: float | None = None,
+        source_labels: Literal["prediction"] | None = None,
+        model: str | None = None,
+    ) -> LabelJob:
+        """A label job of ``collection``: auto with ``tag`` and ``group`` (its decisions at
+        ``threshold``) or ``source_labels="prediction"`` (of ``model``), which pre-labels the
+        items now in one change-set (:meth:`undo` of ``job.info.params["change_set"]``
+        removes them); else manual, its items given to ``assignees`` in turn."""
+        from tagscope.service import label_jobs as _label_jobs  # DuckDB: only when used
+
+        if tag is not None or group is not None or source_labels is not None:
+            _label_jobs.create_auto_job(
+                self._ws,
+                self.name,
+                name,
+                collection,
+                tag=tag,
+                group=group,
+                threshold=threshold,
+                source_labels=source_labels,
+                model=model,
+            )
+        else:
+            _label_jobs.create_manual_job(self._ws, self.name, name, collection, assignees)
+        return LabelJob(self._ws, self.name, name.strip())
+
+    def label_job(self, name: str) -> LabelJob:
+        """A label job of the dataset (fails at once for an unknown name)."""
+        job = LabelJob(self._ws, self.name, name)
+        job.info  # noqa: B018 -- fails at once for an unknown job
+        return job
+
+    def label_jobs(self) -> list[LabelJob]:
+        """The dataset's label jobs, newest first."""
+        from tagscope.service import label_jobs as _label_jobs
+
+        return [
+            LabelJob(self._ws, self.name, j.name)
+            for j in _label_jobs.list_jobs(self._ws, self.name)
+        ]
+
+    # -- result sets ------------------------------------------------------------------------
+    def result_sets(self) -> list[ResultSet]:
+        """The reviewed results of label jobs saved under a name (SQL views ``rs_<name>``);
+        export one with ``export(fmt, out, result_set=name)``."""
+        from tagscope.service import result_sets as _result_sets
+
+        return _result_sets.list_result_sets(self._ws, self.name)
+
+    def delete_result_set(self, name: str) -> None:
+        from tagscope.service import result_sets as _result_sets
+
+        _result_sets.delete_result_set(self._ws, self.name, name)

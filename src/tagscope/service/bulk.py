@@ -1,10 +1,12 @@
 """Bulk classify (F-53): one classification on every item of a collection or of a selection.
 
-A classification here is a label name: a ground-truth ``classification`` label, written as the
-item's main label (ontologies, classes with question answers, do not exist yet). Items that have
-a ground-truth classification already are skipped unless ``overwrite`` (then it replaces theirs);
-their review state does not matter. The real run is one change-set of entity ``labels`` (key: the
-dataset's id), so ``history.undo`` puts back exactly the labels there were.
+A classification is a class of the dataset's ontology (created when missing) and the answers to
+its questions (checked by ``ontology.check_answers``, kept in the label's attributes as
+``{"answers": {...}}``): a ground-truth ``classification`` label, written as the item's main
+label. Items that have a ground-truth classification already are skipped unless ``overwrite``
+(then it replaces theirs); their review state does not matter. The real run is one change-set
+of entity ``labels`` (key: the dataset's id), so ``history.undo`` puts back exactly the labels
+there were (a class it created stays in the ontology).
 
 Examples
 --------
@@ -17,20 +19,25 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from tagscope.domain import Label, LabelKind, LabelSource, ValidationError
 from tagscope.domain.changes import Change
 from tagscope.service.collections import collection_item_ids
+from tagscope.service.ontology import check_answers
 from tagscope.service.workspace import Workspace
 from tagscope.store.catalog import Catalog, label_key
 from tagscope.store.collections import CollectionCatalog, shown
-from tagscope.store.label_states import LabelStates
+from tagscope.store.label_states import FIELDS, LabelStates
+from tagscope.store.ontology import OntologyCatalog
 
 ALREADY_CLASSIFIED = "already classified"
 ALREADY_THIS_LABEL = "already this label"
 MAX_NAME = 256  # the labels table's name column
 _ENTITY = "labels"
+# Who made a label and when: not part of what makes an item "already this label".
+_PROVENANCE = frozenset({"id", "author", "created_at", "model", "area"})
 State = dict[str, Any]
 
 
@@ -52,16 +59,20 @@ def bulk_classify(
     collection: str | None = None,
     item_ids: Sequence[int] | None = None,
     label: str,
+    answers: Mapping[str, Any] | None = None,
     overwrite: bool = False,
     dry_run: bool = False,
 ) -> BulkResult:
-    """Classify as ``label`` every item of ``collection`` (a title) or of ``item_ids``.
+    """Classify as class ``label`` (created in the ontology when missing), with the question
+    ``answers`` (``{question: value}``; a checklist's value a list or comma-separated), every
+    item of ``collection`` (a title) or of ``item_ids``.
 
     Raises
     ------
     ValidationError
         Neither or both of ``collection`` and ``item_ids``; an empty or too long label; ids that
-        are not the dataset's items (named).
+        are not the dataset's items (named); answers the questions do not allow (the question
+        and its options named).
     NotFoundError
         No such dataset or collection.
     """
@@ -75,20 +86,30 @@ def bulk_classify(
     else:
         ids = _checked_ids(ws.catalog, ds.id, item_ids or [])
         target = {"selection": len(ids)}
-    new = _new_record(name)
     if dry_run:  # a read: no unit of work (on SQLite it would take the write lock)
+        checked = check_answers(ws, ds.id, answers or {})
+        class_id = OntologyCatalog(ws.catalog).class_ids(ds.id, [name], create=False).get(name)
+        new = _new_record(name, class_id, checked, None)
         changed, skipped = _plan(ids, LabelStates(ws.catalog).states(ds.id, ids), new, overwrite)
         return BulkResult(len(changed), sum(skipped.values()), dict(skipped), dry_run=True)
     with ws.uow() as uow:
         states = LabelStates(uow.catalog)
         states.lock(ds.id)
+        checked = check_answers(uow, ds.id, answers or {})  # before the class is created
+        class_id = OntologyCatalog(uow.catalog).class_ids(ds.id, [name])[name]
+        new = _new_record(name, class_id, checked, uow.actor)
         before = states.states(ds.id, ids)
         changed, skipped = _plan(ids, before, new, overwrite)
         after = states.restore(ds.id, {i: {"labels": [new]} for i in changed})
         changes = [Change(i, _ENTITY, str(ds.id), before.get(i), after.get(i)) for i in changed]
         change_set = None
         if changes:
-            params = {"label": name, "overwrite": overwrite, "n_items": len(ids)}
+            params = {
+                "label": name,
+                "answers": checked,
+                "overwrite": overwrite,
+                "n_items": len(ids),
+            }
             made = uow.changes.record(
                 ds.id, uow.actor, "bulk_classify", changes, params=params, target=target
             )
@@ -116,18 +137,39 @@ def _checked_ids(catalog: Catalog, dataset_id: int, item_ids: Sequence[int]) -> 
     return ids
 
 
-def _new_record(name: str) -> State:
+def _new_record(
+    name: str, class_id: int | None, answers: dict[str, Any], author: str | None
+) -> State:
     """The label every changed item gets, as :class:`LabelStates` records it (no id yet)."""
-    label = Label(LabelKind.CLASSIFICATION, name, LabelSource.GROUND_TRUTH, is_main=True)
-    return {
+    attributes = {"answers": answers} if answers else {}
+    label = Label(
+        LabelKind.CLASSIFICATION,
+        name,
+        LabelSource.GROUND_TRUTH,
+        is_main=True,
+        attributes=attributes,
+    )
+    record = {
         "key": label_key(label),
+        "kind": str(label.kind),
         "name": label.name,
         "source": str(label.source),
         "is_main": label.is_main,
         "score": label.score,
         "geometry": label.geometry,
         "attributes": label.attributes,
+        "class_id": class_id,
+        "author": author,
+        "created_at": datetime.now(UTC).isoformat(),
+        "model": None,
+        "area": None,
     }
+    return {k: v for k, v in record.items() if k in FIELDS}
+
+
+def _what(label: State) -> State:
+    """What makes two labels the same classification (not who made them, nor when)."""
+    return {k: v for k, v in label.items() if k not in _PROVENANCE}
 
 
 def _plan(
@@ -140,7 +182,7 @@ def _plan(
         labels = before.get(i, {}).get("labels", [])
         if not labels:
             changed.append(i)
-        elif [{k: v for k, v in lab.items() if k != "id"} for lab in labels] == [new]:
+        elif [_what(lab) for lab in labels] == [_what(new)]:
             skipped[ALREADY_THIS_LABEL] += 1
         elif overwrite:
             changed.append(i)

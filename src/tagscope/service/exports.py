@@ -12,11 +12,12 @@ as far as the format holds them (see the writers in :mod:`tagscope.labels.export
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any, Literal, get_args
 
-from tagscope.domain import Item, LabelSource, ValidationError
+from tagscope.domain import Item, Label, LabelSource, ValidationError
 from tagscope.jobs.runner import ProgressFn
 from tagscope.labels.exports.base import (
     ExportRecord,
@@ -30,8 +31,10 @@ from tagscope.labels.exports.lists import CsvWriter, JsonWriter
 from tagscope.labels.exports.table import ParquetWriter
 from tagscope.labels.exports.yolo import YoloWriter
 from tagscope.service.workspace import Workspace
+from tagscope.store.catalog import Catalog
 from tagscope.store.exports import path_span
 from tagscope.store.grid import labels_of_items
+from tagscope.store.result_sets import ResultSetCatalog
 
 __all__ = ["FORMATS", "ExportFormat", "ExportReport", "export_dataset"]
 
@@ -54,6 +57,7 @@ def export_dataset(
     overwrite: bool = False,
     copy_images: bool = False,
     progress: ProgressFn | None = None,
+    result_set: str | None = None,
 ) -> ExportReport:
     """Export every item of a dataset with its labels of one source.
 
@@ -73,6 +77,9 @@ def export_dataset(
         YOLO only: copy the images into ``images/`` instead of linking them.
     progress : callable, optional
         ``progress(n_done, n_total)`` over the items.
+    result_set : str, optional
+        Export this result set of the dataset instead (F-73): its items, with its labels as
+        ground truth (``source`` is not used).
 
     Returns
     -------
@@ -87,7 +94,7 @@ def export_dataset(
     ValidationError
         Unknown format or source, or ``out`` is a file or a folder that is not empty.
     NotFoundError
-        No dataset has that name.
+        No dataset has that name, or it has no such result set.
     """
     if fmt not in FORMATS:
         raise ValidationError(
@@ -95,26 +102,31 @@ def export_dataset(
         )
     wanted = _source(source)
     ds = ws.dataset(dataset_name)
+    items, labels_of, n_total = _source_of_items(ws, ds.id, ds.n_items, result_set)
+    if result_set is not None:
+        wanted = None  # every label of a result set is its ground truth
     folder = _out_folder(Path(out).expanduser(), overwrite=overwrite)
     span = path_span(ws.catalog, ds.id)
     root = common_root(*span) if span else None
     report = ExportReport(format=fmt, out=str(folder), root=root)
     make = _writer(fmt, copy_images)
     params = {"format": fmt, "out": str(folder), "source": wanted, "overwrite": overwrite}
+    if result_set is not None:
+        params["result_set"] = result_set
 
     def work(report_progress: ProgressFn) -> dict[str, Any]:
-        n_total, n_done = ds.n_items, 0
+        n_done = 0
         report_progress(0, n_total)
         writer = make(folder, report)
         batch: list[Item] = []
-        for item in ws.catalog.iter_items(ds.id, batch_size=_BATCH):
+        for item in items:
             batch.append(item)
             if len(batch) == _BATCH:
-                _write_batch(ws, writer, batch, root, wanted)
+                _write_batch(labels_of, writer, batch, root, wanted)
                 n_done += len(batch)
                 report_progress(n_done, max(n_total, n_done))
                 batch = []
-        _write_batch(ws, writer, batch, root, wanted)
+        _write_batch(labels_of, writer, batch, root, wanted)
         writer.close()
         n_done += len(batch)
         report_progress(n_done, n_done)
@@ -132,6 +144,31 @@ def export_dataset(
 
     ws.runner.run("export", ds.id, params, work, on_progress=progress)
     return report
+
+
+LabelsOf = Callable[[Sequence[int]], dict[int, list[Label]]]
+
+
+def _source_of_items(
+    ws: Workspace, dataset_id: int, n_items: int, result_set: str | None
+) -> tuple[Iterator[Item], LabelsOf, int]:
+    """The items to export, where their labels come from, and how many there are: the
+    dataset's and its labels table, or a result set's."""
+    if result_set is None:
+        items = ws.catalog.iter_items(dataset_id, batch_size=_BATCH)
+        return items, partial(labels_of_items, ws.catalog), n_items
+    store = ResultSetCatalog(ws.catalog)
+    found = store.get(dataset_id, result_set)
+    ids = store.item_ids(found.id)
+    return _items(ws.catalog, ids), partial(store.labels_of_items, found.id), len(ids)
+
+
+def _items(catalog: Catalog, ids: list[int]) -> Iterator[Item]:
+    """The items of ``ids`` in that order, fetched in batches."""
+    for i in range(0, len(ids), _BATCH):
+        chunk = ids[i : i + _BATCH]
+        found = catalog.get_items(chunk)
+        yield from (found[j] for j in chunk)
 
 
 def _source(source: str | None) -> str | None:
@@ -176,13 +213,13 @@ def _writer(fmt: str, copy_images: bool) -> Callable[[Path, ExportReport], Expor
 
 
 def _write_batch(
-    ws: Workspace,
+    labels_of: LabelsOf,
     writer: ExportWriter,
     items: list[Item],
     root: str | None,
     source: str | None,
 ) -> None:
-    labels = labels_of_items(ws.catalog, [item.id for item in items])
+    labels = labels_of([item.id for item in items])
     for item in items:
         chosen = [lab for lab in labels[item.id] if source is None or lab.source == source]
         name = relative_name(item.path, root) if root else item.path

@@ -20,17 +20,20 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from tagscope.domain import NotFoundError, ValidationError
+from tagscope.domain import LabelSource, NotFoundError, ValidationError
 from tagscope.domain.changes import RECORD_ITSELF, Change, ChangeSet, UndoConflictError, UndoResult
 from tagscope.service.workspace import Workspace
 from tagscope.store.change_log import ChangeLog
 from tagscope.store.label_states import LabelStates
+from tagscope.store.ontology import OntologyCatalog
+from tagscope.store.review import ReviewCatalog
 from tagscope.store.uow import UnitOfWork
 
 T = TypeVar("T")
 State = dict[str, Any]
 MAX_HISTORY = 1000
 _SHOWN = 20  # item ids named in an error message
+PRELABEL = LabelSource.PRELABEL
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +44,13 @@ class _Entity:
     write: Callable[[UnitOfWork, int, Mapping[int, State | None]], None]
     # Locks the record's owner for the transaction; NotFoundError: it is gone for good.
     lock: Callable[[UnitOfWork, int], None] = lambda uow, tag_id: uow.tags.lock_tag(tag_id)
+    # Names the owner of a RECORD_ITSELF record in a refused undo ("class 'cat'").
+    describe: Callable[[UnitOfWork, int], str] | None = None
+
+
+def _labels(uow: UnitOfWork, source: LabelSource | None) -> LabelStates:
+    """Every kind of the items' labels from ``source`` (None: ground truth)."""
+    return LabelStates(uow.catalog, None, source or LabelSource.GROUND_TRUTH)
 
 
 ENTITIES = {
@@ -63,6 +73,31 @@ ENTITIES = {
         lambda uow, dataset_id, ids: LabelStates(uow.catalog).states(dataset_id, ids),
         lambda uow, dataset_id, states: LabelStates(uow.catalog).restore(dataset_id, states),
         lambda uow, dataset_id: LabelStates(uow.catalog).lock(dataset_id),
+    ),
+    # ``key`` is the dataset's id: all the items' ground-truth labels (label edits).
+    "annotations": _Entity(
+        lambda uow, dataset_id, ids: _labels(uow, None).states(dataset_id, ids),
+        lambda uow, dataset_id, states: _labels(uow, None).restore(dataset_id, states),
+        lambda uow, dataset_id: LabelStates(uow.catalog).lock(dataset_id),
+    ),
+    # ``key`` is the dataset's id: all the items' prelabels (auto label jobs).
+    "prelabels": _Entity(
+        lambda uow, dataset_id, ids: _labels(uow, PRELABEL).states(dataset_id, ids),
+        lambda uow, dataset_id, states: _labels(uow, PRELABEL).restore(dataset_id, states),
+        lambda uow, dataset_id: LabelStates(uow.catalog).lock(dataset_id),
+    ),
+    # ``key`` is the label job's id: the review statuses of its changes on each item.
+    "label_review": _Entity(
+        lambda uow, job_id, ids: ReviewCatalog(uow.catalog).states(job_id, ids),
+        lambda uow, job_id, states: ReviewCatalog(uow.catalog).restore(job_id, states),
+        lambda uow, job_id: ReviewCatalog(uow.catalog).lock(job_id),
+    ),
+    # ``key`` is the class's id; item RECORD_ITSELF is its record (writing it renames labels).
+    "ontology_class": _Entity(
+        lambda uow, class_id, ids: OntologyCatalog(uow.catalog).states(class_id, ids),
+        lambda uow, class_id, states: OntologyCatalog(uow.catalog).restore(class_id, states),
+        lambda uow, class_id: OntologyCatalog(uow.catalog).lock(class_id),
+        lambda uow, class_id: OntologyCatalog(uow.catalog).describe(class_id),
     ),
 }
 
@@ -136,11 +171,11 @@ def undo(ws: Workspace, dataset: str, change_id: int, *, force: bool = False) ->
         by_record: dict[tuple[str, str], list[Change]] = defaultdict(list)
         for change in old.changes:
             by_record[change.entity, change.key].append(change)
-        kept, skipped = _check(uow, by_record)
+        kept, skipped, named = _check(uow, by_record)
         if skipped and not force:
             raise UndoConflictError(
-                f"cannot undo change-set {change_id}: {_changed_since(skipped)}; undo with force "
-                "to leave those as they are",
+                f"cannot undo change-set {change_id}: {_changed_since(skipped, named)}; undo "
+                "with force to leave those as they are",
                 items=[i for i in skipped if i != RECORD_ITSELF],
             )
         for (entity, key), changes in kept.items():
@@ -164,11 +199,13 @@ def undo(ws: Workspace, dataset: str, change_id: int, *, force: bool = False) ->
 
 def _check(
     uow: UnitOfWork, by_record: Mapping[tuple[str, str], list[Change]]
-) -> tuple[dict[tuple[str, str], list[Change]], list[int]]:
+) -> tuple[dict[tuple[str, str], list[Change]], list[int], list[str]]:
     """Split the changes into those whose record is still as the change-set left it, and the
-    ids of the items changed since (or whose tag is gone); the tags stay locked."""
+    ids of the items changed since (or whose tag is gone), with the owners of the records
+    themselves changed since as ``describe`` names them; the tags stay locked."""
     kept: dict[tuple[str, str], list[Change]] = {}
     changed: set[int] = set()
+    named: list[str] = []
     for (entity, key), changes in by_record.items():
         try:
             ENTITIES[entity].lock(uow, int(key))
@@ -178,17 +215,23 @@ def _check(
         current = ENTITIES[entity].read(uow, int(key), [c.item_id for c in changes])
         same = [c for c in changes if current.get(c.item_id) == c.after]
         changed.update(c.item_id for c in changes if current.get(c.item_id) != c.after)
+        describe = ENTITIES[entity].describe
+        if describe and any(
+            c.item_id == RECORD_ITSELF and current.get(c.item_id) != c.after for c in changes
+        ):
+            named.append(describe(uow, int(key)))
         if same:
             kept[entity, key] = same
-    return kept, sorted(changed)
+    return kept, sorted(changed), named
 
 
-def _changed_since(skipped: Sequence[int]) -> str:
+def _changed_since(skipped: Sequence[int], named: Sequence[str] = ()) -> str:
     """``"2 item(s) changed since (4, 9)"``, naming the record itself apart from items."""
     items = [i for i in skipped if i != RECORD_ITSELF]
     parts = []
     if len(items) < len(skipped):
-        parts.append("the record itself changed since (e.g. a collection frozen or re-created)")
+        what = ", ".join(named) or "e.g. a collection frozen or re-created"
+        parts.append(f"the record itself changed since ({what})")
     if items:
         shown = ", ".join(map(str, items[:_SHOWN])) + (" ..." if len(items) > _SHOWN else "")
         parts.append(f"{len(items)} item(s) changed since ({shown})")

@@ -153,7 +153,9 @@ def _chunks(ws: Workspace, ids: list[int]) -> Iterator[tuple[int, list[Item]]]:
     for start in range(0, len(ids), _CHUNK):
         chunk = ids[start : start + _CHUNK]
         found = ws.catalog.get_items(chunk)
-        yield start + len(chunk), [found[i] for i in chunk if i in found]  # deleted meanwhile
+        # Not there: deleted meanwhile; no media: nothing to show (a video's shot or cue).
+        items = [found[i] for i in chunk if i in found and found[i].media is not None]
+        yield start + len(chunk), items
 
 
 def _fill_one(ws: Workspace) -> Callable[[Item], str]:

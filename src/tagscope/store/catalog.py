@@ -29,6 +29,7 @@ from tagscope.domain import (
     NotFoundError,
     validate_dataset_name,
 )
+from tagscope.labels.geometry import label_area
 from tagscope.store.database import make_engine, upgrade
 from tagscope.store.schema import DatasetRow, EmbeddingSpaceRow, ItemRow, JobRow, LabelRow
 
@@ -76,6 +77,12 @@ def _label(row: LabelRow) -> Label:
         score=row.score,
         geometry=row.geometry,
         attributes=dict(row.attributes or {}),
+        id=row.id,
+        class_id=row.class_id,
+        author=row.author,
+        created_at=row.created_at,
+        model=row.model,
+        area=row.area,
     )
 
 
@@ -227,11 +234,11 @@ class Catalog:
                 "dataset_id": dataset_id,
                 "path": it.path,
                 "modality": str(it.modality),
-                "size": it.media.size,
-                "width": it.media.width,
-                "height": it.media.height,
-                "format": it.media.format,
-                "content_hash": it.media.content_hash,
+                "size": it.media.size if it.media else None,
+                "width": it.media.width if it.media else None,
+                "height": it.media.height if it.media else None,
+                "format": it.media.format if it.media else None,
+                "content_hash": it.media.content_hash if it.media else None,
                 "mtime_ns": it.mtime_ns,
                 "text": it.text,
                 "split": it.split,
@@ -266,16 +273,41 @@ class Catalog:
                 "score": lab.score,
                 "geometry": lab.geometry,
                 "attributes": lab.attributes,
+                "model": lab.model,
+                "area": label_area(lab.kind, lab.geometry),
             }
             for item_id, lab in labels
         ]
         n = 0
-        with self.session() as s:
+        with self.transaction() as s:  # the classes it creates commit with the labels
+            self._set_class_ids(rows)
             for i in range(0, len(rows), _CHUNK):
                 stmt = self._insert(LabelRow.__table__).returning(LabelRow.id)
                 # RETURNING counts what was really inserted (executemany's rowcount is -1).
                 n += len(s.execute(stmt, rows[i : i + _CHUNK]).all())
         return n
+
+    def _set_class_ids(self, rows: list[dict[str, Any]]) -> None:
+        """Give each named label row the id of its name's class in its item's dataset's
+        ontology, created when missing (the labels of an import create their classes)."""
+        from tagscope.store.ontology import OntologyCatalog  # late: it imports this module
+
+        item_ids = sorted({r["item_id"] for r in rows if r["name"]})
+        dataset_of: dict[int, int] = {}
+        with self.session() as s:
+            for i in range(0, len(item_ids), _CHUNK):
+                stmt = select(ItemRow.id, ItemRow.dataset_id).where(
+                    ItemRow.id.in_(item_ids[i : i + _CHUNK])
+                )
+                dataset_of.update({item: ds for item, ds in s.execute(stmt)})
+        names: dict[int, set[str]] = {}
+        for r in rows:
+            if r["name"] and r["item_id"] in dataset_of:
+                names.setdefault(dataset_of[r["item_id"]], set()).add(r["name"])
+        ontology = OntologyCatalog(self)
+        ids = {ds: ontology.class_ids(ds, of_ds) for ds, of_ds in names.items()}
+        for r in rows:
+            r["class_id"] = ids.get(dataset_of.get(r["item_id"], -1), {}).get(r["name"])
 
     def update_item_text(self, item_ids_to_text: dict[int, str]) -> None:
         """Set the text of items already there; their datasets' ``revision`` goes up with it."""
@@ -285,6 +317,25 @@ class Catalog:
             for item_id, text in item_ids_to_text.items():
                 s.execute(update(ItemRow).where(ItemRow.id == item_id).values(text=text))
             edited = select(ItemRow.dataset_id).where(ItemRow.id.in_(list(item_ids_to_text)))
+            s.execute(
+                update(DatasetRow)
+                .where(DatasetRow.id.in_(edited))
+                .values(revision=DatasetRow.revision + 1)
+            )
+
+    def update_item_metadata(self, item_ids_to_fields: dict[int, dict[str, Any]]) -> None:
+        """Merge fields into the metadata of items already there (a field set to None is
+        removed); their datasets' ``revision`` goes up with it."""
+        if not item_ids_to_fields:
+            return
+        with self.session() as s:
+            ids = list(item_ids_to_fields)
+            for i in range(0, len(ids), _CHUNK):
+                stmt = select(ItemRow).where(ItemRow.id.in_(ids[i : i + _CHUNK]))
+                for row in s.scalars(stmt):
+                    meta = {**(row.meta or {}), **item_ids_to_fields[row.id]}
+                    row.meta = {k: v for k, v in meta.items() if v is not None}
+            edited = select(ItemRow.dataset_id).where(ItemRow.id.in_(ids))
             s.execute(
                 update(DatasetRow)
                 .where(DatasetRow.id.in_(edited))
@@ -338,6 +389,14 @@ class Catalog:
         with self.session() as s:
             stmt = select(LabelRow).where(LabelRow.item_id == item_id).order_by(LabelRow.id)
             return [_label(r) for r in s.scalars(stmt)]
+
+    def get_label(self, label_id: int) -> tuple[int, Label]:
+        """The label ``label_id`` and the id of its item."""
+        with self.session() as s:
+            row = s.get(LabelRow, label_id)
+            if row is None:
+                raise NotFoundError(f"no label with id {label_id}")
+            return row.item_id, _label(row)
 
     def label_names(self, dataset_id: int) -> dict[str, int]:
         """Each label name of the dataset and on how many items it appears."""

@@ -28,6 +28,8 @@ LABEL_TABLE = pa.schema(
         ("score", pa.float64()),
         ("bbox", pa.list_(pa.float64())),
         ("polygons", pa.list_(pa.list_(pa.float64()))),
+        ("lines", pa.list_(pa.list_(pa.float64()))),
+        ("area", pa.float64()),
         ("geometry", pa.string()),
         ("attributes", pa.string()),
     ]

@@ -1,14 +1,17 @@
-"""Items' classifications as the change log sees them: one record per item.
+"""Items' labels as the change log sees them: one record per item.
 
-An item's record is ``{"labels": [...]}``: each of its ground-truth classification labels (id,
-key, name, source, is_main, score, geometry, attributes, by id), or no record when it has none.
-:meth:`LabelStates.restore` puts records back bit for bit (the same row ids too), so an undo
-leaves exactly the labels there were. Predictions and prelabels are not part of the record.
+An item's record is ``{"labels": [...]}``: each of its labels of the chosen kinds and source
+(the columns of :data:`FIELDS`, by id; ``created_at`` as an ISO string in UTC, records being
+JSON), or no record when it has none. By default the kinds are classifications and the source
+ground truth (entity ``labels``, bulk classify); entity ``annotations`` takes every kind of
+ground-truth label, ``prelabels`` every prelabel. :meth:`LabelStates.restore` puts records back
+bit for bit (the same row ids too), so an undo leaves exactly the labels there were.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import delete, insert, select, update
@@ -19,27 +22,60 @@ from tagscope.store.schema import DatasetRow, ItemRow, LabelRow
 
 # Ids per IN list: one bound parameter each, far below SQLite's and PostgreSQL's caps.
 _CHUNK = 5000
-_INSERT_CHUNK = 500  # rows of 9 columns per INSERT
+_INSERT_CHUNK = 500  # rows of 15 columns per INSERT
 State = dict[str, Any]
-FIELDS = ("id", "key", "name", "source", "is_main", "score", "geometry", "attributes")
+FIELDS = (
+    "id",
+    "key",
+    "kind",
+    "name",
+    "source",
+    "is_main",
+    "score",
+    "geometry",
+    "attributes",
+    "class_id",
+    "author",
+    "created_at",
+    "model",
+    "area",
+)
 
 
-def _classified(dataset_id: int, ids: Sequence[int]) -> Any:
-    """The condition: a ground-truth classification of one of ``ids``, items of the dataset."""
-    of_dataset = select(ItemRow.id).where(ItemRow.dataset_id == dataset_id, ItemRow.id.in_(ids))
-    return (
-        LabelRow.item_id.in_(of_dataset)
-        & (LabelRow.kind == str(LabelKind.CLASSIFICATION))
-        & (LabelRow.source == str(LabelSource.GROUND_TRUTH))
-    )
+def iso_time(value: datetime | str | None) -> str | None:
+    """A label's ``created_at`` as its record holds it: ISO 8601 in UTC (SQLite gives back the
+    naive UTC time it was given, PostgreSQL the instant in the session's time zone)."""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC).isoformat()
 
 
 class LabelStates:
-    """Read and put back the classification records of many items in one transaction (joins
-    the open unit of work)."""
+    """Read and put back the label records of many items in one transaction (joins the open
+    unit of work): the labels of ``kinds`` (None: every kind) from ``source``."""
 
-    def __init__(self, catalog: Catalog) -> None:
+    def __init__(
+        self,
+        catalog: Catalog,
+        kinds: Sequence[LabelKind] | None = (LabelKind.CLASSIFICATION,),
+        source: LabelSource = LabelSource.GROUND_TRUTH,
+    ) -> None:
         self.catalog = catalog
+        self.kinds = None if kinds is None else tuple(str(k) for k in kinds)
+        self.source = str(source)
+
+    def _of(self, dataset_id: int, ids: Sequence[int]) -> Any:
+        """The condition: a label of these kinds and source of one of ``ids``, items of the
+        dataset."""
+        of_dataset = select(ItemRow.id).where(ItemRow.dataset_id == dataset_id, ItemRow.id.in_(ids))
+        condition = LabelRow.item_id.in_(of_dataset) & (LabelRow.source == self.source)
+        if self.kinds is not None:
+            condition &= LabelRow.kind.in_(self.kinds)
+        return condition
 
     def lock(self, dataset_id: int) -> None:
         """Lock the dataset's row until the transaction ends (PostgreSQL; SQLite's unit of work
@@ -50,7 +86,7 @@ class LabelStates:
 
     def states(self, dataset_id: int, item_ids: Sequence[int]) -> dict[int, State]:
         """Item id -> ``{"labels": [...]}`` for those of ``item_ids`` (of the dataset) that have
-        a ground-truth classification."""
+        a label of these kinds and source."""
         ids = sorted({int(i) for i in item_ids})
         columns = [LabelRow.__table__.c[f] for f in FIELDS]
         out: dict[int, State] = {}
@@ -58,42 +94,51 @@ class LabelStates:
             for i in range(0, len(ids), _CHUNK):
                 stmt = (
                     select(LabelRow.__table__.c.item_id, *columns)
-                    .where(_classified(dataset_id, ids[i : i + _CHUNK]))
+                    .where(self._of(dataset_id, ids[i : i + _CHUNK]))
                     .order_by(LabelRow.id)
                 )
                 for item_id, *values in s.execute(stmt):
                     record = dict(zip(FIELDS, values, strict=True))
+                    record["created_at"] = iso_time(record["created_at"])
                     out.setdefault(item_id, {"labels": []})["labels"].append(record)
         return out
 
     def restore(self, dataset_id: int, states: Mapping[int, State | None]) -> dict[int, State]:
-        """Make each item's classifications what ``states`` says (``None``: none); a label
-        without ``id`` gets a new one. Return the records now there, as :meth:`states` reads
+        """Make each item's labels of these kinds what ``states`` says (``None``: none); a label
+        without ``id`` gets a new one, a field it lacks is NULL (its source is this one, and its
+        kind too when there is one kind). Return the records now there, as :meth:`states` reads
         them. The dataset's ``revision`` goes up (labels edited in place: the SQL engine's copy
         fetches the dataset again)."""
         ids = sorted(int(i) for i in states)
+        default: dict[str, Any] = {f: None for f in FIELDS if f != "id"}
+        default["source"] = self.source
+        if self.kinds is not None and len(self.kinds) == 1:
+            default["kind"] = self.kinds[0]
         rows = [
-            {"item_id": i, "kind": str(LabelKind.CLASSIFICATION), **label}
+            {"item_id": i, **default, **label, "created_at": iso_time(label.get("created_at"))}
             for i in ids
             for label in (states[i] or {}).get("labels", [])
         ]
+        # The database takes datetimes; the records keep the ISO strings.
+        stored = [{**row, "created_at": _parsed(row["created_at"])} for row in rows]
         table = LabelRow.__table__
         # The table, not the ORM class: the ORM's bulk path sends rows with an id one statement
         # each. RETURNING gives the new ids, matched by (item, key): unique, and cheaper than
         # asking for them in parameter order. executemany wants one set of columns per batch.
         returning = insert(table).returning(table.c.item_id, table.c.key, table.c.id)
-        kept = [r for r in rows if "id" in r]
-        new = [r for r in rows if "id" not in r]
+        kept = [row for row in stored if "id" in row]
+        new = [(k, row) for k, row in enumerate(stored) if "id" not in row]
         with self.catalog.session() as s:
             for i in range(0, len(ids), _CHUNK):
-                s.execute(delete(LabelRow).where(_classified(dataset_id, ids[i : i + _CHUNK])))
+                s.execute(delete(LabelRow).where(self._of(dataset_id, ids[i : i + _CHUNK])))
             for i in range(0, len(kept), _INSERT_CHUNK):
                 s.execute(insert(table), kept[i : i + _INSERT_CHUNK])
             for i in range(0, len(new), _INSERT_CHUNK):
                 chunk = new[i : i + _INSERT_CHUNK]
-                new_ids = {(item, key): id_ for item, key, id_ in s.execute(returning, chunk)}
-                for row in chunk:
-                    row["id"] = new_ids[row["item_id"], row["key"]]
+                returned = s.execute(returning, [row for _, row in chunk])
+                new_ids = {(item, key): id_ for item, key, id_ in returned}
+                for k, row in chunk:
+                    rows[k]["id"] = new_ids[row["item_id"], row["key"]]
             s.execute(
                 update(DatasetRow)
                 .where(DatasetRow.id == dataset_id)
@@ -106,4 +151,8 @@ class LabelStates:
         return out
 
 
-__all__ = ["FIELDS", "LabelStates"]
+def _parsed(value: str | None) -> datetime | None:
+    return None if value is None else datetime.fromisoformat(value)
+
+
+__all__ = ["FIELDS", "LabelStates", "iso_time"]

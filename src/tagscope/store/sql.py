@@ -4,14 +4,22 @@ A session sees these views:
 
 ``datasets``  id, name, description
 ``items``     id, dataset_id, dataset (name), path, modality, width, height, format, size,
-              content_hash, text, split, video_id, keyframe_time_ms, keyframe_index (NULL where
-              absent), metadata (JSON), and one column per simple top-level metadata field
+              content_hash, text, split, video_id, keyframe_time_ms, keyframe_index, shot_id,
+              start_ms, end_ms (NULL where absent), metadata (JSON), and one column per simple
+              top-level metadata field
               (``series_name``, ``episode_name``, ...) whose name is an identifier
-``labels``    item_id, kind, name, source, is_main, score
+``labels``    item_id, kind, name, source, is_main, score, geometry (JSON: bbox, polygons,
+              lines or rle), class_id, area (pixels; NULL for classifications and polylines),
+              author, created_at, model
 ``collections``  id, dataset_id, dataset (name), title, description, kind (static or dynamic),
               filter (a dynamic one's grid filter), n_items (of a static one; NULL for dynamic)
 ``collection_items``  collection_id, item_id: the items of the *static* collections (a dynamic
               one is evaluated by the grid filter it saved, not here)
+``classes``   id, dataset_id, dataset (name), name, color, hotkey: the ontologies' classes
+``questions``  id, dataset_id, dataset (name), name, kind (radio, checklist or text), options
+              (JSON list), required: the ontologies' classification questions
+``rs_<name>``  dataset, item_id, path, kind, class, geometry (JSON), area, change, decision
+              (accepted or rejected): the labels of the result sets of that name (F-73)
 ``dt_<group>_<modality>``  item_id, tag, score, decision, threshold, version: the latest score
               version of every dataset the group scored (modality ``visual``, ``transcript``,
               ``shot`` or ``video``, where such files exist)
@@ -353,7 +361,8 @@ class SqlEngine:
         state = self._copy.refresh()
         scored = [v for v in self.scores.scored() if v.dataset_id in state.dataset_ids]
         meta = tuple(self._copy.meta_columns.items())
-        key = (meta, tuple(state.thresholds.items()), _files_key(scored))
+        sets = self._copy.result_set_names
+        key = (meta, tuple(state.thresholds.items()), _files_key(scored), sets)
         if key != self._views_key:
             self._create_views(scored, state.thresholds)
             self._views_key = key
@@ -375,8 +384,10 @@ class SqlEngine:
             f"JOIN {INTERNAL}.datasets d ON d.id = i.dataset_id"
         )
         con.execute(
-            "CREATE OR REPLACE VIEW main.labels AS SELECT item_id, kind, name, source, is_main, "
-            f"score FROM {INTERNAL}.labels"
+            # No label id: has_label(id, ...) and filters on items read ``id`` as the item's.
+            "CREATE OR REPLACE VIEW main.labels AS SELECT item_id, kind, name, source, "
+            "is_main, score, geometry, class_id, area, author, created_at, model "
+            f"FROM {INTERNAL}.labels"
         )
         con.execute(
             "CREATE OR REPLACE MACRO main.has_label(item, label_name) AS EXISTS "
@@ -400,7 +411,36 @@ class SqlEngine:
             "ci.collection_id IN (SELECT c.id FROM main.collections c "
             "WHERE c.title = collection_title))"
         )
-        wanted = {"datasets", "items", "labels", "collections", "collection_items"}
+        con.execute(
+            "CREATE OR REPLACE VIEW main.classes AS SELECT c.id, c.dataset_id, d.name AS dataset, "
+            f"c.name, c.color, c.hotkey FROM {INTERNAL}.classes c "
+            f"JOIN {INTERNAL}.datasets d ON d.id = c.dataset_id"
+        )
+        con.execute(
+            "CREATE OR REPLACE VIEW main.questions AS SELECT q.id, q.dataset_id, d.name AS "
+            "dataset, q.name, q.kind, q.options::JSON AS options, q.required::BOOLEAN AS required "
+            f"FROM {INTERNAL}.questions q JOIN {INTERNAL}.datasets d ON d.id = q.dataset_id"
+        )
+        wanted = {
+            "datasets",
+            "items",
+            "labels",
+            "collections",
+            "collection_items",
+            "classes",
+            "questions",
+        }
+        for rs in self._copy.result_set_names:
+            con.execute(
+                f"CREATE OR REPLACE VIEW main.{sql_ident('rs_' + rs)} AS SELECT d.name AS "
+                "dataset, l.item_id, i.path, l.kind, l.name AS class, l.geometry::JSON AS "
+                "geometry, l.area, l.change, l.decision "
+                f"FROM {INTERNAL}.result_set_labels l "
+                f"JOIN {INTERNAL}.result_sets r ON r.id = l.result_set_id "
+                f"JOIN {INTERNAL}.items i ON i.id = l.item_id "
+                f"JOIN {INTERNAL}.datasets d ON d.id = r.dataset_id WHERE r.name = {sql_string(rs)}"
+            )
+            wanted.add(f"rs_{rs}")
         wide: dict[str, WideView] = {}
         for slug in sorted({v.group for v in scored}):
             versions = [v for v in scored if v.group == slug]

@@ -16,7 +16,8 @@ snapshot of another catalog, of another format or that cannot be read is ignored
 
 Items get one column per simple top-level metadata field (an identifier, at most 100 fields), typed
 from the JSON values (BIGINT, DOUBLE, BOOLEAN, VARCHAR, or JSON for lists and objects), plus
-``video_id``, ``keyframe_time_ms`` and ``keyframe_index`` always (NULL where absent).
+``video_id``, ``keyframe_time_ms``, ``keyframe_index``, ``shot_id``, ``start_ms`` and ``end_ms``
+always (NULL where absent).
 """
 
 from __future__ import annotations
@@ -37,12 +38,18 @@ from sqlalchemy import ColumnElement, Integer, Select, Text, cast, func, select
 
 from tagscope.store.catalog import Catalog
 from tagscope.store.collection_schema import CollectionItemRow, CollectionRow
+from tagscope.store.label_schema import (
+    OntologyClassRow,
+    OntologyQuestionRow,
+    ResultSetLabelRow,
+    ResultSetRow,
+)
 from tagscope.store.schema import ChangeSetRow, DatasetRow, ItemRow, LabelRow
 from tagscope.store.sql_guard import sql_ident, sql_string
 from tagscope.store.tag_schema import TagGroupRow, TagRow
 
 INTERNAL = "_tagscope"  # the schema of the copies; sessions read them through views only
-SNAPSHOT_FORMAT = 1
+SNAPSHOT_FORMAT = 2  # 2: labels gained geometry, class_id, area, author, created_at, model
 SNAPSHOT_EVERY_S = 60.0
 """Seconds between two saves of a snapshot while the catalog keeps changing (an import)."""
 _BATCH = 50_000
@@ -75,6 +82,12 @@ _LABELS = pa.schema(
         ("source", pa.string()),
         ("is_main", pa.int64()),
         ("score", pa.float64()),
+        ("geometry", pa.string()),
+        ("class_id", pa.int64()),
+        ("area", pa.float64()),
+        ("author", pa.string()),
+        ("created_at", pa.string()),
+        ("model", pa.string()),
     ]
 )
 _COLLECTIONS = pa.schema(
@@ -88,9 +101,43 @@ _COLLECTIONS = pa.schema(
     ]
 )
 _COLLECTION_ITEMS = pa.schema([("collection_id", pa.int64()), ("item_id", pa.int64())])
+_RESULT_SETS = pa.schema([("id", pa.int64()), ("dataset_id", pa.int64()), ("name", pa.string())])
+_RESULT_SET_LABELS = pa.schema(
+    [
+        ("result_set_id", pa.int64()),
+        ("item_id", pa.int64()),
+        ("kind", pa.string()),
+        ("name", pa.string()),
+        ("geometry", pa.string()),
+        ("area", pa.float64()),
+        ("change", pa.string()),
+        ("decision", pa.string()),
+    ]
+)
+_CLASSES = pa.schema(
+    [
+        ("id", pa.int64()),
+        ("dataset_id", pa.int64()),
+        ("name", pa.string()),
+        ("color", pa.string()),
+        ("hotkey", pa.string()),
+    ]
+)
+_QUESTIONS = pa.schema(
+    [
+        ("id", pa.int64()),
+        ("dataset_id", pa.int64()),
+        ("name", pa.string()),
+        ("kind", pa.string()),
+        ("options", pa.string()),
+        ("required", pa.int64()),
+    ]
+)
 # Metadata fields that are always columns (NULL where absent): video structure (SPEC F-40).
-_FIXED_META = ("video_id", "keyframe_time_ms", "keyframe_index")
+_FIXED_META = ("video_id", "keyframe_time_ms", "keyframe_index", "shot_id", "start_ms", "end_ms")
 _RESERVED = {c.lower() for c in (*_ITEMS.names, "dataset", *_FIXED_META)}
+RESERVED_COLUMNS = frozenset(_RESERVED)
+"""Columns of ``items`` a metadata field of that name (lower case) does not become."""
 
 
 # A dataset as a copy knows it: (id, name, description, created_at, revision). The last two
@@ -108,6 +155,11 @@ class CatalogState:
     thresholds: dict[tuple[str, str], float]  # (group slug, tag name) -> current threshold
     # Every change of a collection writes a change-set: the last one's id tells a change.
     max_change_set: int = 0
+    # Result sets are saved and deleted, never edited: (how many, the last id) tells a change.
+    result_sets: tuple[int, int] = (0, 0)
+    # Editing a class writes a change-set; an import creates classes and a question is added or
+    # deleted without one: (how many, the last id) of classes and of questions tells those.
+    ontology: tuple[int, int, int, int] = (0, 0, 0, 0)
 
     @property
     def dataset_ids(self) -> set[int]:
@@ -196,6 +248,9 @@ class CatalogCopy:
         self.meta_types: dict[str, set[str]] = {}
         self.meta_columns: dict[str, str] = dict.fromkeys(_FIXED_META, "BIGINT")
         self._collections_key: tuple[object, ...] | None = None
+        self._result_sets_key: tuple[int, int] | None = None
+        self._ontology_key: tuple[object, ...] | None = None
+        self.result_set_names: tuple[str, ...] = ()  # distinct, sorted: one view each
         self._create_tables()
 
     def refresh(self) -> CatalogState:
@@ -213,6 +268,13 @@ class CatalogCopy:
         if (state.datasets, state.max_change_set) != self._collections_key:
             self._load_collections()
             self._collections_key = (state.datasets, state.max_change_set)
+        ontology_key = (state.datasets, state.max_change_set, state.ontology)
+        if ontology_key != self._ontology_key:
+            self._load_ontology()
+            self._ontology_key = ontology_key
+        if state.result_sets != self._result_sets_key:
+            self._load_result_sets()
+            self._result_sets_key = state.result_sets
         if self._dirty and time.monotonic() - self._saved_at >= SNAPSHOT_EVERY_S:
             self.save()
         return state
@@ -328,7 +390,9 @@ class CatalogCopy:
             con.unregister("_items_empty")
         con.execute(
             f"CREATE OR REPLACE TABLE {INTERNAL}.labels (id BIGINT, item_id BIGINT, "
-            "kind VARCHAR, name VARCHAR, source VARCHAR, is_main BOOLEAN, score DOUBLE)"
+            "kind VARCHAR, name VARCHAR, source VARCHAR, is_main BOOLEAN, score DOUBLE, "
+            "geometry JSON, class_id BIGINT, area DOUBLE, author VARCHAR, created_at TIMESTAMPTZ, "
+            "model VARCHAR)"
         )
         con.execute(
             f"CREATE OR REPLACE TABLE {INTERNAL}.collections (id BIGINT, dataset_id BIGINT, "
@@ -337,6 +401,23 @@ class CatalogCopy:
         con.execute(
             f"CREATE OR REPLACE TABLE {INTERNAL}.collection_items "
             "(collection_id BIGINT, item_id BIGINT)"
+        )
+        con.execute(
+            f"CREATE OR REPLACE TABLE {INTERNAL}.classes (id BIGINT, dataset_id BIGINT, "
+            "name VARCHAR, color VARCHAR, hotkey VARCHAR)"
+        )
+        con.execute(
+            f"CREATE OR REPLACE TABLE {INTERNAL}.questions (id BIGINT, dataset_id BIGINT, "
+            "name VARCHAR, kind VARCHAR, options VARCHAR, required BIGINT)"
+        )
+        con.execute(
+            f"CREATE OR REPLACE TABLE {INTERNAL}.result_sets "
+            "(id BIGINT, dataset_id BIGINT, name VARCHAR)"
+        )
+        con.execute(
+            f"CREATE OR REPLACE TABLE {INTERNAL}.result_set_labels (result_set_id BIGINT, "
+            "item_id BIGINT, kind VARCHAR, name VARCHAR, geometry VARCHAR, area DOUBLE, "
+            "change VARCHAR, decision VARCHAR)"
         )
 
     def _catalog_state(self) -> CatalogState:
@@ -354,7 +435,23 @@ class CatalogCopy:
             )
             thresholds = {(slug, name): float(t) for slug, name, t in rows}
             changes = s.execute(select(func.coalesce(func.max(ChangeSetRow.id), 0))).scalar_one()
-        return CatalogState(datasets, int(max_item), int(max_label), thresholds, int(changes))
+            n_sets, last_set = s.execute(
+                select(func.count(), func.coalesce(func.max(ResultSetRow.id), 0))
+            ).one()
+            n_classes, last_class, n_questions, last_question = (
+                int(v)
+                for row in (OntologyClassRow, OntologyQuestionRow)
+                for v in s.execute(select(func.count(), func.coalesce(func.max(row.id), 0))).one()
+            )
+        return CatalogState(
+            datasets,
+            int(max_item),
+            int(max_label),
+            thresholds,
+            int(changes),
+            (int(n_sets), int(last_set)),
+            (n_classes, last_class, n_questions, last_question),
+        )
 
     def _load_datasets(self, datasets: Sequence[DatasetKey]) -> None:
         con = self.con
@@ -452,16 +549,33 @@ class CatalogCopy:
     def _load_labels(self, where: ColumnElement[bool]) -> None:
         t = LabelRow.__table__.c
         stmt = (
-            select(t.id, t.item_id, t.kind, t.name, t.source, cast(t.is_main, Integer), t.score)
+            select(
+                t.id,
+                t.item_id,
+                t.kind,
+                t.name,
+                t.source,
+                cast(t.is_main, Integer),
+                t.score,
+                cast(t.geometry, Text),
+                t.class_id,
+                t.area,
+                t.author,
+                cast(t.created_at, Text),
+                t.model,
+            )
             .where(where)
             .order_by(t.id)
         )
+        # SQLite's text of a time has no offset (the catalog writes UTC); PostgreSQL's has one.
+        utc = "" if self.catalog.engine.dialect.name == "postgresql" else " || '+00'"
         con = self.con
         con.register("_labels_batches", _fetch(self.catalog, stmt, _LABELS))
         try:
             n = con.execute(
                 f"INSERT INTO {INTERNAL}.labels SELECT id, item_id, kind, name, source, "
-                "is_main::BOOLEAN, score FROM _labels_batches"
+                "is_main::BOOLEAN, score, geometry::JSON, class_id, area, author, "
+                f"(created_at{utc})::TIMESTAMPTZ, model FROM _labels_batches"
             ).fetchall()[0][0]
         finally:
             con.unregister("_labels_batches")
@@ -489,6 +603,47 @@ class CatalogCopy:
                 self.con.execute(f"INSERT INTO {INTERNAL}.{name} SELECT * FROM _collection_rows")
             finally:
                 self.con.unregister("_collection_rows")
+
+    def _load_ontology(self) -> None:
+        """Copy the classes and questions whole (not saved in the snapshot: few rows)."""
+        c, q = OntologyClassRow.__table__.c, OntologyQuestionRow.__table__.c
+        questions = select(
+            q.id, q.dataset_id, q.name, q.kind, cast(q.options, Text), cast(q.required, Integer)
+        )
+        tables = {
+            "classes": _fetch(
+                self.catalog, select(c.id, c.dataset_id, c.name, c.color, c.hotkey), _CLASSES
+            ),
+            "questions": _fetch(self.catalog, questions, _QUESTIONS),
+        }
+        for name, rows in tables.items():
+            self.con.register("_ontology_rows", rows)
+            try:
+                self.con.execute(f"DELETE FROM {INTERNAL}.{name}")
+                self.con.execute(f"INSERT INTO {INTERNAL}.{name} SELECT * FROM _ontology_rows")
+            finally:
+                self.con.unregister("_ontology_rows")
+
+    def _load_result_sets(self) -> None:
+        """Copy the result sets whole (not saved in the snapshot: they change rarely)."""
+        r, t = ResultSetRow.__table__.c, ResultSetLabelRow.__table__.c
+        geometry = cast(t.geometry, Text)
+        labels = select(
+            t.result_set_id, t.item_id, t.kind, t.name, geometry, t.area, t.change, t.decision
+        ).order_by(t.id)
+        tables = {
+            "result_sets": _fetch(self.catalog, select(r.id, r.dataset_id, r.name), _RESULT_SETS),
+            "result_set_labels": _fetch(self.catalog, labels, _RESULT_SET_LABELS),
+        }
+        for name, rows in tables.items():
+            self.con.register("_result_set_rows", rows)
+            try:
+                self.con.execute(f"DELETE FROM {INTERNAL}.{name}")
+                self.con.execute(f"INSERT INTO {INTERNAL}.{name} SELECT * FROM _result_set_rows")
+            finally:
+                self.con.unregister("_result_set_rows")
+        found = self.con.execute(f"SELECT DISTINCT name FROM {INTERNAL}.result_sets ORDER BY 1")
+        self.result_set_names = tuple(n for (n,) in found.fetchall())
 
 
 __all__ = ["INTERNAL", "CatalogCopy", "CatalogState"]

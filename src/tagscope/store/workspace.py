@@ -35,6 +35,11 @@ class WorkspacePaths:
         return self.root / "thumbnails"
 
     @property
+    def keyframes(self) -> Path:
+        """The JPEG files of videos' keyframes (items of their own: not a cache)."""
+        return self.root / "keyframes"
+
+    @property
     def scores(self) -> Path:
         return self.root / "scores"
 

@@ -5,6 +5,7 @@ import { api, errorText, type Collection, type NewCollection } from "../api";
 import { Dialog, Empty, ErrorBox, Field, PageHead, Spinner, fmtCount } from "../components/ui";
 import { href, navigate } from "../router";
 import { toast } from "../store";
+import { BulkClassifyDialog } from "./bulk";
 
 export function CollectionsPage({ ds }: { ds: string }) {
   const [list, setList] = useState<Collection[] | null>(null);
@@ -13,6 +14,7 @@ export function CollectionsPage({ ds }: { ds: string }) {
   const [refresh, setRefresh] = useState(0);
   const [busy, setBusy] = useState<string | null>(null);
   const [deleting, setDeleting] = useState<Collection | null>(null);
+  const [classifying, setClassifying] = useState<Collection | null>(null);
 
   useEffect(() => {
     let alive = true;
@@ -117,6 +119,16 @@ export function CollectionsPage({ ds }: { ds: string }) {
                       {new Date(c.created_at).toLocaleDateString(undefined, { dateStyle: "medium" })}
                     </td>
                     <td class="row-actions">
+                      <button
+                        type="button"
+                        class="small"
+                        data-testid="classify"
+                        disabled={busy !== null}
+                        title={`Give every item of ${c.title} one classification`}
+                        onClick={() => setClassifying(c)}
+                      >
+                        Classify…
+                      </button>
                       {c.kind === "dynamic" ? (
                         <button
                           type="button"
@@ -148,6 +160,12 @@ export function CollectionsPage({ ds }: { ds: string }) {
           </table>
         </div>
       ) : null}
+      <BulkClassifyDialog
+        open={classifying !== null}
+        ds={ds}
+        source={classifying ? { collection: classifying.title } : null}
+        onClose={() => setClassifying(null)}
+      />
       <Dialog
         open={deleting !== null}
         onClose={() => setDeleting(null)}

@@ -9,6 +9,7 @@ import { href, navigate } from "../router";
 import { firstScreen, firstScreenDone, toast } from "../store";
 import { labelFilter, sqlString } from "../sqlfilters";
 import { SaveCollectionDialog } from "./collections";
+import { BulkClassifyDialog, type BulkSource } from "./bulk";
 
 const SORTS = ["id", "path", "size", "width", "height", "format", "split"];
 const PAGE = 100;
@@ -42,6 +43,9 @@ export function GridPage({ ds, q }: { ds: string; q: URLSearchParams }) {
   const [tagDialog, setTagDialog] = useState(false);
   /** What the save-as-collection dialog saves: the filter or the selected items. */
   const [saving, setSaving] = useState<{ where?: string; item_ids?: number[] } | null>(null);
+  /** Bulk classify works on a collection: a filter is saved as one first. */
+  const [classifyAfterSave, setClassifyAfterSave] = useState(false);
+  const [bulk, setBulk] = useState<BulkSource | null>(null);
   const sentinel = useRef<HTMLDivElement>(null);
   const inflight = useRef<string | null>(null);
   const version = useRef(0);
@@ -281,6 +285,27 @@ export function GridPage({ ds, q }: { ds: string; q: URLSearchParams }) {
             Save as collection…
           </button>
         ) : null}
+        {collection || where ? (
+          <button
+            type="button"
+            class="ghost"
+            data-testid="classify-filter"
+            title={
+              collection
+                ? `Give every item of ${collection} one classification`
+                : "Save this filter as a collection, then give its items one classification"
+            }
+            onClick={() => {
+              if (collection) setBulk({ collection });
+              else {
+                setClassifyAfterSave(true);
+                setSaving({ where });
+              }
+            }}
+          >
+            Classify {collection ? "collection" : "all matching"}…
+          </button>
+        ) : null}
         <div class="spacer" />
         <label class="inline">
           <span>Sort</span>
@@ -392,6 +417,14 @@ export function GridPage({ ds, q }: { ds: string; q: URLSearchParams }) {
           </button>
           <button
             type="button"
+            data-testid="classify-selection"
+            title="Give the selected items one classification"
+            onClick={() => setBulk({ item_ids: [...selected].sort((a, b) => a - b) })}
+          >
+            Classify…
+          </button>
+          <button
+            type="button"
             class="ghost"
             onClick={() => {
               void navigator.clipboard?.writeText([...selected].join(","));
@@ -446,9 +479,23 @@ export function GridPage({ ds, q }: { ds: string; q: URLSearchParams }) {
         open={saving !== null}
         ds={ds}
         source={saving ?? {}}
-        onClose={() => setSaving(null)}
-        // The cards show their new collection chip.
-        onSaved={(c) => (c.kind === "static" ? load(true, null) : undefined)}
+        onClose={() => {
+          setSaving(null);
+          setClassifyAfterSave(false);
+        }}
+        onSaved={(c) => {
+          // The cards show their new collection chip.
+          if (c.kind === "static") load(true, null);
+          if (classifyAfterSave) setBulk({ collection: c.title });
+        }}
+      />
+      <BulkClassifyDialog
+        open={bulk !== null}
+        ds={ds}
+        source={bulk}
+        onClose={() => setBulk(null)}
+        // The cards show their new labels.
+        onApplied={() => load(true, null)}
       />
     </section>
   );

@@ -75,7 +75,7 @@ export function HistoryPage({ ds }: { ds: string }) {
       <PageHead
         title="History"
         sub={
-          `Every change people made on ${ds} (reviews, tag examples, collections), newest first. Undo writes a new ` +
+          `Every change people made on ${ds} (reviews, tag examples, collections, labels), newest first. Undo writes a new ` +
           "change-set that puts the items back; history is never rewritten."
         }
       />
@@ -295,6 +295,9 @@ function plural(n: number, word: string): string {
 /** `pets / dog` for a tag, the title of a collection, else its fields. */
 function targetText(target: Record<string, unknown>): string {
   if (target.group && target.tag) return `${target.group} / ${target.tag}`;
+  if (target.label_job)
+    return `the label job ${String(target.label_job)}${target.collection ? ` on ${String(target.collection)}` : ""}`;
+  if (typeof target.selection === "number") return `a selection of ${plural(target.selection, "item")}`;
   const title = target.title ?? target.collection ?? target.name;
   if (title) return String(title);
   return Object.entries(target)
@@ -318,6 +321,11 @@ const VERBS: Record<string, (n: string, t: string, p: Record<string, unknown>) =
   remove_from_collection: (n, t, p) => `removed ${members(p, n)} from the collection ${t}`,
   freeze_collection: (n, t, p) => `froze the collection ${t} (${members(p, n)})`,
   delete_collection: (n, t, p) => `deleted the collection ${t} (${members(p, n)})`,
+  review_decision: (_n, t, p) =>
+    `${p.decision === "pending" ? "moved back to pending" : String(p.decision)} ${plural(Number(p.n_changes ?? 0), "label change")} of ${t}`,
+  auto_label_job: (n, t) => `prelabelled ${n} (${t})`,
+  bulk_classify: (n, t, p) =>
+    `classified ${n} as ${String(p.label ?? p.class ?? "?")}${p.overwrite ? " (overwriting)" : ""}${t ? ` in ${t}` : ""}`,
 };
 
 /** A readable sentence of a change-set: "reviewed 3 items for pets / dog". */
@@ -348,10 +356,27 @@ function stateText(c: Change, s: Record<string, unknown> | null, cs: ChangeSet):
     return `${s.label ? "shows" : "does not show"} ${tag}${by}`;
   }
   if (c.entity === "example") return s ? `${s.polarity ?? ""} example`.trim() : "not an example";
+  if (c.entity === "labels" || c.entity === "annotations" || c.entity === "prelabels") return labelsText(s);
+  if (c.entity === "label_review") return reviewText(s);
   if (!s) return "none";
   return Object.entries(s)
     .map(([k, v]) => `${k}: ${typeof v === "object" ? JSON.stringify(v) : String(v)}`)
     .join(", ");
+}
+
+/** An item's labels in words: "cat (main), dog", "no labels". */
+function labelsText(s: Record<string, unknown> | null): string {
+  const labels = Array.isArray(s?.labels) ? (s.labels as Record<string, unknown>[]) : [];
+  if (!labels.length) return "no labels";
+  return labels.map((l) => `${String(l.name)}${l.is_main ? " (main)" : ""}`).join(", ");
+}
+
+/** An item's label changes of a job, by status: "2 pending, 1 accepted". */
+function reviewText(s: Record<string, unknown> | null): string {
+  const n: Record<string, number> = {};
+  for (const v of Object.values((s?.status ?? {}) as Record<string, string>)) n[v] = (n[v] ?? 0) + 1;
+  const parts = Object.entries(n).map(([status, k]) => `${k} ${status}`);
+  return parts.length ? parts.join(", ") : "none";
 }
 
 function fmtWhen(d: Date): string {

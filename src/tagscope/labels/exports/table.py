@@ -1,8 +1,9 @@
 """Parquet export: one row per label (see :data:`tagscope.store.exports.LABEL_TABLE`).
 
-``path`` is relative to the export's root. ``bbox`` and ``polygons`` are filled for boxes and
-polygons; ``geometry`` holds every label's geometry as JSON (a mask's RLE as it is stored), and
-``attributes`` its attributes. Items without labels have no row.
+``path`` is relative to the export's root. ``bbox``, ``polygons`` and ``lines`` are filled for
+boxes, polygons and polylines, ``area`` where the label has one; ``geometry`` holds every label's
+geometry as JSON (a mask's RLE as it is stored), and ``attributes`` its attributes. Items without
+labels have no row.
 """
 
 from __future__ import annotations
@@ -48,6 +49,8 @@ class ParquetWriter:
                     "polygons": geometry.get("polygons")
                     if label.kind == LabelKind.POLYGON
                     else None,
+                    "lines": geometry.get("lines") if label.kind == LabelKind.POLYLINE else None,
+                    "area": label.area,
                     "geometry": json.dumps(label.geometry) if label.geometry is not None else None,
                     "attributes": json.dumps(label.attributes),
                 }

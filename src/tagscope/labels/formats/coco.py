@@ -18,7 +18,7 @@ from typing import Any
 
 from tagscope.domain import Label, LabelKind, ValidationError
 from tagscope.labels.formats.records import Entry, Parsed, read_json_file
-from tagscope.labels.geometry import InvalidGeometry, check_box, polygon_parts
+from tagscope.labels.geometry import InvalidGeometry, check_box, check_rle, polygon_parts
 from tagscope.media.paths import ImportFolder, UnsafePath
 
 
@@ -212,46 +212,11 @@ def _is_numbers(values: Any) -> bool:
 
 
 def _rle_problem(rle: dict[str, Any]) -> str | None:
-    size, counts = rle.get("size"), rle.get("counts")
-    if (
-        not (isinstance(size, list) and len(size) == 2 and all(isinstance(n, int) for n in size))
-        or min(size) < 0
-    ):
-        return f"'size' must be [height, width], not {size!r}"
-    if isinstance(counts, str):
-        runs = _decode_rle_string(counts)
-        if runs is None:
-            return "compressed 'counts' cannot be decoded"
-    elif isinstance(counts, list) and all(isinstance(n, int) for n in counts):
-        runs = counts
-    else:
-        return "'counts' must be a list of run lengths or a compressed string"
-    if any(n < 0 for n in runs):
-        return "'counts' holds a negative run length"
-    if sum(runs) != size[0] * size[1]:
-        return f"run lengths add up to {sum(runs)}, not height x width = {size[0] * size[1]}"
+    try:
+        check_rle(rle)
+    except InvalidGeometry as exc:
+        return str(exc)
     return None
-
-
-def _decode_rle_string(counts: str) -> list[int] | None:
-    """Run lengths of COCO's compressed RLE (``rleFrString`` of pycocotools), or None."""
-    runs: list[int] = []
-    pos = 0
-    while pos < len(counts):
-        value, shift, more = 0, 0, True
-        while more:
-            if pos >= len(counts):
-                return None
-            c = ord(counts[pos]) - 48
-            value |= (c & 0x1F) << shift
-            more = bool(c & 0x20)
-            pos += 1
-            shift += 5
-            if not more and c & 0x10:
-                value |= -1 << shift
-        # After the first two runs each one is stored as its difference to the run two back.
-        runs.append(value + runs[-2] if len(runs) > 2 else value)
-    return runs
 
 
 def _caption_texts(

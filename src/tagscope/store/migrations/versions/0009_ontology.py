@@ -6,8 +6,14 @@ Revises: 0008
 Create Date: 2026-12-01 13:00:00
 """
 
+from datetime import UTC, datetime
+from itertools import groupby
+
 import sqlalchemy as sa
 from alembic import op
+
+from tagscope.domain.ontology import palette_colors
+from tagscope.labels.geometry import label_area
 
 revision = "0009"
 down_revision = "0008"
@@ -15,6 +21,7 @@ branch_labels = None
 depends_on = None
 
 BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+_BATCH = 1000  # labels read and updated per round trip
 
 
 def upgrade() -> None:
@@ -54,6 +61,73 @@ def upgrade() -> None:
         batch.add_column(sa.Column("model", sa.String(length=256), nullable=True))
         batch.add_column(sa.Column("area", sa.Float(), nullable=True))
     op.create_index("ix_labels_class_id", "labels", ["class_id"])
+    _backfill_areas()
+    _backfill_classes()
+
+
+def _backfill_areas() -> None:
+    """Compute the stored area of the labels already there (boxes, polygons, masks), in id
+    order a batch at a time."""
+    labels = sa.table(
+        "labels",
+        sa.column("id", sa.BigInteger()),
+        sa.column("kind", sa.String()),
+        sa.column("geometry", sa.JSON()),
+        sa.column("area", sa.Float()),
+    )
+    bind = op.get_bind()
+    query = (
+        sa.select(labels.c.id, labels.c.kind, labels.c.geometry)
+        .where(labels.c.kind.in_(["box", "polygon", "mask"]))
+        .order_by(labels.c.id)
+        .limit(_BATCH)
+    )
+    store = (
+        sa.update(labels).where(labels.c.id == sa.bindparam("_id")).values(area=sa.bindparam("a"))
+    )
+    last = 0
+    while rows := bind.execute(query.where(labels.c.id > last)).all():
+        areas = [{"_id": i, "a": label_area(kind, geometry)} for i, kind, geometry in rows]
+        bind.execute(store, areas)
+        last = rows[-1][0]
+
+
+def _backfill_classes() -> None:
+    """Give the labels already there their class: one per dataset and name, in palette
+    colours."""
+    bind = op.get_bind()
+    pairs = bind.execute(
+        sa.text(
+            "SELECT DISTINCT i.dataset_id, l.name FROM labels l JOIN items i ON i.id = l.item_id "
+            "WHERE l.name <> '' ORDER BY i.dataset_id, l.name"
+        )
+    ).all()
+    classes = sa.table(
+        "ontology_classes",
+        sa.column("dataset_id", sa.BigInteger()),
+        sa.column("name", sa.String()),
+        sa.column("color", sa.String()),
+        sa.column("created_at", sa.DateTime(timezone=True)),
+    )
+    now = datetime.now(UTC)
+    rows = []
+    for dataset_id, of_dataset in groupby(pairs, key=lambda p: p[0]):
+        names = [name for _, name in of_dataset]
+        colors = palette_colors((), len(names))
+        rows += [
+            {"dataset_id": dataset_id, "name": n, "color": c, "created_at": now}
+            for n, c in zip(names, colors, strict=True)
+        ]
+    if not rows:
+        return
+    bind.execute(sa.insert(classes), rows)
+    bind.execute(
+        sa.text(
+            "UPDATE labels SET class_id = (SELECT c.id FROM ontology_classes c JOIN items i "
+            "ON i.dataset_id = c.dataset_id WHERE i.id = labels.item_id AND c.name = labels.name) "
+            "WHERE name <> ''"
+        )
+    )
 
 
 def downgrade() -> None:

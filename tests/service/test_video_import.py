@@ -1,0 +1,223 @@
+"""Video import (F-01 video, F-40): videos, shots, keyframes and transcript cues as items; broken
+files reported; re-import and resume; the sample video joined in SQL."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from tagscope.domain import Item, JobStatus, Modality, ValidationError
+from tagscope.service import Workspace, browse
+from tagscope.service.sql import run_sql
+from tagscope.service.thumbnails import fill_thumbnails
+from tagscope.service.video_import import import_video
+
+RED, GREEN, BLUE, WHITE = (220, 30, 30), (30, 200, 40), (20, 40, 210), (235, 235, 235)
+SRT = """1
+00:00:00,000 --> 00:00:01,000
+in the red
+
+2
+00:00:01,000 --> 00:00:02,000
+mostly green
+
+3
+00:00:0x,000 --> 00:00:03,000
+broken
+
+4
+00:00:03,500 --> 00:00:04,100
+blue at last
+"""
+
+
+@pytest.fixture()
+def videos(make_video: Callable[..., Path], tmp_path: Path) -> Path:
+    """Two good videos (one with a transcript), a truncated one, a fake one and a note."""
+    folder = tmp_path / "videos"
+    (folder / "more").mkdir(parents=True)
+    make_video(folder / "a.mp4", [(RED, 30), (GREEN, 40), (BLUE, 35)])  # 4.2 s
+    make_video(folder / "more" / "b.webm", [(WHITE, 75), (RED, 75)])  # 6 s
+    (folder / "a.srt").write_text(SRT)
+    whole = make_video(tmp_path / "whole.webm", [(GREEN, 50), (BLUE, 50), (RED, 50)])
+    (folder / "cut.webm").write_bytes(whole.read_bytes()[: whole.stat().st_size // 2])
+    (folder / "fake.mp4").write_text("not a video at all\n" * 10)
+    (folder / "notes.txt").write_text("hello")
+    return folder
+
+
+def _items(ws: Workspace, dataset: str) -> dict[Modality, list[Item]]:
+    out: dict[Modality, list[Item]] = {m: [] for m in Modality}
+    for item in ws.catalog.iter_items(ws.dataset(dataset).id):
+        out[item.modality].append(item)
+    return out
+
+
+def test_a_folder_of_videos_becomes_videos_shots_keyframes_and_cues(
+    workspace: Workspace, videos: Path
+) -> None:
+    report = import_video(workspace, "clips", videos, keyframes="scene", thumbnails="now")
+    reasons = {Path(p.source).name: p.reason for p in report.problems}
+    assert set(reasons) == {"cut.webm", "fake.mp4", "notes.txt", "a.srt:10"}
+    assert reasons["cut.webm"].startswith("truncated")
+    assert reasons["fake.mp4"].startswith("not a readable video")
+    assert reasons["notes.txt"] == "not a video file type (.txt)"
+    assert reasons["a.srt:10"].startswith("unreadable timing")
+    assert (report.n_videos, report.n_shots, report.n_keyframes, report.n_cues) == (2, 5, 5, 3)
+    assert report.n_added == 2 + 5 + 5 + 3 and report.n_frames == 105 + 150
+
+    items = _items(workspace, "clips")
+    a, b = sorted(items[Modality.VIDEO], key=lambda i: i.path)
+    assert a.path == str((videos / "a.mp4").resolve())
+    assert (a.media.width, a.media.height, a.media.format) == (160, 96, "mp4")
+    assert a.metadata["fps"] == 25.0 and a.metadata["codec"] == "mpeg4"
+    assert a.metadata["duration_ms"] == pytest.approx(4200, abs=40)
+    assert a.metadata["n_shots"] == 3 and b.metadata["n_shots"] == 2
+
+    shots = {s.id: s for s in items[Modality.SHOT]}
+    a_shots = sorted((s for s in shots.values() if s.metadata["video_id"] == a.id), key=_start)
+    assert [(s.metadata["start_ms"], s.metadata["end_ms"]) for s in a_shots][:2] == [
+        (0, 1200),
+        (1200, 2800),
+    ]
+    assert a_shots[0].path == f"{a.path}#shot=0" and a_shots[0].media is None
+    for kf in items[Modality.KEYFRAME]:
+        shot = shots[kf.metadata["shot_id"]]
+        assert shot.metadata["video_id"] == kf.metadata["video_id"]
+        assert (
+            shot.metadata["start_ms"] <= kf.metadata["keyframe_time_ms"] < shot.metadata["end_ms"]
+        )
+        assert kf.metadata["keyframe_index"] in shot.metadata["keyframe_indexes"]
+        assert Path(kf.path).is_relative_to(workspace.paths.keyframes)
+        with Image.open(kf.path) as im:
+            assert im.format == "JPEG"
+        assert browse.get_thumbnail_file(workspace, kf.id).path.is_file()
+
+    cues = sorted(items[Modality.TRANSCRIPT], key=_start)
+    assert [c.text for c in cues] == ["in the red", "mostly green", "blue at last"]
+    # The shot each cue overlaps most: red (0-1.2 s), green (1.2-2.8 s), blue (2.8-4.2 s).
+    assert [c.metadata["shot_id"] for c in cues] == [s.id for s in a_shots]
+    assert [(c.metadata["start_ms"], c.metadata["end_ms"]) for c in cues][2] == (3500, 4100)
+
+    # A video's thumbnail is one of its frames.
+    with Image.open(browse.get_thumbnail_file(workspace, b.id).path) as thumb:
+        assert thumb.convert("RGB").getpixel((5, 5))[0] > 200  # white
+    job = workspace.catalog.list_jobs(workspace.dataset("clips").id)[0]
+    assert job.status == JobStatus.DONE and job.result["n_videos"] == 2
+    assert job.params["keyframes"] == "scene"
+
+
+def _start(item: Item) -> int:
+    return item.metadata["start_ms"]
+
+
+def test_importing_again_adds_nothing(workspace: Workspace, videos: Path) -> None:
+    import_video(workspace, "clips", videos)
+    n = workspace.catalog.count_items(workspace.dataset("clips").id)
+    again = import_video(workspace, "clips", videos)
+    assert (again.n_added, again.n_existing, again.n_videos) == (0, 2, 0)
+    assert workspace.catalog.count_items(workspace.dataset("clips").id) == n
+
+
+class _Killed(Exception):
+    pass
+
+
+def test_an_interrupted_import_goes_on_where_it_stopped(workspace: Workspace, videos: Path) -> None:
+    seen: list[tuple[int, int]] = []
+
+    def kill_in_second_video(done: int, total: int) -> None:
+        seen.append((done, total))
+        if done > 11:  # after a.mp4 (4.2 s) and cut.webm (6 s by its header): inside b.webm
+            raise _Killed
+
+    with pytest.raises(_Killed):
+        import_video(workspace, "clips", videos, progress=kill_in_second_video)
+    ds = workspace.dataset("clips")
+    assert workspace.catalog.list_jobs(ds.id)[0].status == JobStatus.ERROR
+    first = _items(workspace, "clips")
+    assert [Path(v.path).name for v in first[Modality.VIDEO]] == ["a.mp4"]
+    assert {i.metadata.get("video_id") for i in first[Modality.KEYFRAME]} == {
+        first[Modality.VIDEO][0].id
+    }
+    assert seen[0] == (0, 16)  # seconds of video, as the headers give them (fake.mp4: none)
+
+    rest = import_video(workspace, "clips", videos)
+    assert (rest.n_existing, rest.n_videos) == (1, 1)
+    after = _items(workspace, "clips")
+    assert sorted(Path(v.path).name for v in after[Modality.VIDEO]) == ["a.mp4", "b.webm"]
+    assert len(after[Modality.KEYFRAME]) == 5 + 6  # every second: 0-4 s, 0-5 s
+
+
+def test_transcripts_from_another_folder(
+    workspace: Workspace, make_video: Callable[..., Path], tmp_path: Path
+) -> None:
+    folder, subs = tmp_path / "v", tmp_path / "subs"
+    folder.mkdir()
+    subs.mkdir()
+    make_video(folder / "a.mkv", [(RED, 30), (GREEN, 40), (BLUE, 35)])
+    (subs / "a.vtt").write_text("WEBVTT\n\n00:01.500 --> 00:02.000\nhello\n")
+    report = import_video(workspace, "v", folder, transcripts=subs)
+    assert report.problems == [] and report.n_cues == 1
+    (cue,) = _items(workspace, "v")[Modality.TRANSCRIPT]
+    assert cue.text == "hello" and cue.metadata["start_ms"] == 1500
+
+
+def test_bad_arguments_change_nothing(workspace: Workspace, videos: Path) -> None:
+    with pytest.raises(ValidationError) as info:
+        import_video(workspace, "clips", videos, keyframes="often")
+    assert info.value.field == "keyframes"
+    with pytest.raises(ValidationError, match="not a folder"):
+        import_video(workspace, "clips", videos / "a.mp4")
+    assert workspace.catalog.list_datasets() == []
+
+
+def test_deferred_keyframe_thumbnails_are_filled_without_problems(
+    workspace: Workspace, make_video: Callable[..., Path], tmp_path: Path
+) -> None:
+    folder = tmp_path / "big"
+    folder.mkdir()
+    make_video(folder / "a.mp4", [(RED, 25), (GREEN, 25), (BLUE, 20)], size=(480, 270))
+    (folder / "a.srt").write_text("1\n00:00:00,000 --> 00:00:01,000\nhi\n")
+    report = import_video(workspace, "big", folder)
+    assert report.n_thumbnails_deferred == report.n_keyframes == 3
+    job = fill_thumbnails(workspace, "big")
+    # Made: the three keyframes'; present: the video's own (made by the import).
+    assert (job.result["n_problems"], job.result["n_made"], job.result["n_present"]) == (0, 3, 1)
+
+
+def test_the_sample_video_with_its_transcript_in_sql(
+    workspace: Workspace, shared_dir: Path, tmp_path: Path
+) -> None:
+    folder = tmp_path / "sample"
+    folder.mkdir()
+    shutil.copy(shared_dir / "data" / "video" / "echo-hereweare.webm", folder / "echo.webm")
+    shutil.copy(shared_dir / "data" / "video" / "mediaelement.srt", folder / "echo.srt")
+    report = import_video(workspace, "echo", folder, keyframes="every:1s")
+    assert report.problems == []
+    assert (report.n_videos, report.n_keyframes, report.n_cues) == (1, 45, 15)
+    rows = run_sql(
+        workspace,
+        "SELECT c.text, c.start_ms, c.end_ms, s.start_ms, s.end_ms FROM items c "
+        "JOIN items s ON s.id = c.shot_id WHERE c.dataset = 'echo' "
+        "AND c.modality = 'transcript' ORDER BY c.start_ms",
+    ).rows
+    assert len(rows) == 15
+    assert rows[0][:3] == [
+        "HTML5 <video> and <audio> was supposed to be awesome, powerful, and fun.",
+        100,
+        4000,
+    ]
+    for _text, start, end, shot_start, shot_end in rows:
+        assert min(end, shot_end) > max(start, shot_start)  # the cue overlaps its shot
+    keyframes = run_sql(
+        workspace,
+        "SELECT keyframe_index, keyframe_time_ms, video_id, shot_id FROM items "
+        "WHERE modality = 'keyframe' ORDER BY keyframe_index",
+    ).rows
+    assert [r[0] for r in keyframes] == list(range(45))
+    assert all(r[2] is not None and r[3] is not None for r in keyframes)
