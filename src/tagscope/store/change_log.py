@@ -10,10 +10,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import func, select, update
 
 from tagscope.domain import NotFoundError
 from tagscope.domain.changes import Change, ChangeSet
+from tagscope.store.bulk_insert import insert_rows
 from tagscope.store.catalog import Catalog
 from tagscope.store.schema import ChangeRow, ChangeSetRow
 
@@ -76,8 +77,7 @@ class ChangeLog:
                 }
                 for c in changes
             ]
-            for i in range(0, len(rows), _CHUNK):
-                s.execute(insert(ChangeRow.__table__), rows[i : i + _CHUNK])
+            insert_rows(s, ChangeRow.__table__, rows)
             if undoes is not None:
                 s.execute(
                     update(ChangeSetRow).where(ChangeSetRow.id == undoes).values(undone_by=row.id)

@@ -14,15 +14,15 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import delete, select, update
 
 from tagscope.domain import LabelKind, LabelSource, NotFoundError
+from tagscope.store.bulk_insert import insert_rows
 from tagscope.store.catalog import Catalog
 from tagscope.store.schema import DatasetRow, ItemRow, LabelRow
 
 # Ids per IN list: one bound parameter each, far below SQLite's and PostgreSQL's caps.
 _CHUNK = 5000
-_INSERT_CHUNK = 500  # rows of 15 columns per INSERT
 State = dict[str, Any]
 FIELDS = (
     "id",
@@ -122,23 +122,23 @@ class LabelStates:
         # The database takes datetimes; the records keep the ISO strings.
         stored = [{**row, "created_at": _parsed(row["created_at"])} for row in rows]
         table = LabelRow.__table__
-        # The table, not the ORM class: the ORM's bulk path sends rows with an id one statement
-        # each. RETURNING gives the new ids, matched by (item, key): unique, and cheaper than
-        # asking for them in parameter order. executemany wants one set of columns per batch.
-        returning = insert(table).returning(table.c.item_id, table.c.key, table.c.id)
-        kept = [row for row in stored if "id" in row]
-        new = [(k, row) for k, row in enumerate(stored) if "id" not in row]
         with self.catalog.session() as s:
             for i in range(0, len(ids), _CHUNK):
                 s.execute(delete(LabelRow).where(self._of(dataset_id, ids[i : i + _CHUNK])))
-            for i in range(0, len(kept), _INSERT_CHUNK):
-                s.execute(insert(table), kept[i : i + _INSERT_CHUNK])
-            for i in range(0, len(new), _INSERT_CHUNK):
-                chunk = new[i : i + _INSERT_CHUNK]
-                returned = s.execute(returning, [row for _, row in chunk])
-                new_ids = {(item, key): id_ for item, key, id_ in returned}
-                for k, row in chunk:
-                    rows[k]["id"] = new_ids[row["item_id"], row["key"]]
+            # executemany wants one set of columns per call: labels with and without an id.
+            insert_rows(s, table, [row for row in stored if "id" in row])
+            new = [k for k, row in enumerate(stored) if "id" not in row]
+            insert_rows(s, table, [stored[k] for k in new])
+            if new:  # their ids, by (item, key): unique, and all of these items' labels are ours
+                new_items = sorted({rows[k]["item_id"] for k in new})
+                found: dict[tuple[int, str], int] = {}
+                for i in range(0, len(new_items), _CHUNK):
+                    stmt = select(table.c.item_id, table.c.key, table.c.id).where(
+                        self._of(dataset_id, new_items[i : i + _CHUNK])
+                    )
+                    found.update(((item, key), id_) for item, key, id_ in s.execute(stmt))
+                for k in new:
+                    rows[k]["id"] = found[rows[k]["item_id"], rows[k]["key"]]
             s.execute(
                 update(DatasetRow)
                 .where(DatasetRow.id == dataset_id)
