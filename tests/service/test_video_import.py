@@ -3,6 +3,7 @@ files reported; re-import and resume; the sample video joined in SQL."""
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -165,6 +166,19 @@ def test_transcripts_from_another_folder(
     assert report.problems == [] and report.n_cues == 1
     (cue,) = _items(workspace, "v")[Modality.TRANSCRIPT]
     assert cue.text == "hello" and cue.metadata["start_ms"] == 1500
+
+
+def test_pipes_and_broken_links_are_not_opened(workspace: Workspace, tmp_path: Path) -> None:
+    folder = tmp_path / "odd"
+    folder.mkdir()
+    os.mkfifo(folder / "pipe.mp4")
+    (folder / "gone.webm").symlink_to(folder / "missing.webm")
+    report = import_video(workspace, "odd", folder)
+    reasons = {Path(p.source).name: p.reason for p in report.problems}
+    assert reasons == {
+        "pipe.mp4": "'pipe.mp4' is not a regular file (a pipe, socket or device)",
+        "gone.webm": "a broken symbolic link",
+    }
 
 
 def test_bad_arguments_change_nothing(workspace: Workspace, videos: Path) -> None:

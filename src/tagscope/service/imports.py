@@ -145,7 +145,7 @@ def import_csv(
     """
     validate_dataset_name(dataset_name)
     parsed = read_csv_list(
-        Path(path), base=_folder(base) if base else None, follow_symlinks=follow_symlinks
+        Path(path), base=import_folder(base) if base else None, follow_symlinks=follow_symlinks
     )
     params = _list_params("csv", path, base, follow_symlinks)
     return _import(ws, dataset_name, parsed, params, thumbnails=thumbnails, progress=progress)
@@ -175,7 +175,7 @@ def import_json(
     """
     validate_dataset_name(dataset_name)
     parsed = read_json_list(
-        Path(path), base=_folder(base) if base else None, follow_symlinks=follow_symlinks
+        Path(path), base=import_folder(base) if base else None, follow_symlinks=follow_symlinks
     )
     params = _list_params("json", path, base, follow_symlinks)
     return _import(ws, dataset_name, parsed, params, thumbnails=thumbnails, progress=progress)
@@ -216,7 +216,7 @@ def import_coco(
     validate_dataset_name(dataset_name)
     parsed = read_coco(
         Path(annotations),
-        images=_folder(images),
+        images=import_folder(images),
         captions=Path(captions) if captions else None,
         follow_symlinks=follow_symlinks,
     )
@@ -277,14 +277,16 @@ def _list_params(
     }
 
 
-def _folder(folder: PathLike) -> Path:
+def import_folder(folder: PathLike) -> Path:
+    """The folder an import reads, checked to be one."""
     path = Path(folder).expanduser()
     if not path.is_dir():
         raise ValidationError(f"{folder} is not a folder", field="folder")
     return path
 
 
-def _dataset(ws: Workspace, name: str) -> Dataset:
+def import_dataset(ws: Workspace, name: str) -> Dataset:
+    """The dataset an import adds to, created when it does not exist yet."""
     try:
         return ws.dataset(name)
     except NotFoundError:
@@ -308,7 +310,7 @@ def _import(
     """Run ``parsed`` as an import job; ``normalised``: its labels' geometry is in fractions of
     the image's size (YOLO), scaled to pixels when the size is known."""
     mode = thumbnail_mode(thumbnails)
-    ds = _dataset(ws, dataset_name)
+    ds = import_dataset(ws, dataset_name)
     report = ImportReport(problems=list(parsed.problems))
     params = {**params, "thumbnails": mode}
 

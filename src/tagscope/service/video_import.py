@@ -43,6 +43,7 @@ from tagscope.domain import (
 from tagscope.jobs.runner import ProgressFn
 from tagscope.media.errors import MediaError
 from tagscope.media.images import read_media
+from tagscope.media.paths import NOT_REGULAR
 from tagscope.media.thumbnails import ensure_thumbnail, ready_thumbnail, save_thumbnail
 from tagscope.media.transcripts import (
     TRANSCRIPT_SUFFIXES,
@@ -58,7 +59,7 @@ from tagscope.media.video import (
     probe_duration_ms,
     scan_video,
 )
-from tagscope.service.imports import _dataset, _folder
+from tagscope.service.imports import import_dataset, import_folder
 from tagscope.service.thumbnails import DEFAULT_MODE, ThumbnailMode, thumbnail_mode
 from tagscope.service.workspace import Workspace
 
@@ -128,10 +129,10 @@ def import_video(
     validate_dataset_name(dataset_name)
     policy = KeyframePolicy.parse(keyframes)
     mode = thumbnail_mode(thumbnails)
-    root = _folder(folder)
-    transcript_dir = _folder(transcripts) if transcripts is not None else None
+    root = import_folder(folder)
+    transcript_dir = import_folder(transcripts) if transcripts is not None else None
     files, problems = find_videos(root, follow_symlinks=follow_symlinks)
-    ds = _dataset(ws, dataset_name)
+    ds = import_dataset(ws, dataset_name)
     report = VideoImportReport(problems=problems)
     params = {
         "format": "video",
@@ -205,6 +206,11 @@ def find_videos(
                 )
             elif os.path.isdir(real):
                 stack.append(real)
+            elif not os.path.isfile(real):  # decoding a pipe could wait forever
+                why = "a broken symbolic link" if not os.path.exists(real) else None
+                problems.append(
+                    ImportProblem(entry.path, why or NOT_REGULAR.format(name=entry.name))
+                )
             elif os.path.splitext(entry.name)[1].lower() in VIDEO_SUFFIXES:
                 videos.append(real)
             elif os.path.splitext(entry.name)[1].lower() not in TRANSCRIPT_SUFFIXES:
@@ -269,65 +275,14 @@ class _VideoRun:
             with Image.open(scan.keyframes[0].path) as first:
                 save_thumbnail(first, content_hash, self.ws.paths.thumbnails)
         media = MediaInfo(before[0], scan.info.width, scan.info.height, _format(path), content_hash)
+        video = NewItem(
+            path, media, Modality.VIDEO, metadata=_video_meta(scan, cues[1]), mtime_ns=before[1]
+        )
         with self.ws.catalog.transaction():
-            video_id = self._add(
-                [
-                    NewItem(
-                        path,
-                        media,
-                        Modality.VIDEO,
-                        metadata=_video_meta(scan, cues[1]),
-                        mtime_ns=before[1],
-                    )
-                ]
-            )[0]
-            shot_ids = self._add(
-                [
-                    NewItem(
-                        f"{path}#shot={s.index}",
-                        None,
-                        Modality.SHOT,
-                        metadata=_shot_meta(scan, s, video_id),
-                    )
-                    for s in scan.shots
-                ]
-            )
-            self._add(
-                [
-                    NewItem(
-                        str(k.path),
-                        info,
-                        Modality.KEYFRAME,
-                        metadata={
-                            "video_id": video_id,
-                            "shot_id": shot_ids[k.shot],
-                            "keyframe_index": k.index,
-                            "keyframe_time_ms": k.time_ms,
-                            "frame_index": k.frame,
-                        },
-                        mtime_ns=mtime_ns,
-                    )
-                    for k, (info, mtime_ns) in zip(scan.keyframes, keyframes, strict=True)
-                ]
-            )
-            self._add(
-                [
-                    NewItem(
-                        f"{path}#cue={c.index}",
-                        None,
-                        Modality.TRANSCRIPT,
-                        text=c.text,
-                        metadata={
-                            "video_id": video_id,
-                            "shot_id": _shot_id(scan.shots, shot_ids, c),
-                            "cue_index": c.index,
-                            "start_ms": c.start_ms,
-                            "end_ms": c.end_ms,
-                        },
-                    )
-                    for c in cues[0]
-                ]
-            )
+            video_id = self._add([video])[0]
+            shot_ids = self._add(_shot_items(path, scan, video_id))
+            self._add(_keyframe_items(scan, keyframes, video_id, shot_ids))
+            self._add(_cue_items(path, scan, cues[0], video_id, shot_ids))
         report = self.report
         report.n_videos += 1
         report.n_shots += len(scan.shots)
@@ -375,6 +330,58 @@ class _VideoRun:
             ImportProblem(f"{source}:{p.line}", p.reason) for p in transcript.problems
         )
         return list(transcript.cues), str(source)
+
+
+def _shot_items(path: str, scan: VideoScan, video_id: int) -> list[NewItem]:
+    return [
+        NewItem(
+            f"{path}#shot={s.index}", None, Modality.SHOT, metadata=_shot_meta(scan, s, video_id)
+        )
+        for s in scan.shots
+    ]
+
+
+def _keyframe_items(
+    scan: VideoScan, files: list[tuple[MediaInfo, int]], video_id: int, shot_ids: list[int]
+) -> list[NewItem]:
+    """The keyframes as items, with their files' (media info, modification time)."""
+    return [
+        NewItem(
+            str(k.path),
+            info,
+            Modality.KEYFRAME,
+            metadata={
+                "video_id": video_id,
+                "shot_id": shot_ids[k.shot],
+                "keyframe_index": k.index,
+                "keyframe_time_ms": k.time_ms,
+                "frame_index": k.frame,
+            },
+            mtime_ns=mtime_ns,
+        )
+        for k, (info, mtime_ns) in zip(scan.keyframes, files, strict=True)
+    ]
+
+
+def _cue_items(
+    path: str, scan: VideoScan, cues: list[Cue], video_id: int, shot_ids: list[int]
+) -> list[NewItem]:
+    return [
+        NewItem(
+            f"{path}#cue={c.index}",
+            None,
+            Modality.TRANSCRIPT,
+            text=c.text,
+            metadata={
+                "video_id": video_id,
+                "shot_id": _shot_id(scan.shots, shot_ids, c),
+                "cue_index": c.index,
+                "start_ms": c.start_ms,
+                "end_ms": c.end_ms,
+            },
+        )
+        for c in cues
+    ]
 
 
 def _video_meta(scan: VideoScan, transcript: str | None) -> dict[str, Any]:
