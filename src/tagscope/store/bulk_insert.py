@@ -9,16 +9,22 @@ SQLAlchemy would have stored (JSON text, SQLite's time format).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import Table, insert
 from sqlalchemy.orm import Session
 
 
-def insert_rows(session: Session, table: Table, rows: Sequence[dict[str, Any]]) -> None:
+def insert_rows(
+    session: Session,
+    table: Table,
+    rows: Sequence[dict[str, Any]],
+    convert: Mapping[str, Callable[[Any], Any]] | None = None,
+) -> None:
     """Insert ``rows`` (dicts with the same keys, column names of ``table``) in the session's
-    transaction. A column a row lacks is not allowed: give every key in every row."""
+    transaction; ``convert`` maps a column to a function applied to its values first (so the
+    caller need not copy its rows). A column a row lacks is not allowed."""
     if not rows:
         return
     conn = session.connection()
@@ -35,6 +41,8 @@ def insert_rows(session: Session, table: Table, rows: Sequence[dict[str, Any]]) 
     columns = []
     for name in order:
         values = [row[name] for row in rows]
+        if convert and name in convert:
+            values = list(map(convert[name], values))
         process = processors[name]
         columns.append(list(map(process, values)) if process else values)
     params: list[Any] = list(zip(*columns, strict=True))

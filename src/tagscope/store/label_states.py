@@ -119,35 +119,35 @@ class LabelStates:
             for i in ids
             for label in (states[i] or {}).get("labels", [])
         ]
-        # The database takes datetimes; the records keep the ISO strings.
-        stored = [{**row, "created_at": _parsed(row["created_at"])} for row in rows]
         table = LabelRow.__table__
+        # The database takes datetimes; the records keep the ISO strings.
+        times = {"created_at": _parsed}
         with self.catalog.session() as s:
             for i in range(0, len(ids), _CHUNK):
                 s.execute(delete(LabelRow).where(self._of(dataset_id, ids[i : i + _CHUNK])))
             # executemany wants one set of columns per call: labels with and without an id.
-            insert_rows(s, table, [row for row in stored if "id" in row])
-            new = [k for k, row in enumerate(stored) if "id" not in row]
-            insert_rows(s, table, [stored[k] for k in new])
+            insert_rows(s, table, [row for row in rows if "id" in row], times)
+            new = [row for row in rows if "id" not in row]
+            insert_rows(s, table, new, times)
             if new:  # their ids, by (item, key): unique, and all of these items' labels are ours
-                new_items = sorted({rows[k]["item_id"] for k in new})
+                new_items = sorted({row["item_id"] for row in new})
                 found: dict[tuple[int, str], int] = {}
                 for i in range(0, len(new_items), _CHUNK):
                     stmt = select(table.c.item_id, table.c.key, table.c.id).where(
                         self._of(dataset_id, new_items[i : i + _CHUNK])
                     )
                     found.update(((item, key), id_) for item, key, id_ in s.execute(stmt))
-                for k in new:
-                    rows[k]["id"] = found[rows[k]["item_id"], rows[k]["key"]]
+                for row in new:
+                    row["id"] = found[row["item_id"], row["key"]]
             s.execute(
                 update(DatasetRow)
                 .where(DatasetRow.id == dataset_id)
                 .values(revision=DatasetRow.revision + 1)
             )
         out: dict[int, State] = {}
-        for row in sorted(rows, key=lambda r: r["id"]):
-            record = {f: row[f] for f in FIELDS}
-            out.setdefault(row["item_id"], {"labels": []})["labels"].append(record)
+        for row in sorted(rows, key=lambda r: r["id"]):  # each row becomes its record
+            item_id = row.pop("item_id")
+            out.setdefault(item_id, {"labels": []})["labels"].append(row)
         return out
 
 
