@@ -9,6 +9,8 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from tagscope.cli.main import app
+from tagscope.cli.output import parse_ids
+from tagscope.domain import ValidationError
 
 runner = CliRunner()
 
@@ -49,3 +51,13 @@ def test_errors_print_the_input_as_it_is(tmp_path: Path) -> None:
     out = runner.invoke(app, ["datasets", "create", "[bold]x", "-w", str(tmp_path / "ws")])
     assert out.exit_code == 1
     assert "'[bold]x'" in out.stderr
+
+
+def test_ids_are_integers_separated_by_commas_or_spaces_and_a_bad_one_is_named() -> None:
+    assert parse_ids(" 1,2  5,") == [1, 2, 5]
+    with pytest.raises(ValidationError, match=r"^item ids are integers .*, got x, -3$") as err:
+        parse_ids("1,x,-3")
+    assert err.value.field == "items"
+    with pytest.raises(ValidationError, match=r"^change ids .*, got none$") as err:
+        parse_ids(" , ", "change", field="ids")
+    assert err.value.field == "ids"

@@ -7,15 +7,12 @@ import math
 import pytest
 import shapely
 
-from tagscope.domain import LabelKind
 from tagscope.labels.geometry import (
     InvalidGeometry,
     check_box,
     check_polyline,
-    label_area,
     polygon_parts,
     ring_parts,
-    rle_runs,
 )
 
 SQUARE = [0, 0, 10, 0, 10, 10, 0, 10]
@@ -149,42 +146,6 @@ def test_boxes_need_finite_numbers_and_a_positive_width_and_height() -> None:
         with pytest.raises(InvalidGeometry) as err:
             check_box(box)
         assert str(err.value) == reason
-
-
-def _rle_string(runs: list[int]) -> str:
-    """COCO's compressed RLE of ``runs`` (``rleToString`` of pycocotools, written out here)."""
-    out = []
-    for i, run in enumerate(runs):
-        x = run - runs[i - 2] if i > 2 else run
-        more = True
-        while more:
-            c = x & 0x1F
-            x >>= 5
-            more = x != -1 if c & 0x10 else x != 0
-            out.append(chr((c | 0x20 if more else c) + 48))
-    return "".join(out)
-
-
-def test_areas_of_a_box_a_polygon_with_a_hole_and_its_other_parts() -> None:
-    assert label_area(LabelKind.BOX, {"bbox": [5, 6, 2.5, 4]}) == 10.0
-    hole = [3, 3, 3, 7, 7, 7, 7, 3]  # 4 x 4 inside the 10 x 10 square
-    island = [4, 4, 6, 4, 6, 6, 4, 6]  # 2 x 2 inside the hole: counted again (even-odd)
-    apart = [20, 20, 30, 20, 25, 30]  # a triangle of area 50
-    assert label_area(LabelKind.POLYGON, {"polygons": [SQUARE, hole]}) == 84.0
-    assert label_area(LabelKind.POLYGON, {"polygons": [SQUARE, hole, island, apart]}) == 138.0
-
-
-def test_a_mask_counts_its_foreground_runs_compressed_or_not() -> None:
-    runs = [7, 3, 1000, 40, 2, 148]  # background first: 3 + 40 + 148 foreground pixels
-    assert rle_runs(_rle_string(runs)) == runs
-    plain = {"rle": {"size": [30, 40], "counts": runs}}
-    packed = {"rle": {"size": [30, 40], "counts": _rle_string(runs)}}
-    assert label_area(LabelKind.MASK, plain) == label_area(LabelKind.MASK, packed) == 191.0
-
-
-def test_classifications_and_polylines_have_no_area() -> None:
-    assert label_area(LabelKind.CLASSIFICATION, None) is None
-    assert label_area(LabelKind.POLYLINE, {"lines": [[0, 0, 10, 10]]}) is None
 
 
 def test_a_polyline_needs_lines_of_two_distinct_finite_points() -> None:

@@ -10,12 +10,12 @@ import pytest
 from pycocotools import mask as coco_mask
 
 from tagscope.domain import Label, LabelKind
+from tagscope.domain.geometry import polygon_region
 from tagscope.labels.matching import (
     box_iou,
     mask_iou,
     match,
     polygon_iou,
-    polygon_shape,
     rle,
 )
 
@@ -60,14 +60,13 @@ def test_box_iou_of_every_pair() -> None:
     assert box_iou(np.zeros((0, 4)), b).shape == (0, 3)
 
 
-def test_polygon_parts_are_read_even_odd_holes_and_islands() -> None:
-    ring = polygon_shape([square(0, 0, 10), square(2, 2, 6), square(4, 4, 2)])
-    assert ring.area == pytest.approx(100 - 36 + 4)
-    full = polygon_shape([square(0, 0, 10)])
+def test_polygon_iou_of_even_odd_regions() -> None:
+    ring = polygon_region([square(0, 0, 10), square(2, 2, 6), square(4, 4, 2)])  # area 68
+    full = polygon_region([square(0, 0, 10)])
     assert polygon_iou([ring], [full])[0, 0] == pytest.approx(68 / 100)
     # Two separate parts are one region; a far one overlaps nothing.
-    two = polygon_shape([square(0, 0, 10), square(20, 0, 10)])
-    far = polygon_shape([square(500, 500, 3)])
+    two = polygon_region([square(0, 0, 10), square(20, 0, 10)])
+    far = polygon_region([square(500, 500, 3)])
     assert polygon_iou([two], [full, far]) == pytest.approx(np.array([[0.5, 0.0]]))
 
 

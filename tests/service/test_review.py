@@ -4,6 +4,7 @@ by ids, back to pending, and their undo; on SQLite and (in CI) PostgreSQL."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import fields
 from pathlib import Path
 
 import pytest
@@ -19,6 +20,7 @@ from tagscope.domain import (
     ValidationError,
 )
 from tagscope.domain.changes import UndoConflictError
+from tagscope.domain.label_jobs import LabelChange
 from tagscope.domain.review import ClassChangedRow
 from tagscope.service import Workspace
 from tagscope.service import collections as uc
@@ -67,6 +69,21 @@ def test_the_summary_counts_tabs_cells_and_kinds(ws: Workspace, review_job: Made
         "added": 1,
         "deleted": 1,
     }
+
+
+def test_a_reviewed_change_is_the_jobs_label_change_with_its_item(
+    ws: Workspace, review_job: Made
+) -> None:
+    items, _ = review_job(ws)
+    reviewed = rv.changes(ws, "d", "j").changes
+    assert all(isinstance(c, LabelChange) for c in reviewed)
+    # The same records as the job's label changes, whose fields they carry, plus the item's.
+    shared = [f.name for f in fields(LabelChange)]
+    assert [[getattr(c, f) for f in shared] for c in reviewed] == [
+        [getattr(c, f) for f in shared] for c in lj.label_changes(ws, "d", "j")
+    ]
+    assert {c.path for c in reviewed} == {f"/d/{i}.jpg" for i in range(4)}
+    assert {c.item_id for c in reviewed} == set(items)
 
 
 def test_each_filter_and_the_rows_joined_to_their_items(ws: Workspace, review_job: Made) -> None:

@@ -4,15 +4,10 @@ a class's change-log record put back (renaming its labels), on SQLite and (in CI
 from __future__ import annotations
 
 import pytest
-from alembic import command
-from alembic.config import Config
-from sqlalchemy import text
 
 from tagscope.domain import Label, LabelKind, MediaInfo, NewItem, ValidationError
 from tagscope.domain.ontology import PALETTE, palette_colors
-from tagscope.store import database
 from tagscope.store.catalog import Catalog
-from tagscope.store.database import make_engine
 from tagscope.store.ontology import RECORD, OntologyCatalog
 from tagscope.store.schema import DatasetRow
 
@@ -100,49 +95,3 @@ def test_a_deleted_class_comes_back_under_its_id(catalog: Catalog) -> None:
     )
     repo.restore(made.id, {RECORD: record})
     assert repo.list_classes(ds.id) == [made]
-
-
-def test_migration_0009_gives_the_labels_already_there_their_classes(database_url: str) -> None:
-    engine = make_engine(database_url)
-    cfg = Config()
-    cfg.set_main_option("script_location", str(database._MIGRATIONS))
-    with engine.begin() as conn:
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "0008")
-    with engine.begin() as conn:
-        for name in ("a", "b"):
-            conn.execute(
-                text(
-                    "INSERT INTO datasets (name, description, revision, created_at) "
-                    "VALUES (:n, '', 0, CURRENT_TIMESTAMP)"
-                ),
-                {"n": name},
-            )
-        conn.execute(
-            text(
-                "INSERT INTO items (dataset_id, path, modality, metadata, created_at) "
-                "SELECT id, '/x.jpg', 'image', '{}', CURRENT_TIMESTAMP FROM datasets"
-            )
-        )
-        items = conn.execute(text("SELECT id FROM items ORDER BY dataset_id")).scalars().all()
-        labels = [(items[0], "cat"), (items[0], "dog"), (items[1], "cat"), (items[1], "")]
-        conn.execute(
-            text(
-                "INSERT INTO labels (item_id, key, kind, name, source, is_main, attributes) "
-                "VALUES (:item, :key, 'classification', :name, 'ground_truth', false, '{}')"
-            ),
-            [{"item": i, "key": f"k{n}", "name": name} for n, (i, name) in enumerate(labels)],
-        )
-    with engine.begin() as conn:
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "0009")
-    with engine.connect() as conn:
-        classes = conn.execute(
-            text("SELECT id, dataset_id, name, color FROM ontology_classes ORDER BY id")
-        ).all()
-        stored = conn.execute(text("SELECT name, class_id FROM labels ORDER BY id")).all()
-    engine.dispose()
-    assert [(ds, name) for _, ds, name, _ in classes] == [(1, "cat"), (1, "dog"), (2, "cat")]
-    assert classes[0][3] != classes[1][3]  # distinct colours within a dataset
-    ids = [c[0] for c in classes]
-    assert stored == [("cat", ids[0]), ("dog", ids[1]), ("cat", ids[2]), ("", None)]

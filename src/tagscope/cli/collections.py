@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Any
 
@@ -10,15 +9,16 @@ import typer
 
 from tagscope.cli.lazy import deferred
 from tagscope.cli.output import (
+    IdsArg,
     JsonOpt,
     WorkspaceOpt,
     console,
     handle_errors,
     open_workspace,
+    parse_ids,
     print_json,
     print_table,
 )
-from tagscope.domain import ValidationError
 
 uc = deferred("tagscope.service.collections")
 
@@ -27,18 +27,6 @@ app = typer.Typer(
     no_args_is_help=True,
 )
 _COLUMNS = ["id", "title", "kind", "n_items", "filter", "description"]
-IdsArg = typer.Argument(..., help="Item ids, separated by commas or spaces: 1,2,5")
-
-
-def _ids(text: str) -> list[int]:
-    parts = [p for p in re.split(r"[,\s]+", text.strip()) if p]
-    bad = [p for p in parts if not p.isdigit()]
-    if bad or not parts:
-        raise ValidationError(
-            f"item ids are integers separated by commas, got {', '.join(bad) or 'none'}",
-            field="items",
-        )
-    return [int(p) for p in parts]
 
 
 def _row(c: Any) -> dict[str, Any]:
@@ -68,7 +56,7 @@ def create(
     workspace: Path | None = WorkspaceOpt,
 ) -> None:
     """Create a collection from a filter (--where) or from item ids (--items)."""
-    ids = _ids(items) if items is not None else None
+    ids = parse_ids(items) if items is not None else None
     made = uc.create_collection(
         open_workspace(workspace),
         dataset,
@@ -127,7 +115,7 @@ def delete(dataset: str, title: str, workspace: Path | None = WorkspaceOpt) -> N
 @handle_errors
 def add(dataset: str, title: str, ids: str = IdsArg, workspace: Path | None = WorkspaceOpt) -> None:
     """Add items to a static collection."""
-    done = uc.add_items(open_workspace(workspace), dataset, title, _ids(ids))
+    done = uc.add_items(open_workspace(workspace), dataset, title, parse_ids(ids))
     console.print(f"collection {done.title!r} has {done.n_items} item(s)")
 
 
@@ -137,5 +125,5 @@ def remove(
     dataset: str, title: str, ids: str = IdsArg, workspace: Path | None = WorkspaceOpt
 ) -> None:
     """Remove items from a static collection."""
-    done = uc.remove_items(open_workspace(workspace), dataset, title, _ids(ids))
+    done = uc.remove_items(open_workspace(workspace), dataset, title, parse_ids(ids))
     console.print(f"collection {done.title!r} has {done.n_items} item(s)")

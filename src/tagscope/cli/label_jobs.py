@@ -8,14 +8,15 @@ from typing import Any
 
 import typer
 
-from tagscope.cli.collections import IdsArg, _ids
 from tagscope.cli.lazy import deferred
 from tagscope.cli.output import (
+    IdsArg,
     JsonOpt,
     WorkspaceOpt,
     console,
     handle_errors,
     open_workspace,
+    parse_ids,
     print_json,
     print_table,
 )
@@ -163,7 +164,7 @@ def done(
     workspace: Path | None = WorkspaceOpt,
 ) -> None:
     """Mark items of an open manual job done."""
-    n = uc.mark_done(open_workspace(workspace), dataset, name, _ids(ids), done=not undo)
+    n = uc.mark_done(open_workspace(workspace), dataset, name, parse_ids(ids), done=not undo)
     console.print(f"marked {n} item(s) {'not ' if undo else ''}done")
 
 

@@ -10,9 +10,9 @@ from typing import Any
 import typer
 
 from tagscope.cli.lazy import deferred
-from tagscope.cli.ontology import _ShowByDefault
 from tagscope.cli.output import (
     JsonOpt,
+    ShowByDefault,
     WorkspaceOpt,
     console,
     handle_errors,
@@ -25,7 +25,7 @@ from tagscope.domain import Label, LabelKind, ValidationError
 uc = deferred("tagscope.service.labels")
 
 app = typer.Typer(
-    cls=_ShowByDefault,
+    cls=ShowByDefault,
     help="An item's labels; add or delete ground-truth ones (undo with `tagscope undo`). "
     "`tagscope labels DATASET ITEM_ID` shows them.",
     no_args_is_help=True,

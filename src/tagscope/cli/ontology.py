@@ -6,13 +6,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import click
 import typer
-from typer.core import TyperGroup
 
 from tagscope.cli.lazy import deferred
 from tagscope.cli.output import (
     JsonOpt,
+    ShowByDefault,
     WorkspaceOpt,
     console,
     handle_errors,
@@ -24,17 +23,8 @@ from tagscope.cli.output import (
 uc = deferred("tagscope.service.ontology")
 
 
-class _ShowByDefault(TyperGroup):
-    """A first word that is not a verb is a dataset: `tagscope ontology coco` shows it."""
-
-    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
-        if args and args[0] not in self.commands and not args[0].startswith("-"):
-            args = ["show", *args]
-        return super().parse_args(ctx, args)
-
-
 app = typer.Typer(
-    cls=_ShowByDefault,
+    cls=ShowByDefault,
     help="A dataset's ontology: classes (name, colour, hotkey) and classification questions. "
     "`tagscope ontology DATASET` shows it.",
     no_args_is_help=True,

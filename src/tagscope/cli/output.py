@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -17,13 +18,15 @@ from functools import wraps
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
+import click
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 from rich.text import Text
+from typer.core import TyperGroup
 
-from tagscope.domain import TagscopeError
+from tagscope.domain import TagscopeError, ValidationError
 
 if TYPE_CHECKING:
     from tagscope.service import Workspace
@@ -36,8 +39,37 @@ WorkspaceOpt = typer.Option(
 )
 JsonOpt = typer.Option(False, "--json", help="Print machine-readable JSON.")
 QuietOpt = typer.Option(False, "--quiet", "-q", help="No progress bar.")
+IdsArg = typer.Argument(..., help="Item ids, separated by commas or spaces: 1,2,5")
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+
+class ShowByDefault(TyperGroup):
+    """A first word that is not a command is a dataset: `tagscope ontology coco` runs
+    `ontology show coco`."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if args and args[0] not in self.commands and not args[0].startswith("-"):
+            args = ["show", *args]
+        return super().parse_args(ctx, args)
+
+
+def parse_ids(text: str, what: str = "item", field: str = "items") -> list[int]:
+    """The ids in ``text``, integers separated by commas or spaces (``1,2 5``).
+
+    Raises
+    ------
+    ValidationError
+        No id, or a part that is not an integer (named); ``what`` says whose ids they are.
+    """
+    parts = [p for p in re.split(r"[,\s]+", text.strip()) if p]
+    bad = [p for p in parts if not p.isdigit()]
+    if bad or not parts:
+        raise ValidationError(
+            f"{what} ids are integers separated by commas, got {', '.join(bad) or 'none'}",
+            field=field,
+        )
+    return [int(p) for p in parts]
 
 
 def open_workspace(path: Path | None) -> Workspace:

@@ -6,29 +6,28 @@ JOB` shows the tabs and the class-changed table; `review changes` lists changes,
 from __future__ import annotations
 
 import dataclasses
-import re
 from pathlib import Path
 from typing import Any
 
 import typer
 
 from tagscope.cli.lazy import deferred
-from tagscope.cli.ontology import _ShowByDefault
 from tagscope.cli.output import (
     JsonOpt,
+    ShowByDefault,
     WorkspaceOpt,
     console,
     handle_errors,
     open_workspace,
+    parse_ids,
     print_json,
     print_table,
 )
-from tagscope.domain import ValidationError
 
 uc = deferred("tagscope.service.review")
 
 app = typer.Typer(
-    cls=_ShowByDefault,
+    cls=ShowByDefault,
     help="Review a submitted label job: accept or reject its label changes. "
     "`tagscope review DATASET JOB` shows the class-changed table.",
     no_args_is_help=True,
@@ -58,17 +57,6 @@ _COLUMNS = [
     "adjustment",
     "status",
 ]
-
-
-def _change_ids(text: str) -> list[int]:
-    parts = [p for p in re.split(r"[,\s]+", text.strip()) if p]
-    bad = [p for p in parts if not p.isdigit()]
-    if bad or not parts:
-        raise ValidationError(
-            f"change ids are integers separated by commas, got {', '.join(bad) or 'none'}",
-            field="ids",
-        )
-    return [int(p) for p in parts]
 
 
 def _filters(**values: Any) -> dict[str, Any]:
@@ -163,7 +151,7 @@ def _decide(decision: str, verb: str) -> Any:
             min_adjustment=min_adjustment,
             max_adjustment=max_adjustment,
         )
-        chosen = _change_ids(ids) if ids is not None else None
+        chosen = parse_ids(ids, "change", field="ids") if ids is not None else None
         done = uc.decide(open_workspace(workspace), dataset, job, decision, ids=chosen, **filters)
         if as_json:
             print_json({"change_set": done.change_set, "n_changed": done.n_changed})

@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from tagscope.domain.errors import ValidationError
-from tagscope.domain.label_jobs import ChangeKind, ReviewStatus
+from tagscope.domain.label_jobs import ChangeKind, LabelChange, ReviewStatus
 
 STATUSES = tuple(str(s) for s in ReviewStatus)
 CHANGES = tuple(str(c) for c in ChangeKind)
@@ -95,26 +95,13 @@ class ReviewSummary:
 
 
 @dataclass(frozen=True, slots=True)
-class ReviewChange:
-    """A row of ``label_changes`` with its item's path and size; ``expert`` and ``prelabel``
-    are the labels as they were at submission (``None``: added / deleted)."""
+class ReviewChange(LabelChange):
+    """A label change with its item's path and size; ``expert`` and ``prelabel`` are the
+    labels as they were at submission (``None``: added / deleted)."""
 
-    id: int
-    item_id: int
     path: str
     width: int | None
     height: int | None
-    change: str
-    label_kind: str
-    expert_class: str | None
-    prelabel_class: str | None
-    iou: float | None
-    expert_area: float | None
-    prelabel_area: float | None
-    adjustment: float | None
-    status: str
-    expert: dict[str, Any] | None
-    prelabel: dict[str, Any] | None
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,9 +19,8 @@ A repaired part is stored as the exterior rings of the repair's polygons, each f
 holes.
 
 A polyline is ``{"lines": [[x0, y0, x1, y1, ...], ...]}``, each line at least 2 distinct points
-(:func:`check_polyline`); a mask is a COCO RLE (:func:`check_rle`). :func:`label_area` is the area
-the catalog stores with a label: the pixels a box, a polygon (parts read even-odd) or a mask
-covers; a classification or a polyline has none.
+(:func:`check_polyline`); a mask is a COCO RLE (:func:`check_rle`). The measures of a stored
+geometry (its area, a polygon's even-odd region) are in :mod:`tagscope.domain.geometry`.
 """
 
 from __future__ import annotations
@@ -29,13 +28,12 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Sequence
-from functools import reduce
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from tagscope._lazy import deferred
-from tagscope.domain import LabelKind
+from tagscope.domain.geometry import rle_runs
 
 if TYPE_CHECKING:
     import shapely
@@ -167,53 +165,6 @@ def check_rle(rle: Any) -> list[int]:
             f"run lengths add up to {sum(runs)}, not height x width = {size[0] * size[1]}"
         )
     return runs
-
-
-def rle_runs(counts: str) -> list[int] | None:
-    """Run lengths of COCO's compressed RLE (``rleFrString`` of pycocotools), or None."""
-    runs: list[int] = []
-    pos = 0
-    while pos < len(counts):
-        value, shift, more = 0, 0, True
-        while more:
-            if pos >= len(counts):
-                return None
-            c = ord(counts[pos]) - 48
-            value |= (c & 0x1F) << shift
-            more = bool(c & 0x20)
-            pos += 1
-            shift += 5
-            if not more and c & 0x10:
-                value |= -1 << shift
-        # After the first two runs each one is stored as its difference to the run two back.
-        runs.append(value + runs[-2] if len(runs) > 2 else value)
-    return runs
-
-
-def label_area(kind: LabelKind | str, geometry: dict[str, Any] | None) -> float | None:
-    """The pixels a label covers: a box's width x height, a polygon's parts read with the
-    even-odd rule (a part inside a part is a hole), a mask's foreground pixels (the odd runs:
-    COCO's RLE starts with background); None for a classification or a polyline, or a
-    geometry that does not say (an old row without one)."""
-    geometry = geometry or {}
-    if kind == LabelKind.BOX and "bbox" in geometry:
-        return float(geometry["bbox"][2]) * float(geometry["bbox"][3])
-    if kind == LabelKind.POLYGON and "polygons" in geometry:
-        return _even_odd_area(geometry["polygons"])
-    if kind == LabelKind.MASK and "rle" in geometry:
-        counts = geometry["rle"]["counts"]
-        runs = rle_runs(counts) if isinstance(counts, str) else counts
-        return float(sum(runs[1::2])) if runs is not None else None
-    return None
-
-
-def _even_odd_area(parts: Sequence[Sequence[float]]) -> float:
-    polygons = []
-    for part in parts:
-        polygon = shapely.Polygon(np.asarray(part, dtype=np.float64).reshape(-1, 2))
-        # Stored parts are valid rings; an old row that is not still gets an area.
-        polygons.append(polygon if polygon.is_valid else shapely.make_valid(polygon))
-    return float(reduce(shapely.symmetric_difference, polygons, shapely.Polygon()).area)
 
 
 def _is_number(value: Any) -> bool:

@@ -18,7 +18,6 @@ another is a hole), a mask's pixel count (COCO RLE). ``adjustment`` is expert ar
 area.
 
 >>> from tagscope.domain import Label, LabelKind
-from tagscope.domain.label_jobs import ChangeKind
 >>> box = lambda name, b: Label(LabelKind.BOX, name, geometry={"bbox": b})
 >>> [str(m.change) for m in match([box("cat", [0, 0, 10, 10])], [box("cat", [0, 0, 10, 8])])]
 ['geometry_changed']
@@ -34,6 +33,7 @@ import numpy as np
 
 from tagscope._lazy import deferred
 from tagscope.domain import Label, LabelKind
+from tagscope.domain.geometry import polygon_region
 from tagscope.domain.label_jobs import ChangeKind
 
 if TYPE_CHECKING:
@@ -81,18 +81,6 @@ def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     inter = np.prod(np.clip(hi - lo, 0, None), axis=2)
     union = (a[:, 2] * a[:, 3])[:, None] + (b[:, 2] * b[:, 3])[None, :] - inter
     return np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
-
-
-def polygon_shape(parts: Sequence[Sequence[float]]) -> shapely.Geometry:
-    """The region of a polygon label's parts under the even-odd rule: each ring toggles what
-    it encloses, so a part inside another is a hole (and one inside that, an island)."""
-    region = shapely.Polygon()
-    for ring in parts:
-        part = shapely.Polygon(np.asarray(ring, np.float64).reshape(-1, 2))
-        if not part.is_valid:  # stored parts are checked; a drawn one may not be
-            part = shapely.make_valid(part)
-        region = shapely.symmetric_difference(region, part)
-    return region
 
 
 def polygon_iou(a: Sequence[shapely.Geometry], b: Sequence[shapely.Geometry]) -> np.ndarray:
@@ -147,7 +135,7 @@ _GEOMETRIC = {
         lambda boxes: [b[2] * b[3] for b in boxes],
     ),
     LabelKind.POLYGON: _Geometric(
-        lambda g: polygon_shape(g["polygons"]), polygon_iou, lambda ps: [p.area for p in ps]
+        lambda g: polygon_region(g["polygons"]), polygon_iou, lambda ps: [p.area for p in ps]
     ),
     LabelKind.MASK: _Geometric(rle, mask_iou, _mask_areas),
 }
@@ -294,11 +282,9 @@ def _matches(
 
 __all__ = [
     "DEFAULT_IOU",
-    "ChangeKind",
     "Match",
     "box_iou",
     "mask_iou",
     "match",
     "polygon_iou",
-    "polygon_shape",
 ]

@@ -25,9 +25,10 @@ from typing import Any
 from tagscope.domain import Label, LabelKind, LabelSource, ValidationError
 from tagscope.domain.changes import Change
 from tagscope.service.collections import collection_item_ids
+from tagscope.service.labels import label_record
 from tagscope.service.ontology import check_answers
 from tagscope.service.workspace import Workspace
-from tagscope.store.catalog import Catalog, label_key
+from tagscope.store.catalog import Catalog
 from tagscope.store.collections import CollectionCatalog, shown
 from tagscope.store.label_states import FIELDS, LabelStates
 from tagscope.store.ontology import OntologyCatalog
@@ -148,22 +149,9 @@ def _new_record(
         LabelSource.GROUND_TRUTH,
         is_main=True,
         attributes=attributes,
+        class_id=class_id,
     )
-    record = {
-        "key": label_key(label),
-        "kind": str(label.kind),
-        "name": label.name,
-        "source": str(label.source),
-        "is_main": label.is_main,
-        "score": label.score,
-        "geometry": label.geometry,
-        "attributes": label.attributes,
-        "class_id": class_id,
-        "author": author,
-        "created_at": datetime.now(UTC).isoformat(),
-        "model": None,
-        "area": None,
-    }
+    record = label_record(label, author, datetime.now(UTC).isoformat())
     return {k: v for k, v in record.items() if k in FIELDS}
 
 

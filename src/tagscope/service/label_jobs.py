@@ -19,6 +19,7 @@ Examples
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -35,6 +36,7 @@ from tagscope.domain import (
 )
 from tagscope.domain.changes import Change
 from tagscope.domain.collections import validate_title
+from tagscope.domain.geometry import label_area
 from tagscope.domain.label_jobs import (
     JobKind,
     LabelChange,
@@ -46,11 +48,10 @@ from tagscope.domain.label_jobs import (
     validate_job_name,
 )
 from tagscope.domain.tags import validate_threshold
-from tagscope.labels.geometry import label_area
 from tagscope.labels.matching import DEFAULT_IOU, match
 from tagscope.service.collections import collection_item_ids
+from tagscope.service.labels import label_record
 from tagscope.service.workspace import Workspace
-from tagscope.store.catalog import label_key
 from tagscope.store.collections import shown
 from tagscope.store.label_jobs import LabelJobCatalog
 from tagscope.store.label_states import LabelStates, iso_time
@@ -447,21 +448,9 @@ def _write_prelabels(
 def _record(label: Label, actor: str, class_id: int | None, now: str | None) -> State:
     """A new prelabel as the ``prelabels`` entity records it (no id yet): made by ``actor``
     ``now``, of its ontology class (the label's own, else ``class_id``)."""
-    return {
-        "key": label_key(label),
-        "kind": str(label.kind),
-        "name": label.name,
-        "source": str(label.source),
-        "is_main": label.is_main,
-        "score": label.score,
-        "geometry": label.geometry,
-        "attributes": label.attributes,
-        "class_id": label.class_id if label.class_id is not None else class_id,
-        "author": actor,
-        "created_at": now,
-        "model": label.model,
-        "area": label.area,
-    }
+    if label.class_id is None:
+        label = replace(label, class_id=class_id)
+    return label_record(label, actor, now)
 
 
 def _change_rows(

@@ -25,12 +25,12 @@ from typing import Any
 
 from tagscope.domain import Item, Label, LabelKind, LabelSource, NotFoundError, ValidationError
 from tagscope.domain.changes import Change
+from tagscope.domain.geometry import label_area
 from tagscope.labels.geometry import (
     InvalidGeometry,
     check_box,
     check_polyline,
     check_rle,
-    label_area,
     polygon_parts,
 )
 from tagscope.service.ontology import check_answers
@@ -267,22 +267,37 @@ def _record(uow: UnitOfWork, item: Item, label: Label) -> State:
         raise ValidationError("attributes must be an object", field="attributes")
     attributes = _answered(uow, item, kind, dict(label.attributes))
     geometry = _geometry(kind, label.geometry, item)
-    checked = Label(kind, name, is_main=bool(label.is_main), score=label.score, geometry=geometry)
     class_id = OntologyCatalog(uow.catalog).class_ids(item.dataset_id, [name], create=True)[name]
+    checked = Label(
+        kind,
+        name,
+        is_main=bool(label.is_main),
+        score=label.score,
+        geometry=geometry,
+        attributes=attributes,
+        class_id=class_id,
+        area=label_area(kind, geometry),
+    )
+    return label_record(checked, uow.actor, datetime.now(UTC).isoformat())
+
+
+def label_record(label: Label, author: str | None, created_at: str | None) -> State:
+    """A new label as :class:`LabelStates` records it (no id yet), made by ``author`` at
+    ``created_at`` (ISO 8601 in UTC)."""
     return {
-        "key": label_key(checked),
-        "kind": str(kind),
-        "name": name,
-        "source": str(LabelSource.GROUND_TRUTH),
-        "is_main": checked.is_main,
+        "key": label_key(label),
+        "kind": str(label.kind),
+        "name": label.name,
+        "source": str(label.source),
+        "is_main": label.is_main,
         "score": label.score,
-        "geometry": geometry,
-        "attributes": attributes,
-        "class_id": class_id,
-        "author": uow.actor,
-        "created_at": datetime.now(UTC).isoformat(),
-        "model": None,
-        "area": label_area(kind, geometry),
+        "geometry": label.geometry,
+        "attributes": label.attributes,
+        "class_id": label.class_id,
+        "author": author,
+        "created_at": created_at,
+        "model": label.model,
+        "area": label.area,
     }
 
 

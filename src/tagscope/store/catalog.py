@@ -29,7 +29,7 @@ from tagscope.domain import (
     NotFoundError,
     validate_dataset_name,
 )
-from tagscope.labels.geometry import label_area
+from tagscope.domain.geometry import label_area
 from tagscope.store.database import make_engine, upgrade
 from tagscope.store.schema import DatasetRow, EmbeddingSpaceRow, ItemRow, JobRow, LabelRow
 
@@ -68,7 +68,8 @@ def _item(row: ItemRow) -> Item:
     )
 
 
-def _label(row: LabelRow) -> Label:
+def label_of(row: Any) -> Label:
+    """The label of a ``labels`` row (an ORM row or a Core one: the same names)."""
     return Label(
         kind=LabelKind(row.kind),
         name=row.name,
@@ -388,7 +389,7 @@ class Catalog:
     def item_labels(self, item_id: int) -> list[Label]:
         with self.session() as s:
             stmt = select(LabelRow).where(LabelRow.item_id == item_id).order_by(LabelRow.id)
-            return [_label(r) for r in s.scalars(stmt)]
+            return [label_of(r) for r in s.scalars(stmt)]
 
     def get_label(self, label_id: int) -> tuple[int, Label]:
         """The label ``label_id`` and the id of its item."""
@@ -396,7 +397,7 @@ class Catalog:
             row = s.get(LabelRow, label_id)
             if row is None:
                 raise NotFoundError(f"no label with id {label_id}")
-            return row.item_id, _label(row)
+            return row.item_id, label_of(row)
 
     def label_names(self, dataset_id: int) -> dict[str, int]:
         """Each label name of the dataset and on how many items it appears."""
@@ -489,4 +490,4 @@ class Catalog:
             return [_job(r) for r in s.scalars(stmt)]
 
 
-__all__ = ["Catalog", "label_key"]
+__all__ = ["Catalog", "label_key", "label_of"]

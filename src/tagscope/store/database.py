@@ -43,10 +43,10 @@ def make_engine(url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True, **_JSON)
 
 
-def upgrade(engine: Engine) -> None:
-    """Bring the catalog schema to the latest migration."""
+def upgrade(engine: Engine, revision: str = "head") -> None:
+    """Bring the catalog schema to ``revision`` (default: the latest migration)."""
     cfg = Config()
     cfg.set_main_option("script_location", str(_MIGRATIONS))
     with engine.begin() as conn:
         cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "head")
+        command.upgrade(cfg, revision)

@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import and_, func, or_, select
 
 from tagscope.domain import Item, Label, NotFoundError
-from tagscope.store.catalog import _CHUNK, Catalog, _item, _label
+from tagscope.store.catalog import _CHUNK, Catalog, _item, label_of
 from tagscope.store.schema import DatasetRow, ItemRow, LabelRow
 from tagscope.store.tag_schema import TagGroupRow, TagRow
 
@@ -111,7 +111,7 @@ def labels_of_items(catalog: Catalog, item_ids: Sequence[int]) -> dict[int, list
                 .order_by(LabelRow.id)
             )
             for row in s.scalars(stmt):
-                out[row.item_id].append(_label(row))
+                out[row.item_id].append(label_of(row))
     return out
 
 

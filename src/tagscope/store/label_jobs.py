@@ -11,7 +11,7 @@ from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from tagscope.domain import AlreadyExistsError, Label, LabelKind, LabelSource, NotFoundError
+from tagscope.domain import AlreadyExistsError, Label, LabelSource, NotFoundError
 from tagscope.domain.label_jobs import (
     ChangeKind,
     JobKind,
@@ -20,7 +20,7 @@ from tagscope.domain.label_jobs import (
     LabelJobStatus,
     ReviewStatus,
 )
-from tagscope.store.catalog import Catalog
+from tagscope.store.catalog import Catalog, label_of
 from tagscope.store.label_schema import LabelChangeRow, LabelJobItemRow, LabelJobRow
 from tagscope.store.schema import ItemRow, LabelRow
 
@@ -46,44 +46,27 @@ def _job(row: LabelJobRow, n_items: int, n_done: int, changes: dict[str, int]) -
     )
 
 
-def _change(row: LabelChangeRow) -> LabelChange:
-    return LabelChange(
-        id=row.id,
-        job_id=row.job_id,
-        item_id=row.item_id,
-        change=ChangeKind(row.change),
-        label_kind=row.label_kind,
-        expert_class=row.expert_class,
-        prelabel_class=row.prelabel_class,
-        iou=row.iou,
-        expert_area=row.expert_area,
-        prelabel_area=row.prelabel_area,
-        adjustment=row.adjustment,
-        status=ReviewStatus(row.status),
-        expert_label_id=row.expert_label_id,
-        prelabel_label_id=row.prelabel_label_id,
-        expert=row.expert,
-        prelabel=row.prelabel,
-    )
-
-
-def _label(row: Any) -> Label:
-    """A label of a ``labels`` row (an ORM row or a Core one: the same names)."""
-    return Label(
-        kind=LabelKind(row.kind),
-        name=row.name,
-        source=LabelSource(row.source),
-        is_main=row.is_main,
-        score=row.score,
-        geometry=row.geometry,
-        attributes=dict(row.attributes or {}),
-        id=row.id,
-        class_id=row.class_id,
-        author=row.author,
-        created_at=row.created_at,
-        model=row.model,
-        area=row.area,
-    )
+def change_fields(row: LabelChangeRow) -> dict[str, Any]:
+    """The fields of a :class:`LabelChange` of a ``label_changes`` row (a review's change
+    adds its item's)."""
+    return {
+        "id": row.id,
+        "job_id": row.job_id,
+        "item_id": row.item_id,
+        "change": ChangeKind(row.change),
+        "label_kind": row.label_kind,
+        "expert_class": row.expert_class,
+        "prelabel_class": row.prelabel_class,
+        "iou": row.iou,
+        "expert_area": row.expert_area,
+        "prelabel_area": row.prelabel_area,
+        "adjustment": row.adjustment,
+        "status": ReviewStatus(row.status),
+        "expert_label_id": row.expert_label_id,
+        "prelabel_label_id": row.prelabel_label_id,
+        "expert": row.expert,
+        "prelabel": row.prelabel,
+    }
 
 
 class LabelJobCatalog:
@@ -273,7 +256,7 @@ class LabelJobCatalog:
                 if model is not None:
                     stmt = stmt.where(t.model == model)
                 for row in s.execute(stmt):
-                    out.setdefault(row.item_id, []).append(_label(row))
+                    out.setdefault(row.item_id, []).append(label_of(row))
         return out
 
     # -- label changes --------------------------------------------------------------------
@@ -290,7 +273,8 @@ class LabelJobCatalog:
         """The job's label changes, by id."""
         stmt = select(LabelChangeRow).where(LabelChangeRow.job_id == job_id)
         with self.catalog.session() as s:
-            return [_change(r) for r in s.scalars(stmt.order_by(LabelChangeRow.id))]
+            rows = s.scalars(stmt.order_by(LabelChangeRow.id))
+            return [LabelChange(**change_fields(r)) for r in rows]
 
 
-__all__ = ["LabelJobCatalog"]
+__all__ = ["LabelJobCatalog", "change_fields"]

@@ -17,6 +17,7 @@ from sqlalchemy import ColumnElement, func, select, update
 from tagscope.domain import NotFoundError
 from tagscope.domain.review import ChangeFilter, ReviewChange
 from tagscope.store.catalog import Catalog
+from tagscope.store.label_jobs import change_fields
 from tagscope.store.label_schema import LabelChangeRow, LabelJobRow
 from tagscope.store.schema import ItemRow
 
@@ -188,24 +189,7 @@ class ReviewCatalog:
 
 
 def _change(row: LabelChangeRow, path: str, width: int | None, height: int | None) -> ReviewChange:
-    return ReviewChange(
-        id=row.id,
-        item_id=row.item_id,
-        path=path,
-        width=width,
-        height=height,
-        change=row.change,
-        label_kind=row.label_kind,
-        expert_class=row.expert_class,
-        prelabel_class=row.prelabel_class,
-        iou=row.iou,
-        expert_area=row.expert_area,
-        prelabel_area=row.prelabel_area,
-        adjustment=row.adjustment,
-        status=row.status,
-        expert=row.expert,
-        prelabel=row.prelabel,
-    )
+    return ReviewChange(**change_fields(row), path=path, width=width, height=height)
 
 
 __all__ = ["JobRef", "ReviewCatalog"]

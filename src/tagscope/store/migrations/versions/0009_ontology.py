@@ -12,8 +12,8 @@ from itertools import groupby
 import sqlalchemy as sa
 from alembic import op
 
+from tagscope.domain.geometry import label_area
 from tagscope.domain.ontology import palette_colors
-from tagscope.labels.geometry import label_area
 
 revision = "0009"
 down_revision = "0008"
