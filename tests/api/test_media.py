@@ -171,3 +171,85 @@ def test_an_item_imported_before_times_were_recorded_is_checked_by_size(
     assert client.get(f"/api/items/{item.id}/media").status_code == 200
     _spoil(path, "size", tmp_path)
     assert client.get(f"/api/items/{item.id}/media").status_code == 404
+
+
+# -- Range requests (a browser seeking a video) ----------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def whole(client: TestClient, item: dict) -> bytes:
+    return client.get(f"/api/items/{item['id']}/media").content
+
+
+@pytest.mark.parametrize(
+    ("asked", "first", "last"),
+    [
+        ("bytes=0-99", 0, 99),  # the first bytes
+        ("bytes=1000-1999", 1000, 1999),  # a middle range
+        ("bytes=-500", -500, -1),  # a suffix: the last 500
+        ("bytes=2000-", 2000, -1),  # open-ended: to the end
+    ],
+)
+def test_a_range_is_answered_206_with_its_bytes(
+    client: TestClient, item: dict, whole: bytes, asked: str, first: int, last: int
+) -> None:
+    size = len(whole)
+    first, last = first % size, last % size
+    r = client.get(f"/api/items/{item['id']}/media", headers={"Range": asked})
+    assert r.status_code == 206
+    assert r.headers["content-range"] == f"bytes {first}-{last}/{size}"
+    assert r.content == whole[first : last + 1]
+    assert int(r.headers["content-length"]) == last - first + 1
+    assert r.headers["etag"] == f'"{item["media"]["content_hash"]}"'
+
+
+def test_a_range_past_the_end_is_clipped_to_the_file(
+    client: TestClient, item: dict, whole: bytes
+) -> None:
+    size = len(whole)
+    r = client.get(f"/api/items/{item['id']}/media", headers={"Range": f"bytes={size - 10}-"})
+    assert r.status_code == 206 and r.content == whole[-10:]
+    r = client.get(f"/api/items/{item['id']}/media", headers={"Range": "bytes=0-99999999"})
+    assert r.status_code == 206 and r.content == whole
+    assert r.headers["content-range"] == f"bytes 0-{size - 1}/{size}"
+
+
+@pytest.mark.parametrize(
+    "asked", ["bytes={size}-", "bytes=99999999-", "bytes=abc", "bytes=9-5", "items=0-9", "bytes=-0"]
+)
+def test_a_bad_range_is_416_with_the_size(
+    client: TestClient, item: dict, whole: bytes, asked: str
+) -> None:
+    asked = asked.format(size=len(whole))
+    r = client.get(f"/api/items/{item['id']}/media", headers={"Range": asked})
+    assert r.status_code == 416
+    assert r.headers["content-range"] == f"bytes */{len(whole)}"
+    body = r.json()
+    assert body["field"] == "range"
+    assert body["message"] == (
+        f"range {asked!r} of the media of item {item['id']} is malformed or past its end "
+        f"({len(whole)} bytes)"
+    )
+
+
+def test_if_range_of_another_version_gets_the_whole_file(
+    client: TestClient, item: dict, whole: bytes
+) -> None:
+    url = f"/api/items/{item['id']}/media"
+    etag = client.get(url).headers["etag"]
+    same = client.get(url, headers={"Range": "bytes=0-9", "If-Range": etag})
+    assert same.status_code == 206 and same.content == whole[:10]
+    other = client.get(url, headers={"Range": "bytes=0-9", "If-Range": '"other"'})
+    assert other.status_code == 200 and other.content == whole
+
+
+@pytest.mark.parametrize("how", ["size", "mtime", "symlink", "passwd"])
+def test_a_range_of_a_changed_file_is_not_served(
+    own: tuple[TestClient, dict], tmp_path: Path, how: str
+) -> None:
+    client, ids = own
+    name, item_id = sorted(ids.items())[0]
+    _spoil(tmp_path / "photos" / name, how, tmp_path)
+    r = client.get(f"/api/items/{item_id}/media", headers={"Range": "bytes=0-9"})
+    assert r.status_code == 404
+    assert b"root:" not in r.content

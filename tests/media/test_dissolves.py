@@ -13,8 +13,9 @@ def _cuts(frames: list[np.ndarray]) -> list[int]:
 
 
 def _texture(seed: int) -> np.ndarray:
+    """A luma plane of noise."""
     rng = np.random.default_rng(seed)
-    return rng.integers(30, 230, (40, 64, 3)).astype(np.uint8)
+    return rng.integers(30, 230, (40, 64)).astype(np.uint8)
 
 
 def test_a_linear_mix_is_a_dissolve_cut_at_its_middle() -> None:
@@ -28,7 +29,7 @@ def test_a_linear_mix_is_a_dissolve_cut_at_its_middle() -> None:
 def test_a_hard_cut_a_pan_and_a_still_shot_are_no_dissolve() -> None:
     a, b = _texture(0), _texture(1)
     assert _cuts([a] * 30 + [b] * 30) == []
-    wide = np.tile(_texture(2), (1, 3, 1))
+    wide = np.tile(_texture(2), (1, 3))
     assert _cuts([wide[:, i : i + 64] for i in range(60)]) == []  # 1 pixel a frame
     assert _cuts([a] * (3 * WINDOW)) == []
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from pathlib import Path
 
@@ -11,6 +12,7 @@ from PIL import Image
 
 from tagscope.domain import ValidationError
 from tagscope.media.errors import MediaError
+from tagscope.media.thumbnails import thumbnail_path
 from tagscope.media.video import KeyframePolicy, VideoScan, probe_duration_ms, scan_video, sharpness
 
 RED, GREEN, BLUE, GREY = (220, 30, 30), (30, 200, 40), (20, 40, 210), (128, 128, 128)
@@ -104,6 +106,25 @@ def test_keyframes_at_a_fixed_rate_fall_in_their_shots(
     colours = [_colour(k.path) for k in scan.keyframes]
     for colour, expected in zip(colours, [RED, RED, GREEN, BLUE], strict=True):
         assert np.abs(colour - expected).max() < 12
+
+
+def test_keyframe_thumbnails_are_made_from_the_frames_under_the_files_hash(
+    make_video: Callable[..., Path], tmp_path: Path
+) -> None:
+    video = make_video(tmp_path / "big.mp4", [(RED, 30), (BLUE, 30)], size=(640, 360))
+    thumbs = tmp_path / "thumbs"
+    scan = scan_video(video, tmp_path / "kf", policy=SCENE, thumbnails=thumbs)
+    assert len(scan.keyframes) == 2
+    for keyframe, colour in zip(scan.keyframes, [RED, BLUE], strict=True):
+        content_hash = hashlib.sha256(keyframe.path.read_bytes()).hexdigest()
+        thumb = thumbnail_path(thumbs, content_hash)
+        with Image.open(thumb) as im:
+            assert im.size == (256, 144)
+        assert np.abs(_colour(thumb) - colour).max() < 12
+    assert len(list(thumbs.rglob("*.jpg"))) == 2
+    # Without a folder, none is made.
+    scan_video(video, tmp_path / "kf2", policy=SCENE)
+    assert len(list(thumbs.rglob("*.jpg"))) == 2
 
 
 def test_a_scene_keyframe_is_the_sharpest_frame_of_the_shots_middle(

@@ -458,3 +458,38 @@ def test_phash_space_stores_each_items_variants_with_the_same_ids(
     np.testing.assert_array_equal(store.load()[1], vectors)
     third = compute_embeddings(workspace, "coco", space="phash").result
     assert (third["n_existing"], third["n_embedded"]) == (12, 0)
+
+
+def test_a_video_dataset_embeds_keyframes_as_pictures_and_cues_as_texts(
+    workspace: Workspace, make_video: Callable[..., Path], tmp_path: Path
+) -> None:
+    from tagscope.domain import Modality
+    from tagscope.service.video_import import import_video
+
+    folder = tmp_path / "videos"
+    folder.mkdir()
+    make_video(folder / "clip.mp4", [((220, 30, 30), 30), ((20, 40, 210), 30)])
+    (folder / "clip.srt").write_text(
+        "1\n00:00:00,000 --> 00:00:01,000\na red wall\n\n"
+        "2\n00:00:01,200 --> 00:00:02,000\nthe sea is blue\n"
+    )
+    import_video(workspace, "clips", folder, keyframes="scene", thumbnails="none")
+    ds = workspace.dataset("clips")
+    by_modality: dict[Modality, list[int]] = {}
+    for item in workspace.catalog.iter_items(ds.id):
+        by_modality.setdefault(item.modality, []).append(item.id)
+    assert {m: len(ids) for m, ids in by_modality.items()} == {
+        Modality.VIDEO: 1, Modality.SHOT: 2, Modality.KEYFRAME: 2, Modality.TRANSCRIPT: 2,
+    }  # fmt: skip
+
+    pictures = compute_embeddings(workspace, "clips", space="phash", kind="phash").result
+    # The video's file, its shots and its cues have no picture: skipped, not unreadable.
+    assert pictures["skipped"] == {
+        "no image (video)": 1, "no image (shot)": 2, "no image (transcript)": 2,
+    }  # fmt: skip
+    assert (pictures["n_embedded"], pictures["n_problems"], pictures["problems"]) == (2, 0, [])
+    assert workspace.vectors(ds, "phash").ids().tolist() == by_modality[Modality.KEYFRAME]
+
+    words = compute_embeddings(workspace, "clips", space="text", kind="text").result
+    assert (words["n_embedded"], words["n_problems"]) == (2, 0)
+    assert workspace.vectors(ds, "text").ids().tolist() == by_modality[Modality.TRANSCRIPT]

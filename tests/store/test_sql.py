@@ -142,7 +142,8 @@ def test_views_and_their_columns(session: QuerySession) -> None:
     ]  # fmt: skip
     assert tables["dt_animals_visual"] == [
         ("item_id", "BIGINT"), ("tag", "VARCHAR"), ("score", "FLOAT"), ("decision", "BOOLEAN"),
-        ("threshold", "FLOAT"), ("version", "INTEGER"),
+        ("threshold", "FLOAT"), ("version", "INTEGER"), ("video_id", "BIGINT"),
+        ("shot_id", "BIGINT"), ("keyframe_time_ms", "BIGINT"),
     ]  # fmt: skip
     assert [c for c, _ in tables["tags_animals"]] == ["item_id", "dog", "street_sign"]
 

@@ -10,7 +10,9 @@ from __future__ import annotations
 import json
 import re
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 import httpx
@@ -70,12 +72,12 @@ def _hash_query(url: str) -> dict[str, str]:
 
 
 def _grid_total(page) -> int:
-    page.wait_for_function(
-        "() => /^[\\d,]+ items/.test(document.querySelector('[data-testid=grid-total]')"
-        "?.textContent ?? '')"
+    # Read in the same tick as the check: the total re-renders while counts load.
+    found = page.wait_for_function(
+        "() => /^([\\d,]+) items/.exec(document.querySelector('[data-testid=grid-total]')"
+        "?.textContent ?? '')?.[1] ?? null"
     )
-    text = page.get_by_test_id("grid-total").inner_text()
-    return int(re.match(r"([\d,]+)", text).group(1).replace(",", ""))
+    return int(found.json_value().replace(",", ""))
 
 
 # -- grid and item detail -------------------------------------------------------------------------
@@ -286,21 +288,29 @@ def test_search_by_text_finds_dogs(web, coco_truth):
         imgs = page.get_by_test_id("result").locator("img")
         return [Path(t).name for t in imgs.evaluate_all("els => els.map(e => e.alt)")]
 
-    for label in ("dog", "cat"):
-        page.get_by_test_id("label-input").fill(label)
-        page.get_by_test_id("label-input").press("Enter")
-        page.wait_for_url(re.compile(f"labels=[^&]*{label}"))
+    def searched(labels: list[str], mode: str) -> Callable[[Any], bool]:
+        """The search request of these labels and mode (an earlier one may answer later)."""
+
+        def match(response: Any) -> bool:
+            if not response.url.endswith("/search") or response.request.method != "POST":
+                return False
+            body = json.loads(response.request.post_data or "{}")
+            return sorted(body.get("labels") or []) == labels and body.get("label_mode", "any") in (
+                mode,
+                None,
+            )
+
+        return match
+
+    for typed, labels in (("dog", ["dog"]), ("cat", ["cat", "dog"])):
+        with page.expect_response(searched(labels, "any")):
+            page.get_by_test_id("label-input").fill(typed)
+            page.get_by_test_id("label-input").press("Enter")
     any_names = shown()
     assert any_names and all({"dog", "cat"} & coco_truth[n] for n in any_names)
     shot("search-labels-any")
-    page.get_by_test_id("label-mode-all").check(force=True)
-    page.wait_for_url(re.compile(r"lm=all"))
-    page.wait_for_function(
-        "n => !document.querySelector('.results[aria-busy=true]') && /^\\d+ results$/.test("
-        "document.querySelector('[data-testid=result-count]')?.textContent ?? '')"
-        " && document.querySelector('[data-testid=result-count]').textContent !== `${n} results`",
-        arg=len(any_names),
-    )
+    with page.expect_response(searched(["cat", "dog"], "all")):
+        page.get_by_test_id("label-mode-all").check(force=True)
     all_names = shown()
     assert all_names and all({"dog", "cat"} <= coco_truth[n] for n in all_names)
     assert set(all_names) < set(any_names)

@@ -174,6 +174,16 @@ export interface Tag {
   examples: Example[];
 }
 
+/** Prompt suggestions (F-30): from the LLM endpoint, or phrases of the dataset's own texts. */
+export interface PromptSuggestions {
+  tag: string;
+  modality: string;
+  source: "llm" | "dataset";
+  model: string;
+  space: string | null;
+  suggestions: { text: string; score: number | null; item_ids: number[] }[];
+}
+
 export interface Scoring {
   status: string; // unscored | queued | scoring | scored | error
   job_id: number | null;
@@ -209,11 +219,54 @@ export interface SqlTable {
   columns: string[];
 }
 
+/** GET /api/datasets/{ds}/videos/{id}: a video with its parts, times in milliseconds. */
+export interface VideoShot {
+  id: number;
+  index: number;
+  start_ms: number;
+  end_ms: number;
+  keyframe_indexes: number[];
+}
+
+export interface VideoKeyframe {
+  id: number;
+  index: number;
+  time_ms: number;
+  shot_id: number | null;
+  thumbnail_url: string;
+}
+
+export interface VideoCue {
+  id: number;
+  index: number;
+  start_ms: number;
+  end_ms: number;
+  text: string;
+  shot_id: number | null;
+}
+
+export interface VideoDetail {
+  video: Item;
+  dataset: string;
+  duration_ms: number;
+  shots: VideoShot[];
+  keyframes: VideoKeyframe[];
+  cues: VideoCue[];
+}
+
 export interface Scored {
   item_id: number;
   score: number;
   thumbnail_url: string;
+  /** In a preview: the item's text (a cue's words), and for a part of a video its video and times. */
+  text?: string | null;
+  video_id?: number | null;
+  start_ms?: number | null;
+  end_ms?: number | null;
 }
+
+/** The score tables a preview can show: frames (keyframes and images), shots, videos, cues. */
+export type ScoreModality = "visual" | "shot" | "video" | "transcript";
 
 export interface Preview {
   threshold: number;
@@ -610,6 +663,7 @@ export const api = {
   job: (id: number) => get<Job>(`/api/jobs/${id}`),
 
   // -- tags --------------------------------------------------------------------------------------
+  video: (ds: string, id: number) => get<VideoDetail>(`/api/datasets/${enc(ds)}/videos/${id}`),
   groups: (ds: string) => get<TagGroup[]>(`/api/datasets/${enc(ds)}/tag-groups`),
   group: (name: string) => get<TagGroup>(`/api/tag-groups/${enc(name)}`),
   createGroup: (ds: string, name: string, tags: string, visibility = "secret", space?: string) =>
@@ -625,6 +679,10 @@ export const api = {
     post<Prompt>(`${tagUrl(ds, g, t)}/prompts`, { text, polarity, modality }),
   removePrompt: (ds: string, g: string, t: string, id: number) =>
     request<void>("DELETE", `${tagUrl(ds, g, t)}/prompts/${id}`),
+  suggestPrompts: (ds: string, g: string, t: string, modality: string, n = 10) =>
+    get<PromptSuggestions>(`${tagUrl(ds, g, t)}/prompt-suggestions${query({ modality, n })}`),
+  addSuggestions: (ds: string, g: string, t: string, texts: string[], modality: string) =>
+    post<Prompt[]>(`${tagUrl(ds, g, t)}/prompt-suggestions`, { texts, modality }),
   mark: (ds: string, g: string, t: string, item_ids: number[], polarity: "positive" | "negative") =>
     post<{ n: number }>(`${tagUrl(ds, g, t)}/examples`, { item_ids, polarity }),
   unmark: (ds: string, g: string, t: string, item_ids: number[]) =>
@@ -641,13 +699,25 @@ export const api = {
   judge: async (ds: string, g: string, t: string, n: number) =>
     jobOf(await post<Loose>(`${tagUrl(ds, g, t)}/judge`, { n })),
 
-  preview: async (ds: string, g: string, t: string, p: { threshold: number; view: string; n: number }) => {
+  preview: async (
+    ds: string,
+    g: string,
+    t: string,
+    p: { threshold: number; view: string; n: number; modality?: ScoreModality },
+  ) => {
     const d = (await get<Loose>(`${tagUrl(ds, g, t)}/preview${query(p)}`)) ?? {};
+    const part = (h: Loose): Scored => ({
+      ...scored(h),
+      text: typeof h.text === "string" ? h.text : null,
+      video_id: typeof h.video_id === "number" ? h.video_id : null,
+      start_ms: typeof h.start_ms === "number" ? h.start_ms : null,
+      end_ms: typeof h.end_ms === "number" ? h.end_ms : null,
+    });
     return {
       threshold: num(d.threshold, p.threshold),
       stratified: Boolean(d.stratified),
-      positives: asList<Loose>(d.positives).map(scored),
-      negatives: asList<Loose>(d.negatives).map(scored),
+      positives: asList<Loose>(d.positives).map(part),
+      negatives: asList<Loose>(d.negatives).map(part),
       n_positive: typeof d.n_positive === "number" ? d.n_positive : null,
       n_negative: typeof d.n_negative === "number" ? d.n_negative : null,
       live: Boolean(d.live),

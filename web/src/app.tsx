@@ -16,6 +16,7 @@ import { JobsPage } from "./pages/jobs";
 import { HistoryPage } from "./pages/history";
 import { CollectionsPage } from "./pages/collections";
 import { LabelJobsPage } from "./pages/labeljobs";
+import { VideoPage } from "./pages/video";
 import { href, navigate, useRoute, type Route } from "./router";
 import { firstScreen, firstScreenDone, store, useStore } from "./store";
 
@@ -204,6 +205,9 @@ function Page({ route, ds, list }: { route: Route; ds: string | null; list: Data
         return <HistoryPage key={p1} ds={p1} />;
       case "collections":
         return <CollectionsPage key={p1} ds={p1} />;
+      case "videos":
+        if (p3) return <VideoPage key={`${p1}/${p3}`} ds={p1} id={Number(p3)} q={route.q} />;
+        break;
       case "label-jobs":
         if (p3) return <LazyReviewPage key={`${p1}/${p3}`} ds={p1} job={p3} />;
         return <LabelJobsPage key={p1} ds={p1} />;

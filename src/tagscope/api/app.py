@@ -38,7 +38,10 @@ GET      /api/datasets/{name}/items                  grid page: ``where`` (SQL f
 GET      /api/items/{item_id}                        detail: item, dataset, labels with geometry,
                                                      every tag score, tags
 GET      /api/items/{item_id}/thumbnail              thumbnail (ETag, Cache-Control, 304)
-GET      /api/items/{item_id}/media                  original media file (ETag, Cache-Control)
+GET      /api/items/{item_id}/media                  original media file (ETag, Cache-Control;
+                                                     Range -> 206, a bad range -> 416)
+GET      /api/datasets/{name}/videos/{item_id}       a video with its shots, keyframes and cues
+                                                     (times in ms)
 GET      /api/items/{item_id}/similar                ``space``, ``k``, ``min_score``, ``labels``
                                                      (repeat), ``label_mode`` (any|all) -> [hit]
 POST     /api/datasets/{name}/search                 ``{text | item_id, space?, k=50, min_score?,
@@ -126,6 +129,11 @@ GET      T/reviews                                   ``source`` (person|llm) -> 
                                                      source, reason, path, thumbnail_url}]
 POST     T/reviews/remove                            ``{item_ids}`` -> {n}
 POST     T/judge                                     ``{n?}``: LLM verdicts on a sample -> 202 job
+GET      T/prompt-suggestions                        ``modality``, ``n``, ``source`` (auto|llm|
+                                                     dataset) -> {source, model, space,
+                                                     suggestions: [{text, score, item_ids}]}
+POST     T/prompt-suggestions                        ``{texts, modality?, polarity?}`` -> 201
+                                                     [prompt] (all added, or none)
 GET      T/preview                                   ``threshold``, ``view`` (compare|positives|
                                                      negatives), ``n`` -> {positives, negatives,
                                                      live, stratified, ...}
@@ -173,12 +181,14 @@ from tagscope.api.routers import (
     labels,
     media,
     ontology,
+    prompt_suggestions,
     result_sets,
     review,
     search,
     sql,
     tag_insights,
     tags,
+    videos,
 )
 from tagscope.service import Workspace, thumbnails, warmup
 
@@ -222,10 +232,12 @@ def create_app(
         history,
         items,
         media,
+        videos,
         search,
         jobs,
         tags,
         tag_insights,
+        prompt_suggestions,
         sql,
     )
     for module in routers:

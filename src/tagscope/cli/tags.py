@@ -8,7 +8,7 @@ from typing import Any
 
 import typer
 
-from tagscope.cli import ground_truth
+from tagscope.cli import ground_truth, prompt_suggestions
 from tagscope.cli.lazy import deferred
 from tagscope.cli.output import (
     JsonOpt,
@@ -34,6 +34,7 @@ prompt_app = typer.Typer(help="Add, edit or remove a tag's text prompts.", no_ar
 app.add_typer(prompt_app, name="prompt")
 for verb in (ground_truth.review, ground_truth.reviews, ground_truth.judge):
     app.command()(verb)
+app.command()(prompt_suggestions.suggest)
 
 NegativeOpt = typer.Option(False, "--negative", "-n", help="A negative (what to ignore).")
 ModalityOpt = typer.Option("visual", "--modality", "-m", help="visual or transcript.")

@@ -144,14 +144,29 @@ class LLMJudge:
         """
         if item.text is None and (item.jpeg is None or not self.config.send_images):
             raise JudgeError(f"item {item.item_id}: nothing to judge (no text, no image sent)")
-        body = {
-            "model": self.config.model,
-            "temperature": 0,
-            "messages": [
-                {"role": "system", "content": SYSTEM_PROMPT},
-                {"role": "user", "content": self._content(item, tag, positives, negatives)},
-            ],
-        }
+        messages = [
+            {"role": "system", "content": SYSTEM_PROMPT},
+            {"role": "user", "content": self._content(item, tag, positives, negatives)},
+        ]
+        text = self.complete(messages, subject=f"item {item.item_id}")
+        answer, reason = _parse_answer(text)
+        if answer is None:
+            raise JudgeError(
+                f"item {item.item_id}: the LLM answered neither yes nor no: {text[:200]!r}"
+            )
+        return Verdict(item.item_id, answer, reason)
+
+    def complete(self, messages: list[dict[str, Any]], *, subject: str) -> str:
+        """The endpoint's answer (its first choice's text) to a chat of ``messages``, at
+        temperature 0; other uses of the endpoint (prompt suggestions) ask through this too.
+
+        Raises
+        ------
+        JudgeError
+            The endpoint failed, answered with an error or with something that is not a chat
+            completion; the message starts with ``subject`` (what was asked about).
+        """
+        body = {"model": self.config.model, "temperature": 0, "messages": messages}
         try:
             response = self.client.post(
                 f"{self.config.url}/chat/completions",
@@ -161,14 +176,20 @@ class LLMJudge:
             )
         except httpx.HTTPError as exc:
             raise JudgeError(
-                f"item {item.item_id}: the LLM endpoint {self.config.url} failed: {exc}"
+                f"{subject}: the LLM endpoint {self.config.url} failed: {exc}"
             ) from exc
         if response.status_code != 200:
             raise JudgeError(
-                f"item {item.item_id}: the LLM endpoint answered {response.status_code}: "
+                f"{subject}: the LLM endpoint answered {response.status_code}: "
                 f"{response.text[:200]}"
             )
-        return self._verdict(item.item_id, response)
+        try:
+            return str(response.json()["choices"][0]["message"]["content"])
+        except (ValueError, KeyError, IndexError, TypeError) as exc:
+            raise JudgeError(
+                f"{subject}: the LLM endpoint's answer is not a chat completion: "
+                f"{response.text[:200]}"
+            ) from exc
 
     def _content(
         self, item: JudgeItem, tag: str, positives: Sequence[str], negatives: Sequence[str]
@@ -188,20 +209,6 @@ class LLMJudge:
                 {"type": "image_url", "image_url": {"url": f"data:image/jpeg;base64,{data}"}}
             )
         return content
-
-    @staticmethod
-    def _verdict(item_id: int, response: httpx.Response) -> Verdict:
-        try:
-            text = response.json()["choices"][0]["message"]["content"]
-        except (ValueError, KeyError, IndexError, TypeError) as exc:
-            raise JudgeError(
-                f"item {item_id}: the LLM endpoint's answer is not a chat completion: "
-                f"{response.text[:200]}"
-            ) from exc
-        answer, reason = _parse_answer(str(text))
-        if answer is None:
-            raise JudgeError(f"item {item_id}: the LLM answered neither yes nor no: {text[:200]!r}")
-        return Verdict(item_id, answer, reason)
 
 
 def _parse_answer(text: str) -> tuple[bool | None, str]:

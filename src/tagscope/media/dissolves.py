@@ -2,7 +2,7 @@
 
 During a dissolve each frame is a mix of the two shots, so the frame-to-frame change is small
 (under any cut threshold) while the change across the dissolve is large. A window of
-:data:`WINDOW` frames is a dissolve when its ends differ (mean absolute grey difference at least
+:data:`WINDOW` frames is a dissolve when its ends differ (mean absolute luma difference at least
 :data:`MIN_CHANGE`) and its quarter, middle and three-quarter frames are the linear mixes of its
 ends (each within :data:`MAX_RESIDUAL` of the change). A hard cut fails that test (the middle
 frame is one end, not a mix), and so does a pan over texture (the middle frame is sharp, the mix
@@ -21,10 +21,9 @@ from collections import deque
 import numpy as np
 
 WINDOW = 12
-MIN_CHANGE = 12.0
+MIN_CHANGE = 10.0  # in limited-range luma (16-235)
 MAX_RESIDUAL = 0.2
 MAX_RUN = 8
-_GREY = np.array([0.114, 0.587, 0.299], np.float32)  # BGR to luma
 
 
 class DissolveDetector:
@@ -34,9 +33,10 @@ class DissolveDetector:
         self.frames: deque[np.ndarray] = deque(maxlen=WINDOW + 1)
         self.run: list[tuple[float, int]] = []  # (residual share, middle frame) of a run
 
-    def process(self, index: int, bgr: np.ndarray) -> list[int]:
-        """The cut of a dissolve that ended with frame ``index`` (at most one), in frames."""
-        self.frames.append(bgr.astype(np.float32) @ _GREY)
+    def process(self, index: int, luma: np.ndarray) -> list[int]:
+        """The cut of a dissolve that ended with frame ``index`` (at most one), in frames;
+        ``luma`` is the frame's (reduced) luma plane."""
+        self.frames.append(luma.astype(np.float32, copy=False))
         score = self._linearity() if len(self.frames) > WINDOW else None
         if score is not None:
             self.run.append((score, index - WINDOW // 2))
@@ -52,15 +52,21 @@ class DissolveDetector:
         """How far the window's inner frames are from mixes of its ends, as a share of the
         change between the ends; None when it is no dissolve."""
         a, b = self.frames[0], self.frames[-1]
-        change = float(np.abs(a - b).mean())
-        if change < MIN_CHANGE or _scaled(a, b, change) or _scaled(b, a, change):
+        size = a.size
+        change = float(np.abs(a - b).sum()) / size
+        if change < MIN_CHANGE:
             return None
         worst = 0.0
-        for share in (0.25, 0.5, 0.75):
+        # The middle first: a cut or a pan fails there, and most windows stop at it.
+        for share in (0.5, 0.25, 0.75):
             inner = self.frames[round(WINDOW * share)]
-            worst = max(worst, float(np.abs(inner - (a * (1 - share) + b * share)).mean()))
-        ratio = worst / change
-        return ratio if ratio < MAX_RESIDUAL else None
+            residual = float(np.abs(inner - (a * (1 - share) + b * share)).sum()) / size
+            worst = max(worst, residual)
+            if worst >= MAX_RESIDUAL * change:
+                return None
+        if _scaled(a, b, change) or _scaled(b, a, change):
+            return None
+        return worst / change
 
 
 def _scaled(a: np.ndarray, b: np.ndarray, change: float) -> bool:

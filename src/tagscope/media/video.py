@@ -1,15 +1,14 @@
 """Reading videos with PyAV: stream facts, shots from scene changes, keyframes, in one decode pass.
 
-Every frame is decoded once. A reduced copy (:data:`ANALYSIS_WIDTH` pixels wide, BGR, scaled by
-FFmpeg's swscale in the same call that converts the colours) feeds PySceneDetect's
-:class:`~scenedetect.AdaptiveDetector` in a second thread, while the next frames decode; it finds
-cuts from the change of hue, saturation and luma between frames against its rolling average (so a
-pan does not cut), and :class:`~tagscope.media.dissolves.DissolveDetector`, which finds the
-dissolves it misses. Keyframes are taken from
-the same pass: at a fixed rate (``every:1s``), or one per shot (``scene``), the sharpest frame
-(variance of the Laplacian of the reduced frame) in the middle third of the shot. For the
-latter a shot's candidate frames are kept by reference (no copy), at most
-:data:`_MAX_CANDIDATES` of them evenly spread over the shot: the spacing doubles when it is full.
+Every frame is decoded once. FFmpeg's swscale reduces it to :data:`ANALYSIS_WIDTH` pixels wide,
+left in YUV (no colour conversion), for :class:`~tagscope.media.shots.CutDetector` (hard cuts,
+fades through black, dissolves), inline: at that size it costs about 20 us a frame. Keyframes
+are taken from the same pass: at a fixed rate (``every:1s``), or one per shot (``scene``), the
+sharpest frame (variance of the Laplacian of its reduced luma) in the middle third of the shot.
+For the latter a shot's candidate frames are kept by reference (no copy), at most
+:data:`_MAX_CANDIDATES` of them evenly spread over the shot: the spacing doubles when it is
+full. A keyframe is converted, encoded as JPEG and written (with its thumbnail, when asked) in
+a writer thread while the next frames decode.
 
 A file with no video stream, one FFmpeg cannot open or decode, or one whose frames stop well before
 the duration its header gives (a truncated file) raises :class:`MediaError` with the reason.
@@ -18,11 +17,11 @@ the duration its header gives (a truncated file) raises :class:`MediaError` with
 from __future__ import annotations
 
 import bisect
+import hashlib
 import itertools
 import os
 import re
 import uuid
-from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -32,17 +31,19 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from tagscope.domain import ValidationError
-from tagscope.media.dissolves import DissolveDetector
 from tagscope.media.errors import MediaError
+from tagscope.media.shots import CutDetector
+from tagscope.media.thumbnails import THUMBNAIL_SIZE, save_thumbnail
 
 if TYPE_CHECKING:
     import av.video.frame
+    from av.video.reformatter import VideoReformatter
     from PIL import Image
 
 VIDEO_SUFFIXES = frozenset({".mp4", ".webm", ".mkv", ".mov"})
-ANALYSIS_WIDTH = 160
-"""Width (pixels) of the frames the shot detector sees. PySceneDetect scales to about 256; 160
-finds the same cuts on the sample video and the benchmark's (128 too) with 60% of the pixels."""
+ANALYSIS_WIDTH = 80
+"""Width (pixels) of the frames the shot detector sees (PySceneDetect scales to about 256): it
+finds the same cuts as at 160 on the tests' videos and the benchmark's, for half the cost."""
 KEYFRAME_MAX_SIDE = 1280
 """Keyframes are stored at the video's size, reduced to this longer side."""
 JPEG_QUALITY = 90
@@ -52,11 +53,9 @@ _TRUNCATED_SHARE = 0.02
 _MAX_CANDIDATES = 16
 MIN_SHOT_FRAMES = 15
 """A cut closer than this to the one before is dropped (PySceneDetect's ``min_scene_len``)."""
-# Frames of look-back kept for the next shot: the detectors name a cut some frames late (a
-# dissolve's up to WINDOW / 2 + MAX_RUN), and the pipeline adds its own.
-_LOOKBACK = 24
-# Frames handed to the detector's thread ahead of the cuts taken (within _LOOKBACK).
-_PIPELINE = 4
+# Two taps a side: reads a fraction of a large frame's rows, where area averaging reads them all
+# (3x the cost at 720p); the aliasing is alike in neighbouring frames, which the detector compares.
+_SMALL_INTERPOLATION = "FAST_BILINEAR"
 _DECODE_THREADS = min(2, os.cpu_count() or 1)
 _REPORT_EVERY = 64
 _EVERY = re.compile(r"^every:(\d+(?:\.\d+)?)(ms|s)$")
@@ -142,6 +141,7 @@ def scan_video(
     keyframe_dir: Path,
     *,
     policy: KeyframePolicy = KeyframePolicy(1000),
+    thumbnails: Path | None = None,
     on_frame: Callable[[int], None] | None = None,
 ) -> VideoScan:
     """Decode ``path`` once: its facts, its shots, and its keyframes written to ``keyframe_dir``.
@@ -153,6 +153,10 @@ def scan_video(
     keyframe_dir : Path
         Where the keyframes go, as ``<index>.jpg`` (created; files of an earlier scan replaced).
     policy : KeyframePolicy, default every second
+    thumbnails : Path, optional
+        A thumbnail cache folder: each keyframe's thumbnail is made there too, from the
+        decoded frame (:func:`~tagscope.media.thumbnails.save_thumbnail`, keyed by the JPEG
+        file's SHA-256 as :func:`~tagscope.media.images.read_media` gives it).
     on_frame : callable, optional
         Called with the time (ms) of the frame just decoded, every :data:`_REPORT_EVERY` frames.
 
@@ -173,8 +177,8 @@ def scan_video(
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
         stream.codec_context.thread_count = _DECODE_THREADS
-        with ThreadPoolExecutor(1, thread_name_prefix="tagscope-shots") as pool:
-            scan = _Scan(stream, keyframe_dir, policy, pool)
+        with ThreadPoolExecutor(1, thread_name_prefix="tagscope-keyframes") as writer:
+            scan = _Scan(stream, keyframe_dir, policy, writer, thumbnails)
             try:
                 for frame in container.decode(stream):
                     scan.add(frame)
@@ -185,7 +189,7 @@ def scan_video(
                 at = scan.times[-1] / 1000 if scan.times else 0.0
                 reason = _ffmpeg_reason(exc)
                 raise MediaError(f"corrupt video data at {at:.1f} s: {reason}") from None
-            except BaseException:  # interrupted: no comparisons left to run
+            except BaseException:  # interrupted: no keyframes left to write
                 scan.cancel()
                 raise
             duration = container.duration / 1_000_000 if container.duration else None
@@ -219,35 +223,35 @@ class _Scan:
     """The state of one decode pass: detector, frame times, keyframes written so far."""
 
     def __init__(
-        self, stream: av.VideoStream, folder: Path, policy: KeyframePolicy, pool: Executor
+        self,
+        stream: av.VideoStream,
+        folder: Path,
+        policy: KeyframePolicy,
+        writer: Executor,
+        thumbnails: Path | None,
     ) -> None:
         from av.video.reformatter import VideoReformatter
-        from scenedetect import AdaptiveDetector
 
-        self.detector = AdaptiveDetector(min_scene_len=MIN_SHOT_FRAMES)
-        self.dissolves = DissolveDetector()
-        # One reformatter per output size: each keeps its swscale context (a new one per frame
-        # costs more than the conversion). Area averaging: the best downscale, and fast.
-        self.to_small, self.to_gray, self.to_stored = (VideoReformatter() for _ in range(3))
+        self.detector = CutDetector()
+        # One reformatter per output size and thread: each keeps its swscale context (a new
+        # one per frame costs more than the conversion).
+        self.to_small = VideoReformatter()
         rate = stream.guessed_rate or stream.average_rate
         self.rate = float(rate) if rate else 30.0
         self.width = stream.codec_context.width
         self.height = stream.codec_context.height
-        self.small = _fit(self.width, self.height, ANALYSIS_WIDTH, by_width=True)
-        self.stored = _fit(self.width, self.height, KEYFRAME_MAX_SIDE)
+        self.small = _fit_even(self.width, self.height, ANALYSIS_WIDTH)
         self.folder = folder
         self.policy = policy
         self.times: list[int] = []
         self.cuts: list[int] = [0]
-        self.keyframes: list[tuple[int, int, Path]] = []  # (frame, time_ms, path)
         self.origin: float | None = None
         self.next_ms = 0
         self.shot_frames = _ShotFrames()
-        self.recent: deque[tuple[int, av.video.frame.VideoFrame]] = deque(maxlen=_LOOKBACK)
-        # Reducing and comparing frames runs in ``pool`` (one thread: frames stay in order)
-        # while this thread decodes the next ones; its cuts are taken a few frames later.
-        self.pool = pool
-        self.pending: deque[Future[list[int]]] = deque()
+        # Keyframes are converted, encoded and written in ``writer`` while this thread decodes.
+        self.jpegs = _KeyframeWriter(stream, folder, thumbnails)
+        self.writer = writer
+        self.keyframes: list[tuple[int, int, Future[Path]]] = []  # (frame, time_ms, file)
         folder.mkdir(parents=True, exist_ok=True)
 
     @property
@@ -258,33 +262,24 @@ class _Scan:
         index = len(self.times)
         time_ms = self._time_ms(frame, index)
         self.times.append(time_ms)
-        self.pending.append(self.pool.submit(self._detect, index, frame))
-        while len(self.pending) > _PIPELINE:
-            self._take_cuts()
+        w, h = self.small
+        # Scaled and left in YUV by swscale (no colour conversion); one thread: the frame is
+        # small, and starting threads would cost more.
+        yuv = self.to_small.reformat(
+            frame, w, h, "yuv420p", interpolation=_SMALL_INTERPOLATION, threads=1
+        ).to_ndarray()
+        for cut in self.detector.process(index, yuv, h):
+            self._cut(cut)
         if self.policy.every_ms is None:
-            self.shot_frames.add(index, frame)
-            self.recent.append((index, frame))
+            self.shot_frames.add((index, frame, yuv[:h]))
         elif time_ms >= self.next_ms:
             self._write(frame, index, time_ms)
             every = self.policy.every_ms
             self.next_ms = (time_ms // every + 1) * every
 
-    def _detect(self, index: int, frame: av.video.frame.VideoFrame) -> list[int]:
-        """The cuts the detector names on seeing frame ``index`` (in the pool's thread)."""
-        from scenedetect import FrameTimecode
-
-        w, h = self.small
-        bgr = self.to_small.reformat(frame, w, h, "bgr24", interpolation="AREA").to_ndarray()
-        cuts = self.detector.process_frame(FrameTimecode(index, fps=self.rate), bgr)
-        return sorted([c.frame_num for c in cuts] + self.dissolves.process(index, bgr))
-
-    def _take_cuts(self) -> None:
-        for cut in self.pending.popleft().result():
-            self._cut(cut)
-
     def cancel(self) -> None:
-        """Drop the comparisons not started (decoding failed)."""
-        for future in self.pending:
+        """Drop the keyframes not written yet (decoding failed)."""
+        for _, _, future in self.keyframes:
             future.cancel()
 
     def _time_ms(self, frame: av.video.frame.VideoFrame, index: int) -> int:
@@ -296,47 +291,36 @@ class _Scan:
         return max(round((t - self.origin) * 1000), self.times[-1] if self.times else 0)
 
     def _cut(self, at: int) -> None:
-        if at - self.cuts[-1] < MIN_SHOT_FRAMES:  # also a cut named by both detectors
+        if at - self.cuts[-1] < MIN_SHOT_FRAMES:  # also a cut named by two rules
             return
         if self.policy.every_ms is None:
+            # The cut is named a few frames late: the candidates past it are the next shot's
+            # (only those, so few frames are held, and the decoder's buffers stay in cache).
+            after = [c for c in self.shot_frames.frames if c[0] >= at]
             self._pick(self.cuts[-1], at)
             self.shot_frames = _ShotFrames()
-            for index, frame in self.recent:
-                if index >= at:
-                    self.shot_frames.add(index, frame)
+            for candidate in after:
+                self.shot_frames.add(candidate)
         self.cuts.append(at)
 
     def _pick(self, start: int, end: int) -> None:
         """Write the sharpest candidate of the middle third of the shot ``[start, end)``."""
-        candidates = [(i, f) for i, f in self.shot_frames.frames if start <= i < end]
+        candidates = [c for c in self.shot_frames.frames if start <= c[0] < end]
         if not candidates:
             return
         third = (end - start) / 3
-        middle = [(i, f) for i, f in candidates if start + third <= i <= end - third]
+        middle = [c for c in candidates if start + third <= c[0] <= end - third]
         if not middle:  # a short shot: the candidate nearest its middle
             centre = (start + end) / 2
             middle = [min(candidates, key=lambda c: abs(c[0] - centre))]
-        best = max(middle, key=lambda c: sharpness(self._gray(c[1])))
-        self._write(best[1], best[0], self.times[best[0]])
-
-    def _gray(self, frame: av.video.frame.VideoFrame) -> np.ndarray:
-        w, h = self.small
-        return self.to_gray.reformat(frame, w, h, "gray", interpolation="AREA").to_ndarray()
+        index, frame, _ = max(middle, key=lambda c: sharpness(c[2]))
+        self._write(frame, index, self.times[index])
 
     def _write(self, frame: av.video.frame.VideoFrame, index: int, time_ms: int) -> None:
-        w, h = self.stored
-        image: Image.Image = self.to_stored.reformat(
-            frame, w, h, "rgb24", interpolation="AREA"
-        ).to_image()
         path = self.folder / f"{len(self.keyframes):06d}.jpg"
-        partial = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-        image.save(partial, "JPEG", quality=JPEG_QUALITY)
-        os.replace(partial, path)
-        self.keyframes.append((index, time_ms, path))
+        self.keyframes.append((index, time_ms, self.writer.submit(self.jpegs.write, frame, path)))
 
     def finish(self, header_s: float | None, codec: str) -> VideoScan:
-        while self.pending:
-            self._take_cuts()
         n = len(self.times)
         if n == 0:
             raise MediaError("no frame could be decoded")
@@ -367,11 +351,49 @@ class _Scan:
             for i, (a, b) in enumerate(itertools.pairwise(bounds))
         )
         keyframes = tuple(
-            Keyframe(k, frame, time_ms, _shot_of(bounds, frame), path)
-            for k, (frame, time_ms, path) in enumerate(self.keyframes)
+            Keyframe(k, frame, time_ms, _shot_of(bounds, frame), written.result())
+            for k, (frame, time_ms, written) in enumerate(self.keyframes)
         )
         info = VideoInfo(duration_ms, round(fps, 3), self.width, self.height, codec, n)
         return VideoScan(info, shots, keyframes)
+
+
+class _KeyframeWriter:
+    """Writes keyframes as JPEG files (and, given a folder, their thumbnails), in one thread."""
+
+    def __init__(self, stream: av.VideoStream, folder: Path, thumbnails: Path | None) -> None:
+        from av.video.reformatter import VideoReformatter
+
+        width, height = stream.codec_context.width, stream.codec_context.height
+        self.stored = _fit(width, height, KEYFRAME_MAX_SIDE)
+        self.thumb = _fit(width, height, THUMBNAIL_SIZE)
+        self.to_stored, self.to_thumb = VideoReformatter(), VideoReformatter()
+        self.thumbnails = thumbnails
+
+    def write(self, frame: av.video.frame.VideoFrame, path: Path) -> Path:
+        image = _rgb(self.to_stored, frame, self.stored)
+        partial = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+        # Straight to the file: Pillow then encodes without the GIL (into a buffer, with it).
+        image.save(partial, "JPEG", quality=JPEG_QUALITY)
+        os.replace(partial, path)
+        if self.thumbnails is not None:  # from the frame: cheaper than decoding the JPEG
+            thumb = _rgb(self.to_thumb, frame, self.thumb)
+            content_hash = hashlib.sha256(path.read_bytes()).hexdigest()
+            save_thumbnail(thumb, content_hash, self.thumbnails)
+        return path
+
+
+def _rgb(
+    reformatter: VideoReformatter, frame: av.video.frame.VideoFrame, size: tuple[int, int]
+) -> Image.Image:
+    """``frame`` at ``size`` as an RGB image (area averaging: the best downscale, and fast)."""
+    from PIL import Image
+
+    rgb = reformatter.reformat(frame, *size, "rgb24", interpolation="AREA").to_ndarray()
+    return Image.fromarray(rgb)  # PyAV's to_image costs 5x this (4 ms at 720p)
+
+
+_Candidate = tuple[int, "av.video.frame.VideoFrame", np.ndarray]  # (frame, frame, its luma)
 
 
 class _ShotFrames:
@@ -379,16 +401,16 @@ class _ShotFrames:
     every ``stride``-th frame; when full, every other one goes and the stride doubles."""
 
     def __init__(self) -> None:
-        self.frames: list[tuple[int, av.video.frame.VideoFrame]] = []
+        self.frames: list[_Candidate] = []
         self.stride = 1
 
-    def add(self, index: int, frame: av.video.frame.VideoFrame) -> None:
-        if index % self.stride:
+    def add(self, candidate: _Candidate) -> None:
+        if candidate[0] % self.stride:
             return
-        self.frames.append((index, frame))
+        self.frames.append(candidate)
         if len(self.frames) > _MAX_CANDIDATES:
             self.stride *= 2
-            self.frames = [(i, f) for i, f in self.frames if i % self.stride == 0]
+            self.frames = [c for c in self.frames if c[0] % self.stride == 0]
 
 
 def _shot_of(bounds: list[int], frame: int) -> int:
@@ -396,10 +418,17 @@ def _shot_of(bounds: list[int], frame: int) -> int:
     return min(bisect.bisect_right(bounds, frame) - 1, len(bounds) - 2)
 
 
-def _fit(width: int, height: int, side: int, *, by_width: bool = False) -> tuple[int, int]:
-    """``(width, height)`` scaled down so the width (or the longer side) is at most ``side``."""
-    longest = width if by_width else max(width, height)
+def _fit(width: int, height: int, side: int) -> tuple[int, int]:
+    """``(width, height)`` scaled down so the longer side is at most ``side``."""
+    longest = max(width, height)
     if longest <= side:
         return width, height
     scale = side / longest
     return max(1, round(width * scale)), max(1, round(height * scale))
+
+
+def _fit_even(width: int, height: int, side: int) -> tuple[int, int]:
+    """``(width, height)`` scaled so the width is at most ``side``, both even (whole chroma
+    planes in ``yuv420p``)."""
+    scale = min(1.0, side / width)
+    return max(2, round(width * scale / 2) * 2), max(2, round(height * scale / 2) * 2)

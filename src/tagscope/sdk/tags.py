@@ -24,11 +24,13 @@ from tagscope.domain.tags import TagGroup as _Group
 
 if TYPE_CHECKING:
     from tagscope.service import ground_truth as _ground_truth
+    from tagscope.service import prompt_suggestions as _suggestions
     from tagscope.service import tags as _tags
     from tagscope.service.workspace import Workspace as _Workspace
 else:
     # Deferred: the tag use cases load scikit-learn, torch and the LLM client.
     _ground_truth = deferred("tagscope.service.ground_truth")
+    _suggestions = deferred("tagscope.service.prompt_suggestions")
     _tags = deferred("tagscope.service.tags")
 
 Bar = Callable[[bool, str], AbstractContextManager[Callable[[int, int], None] | None]]
@@ -81,6 +83,36 @@ class TagGroup:
 
     def remove_prompt(self, tag: str, prompt_id: int) -> None:
         _tags.remove_prompt(self._ws, self.dataset, self.name, tag, prompt_id)
+
+    def suggest_prompts(
+        self, tag: str, *, modality: str = "visual", n: int = 10, source: str = "auto"
+    ) -> _suggestions.PromptSuggestions:
+        """Up to ``n`` new text prompts for ``tag``: from the LLM endpoint when one is
+        configured (``TAGSCOPE_LLM_URL``, ``TAGSCOPE_LLM_MODEL``), else phrases of the dataset's
+        own captions and transcript cues near the tag's prompts (``source`` forces one)."""
+        return _suggestions.suggest_prompts(
+            self._ws, self.dataset, self.name, tag, modality=modality, n=n, source=source
+        )
+
+    def add_suggestions(
+        self,
+        tag: str,
+        suggestions: Sequence[str | _suggestions.Suggestion],
+        *,
+        modality: str = "visual",
+        negative: bool = False,
+    ) -> list[TextPrompt]:
+        """Add suggestions (or their texts) as prompts of ``tag``: all, or none when one fails."""
+        polarity = "negative" if negative else "positive"
+        return _suggestions.add_suggestions(
+            self._ws,
+            self.dataset,
+            self.name,
+            tag,
+            [s if isinstance(s, str) else s.text for s in suggestions],
+            modality=modality,
+            polarity=polarity,
+        )
 
     def mark(self, tag: str, item_ids: Sequence[int], *, negative: bool = False) -> int:
         """Mark items as positive (or negative) examples, in bulk."""

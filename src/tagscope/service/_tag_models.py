@@ -1,7 +1,9 @@
 """Learning tags on a dataset's vectors: the glue between definitions, embedders and classifiers.
 
-A tag has one model per prompt modality: ``visual`` scores images, keyframes, shots and videos,
-``transcript`` scores transcript segments. A fitted model is linear on unit vectors (score =
+A tag has one model per prompt modality: ``visual`` scores images and keyframes (in the group's
+space), ``transcript`` scores transcript segments (by their words: in the dataset's text space
+when the group's space is an image space). Shots and videos are scored by their keyframes (the
+SQL views ``dt_<group>_shot`` and ``_video``). A fitted model is linear on unit vectors (score =
 ``sigmoid(x . coef + intercept)``), so a committed version stores just ``coef`` and ``intercept``
 and any dataset with vectors of the same model can be scored with it.
 """
@@ -41,11 +43,42 @@ _lock = threading.Lock()
 
 
 SCORE_TABLES = ("visual", "transcript", "shot", "video")
+FILE_TABLES = ("visual", "transcript")
+"""The score tables scoring writes files of; shots and videos aggregate their keyframes'."""
 
 
 def prompt_modality(score_modality: str) -> PromptModality:
     """Which prompts score items of a score table's modality."""
     return PromptModality.TRANSCRIPT if score_modality == "transcript" else PromptModality.VISUAL
+
+
+def prompt_space(ws: Workspace, ds: Dataset, space: str, modality: PromptModality) -> str:
+    """The space of ``ds`` (a group's training dataset, the group learning in ``space``) whose
+    vectors the ``modality`` prompts score: ``space`` for visual prompts, and for transcript
+    prompts too when it embeds words (a text space, imported vectors); else the dataset's text
+    space (``text`` first), as an image space holds no transcript vectors.
+
+    Raises
+    ------
+    ValidationError
+        Transcript prompts, an image space, and no text space in the dataset.
+    """
+    if modality is PromptModality.VISUAL or ws.catalog.get_space(ds.id, space)["kind"] in (
+        "text",
+        IMPORTED,
+    ):
+        return space
+    texts = sorted(
+        (str(s["name"]) for s in ws.catalog.list_spaces(ds.id) if s["kind"] == "text"),
+        key=lambda name: (name != "text", name),
+    )
+    if not texts:
+        raise ValidationError(
+            f"dataset {ds.name!r} has no text space for transcript prompts (image space "
+            f"{space!r} holds pictures only): run `tagscope embed {ds.name} --kind text` first",
+            field="space",
+        )
+    return texts[0]
 
 
 def item_modalities(score_modality: str) -> list[str]:
@@ -235,10 +268,11 @@ def score_rows(X: np.ndarray, W: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def modalities_of(ws: Workspace, dataset_id: int) -> dict[str, np.ndarray]:
-    """Score-table modality → sorted ids of the dataset's items landing in it."""
+    """Score-table modality (of :data:`FILE_TABLES`) → sorted ids of the dataset's items
+    landing in it."""
     tc = TagCatalog(ws.catalog)
     counts = tc.modality_counts(dataset_id)
-    tables = sorted({SCORE_MODALITY.get(m, "visual") for m in counts})
+    tables = sorted({SCORE_MODALITY.get(m, "visual") for m in counts} & set(FILE_TABLES))
     return {t: tc.item_ids(dataset_id, item_modalities(t)) for t in tables}
 
 
@@ -251,14 +285,18 @@ def fit_group(ws: Workspace, group: TagGroup) -> dict[str, dict[str, dict[str, A
     if not group.tags:
         raise ValidationError(f"tag group {group.name!r} has no tags", field="group")
     ds = ws.dataset(group.dataset)
-    vectors = load_vectors(ws, ds, group.space)
     by_table = modalities_of(ws, ds.id)
     present = {prompt_modality(t) for t in by_table}
-    all_ids = np.concatenate(list(by_table.values())) if by_table else vectors.ids
+    spaces = _fit_spaces(ws, ds, group.space, present)
+    loaded = {name: load_vectors(ws, ds, name) for name in dict.fromkeys(spaces.values())}
     out: dict[str, dict[str, dict[str, Any]]] = {}
     for tag in group.tags:
         out[tag.name] = {}
         for modality in PromptModality:
+            if modality not in spaces:
+                continue
+            vectors = loaded[spaces[modality]]
+            all_ids = np.concatenate(list(by_table.values())) if by_table else vectors.ids
             if not has_signal(tag, modality):
                 if modality in present:
                     raise ValidationError(
@@ -271,4 +309,20 @@ def fit_group(ws: Workspace, group: TagGroup) -> dict[str, dict[str, dict[str, A
             ids = [by_table[t] for t in by_table if prompt_modality(t) is modality]
             background = np.sort(np.concatenate(ids)) if ids else all_ids
             out[tag.name][str(modality)] = params(fit_tag(tag, modality, vectors, background))
+    return out
+
+
+def _fit_spaces(
+    ws: Workspace, ds: Dataset, space: str, present: set[PromptModality]
+) -> dict[PromptModality, str]:
+    """The space each prompt modality learns in: every modality the dataset has items of (an
+    error when one has no space), and the others where a space is there (so that a dataset
+    with such items can apply the group)."""
+    out: dict[PromptModality, str] = {}
+    for modality in PromptModality:
+        try:
+            out[modality] = prompt_space(ws, ds, space, modality)
+        except ValidationError:
+            if modality in present:
+                raise
     return out

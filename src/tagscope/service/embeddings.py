@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from tagscope.domain import Dataset, Item, Job, NotFoundError, ValidationError
+from tagscope.domain import Dataset, Item, Job, Modality, NotFoundError, ValidationError
 from tagscope.embed import IMPORTED, KINDS, Embedder, load_embedder
 from tagscope.embed.phash import PHashEmbedder
 from tagscope.embed.text import text_lines
@@ -35,6 +35,10 @@ DEFAULT_BATCH_SIZE = {"clip": 64, "text": 256, "phash": 256}
 
 MAX_PROBLEMS = 1000
 """Problems listed in a job result; ``n_problems`` counts them all."""
+
+IMAGE_MODALITIES = frozenset({Modality.IMAGE, Modality.KEYFRAME})
+"""Items an image space embeds: a video's file is not a picture (its keyframes are), and its
+shots and transcript cues have no file of their own (their words go to a text space)."""
 
 PHASH_VARIANTS = "phash-variants"
 """The sidecar of a phash space (``VectorStore.sidecar``) that the embedding job fills with each
@@ -175,7 +179,8 @@ def compute_embeddings(
     Job
         Finished, with ``result``: ``space``, ``kind``, ``model``, ``dim``, ``n_items``,
         ``n_existing`` (had a vector already), ``n_embedded`` (embedded by this run),
-        ``n_skipped`` (left without a vector: no text in a text space, unreadable image),
+        ``n_skipped`` (left without a vector: no text in a text space; in an image space a
+        video, shot or transcript item, which has no picture of its own, or an unreadable image),
         ``skipped`` (counts per reason), ``problems`` (up to 1000 ``{"item_id", "path",
         "reason"}`` for unreadable files) and ``n_problems``.
 
@@ -303,18 +308,25 @@ class _EmbedRun:
     def _embed_images(self) -> None:
         """Decode in a thread pool, one batch ahead, so decoding overlaps the model's work."""
         min_side = getattr(self.embedder, "min_image_side", None)
-        pending: deque[tuple[tuple[Item, ...], list[Future[Image.Image]]]] = deque()
+        pending: deque[tuple[int, list[Item], list[Future[Image.Image]]]] = deque()
         threads = _decode_threads(getattr(self.embedder, "device", None))
         with ThreadPoolExecutor(threads, thread_name_prefix="tagscope-decode") as pool:
             for batch in _batched(self._todo(), self.batch_size):
-                pending.append((batch, [pool.submit(_decode, it.path, min_side) for it in batch]))
+                pictures = []
+                for it in batch:
+                    if it.modality in IMAGE_MODALITIES:
+                        pictures.append(it)
+                    else:
+                        self._skip(it, f"no image ({it.modality})")
+                futures = [pool.submit(_decode, it.path, min_side) for it in pictures]
+                pending.append((len(batch), pictures, futures))
                 if len(pending) > 1:
                     self._embed_image_batch(*pending.popleft())
             while pending:
                 self._embed_image_batch(*pending.popleft())
 
     def _embed_image_batch(
-        self, batch: tuple[Item, ...], futures: list[Future[Image.Image]]
+        self, n_batch: int, batch: list[Item], futures: list[Future[Image.Image]]
     ) -> None:
         ids, images = [], []
         for item, future in zip(batch, futures, strict=True):
@@ -329,7 +341,7 @@ class _EmbedRun:
             self.variants.append(np.asarray(ids, np.int64), packed.reshape(len(ids), -1))
         else:
             vectors = self.embedder.encode_images(images) if images else None
-        self._store(ids, vectors if vectors is not None else np.empty((0, 0)), len(batch))
+        self._store(ids, vectors if vectors is not None else np.empty((0, 0)), n_batch)
 
 
 def import_vectors(

@@ -15,13 +15,13 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from PIL import Image
 
 from tagscope.domain import Item, Job, ValidationError
 from tagscope.domain.tags import Polarity, ReviewSource
 from tagscope.jobs import ProgressFn
 from tagscope.labels.llm_judge import JudgeConfig, JudgeError, JudgeItem, LLMJudge
 from tagscope.media.errors import MediaError
+from tagscope.media.images import open_image
 from tagscope.media.thumbnails import ensure_thumbnail
 from tagscope.service import _tag_models as tm
 from tagscope.service import history as hist
@@ -185,7 +185,7 @@ def _judge_input(ws: Workspace, item: Item, *, send_image: bool) -> JudgeItem:
     jpeg = None
     if send_image and item.media is not None and item.media.content_hash:
         path, _ = ensure_thumbnail(item.path, item.media.content_hash, ws.paths.thumbnails)
-        with Image.open(path) as im:
+        with open_image(path) as im:
             buf = io.BytesIO()
             im.convert("RGB").save(buf, "JPEG", quality=85)
             jpeg = buf.getvalue()

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from tagscope.domain import Dataset, NotFoundError, ValidationError
+from tagscope.domain import Dataset, Item, NotFoundError, ValidationError
 from tagscope.domain.tags import Tag, TagGroup, TagState
 from tagscope.service import _tag_models as tm
 from tagscope.service import defaults
@@ -36,6 +36,10 @@ class ScoredItem:
     score: float
     path: str
     text: str | None = None
+    # Of a part of a video (keyframe, shot, cue): its video and time range (a keyframe's: its time).
+    video_id: int | None = None
+    start_ms: int | None = None
+    end_ms: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,12 +140,12 @@ class _Rows:
 
 
 def _live(ws: Workspace, ds: Dataset, grp: TagGroup, tag: Tag, table: str) -> CurrentScores:
-    vectors = tm.load_vectors(ws, ds, grp.space)
     by_table = tm.modalities_of(ws, ds.id)
     if table not in by_table:
         raise ValidationError(f"dataset {ds.name!r} has no {table} items", field="modality")
     ids = by_table[table]
     modality = tm.prompt_modality(table)
+    vectors = tm.load_vectors(ws, ds, tm.prompt_space(ws, ds, grp.space, modality))
     clf = tm.fit_tag(tag, modality, vectors, ids)
     X, found = vectors.take(ids)
     scores = score_matrix(X, clf.coef_, clf.intercept_, normalize=True)[:, 0]
@@ -174,16 +178,38 @@ def _from_files(
     keep = ~np.isnan(column)
     vectors = None
     if with_vectors:
-        space = ws.catalog.get_space(ds.id, matching_space(ws, grp, ds))
+        name = matching_space(ws, grp, ds, tm.prompt_modality(table))
+        space = ws.catalog.get_space(ds.id, name)
         ids_v, X = ws.vectors(ds, space["name"]).load()
         vectors = tm.SpaceVectors(space, ids_v, X)
     return CurrentScores(ids[keep], column[keep], False, use.version, vectors)
 
 
+def _aggregated(ws: Workspace, ds: Dataset, visual: CurrentScores, table: str) -> CurrentScores:
+    """Shot or video scores from the keyframes' (``visual``): a shot's is the max of its
+    keyframes', a video's the max of its shots' (as the SQL views ``dt_<group>_shot`` and
+    ``_video`` compute them)."""
+    if table not in TagCatalog(ws.catalog).modality_counts(ds.id):
+        raise ValidationError(f"dataset {ds.name!r} has no {table} items", field="modality")
+    key = "shot_id" if table == "shot" else "video_id"
+    items = ws.catalog.get_items([int(i) for i in visual.ids])
+    best: dict[int, float] = {}
+    for item_id, score in zip(visual.ids, visual.scores, strict=True):
+        owner = items[int(item_id)].metadata.get(key) if int(item_id) in items else None
+        if owner is not None:
+            best[int(owner)] = max(best.get(int(owner), 0.0), float(score))
+    ids = np.array(sorted(best), np.int64)
+    scores = np.array([best[i] for i in ids], np.float32)
+    return CurrentScores(ids, scores, visual.live, visual.version)
+
+
 def current_scores(
     ws: Workspace, ds: Dataset, grp: TagGroup, tag: Tag, table: str, *, with_vectors: bool = False
 ) -> CurrentScores:
-    """Live on the training dataset of a draft or pending group, else from the score files."""
+    """Live on the training dataset of a draft or pending group, else from the score files;
+    shots and videos from their keyframes' scores (no vectors of their own)."""
+    if table not in tm.FILE_TABLES:
+        return _aggregated(ws, ds, current_scores(ws, ds, grp, tag, "visual"), table)
     if ds.id == grp.dataset_id and grp.state is not TagState.PUBLISHED:
         return _live(ws, ds, grp, tag, table)
     use = TagCatalog(ws.catalog).get_use(grp.id, ds.id)
@@ -195,10 +221,17 @@ def current_scores(
 def _items(ws: Workspace, ids: np.ndarray, scores: np.ndarray) -> list[ScoredItem]:
     found = ws.catalog.get_items([int(i) for i in ids])
     return [
-        ScoredItem(int(i), float(s), found[int(i)].path, found[int(i)].text)
+        _scored(found[int(i)], float(s))
         for i, s in zip(ids, scores, strict=True)
         if int(i) in found
     ]
+
+
+def _scored(item: Item, score: float) -> ScoredItem:
+    m = item.metadata
+    start = m.get("start_ms", m.get("keyframe_time_ms"))
+    end = m.get("end_ms", start)
+    return ScoredItem(item.id, score, item.path, item.text, m.get("video_id"), start, end)
 
 
 # -- preview (F-24) -----------------------------------------------------------------------
@@ -323,7 +356,12 @@ def tag_histogram(
         raise ValidationError(
             f"min_score must be within [0, 1), got {min_score}", field="min_score"
         )
-    sc = _from_files(ws, ds, grp, t, tm.check_score_table(modality), with_vectors=False)
+    table = tm.check_score_table(modality)
+    if table in tm.FILE_TABLES:
+        sc = _from_files(ws, ds, grp, t, table, with_vectors=False)
+    else:
+        visual = _from_files(ws, ds, grp, t, "visual", with_vectors=False)
+        sc = _aggregated(ws, ds, visual, table)
     # Round edges (0.68, not 0.6799999999999999): the counts and the filters use the same ones.
     edges = np.unique(np.round(np.linspace(min_score, 1.0, bins + 1), 10))
     hist = score_histogram(sc.scores, bins=edges)

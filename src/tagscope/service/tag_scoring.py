@@ -22,6 +22,7 @@ from tagscope.domain import AlreadyExistsError, Dataset, Job, ValidationError
 from tagscope.domain.tags import (
     SCORE_CHUNK_SIZE,
     GroupUse,
+    PromptModality,
     ScoringStatus,
     TagGroup,
     TagState,
@@ -114,7 +115,7 @@ def _grown(ws: Workspace, grp: TagGroup, ds: Dataset) -> bool:
     use = _catalog(ws).get_use(grp.id, ds.id)
     if use.status is not ScoringStatus.SCORED or use.version != grp.version:
         return False
-    return use.n_total != sum(_catalog(ws).modality_counts(ds.id).values())
+    return use.n_total != sum(len(ids) for ids in tm.modalities_of(ws, ds.id).values())
 
 
 def apply_group(
@@ -172,11 +173,16 @@ def list_versions(ws: Workspace, group: str) -> list[TagVersion]:
 
 
 # -- the scoring job ----------------------------------------------------------------------
-def matching_space(ws: Workspace, grp: TagGroup, ds: Dataset) -> str:
-    """The space of ``ds`` holding vectors of the group's model (same name preferred)."""
-    trained = ws.catalog.get_space(grp.dataset_id, grp.space)
+def matching_space(
+    ws: Workspace, grp: TagGroup, ds: Dataset, modality: PromptModality = PromptModality.VISUAL
+) -> str:
+    """The space of ``ds`` holding vectors of the model the group's ``modality`` prompts learned
+    from on its training dataset (:func:`tm.prompt_space`; same name preferred)."""
+    training = ds if ds.id == grp.dataset_id else ws.dataset(grp.dataset)
+    learned = tm.prompt_space(ws, training, grp.space, modality)
     if ds.id == grp.dataset_id:
-        return grp.space
+        return learned
+    trained = ws.catalog.get_space(grp.dataset_id, learned)
     spaces = sorted(ws.catalog.list_spaces(ds.id), key=lambda s: s["name"] != grp.space)
     for space in spaces:
         key = ("kind", "model", "dim")
@@ -192,11 +198,13 @@ def matching_space(ws: Workspace, grp: TagGroup, ds: Dataset) -> str:
 
 def _plan(
     ws: Workspace, grp: TagGroup, ds: Dataset, version: int
-) -> tuple[tm.SpaceVectors, dict[str, np.ndarray], dict[str, Any]]:
-    """Vectors, item ids per score table, and the version's tags and models; checks first."""
+) -> tuple[dict[str, tm.SpaceVectors], dict[str, np.ndarray], dict[str, Any]]:
+    """Vectors and item ids per score table, and the version's tags and models; checks first."""
     tv, models = _catalog(ws).get_version(grp.id, version)
-    vectors = tm.load_vectors(ws, ds, matching_space(ws, grp, ds))
     by_table = tm.modalities_of(ws, ds.id)
+    spaces = {t: matching_space(ws, grp, ds, tm.prompt_modality(t)) for t in by_table}
+    loaded = {name: tm.load_vectors(ws, ds, name) for name in dict.fromkeys(spaces.values())}
+    vectors = {t: loaded[name] for t, name in spaces.items()}
     thresholds = {t.name: t.threshold for t in tv.tags}
     for table in by_table:
         modality = str(tm.prompt_modality(table))
@@ -249,7 +257,7 @@ class _ScoringRun:
         grp: TagGroup,
         ds: Dataset,
         version: int,
-        vectors: tm.SpaceVectors,
+        vectors: dict[str, tm.SpaceVectors],
         by_table: dict[str, np.ndarray],
         frozen: dict[str, Any],
         chunk_size: int,
@@ -317,13 +325,13 @@ class _ScoringRun:
                 )  # fmt: skip
             missing = writer.missing_parts()
             n_resumed += len(ids) - sum(len(self._chunk(ids, part)) for part in missing)
-            todo.append((ids, W, b, writer, missing))
+            todo.append((self.vectors[table], ids, W, b, writer, missing))
         done, n_scored = n_resumed, 0
         progress(done, total)
-        for ids, W, b, writer, missing in todo:
+        for vectors, ids, W, b, writer, missing in todo:
             for part in missing:
                 chunk = self._chunk(ids, part)
-                X, found = self.vectors.take(chunk)
+                X, found = vectors.take(chunk)
                 scores = score_matrix(X, W, b, normalize=True)
                 writer.write_part(part, chunk[found], scores)
                 n_scored += int(found.sum())

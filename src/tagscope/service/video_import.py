@@ -30,8 +30,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from PIL import Image
-
 from tagscope.domain import (
     ImportProblem,
     ImportReport,
@@ -42,9 +40,14 @@ from tagscope.domain import (
 )
 from tagscope.jobs.runner import ProgressFn
 from tagscope.media.errors import MediaError
-from tagscope.media.images import read_media
+from tagscope.media.images import open_image, read_media
 from tagscope.media.paths import NOT_REGULAR
-from tagscope.media.thumbnails import ensure_thumbnail, ready_thumbnail, save_thumbnail
+from tagscope.media.thumbnails import (
+    THUMBNAIL_SIZE,
+    ensure_thumbnail,
+    ready_thumbnail,
+    save_thumbnail,
+)
 from tagscope.media.transcripts import (
     TRANSCRIPT_SUFFIXES,
     Cue,
@@ -266,13 +269,16 @@ class _VideoRun:
         before = _stat(path)
         content_hash = _file_hash(path)
         folder = self._keyframe_dir(path, content_hash)
-        scan = scan_video(path, folder, policy=self.policy, on_frame=on_frame)
+        # "now": the keyframes' thumbnails are made from the decoded frames, in the scan.
+        thumbs = self.ws.paths.thumbnails if self.mode == "now" else None
+        scan = scan_video(path, folder, policy=self.policy, thumbnails=thumbs, on_frame=on_frame)
         if _stat(path) != before:
             raise MediaError("the file changed while it was imported")
         cues = self._cues(path)
         keyframes = [self._keyframe_media(k.path) for k in scan.keyframes]
         if scan.keyframes:
-            with Image.open(scan.keyframes[0].path) as first:
+            with open_image(scan.keyframes[0].path) as first:
+                first.draft("RGB", (THUMBNAIL_SIZE, THUMBNAIL_SIZE))  # decoded at 1/2..1/8
                 save_thumbnail(first, content_hash, self.ws.paths.thumbnails)
         media = MediaInfo(before[0], scan.info.width, scan.info.height, _format(path), content_hash)
         video = NewItem(

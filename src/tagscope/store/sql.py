@@ -21,8 +21,14 @@ A session sees these views:
 ``rs_<name>``  dataset, item_id, path, kind, class, geometry (JSON), area, change, decision
               (accepted or rejected): the labels of the result sets of that name (F-73)
 ``dt_<group>_<modality>``  item_id, tag, score, decision, threshold, version: the latest score
-              version of every dataset the group scored (modality ``visual``, ``transcript``,
-              ``shot`` or ``video``, where such files exist)
+              version of every dataset the group scored (modality ``visual`` or
+              ``transcript``, where such files exist), then the items' ``video_id``,
+              ``shot_id`` and ``keyframe_time_ms`` (visual) or ``start_ms``, ``end_ms``
+              (transcript), NULL for images;
+              where the datasets hold videos, ``shot`` (item_id a shot's; score the max of its
+              keyframes', mean_score their mean) and ``video`` (item_id a video's; score the
+              max of its shots', share_above the share of its shots at or above the
+              threshold, n_shots) aggregate the visual scores, with video_id, start_ms, end_ms
 ``tags_<group>``  item_id and one score column per tag (``tags_animals.dog``,
               ``tags_animals.street_sign``): the wide form grid filters use (F-42)
 
@@ -83,7 +89,7 @@ from tagscope.domain import (
 )
 from tagscope.domain.tags import group_slug
 from tagscope.store.catalog import Catalog
-from tagscope.store.scores import MODALITIES, ScoreTables, ScoreVersion
+from tagscope.store.scores import ScoreTables, ScoreVersion
 from tagscope.store.sql_catalog import INTERNAL, CatalogCopy
 from tagscope.store.sql_guard import (
     Filter,
@@ -445,12 +451,22 @@ class SqlEngine:
         for slug in sorted({v.group for v in scored}):
             versions = [v for v in scored if v.group == slug]
             current = {tag: t for (s, tag), t in thresholds.items() if s == slug}
+            video = self._has_video({v.dataset_id for v in versions})
             parts = []
-            for modality in MODALITIES:
+            for modality, times in _VIDEO_COLUMNS.items():
                 of_modality = [v for v in versions if v.modality == modality]
                 if of_modality:
                     name = f"dt_{slug}_{modality}"
                     select_rows = _score_select(of_modality, current)
+                    con.execute(
+                        f"CREATE OR REPLACE VIEW main.{name} AS "
+                        f"{self._with_times(select_rows, times, joined=video)}"
+                    )
+                    wanted.add(name)
+                    parts.append(name)
+            if video and any(v.modality == "visual" for v in versions):
+                for modality, select_rows in _aggregates(slug).items():
+                    name = f"dt_{slug}_{modality}"
                     con.execute(f"CREATE OR REPLACE VIEW main.{name} AS {select_rows}")
                     wanted.add(name)
                     parts.append(name)
@@ -465,6 +481,31 @@ class SqlEngine:
                 con.execute(f"DROP VIEW main.{sql_ident(name)}")
         self._tables = frozenset(wanted)
         self._wide = wide
+
+    def _has_video(self, dataset_ids: set[int]) -> bool:
+        """Whether any of the datasets holds keyframes or transcript cues."""
+        ids = ", ".join(str(int(i)) for i in sorted(dataset_ids))
+        return bool(
+            self._con.execute(
+                f"SELECT EXISTS (SELECT 1 FROM {INTERNAL}.items WHERE dataset_id IN ({ids}) "
+                "AND modality IN ('keyframe', 'transcript'))"
+            ).fetchone()[0]
+        )
+
+    def _with_times(self, select_rows: str, times: tuple[str, ...], *, joined: bool) -> str:
+        """The score rows with their items' video fields: joined from the items where the
+        datasets hold videos, NULL otherwise (a query over images pays no join)."""
+        if joined:
+            cols = "".join(f", i.{c}" for c in times)
+            source = f"({select_rows}) s LEFT JOIN {INTERNAL}.items i ON i.id = s.item_id"
+        else:
+            types = self._copy.meta_columns
+            cols = "".join(f", CAST(NULL AS {types.get(c, 'BIGINT')}) AS {c}" for c in times)
+            source = f"({select_rows}) s"
+        return (
+            f"SELECT s.item_id, s.tag, s.score, s.decision, s.threshold, s.version{cols} "
+            f"FROM {source}"
+        )
 
 
 def _cap_values(con: duckdb.DuckDBPyConnection, max_bytes: int, memory_limit: str) -> None:
@@ -489,6 +530,35 @@ def _cap_values(con: duckdb.DuckDBPyConnection, max_bytes: int, memory_limit: st
             f"CREATE OR REPLACE MACRO main.{name}({args.format(n='n')}) AS "
             f"system.main.{name}({args.format(n=count)})"
         )
+
+
+# The score tables read from files, and the video fields of their items each one shows.
+_VIDEO_COLUMNS = {
+    "visual": ("video_id", "shot_id", "keyframe_time_ms"),
+    "transcript": ("video_id", "shot_id", "start_ms", "end_ms"),
+}
+
+
+def _aggregates(slug: str) -> dict[str, str]:
+    """The shot and video tables of a group, over its visual scores: a shot scores the max of
+    its keyframes' scores (``mean_score`` their mean), a video the max of its shots'
+    (``share_above`` the share of its scored shots at or above the threshold); ``decision`` is
+    ``score >= threshold`` at the tag's current threshold, as in the visual table."""
+    visual = f"main.dt_{slug}_visual"
+    shot = (
+        "SELECT k.shot_id AS item_id, k.tag, max(k.score) AS score, avg(k.score) AS mean_score, "
+        "max(k.score) >= k.threshold AS decision, k.threshold, k.version, k.video_id, "
+        f"sh.start_ms, sh.end_ms FROM {visual} k JOIN {INTERNAL}.items sh ON sh.id = k.shot_id "
+        "GROUP BY k.shot_id, k.tag, k.threshold, k.version, k.video_id, sh.start_ms, sh.end_ms"
+    )
+    video = (
+        "SELECT s.video_id AS item_id, s.tag, max(s.score) AS score, "
+        "avg(CAST(s.decision AS DOUBLE)) AS share_above, max(s.score) >= s.threshold AS "
+        "decision, s.threshold, s.version, s.video_id, min(s.start_ms) AS start_ms, "
+        f"max(s.end_ms) AS end_ms, count(*) AS n_shots FROM main.dt_{slug}_shot s "
+        "GROUP BY s.video_id, s.tag, s.threshold, s.version"
+    )
+    return {"shot": shot, "video": video}
 
 
 def _files_key(scored: Sequence[ScoreVersion]) -> tuple:

@@ -11,6 +11,8 @@ export interface ThumbProps {
   eager?: boolean;
   selected?: boolean;
   badge?: ComponentChildren;
+  /** Shown instead of the image, for items that have none (a shot, a transcript cue). */
+  card?: ComponentChildren;
   children?: ComponentChildren;
   /** Clicking the image: default opens the item's detail page. */
   onOpen?: (e: MouseEvent) => void;
@@ -46,13 +48,15 @@ export function Thumb(p: ThumbProps) {
           }
         }}
       >
-        <img
-          src={p.src}
-          alt={p.title ?? `item ${p.id}`}
-          loading={p.eager ? "eager" : "lazy"}
-          decoding="async"
-          draggable={false}
-        />
+        {p.card ?? (
+          <img
+            src={p.src}
+            alt={p.title ?? `item ${p.id}`}
+            loading={p.eager ? "eager" : "lazy"}
+            decoding="async"
+            draggable={false}
+          />
+        )}
         {p.score !== undefined && p.score !== null ? (
           <span class="score-badge" data-testid="score">
             {fmtScore(p.score, 2)}

@@ -10,6 +10,7 @@ import { firstScreen, firstScreenDone, toast } from "../store";
 import { labelFilter, sqlString } from "../sqlfilters";
 import { SaveCollectionDialog } from "./collections";
 import { BulkClassifyDialog, type BulkSource } from "./bulk";
+import { fmtTime, useModalities } from "./video";
 
 const SORTS = ["id", "path", "size", "width", "height", "format", "split"];
 const PAGE = 100;
@@ -31,7 +32,12 @@ export function GridPage({ ds, q }: { ds: string; q: URLSearchParams }) {
   const collection = q.get("collection") ?? "";
   const sort = q.get("sort") ?? "id";
   const order = q.get("order") === "desc" ? "desc" : "asc";
-  const key = `${ds}|${collection}|${where}|${sort}|${order}`;
+  const modality = q.get("modality") ?? "";
+  const key = `${ds}|${collection}|${where}|${sort}|${order}|${modality}`;
+  // The modality filter narrows the SQL filter (the query bar keeps only the user's own).
+  const filter = [where.trim() ? `(${where.trim()})` : "", modality ? `modality = ${sqlString(modality)}` : ""]
+    .filter(Boolean)
+    .join(" AND ");
 
   const [state, setState] = useState<State>(EMPTY);
   const [draft, setDraft] = useState(where);
@@ -58,7 +64,7 @@ export function GridPage({ ds, q }: { ds: string; q: URLSearchParams }) {
     if (reset) setState(EMPTY);
     else setState((s) => ({ ...s, loading: true }));
     api
-      .items(ds, { where: where || undefined, collection: collection || undefined, sort, order, limit: PAGE, cursor })
+      .items(ds, { where: filter || undefined, collection: collection || undefined, sort, order, limit: PAGE, cursor })
       .then((page) => {
         if (v !== version.current) return;
         setState((s) => ({
@@ -145,7 +151,7 @@ export function GridPage({ ds, q }: { ds: string; q: URLSearchParams }) {
   }, [state.loading, state.done, state.cursor, key]);
 
   const setQuery = (p: Record<string, string | undefined>, replace = false) =>
-    navigate(href("d", ds, "grid", { where, collection, sort, order, ...p }), replace);
+    navigate(href("d", ds, "grid", { where, collection, sort, order, modality, ...p }), replace);
 
   const applyFilter = (e?: Event) => {
     e?.preventDefault();
@@ -174,11 +180,20 @@ export function GridPage({ ds, q }: { ds: string; q: URLSearchParams }) {
   // An item opens over the grid, which stays as it was (scroll position, loaded pages).
   const openItem = q.get("item") ? Number(q.get("item")) : null;
   const onOpen = (id: number) => (e: MouseEvent) => {
-    if (e.metaKey || e.ctrlKey || e.shiftKey || selected.size) toggle(id, e);
+    if (e.metaKey || e.ctrlKey || e.shiftKey || selected.size) return toggle(id, e);
+    // A video opens on its page; a shot or cue (no image of its own) on its video's, at its time.
+    const it = items.find((i) => i.id === id);
+    const m = (it?.metadata ?? {}) as { video_id?: number; start_ms?: number };
+    if (it?.modality === "video") navigate(href("d", ds, "videos", id));
+    else if ((it?.modality === "shot" || it?.modality === "transcript") && m.video_id)
+      navigate(href("d", ds, "videos", m.video_id, { t: m.start_ms }));
     else setQuery({ item: String(id) });
   };
 
   handlers.current = { toggle, open: onOpen, label: (l: string) => addFilter(labelFilter(l)) };
+
+  // The kinds of item the dataset holds (images; videos, keyframes, shots, cues), for the filter.
+  const modalities = useModalities(ds, firstScreen);
 
   // Completion and the example filter use this dataset's own columns, tags and labels.
   const [columns, setColumns] = useState<string[]>([]);
@@ -307,6 +322,24 @@ export function GridPage({ ds, q }: { ds: string; q: URLSearchParams }) {
           </button>
         ) : null}
         <div class="spacer" />
+        {modalities.length > 1 || modality ? (
+          <label class="inline">
+            <span>Kind</span>
+            <select
+              aria-label="Kind of item"
+              data-testid="modality"
+              value={modality}
+              onChange={(e) => setQuery({ modality: (e.target as HTMLSelectElement).value || undefined })}
+            >
+              <option value="">all</option>
+              {modalities.map(([m, n]) => (
+                <option key={m} value={m}>
+                  {m} ({fmtCount(n)})
+                </option>
+              ))}
+            </select>
+          </label>
+        ) : null}
         <label class="inline">
           <span>Sort</span>
           <select
@@ -540,6 +573,7 @@ class GridChunk extends Component<ChunkProps> {
             eager={eager}
             score={scoreColumn ? (it.tag_scores.find((t) => t.column === scoreColumn)?.score ?? null) : undefined}
             selected={selected.has(it.id)}
+            card={textCard(it)}
             onToggle={(e) => handlers.current.toggle(it.id, e)}
             onOpen={(e) => handlers.current.open(it.id)(e)}
           >
@@ -552,6 +586,23 @@ class GridChunk extends Component<ChunkProps> {
       </div>
     );
   }
+}
+
+/** The card of an item with no image of its own: a shot's time range, a cue's time and words. */
+function textCard(it: GridItem) {
+  if (it.modality !== "shot" && it.modality !== "transcript") return undefined;
+  const m = it.metadata as { start_ms?: number; end_ms?: number; shot_index?: number; cue_index?: number };
+  const time = m.start_ms !== undefined && m.end_ms !== undefined ? `${fmtTime(m.start_ms)}–${fmtTime(m.end_ms)}` : "";
+  const shot = it.modality === "shot";
+  return (
+    <div class="text-card" data-testid="text-card" data-modality={it.modality}>
+      <span class="text-card-kind">
+        {shot ? `shot ${(m.shot_index ?? 0) + 1}` : `cue ${(m.cue_index ?? 0) + 1}`}
+      </span>
+      <span class="text-card-time">{time}</span>
+      {!shot && it.text ? <span class="text-card-body">{it.text}</span> : null}
+    </div>
+  );
 }
 
 function ItemChips({ item, onLabel }: { item: GridItem; onLabel: (l: string) => void }) {

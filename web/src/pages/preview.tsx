@@ -2,18 +2,28 @@
 // updates at once; compare / positives / negatives views; bulk marking of examples; add from search
 // and from the uncertain list; publish.
 import { useEffect, useMemo, useRef, useState } from "preact/hooks";
-import { api, errorText, type Job, type Preview, type Scored, type Tag, type TagGroup } from "../api";
+import { api, errorText, type Job, type Preview, type Scored, type ScoreModality, type Tag, type TagGroup } from "../api";
 import { Thumb } from "../components/thumbs";
 import { Dialog, Empty, ErrorBox, JobProgress, NumberInput, PageHead, Spinner, fmtScore } from "../components/ui";
 import { isFinished, watchJob } from "../jobs";
-import { href } from "../router";
+import { href, navigate } from "../router";
 import { toast } from "../store";
 import { useConfig } from "../config";
 import { Prompts } from "./prompts";
 import { ScoringChip, TagCounts, useScoring } from "./tags";
 import { TagCrumbs, useTag } from "./tag";
+import { fmtTime, useModalities } from "./video";
 
 type View = "compare" | "positives" | "negatives";
+
+/** The preview's tabs over a dataset of videos: which score table, shown when it has those items. */
+const TABS: [ScoreModality, string, string[]][] = [
+  ["visual", "Frames", ["image", "keyframe"]],
+  ["shot", "Shots", ["shot"]],
+  ["transcript", "Transcript", ["transcript"]],
+];
+/** Transcript cues read best from the most sure positive down (the server sorts them by score). */
+const defaultView = (m: ScoreModality): View => (m === "transcript" ? "positives" : "compare");
 type Polarity = "positive" | "negative";
 
 export function PreviewPage({ ds, group, tag, q }: { ds: string; group: string; tag: string; q: URLSearchParams }) {
@@ -41,7 +51,16 @@ function PreviewBody({
     return v !== null && v !== "" ? Number(v) : tag.threshold;
   });
   const [fetchedAt, setFetchedAt] = useState(threshold);
-  const [view, setView] = useState<View>((q.get("view") as View) || "compare");
+  const [modality, setModality] = useState<ScoreModality>((q.get("modality") as ScoreModality) || "visual");
+  const [view, setView] = useState<View>((q.get("view") as View) || defaultView(modality));
+  const kinds = useModalities(ds);
+  const tabs = TABS.filter(([, , items]) => kinds.some(([k]) => items.includes(k)));
+  const chooseTab = (m: ScoreModality) => {
+    setModality(m);
+    setView(defaultView(m));
+    setData(null);
+    setSelected(new Set());
+  };
   const [data, setData] = useState<Preview | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [loading, setLoading] = useState(false);
@@ -74,7 +93,7 @@ function PreviewBody({
     const timer = setTimeout(
       () => {
         setLoading(true);
-        api.preview(ds, group.name, tag.name, { threshold, view, n }).then(
+        api.preview(ds, group.name, tag.name, { threshold, view, n, modality }).then(
           (p) => {
             if (call !== seq.current) return;
             setData(p);
@@ -92,7 +111,7 @@ function PreviewBody({
       data ? 150 : 0,
     );
     return () => clearTimeout(timer);
-  }, [ds, group.name, tag.name, threshold, view, refresh, tag.revision, group.version, n]);
+  }, [ds, group.name, tag.name, threshold, view, modality, refresh, tag.revision, group.version, n]);
 
   // Until the new sample arrives, the items already shown move sides at once.
   const pool = useMemo(() => {
@@ -163,7 +182,54 @@ function PreviewBody({
       return n;
     });
 
-  const cards = (list: Scored[], side: string) => (
+  // A part of a video opens its video's page at its time.
+  const atVideo = (s: Scored) =>
+    s.video_id ? href("d", ds, "videos", s.video_id, { t: s.start_ms ?? undefined }) : href("items", s.item_id);
+
+  const cueRows = (list: Scored[], side: string) => (
+    <ol class="cue-list preview-cues" data-testid={`preview-${side}`} aria-label={side}>
+      {list.map((s) => (
+        <li key={s.item_id}>
+          <a class="cue" href={atVideo(s)} data-testid="preview-cue" data-item-id={s.item_id} data-score={s.score}>
+            <span class="cue-time mono">
+              {s.start_ms != null ? fmtTime(s.start_ms) : ""}
+              {s.end_ms != null ? `–${fmtTime(s.end_ms)}` : ""}
+            </span>
+            <span class="cue-text">{s.text}</span>
+            <span class={`chip ${s.score >= threshold ? "chip-tag" : "chip-muted"} cue-score`}>{fmtScore(s.score, 3)}</span>
+          </a>
+        </li>
+      ))}
+      {!list.length && !loading ? <Empty>No {side} at this threshold.</Empty> : null}
+    </ol>
+  );
+
+  const shotCards = (list: Scored[], side: string) => (
+    <div class="thumb-grid preview-grid" data-testid={`preview-${side}`} aria-label={side}>
+      {list.map((s) => (
+        <Thumb
+          key={s.item_id}
+          id={s.item_id}
+          src={s.thumbnail_url}
+          score={s.score}
+          testid="preview-item"
+          onOpen={() => navigate(atVideo(s))}
+          card={
+            <div class="text-card" data-testid="text-card" data-modality="shot">
+              <span class="text-card-kind">shot</span>
+              <span class="text-card-time">
+                {fmtTime(s.start_ms ?? 0)}–{fmtTime(s.end_ms ?? 0)}
+              </span>
+            </div>
+          }
+        />
+      ))}
+      {!list.length && !loading ? <Empty>No {side} at this threshold.</Empty> : null}
+    </div>
+  );
+
+  const cards = (list: Scored[], side: string) =>
+    modality === "transcript" ? cueRows(list, side) : modality === "shot" ? shotCards(list, side) : (
     <div class="thumb-grid preview-grid" data-testid={`preview-${side}`} aria-label={side}>
       {list.map((s) => (
         <MarkableThumb
@@ -178,7 +244,7 @@ function PreviewBody({
       ))}
       {!list.length && !loading ? <Empty>No {side} at this threshold.</Empty> : null}
     </div>
-  );
+    );
 
   const published = group.version > 0;
   const running = Boolean(job && !isFinished(job));
@@ -221,6 +287,23 @@ function PreviewBody({
         <JobProgress job={job ?? scoring.job} label="Scoring" />
       ) : null}
 
+      {tabs.length > 1 ? (
+        <div class="tabs" role="tablist" aria-label="What to preview" data-testid="preview-tabs">
+          {tabs.map(([m, label]) => (
+            <button
+              key={m}
+              type="button"
+              role="tab"
+              aria-selected={modality === m}
+              class={modality === m ? "tab active" : "tab"}
+              data-testid={`tab-${m}`}
+              onClick={() => chooseTab(m)}
+            >
+              {label}
+            </button>
+          ))}
+        </div>
+      ) : null}
       <div class="preview-controls panel">
         <label class="threshold-control">
           <span>Threshold</span>
@@ -335,13 +418,15 @@ function PreviewBody({
                     </span>
                   ) : null}
                 </h2>
-                <button
-                  type="button"
-                  class="link small"
-                  onClick={() => setSelected(new Set(positives.map((s) => s.item_id)))}
-                >
-                  select all
-                </button>
+                {modality === "visual" ? (
+                  <button
+                    type="button"
+                    class="link small"
+                    onClick={() => setSelected(new Set(positives.map((s) => s.item_id)))}
+                  >
+                    select all
+                  </button>
+                ) : null}
               </header>
               {data ? cards(positives, "positives") : error ? null : <Spinner />}
             </section>
@@ -358,13 +443,15 @@ function PreviewBody({
                     </span>
                   ) : null}
                 </h2>
-                <button
-                  type="button"
-                  class="link small"
-                  onClick={() => setSelected(new Set(negatives.map((s) => s.item_id)))}
-                >
-                  select all
-                </button>
+                {modality === "visual" ? (
+                  <button
+                    type="button"
+                    class="link small"
+                    onClick={() => setSelected(new Set(negatives.map((s) => s.item_id)))}
+                  >
+                    select all
+                  </button>
+                ) : null}
               </header>
               {data ? cards(negatives, "negatives") : error ? null : <Spinner />}
             </section>

@@ -1,7 +1,8 @@
-// Text prompts of a tag (F-21): positive and negative, per modality; add and remove.
+// Text prompts of a tag (F-21): positive and negative, per modality; add and remove; and
+// suggestions (F-30) from the LLM endpoint or the dataset's own texts, added one by one or all.
 import { useState } from "preact/hooks";
-import { api, errorText, type Tag, type TagGroup } from "../api";
-import { ErrorBox } from "../components/ui";
+import { api, errorText, type PromptSuggestions, type Tag, type TagGroup } from "../api";
+import { ErrorBox, fmtScore } from "../components/ui";
 
 export function Prompts({
   ds,
@@ -86,7 +87,91 @@ export function Prompts({
           </button>
         </form>
       ) : null}
+      {editable ? <Suggestions ds={ds} group={group} tag={tag} modality={modality} onAdded={onChange} /> : null}
       <ErrorBox error={error} />
     </section>
+  );
+}
+
+/** The "Suggest" button and what it found for the modality chosen in the form. */
+function Suggestions({
+  ds,
+  group,
+  tag,
+  modality,
+  onAdded,
+}: {
+  ds: string;
+  group: TagGroup;
+  tag: Tag;
+  modality: string;
+  onAdded: () => void;
+}) {
+  const [found, setFound] = useState<PromptSuggestions | null>(null);
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<string | null>(null);
+  const suggest = async () => {
+    setBusy(true);
+    setError(null);
+    try {
+      setFound(await api.suggestPrompts(ds, group.name, tag.name, modality));
+    } catch (err) {
+      setFound(null);
+      setError(errorText(err));
+    } finally {
+      setBusy(false);
+    }
+  };
+  const add = async (texts: string[]) => {
+    if (!found || !texts.length) return;
+    try {
+      await api.addSuggestions(ds, group.name, tag.name, texts, found.modality);
+      const left = found.suggestions.filter((s) => !texts.includes(s.text));
+      setFound({ ...found, suggestions: left });
+      setError(null);
+      onAdded(); // the tag (and the preview scoring it) reloads
+    } catch (err) {
+      setError(errorText(err));
+    }
+  };
+  const origin = !found
+    ? ""
+    : found.source === "llm"
+      ? `from the LLM (${found.model})`
+      : `from this dataset's texts (space ${found.space})`;
+  return (
+    <div class="prompt-suggest" data-testid="prompt-suggestions">
+      <button type="button" class="ghost" onClick={suggest} disabled={busy}>
+        {busy ? "Suggesting…" : `Suggest ${modality} prompts`}
+      </button>
+      {found ? (
+        <>
+          <span class="muted small" data-testid="suggestion-source">
+            {found.suggestions.length} suggestion(s) {origin}
+          </span>
+          {found.suggestions.length ? (
+            <button type="button" onClick={() => add(found.suggestions.map((s) => s.text))}>
+              Add all
+            </button>
+          ) : null}
+          <ul class="prompt-list suggestion-list">
+            {found.suggestions.map((s) => (
+              <li key={s.text} class="prompt suggestion">
+                <span class="prompt-text">{s.text}</span>
+                {s.score !== null ? (
+                  <span class="muted small" title={`from item(s) ${s.item_ids.join(", ")}`}>
+                    {fmtScore(s.score, 2)}
+                  </span>
+                ) : null}
+                <button type="button" class="small ghost" aria-label={`Add suggestion ${s.text}`} onClick={() => add([s.text])}>
+                  Add
+                </button>
+              </li>
+            ))}
+          </ul>
+        </>
+      ) : null}
+      <ErrorBox error={error} testid="suggestion-error" />
+    </div>
   );
 }

@@ -70,6 +70,9 @@ class Scored(BaseModel):
     path: str
     text: str | None
     thumbnail_url: str
+    video_id: int | None = Field(None, description="of a keyframe, shot or cue: its video")
+    start_ms: int | None = Field(None, description="its start in the video (a keyframe's time)")
+    end_ms: int | None = None
 
     @classmethod
     def from_domain(cls, s: tag_insights.ScoredItem) -> Scored:
@@ -79,6 +82,9 @@ class Scored(BaseModel):
             path=s.path,
             text=s.text,
             thumbnail_url=item_thumbnail_url(s.item_id),
+            video_id=s.video_id,
+            start_ms=s.start_ms,
+            end_ms=s.end_ms,
         )
 
 
