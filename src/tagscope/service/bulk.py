@@ -30,6 +30,7 @@ from tagscope.service.ontology import check_answers
 from tagscope.service.workspace import Workspace
 from tagscope.store.catalog import Catalog
 from tagscope.store.collections import CollectionCatalog, shown
+from tagscope.store.gc_pause import paused_gc
 from tagscope.store.label_states import FIELDS, LabelStates
 from tagscope.store.ontology import OntologyCatalog
 
@@ -53,6 +54,7 @@ class BulkResult:
     dry_run: bool = False
 
 
+@paused_gc()
 def bulk_classify(
     ws: Workspace,
     dataset: str,

@@ -24,6 +24,7 @@ from tagscope.domain import LabelSource, NotFoundError, ValidationError
 from tagscope.domain.changes import RECORD_ITSELF, Change, ChangeSet, UndoConflictError, UndoResult
 from tagscope.service.workspace import Workspace
 from tagscope.store.change_log import ChangeLog
+from tagscope.store.gc_pause import paused_gc
 from tagscope.store.label_states import LabelStates
 from tagscope.store.ontology import OntologyCatalog
 from tagscope.store.review import ReviewCatalog
@@ -144,6 +145,7 @@ def get_change_set(ws: Workspace, dataset: str, change_id: int) -> ChangeSet:
     return ChangeLog(ws.catalog).get(ws.dataset(dataset).id, change_id)
 
 
+@paused_gc()
 def undo(ws: Workspace, dataset: str, change_id: int, *, force: bool = False) -> UndoResult:
     """Put back what change-set ``change_id`` changed, as a new change-set that undoes it.
 

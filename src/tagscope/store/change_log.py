@@ -16,6 +16,7 @@ from tagscope.domain import NotFoundError
 from tagscope.domain.changes import Change, ChangeSet
 from tagscope.store.bulk_insert import insert_rows
 from tagscope.store.catalog import Catalog
+from tagscope.store.gc_pause import paused_gc
 from tagscope.store.schema import ChangeRow, ChangeSetRow
 
 _CHUNK = 500
@@ -43,6 +44,7 @@ class ChangeLog:
     def __init__(self, catalog: Catalog) -> None:
         self.catalog = catalog
 
+    @paused_gc()
     def record(
         self,
         dataset_id: int,
@@ -101,6 +103,7 @@ class ChangeLog:
         with self.catalog.session() as s:
             return [_change_set(row, n) for row, n in s.execute(stmt)]
 
+    @paused_gc()
     def get(self, dataset_id: int, change_set_id: int) -> ChangeSet:
         """One change-set of the dataset with every change, in the order they were written."""
         with self.catalog.session() as s:

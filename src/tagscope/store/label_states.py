@@ -19,6 +19,7 @@ from sqlalchemy import delete, select, update
 from tagscope.domain import LabelKind, LabelSource, NotFoundError
 from tagscope.store.bulk_insert import insert_rows
 from tagscope.store.catalog import Catalog
+from tagscope.store.gc_pause import paused_gc
 from tagscope.store.schema import DatasetRow, ItemRow, LabelRow
 
 # Ids per IN list: one bound parameter each, far below SQLite's and PostgreSQL's caps.
@@ -84,6 +85,7 @@ class LabelStates:
             if s.get(DatasetRow, dataset_id, with_for_update=True) is None:
                 raise NotFoundError(f"no dataset with id {dataset_id}")
 
+    @paused_gc()
     def states(self, dataset_id: int, item_ids: Sequence[int]) -> dict[int, State]:
         """Item id -> ``{"labels": [...]}`` for those of ``item_ids`` (of the dataset) that have
         a label of these kinds and source."""
@@ -103,6 +105,7 @@ class LabelStates:
                     out.setdefault(item_id, {"labels": []})["labels"].append(record)
         return out
 
+    @paused_gc()
     def restore(self, dataset_id: int, states: Mapping[int, State | None]) -> dict[int, State]:
         """Make each item's labels of these kinds what ``states`` says (``None``: none); a label
         without ``id`` gets a new one, a field it lacks is NULL (its source is this one, and its
