@@ -53,6 +53,7 @@ from tagscope.service.collections import collection_item_ids
 from tagscope.service.labels import label_record
 from tagscope.service.workspace import Workspace
 from tagscope.store.collections import shown
+from tagscope.store.gc_pause import paused_gc
 from tagscope.store.label_jobs import LabelJobCatalog
 from tagscope.store.label_states import LabelStates, iso_time
 from tagscope.store.ontology import OntologyCatalog
@@ -73,6 +74,7 @@ State = dict[str, Any]
 
 
 # -- jobs -----------------------------------------------------------------------------------
+@paused_gc()
 def create_auto_job(
     ws: Workspace,
     dataset: str,
@@ -238,6 +240,7 @@ def mark_done(
         return jobs.set_done(job.id, item_ids, datetime.now(UTC) if done else None)
 
 
+@paused_gc()
 def submit_job(ws: Workspace, dataset: str, name: str, iou: float = DEFAULT_IOU) -> LabelJob:
     """Submit an open manual job: match each item's expert labels to its prelabels (boxes,
     polygons and masks by IoU at least ``iou``) and write the label changes, pending review.

@@ -19,12 +19,14 @@ from tagscope.domain import ValidationError
 from tagscope.domain.label_jobs import LabelJobStatus
 from tagscope.domain.review import ResultSet, validate_result_set_name
 from tagscope.service.workspace import Workspace
+from tagscope.store.gc_pause import paused_gc
 from tagscope.store.result_sets import ResultSetCatalog
 from tagscope.store.review import ReviewCatalog
 
 REVIEWED = (LabelJobStatus.SUBMITTED, LabelJobStatus.CLOSED)  # jobs with label changes
 
 
+@paused_gc()
 def save_result_set(
     ws: Workspace, dataset: str, name: str, job: str, description: str = ""
 ) -> ResultSet:

@@ -35,6 +35,7 @@ from tagscope.domain.review import (
 )
 from tagscope.service.workspace import Workspace
 from tagscope.store.collections import shown
+from tagscope.store.gc_pause import paused_gc
 from tagscope.store.review import JobRef, ReviewCatalog
 
 ENTITY = "label_review"
@@ -111,6 +112,7 @@ def changes(
     return ChangesPage(total, rows)
 
 
+@paused_gc()
 def decide(
     ws: Workspace,
     dataset: str,
