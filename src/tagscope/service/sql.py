@@ -1,8 +1,11 @@
 """SQL use cases (SPEC F-40, F-41): read-only queries over items, labels and tag scores.
 
-Tables: ``datasets``, ``items`` (with ``video_id``, ``keyframe_time_ms`` and metadata fields as
-columns), ``labels``, and for every scored tag group ``dt_<group>_<modality>`` (item_id, tag,
-score, decision, threshold, version) and ``tags_<group>`` (one score column per tag). Queries run
+Tables: ``datasets``, ``items`` (with ``video_id``, ``shot_id``, ``keyframe_time_ms``,
+``start_ms``, ``end_ms`` and metadata fields as columns), ``labels``, ``classes``, ``questions``,
+``collections``, ``collection_items``, a ``rs_<name>`` per result set, and for every scored tag
+group ``dt_<group>_visual`` and ``_transcript`` (item_id, tag, score, decision, threshold,
+version, the video and times), ``dt_<group>_shot`` and ``_video`` (aggregated from the visual
+scores) and ``tags_<group>`` (one score column per tag); ``store.sql`` has the columns. Queries run
 in a sandbox: one read-only statement, no files, no network, and limits on time, rows, result
 bytes, columns and memory (the engine's, from ``TAGSCOPE_SQL_MEMORY_LIMIT``); every refusal is a
 :class:`~tagscope.domain.SqlRefusedError` saying why, every limit reached an
