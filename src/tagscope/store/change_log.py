@@ -19,8 +19,6 @@ from tagscope.store.catalog import Catalog
 from tagscope.store.gc_pause import paused_gc
 from tagscope.store.schema import ChangeRow, ChangeSetRow
 
-_CHUNK = 500
-
 
 def _change_set(row: ChangeSetRow, n: int, changes: tuple[Change, ...] = ()) -> ChangeSet:
     return ChangeSet(
