@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 
 import pytest
@@ -10,6 +9,7 @@ from fastapi.testclient import TestClient
 
 from tagscope.api.app import create_app
 from tagscope.domain import Label, LabelKind, LabelSource, MediaInfo, NewItem
+from tagscope.domain.access import Identity
 from tagscope.service import Workspace
 
 PREDICTED = Label(LabelKind.CLASSIFICATION, "fox", LabelSource.PREDICTION, score=0.25)
@@ -19,7 +19,7 @@ PREDICTED = Label(LabelKind.CLASSIFICATION, "fox", LabelSource.PREDICTION, score
 def served(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[TestClient, list[int]]:
     """Dataset ``d``: two items of 40 x 30 pixels, the first with a predicted ``fox``."""
     monkeypatch.delenv("TAGSCOPE_DATABASE_URL", raising=False)
-    ws = dataclasses.replace(Workspace.open(tmp_path / "ws"), actor="bob")
+    ws = Workspace.open(tmp_path / "ws").acting_as(Identity.owner("bob"))
     ds = ws.catalog.create_dataset("d")
     ws.catalog.add_items(
         ds.id,

@@ -17,6 +17,7 @@ from tagscope.domain import (
     NotFoundError,
     ValidationError,
 )
+from tagscope.domain.access import Identity
 from tagscope.domain.changes import UndoConflictError
 from tagscope.service import Workspace, ontology
 from tagscope.service import history as hist
@@ -37,7 +38,7 @@ BOWTIE = [0, 0, 10, 10, 10, 0, 0, 10]  # loops cancel: refused
 @pytest.fixture()
 def ws(database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Workspace:
     monkeypatch.setenv("TAGSCOPE_DATABASE_URL", database_url)
-    return dataclasses.replace(Workspace.open(tmp_path / "ws"), actor="alice")
+    return Workspace.open(tmp_path / "ws").acting_as(Identity.owner("alice"))
 
 
 def _dataset(ws: Workspace, name: str = "d") -> list[int]:

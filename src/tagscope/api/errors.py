@@ -5,6 +5,9 @@
 | :class:`~tagscope.domain.NotFoundError` | 404 |
 | :class:`~tagscope.domain.AlreadyExistsError` | 409 |
 | :class:`~tagscope.domain.changes.UndoConflictError` (with ``items``) | 409 |
+| :class:`~tagscope.domain.AuthenticationError` (no or bad credentials) | 401 |
+| :class:`~tagscope.domain.LockedOutError` (too many failed logins; ``Retry-After``) | 429 |
+| :class:`~tagscope.domain.PermissionDeniedError` (the role or the token's scope) | 403 |
 | :class:`~tagscope.domain.tags.ReadOnlyGroupError` (editing an applied group) | 403 |
 | :class:`~tagscope.domain.ValidationError` (``field`` names the input) | 422 |
 | :class:`~tagscope.domain.SqlError` (refused, failed or timed-out SQL) | 400 |
@@ -22,6 +25,7 @@ shape from :mod:`tagscope.api.guards`, before any route runs.
 from __future__ import annotations
 
 import logging
+import math
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -31,8 +35,11 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from tagscope.domain import (
     AlreadyExistsError,
+    AuthenticationError,
+    LockedOutError,
     ModelUnavailableError,
     NotFoundError,
+    PermissionDeniedError,
     SqlError,
     TagscopeError,
     ValidationError,
@@ -60,7 +67,11 @@ def status_of(exc: TagscopeError) -> int:
         return 404
     if isinstance(exc, AlreadyExistsError | UndoConflictError):
         return 409
-    if isinstance(exc, ReadOnlyGroupError):
+    if isinstance(exc, LockedOutError):
+        return 429
+    if isinstance(exc, AuthenticationError):
+        return 401
+    if isinstance(exc, ReadOnlyGroupError | PermissionDeniedError):
         return 403
     if isinstance(exc, SqlError):
         return 400
@@ -77,7 +88,12 @@ async def _domain_error(_request: Request, exc: Exception) -> JSONResponse:
     body = error_body(status, str(exc), getattr(exc, "field", None))
     if isinstance(exc, UndoConflictError):  # the items that block the undo, for the face to show
         body["items"] = exc.items
-    return JSONResponse(body, status_code=status)
+    headers = {}
+    if isinstance(exc, LockedOutError):
+        headers["Retry-After"] = str(max(1, math.ceil(exc.retry_after_s)))
+    elif isinstance(exc, AuthenticationError):
+        headers["WWW-Authenticate"] = 'Bearer realm="tagscope"'
+    return JSONResponse(body, status_code=status, headers=headers)
 
 
 async def _value_error(request: Request, exc: Exception) -> JSONResponse:

@@ -10,8 +10,11 @@ from tagscope.domain.datasets import (
 )
 from tagscope.domain.errors import (
     AlreadyExistsError,
+    AuthenticationError,
+    LockedOutError,
     ModelUnavailableError,
     NotFoundError,
+    PermissionDeniedError,
     SqlError,
     SqlRefusedError,
     SqlTimeoutError,
@@ -31,6 +34,7 @@ from tagscope.domain.jobs import Job, JobStatus
 
 __all__ = [
     "AlreadyExistsError",
+    "AuthenticationError",
     "Dataset",
     "Hit",
     "ImportProblem",
@@ -41,12 +45,14 @@ __all__ = [
     "Label",
     "LabelKind",
     "LabelSource",
+    "LockedOutError",
     "MediaInfo",
     "Modality",
     "ModelUnavailableError",
     "NewItem",
     "NotFoundError",
     "PairHit",
+    "PermissionDeniedError",
     "SqlError",
     "SqlRefusedError",
     "SqlTimeoutError",

@@ -40,3 +40,22 @@ class SqlRefusedError(SqlError):
 
 class SqlTimeoutError(SqlError):
     """A query stopped at the time limit of the SQL session."""
+
+
+class AuthenticationError(TagscopeError):
+    """No credentials, or credentials that name no one: a wrong password, an unknown, expired or
+    revoked token, a session that ended (HTTP 401). The message never repeats the secret."""
+
+
+class LockedOutError(AuthenticationError):
+    """Logins refused for a while after repeated failures (HTTP 429); ``retry_after_s`` says
+    how long."""
+
+    def __init__(self, message: str, *, retry_after_s: float) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
+class PermissionDeniedError(TagscopeError):
+    """The caller is known but its role (or its token's scope) does not allow the action
+    (HTTP 403). The message names the user, the action, the dataset and the role it needs."""

@@ -7,10 +7,11 @@ import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from tagscope.domain import Dataset
+from tagscope.domain.access import Identity
 from tagscope.jobs import LocalRunner
 from tagscope.store import Catalog, VectorStore, WorkspacePaths
 from tagscope.store.uow import UnitOfWork, unit_of_work
@@ -20,7 +21,7 @@ if TYPE_CHECKING:
 
 
 def default_actor() -> str:
-    """The OS user: who acts through the CLI and the SDK until accounts exist."""
+    """The OS user: who acts through the CLI and the SDK on the workspace folder."""
     try:
         return getpass.getuser()
     except (KeyError, OSError):  # no login name and no passwd entry (some containers)
@@ -31,14 +32,16 @@ def default_actor() -> str:
 class Workspace:
     """A workspace: its folders, its catalog, its job runner and (on first use) its SQL engine.
 
-    ``actor`` is the user id the change log records for edits made through it; a face serving
-    several people makes a copy per caller (``dataclasses.replace(ws, actor=...)``).
+    ``identity`` is who acts through it: the policy (:mod:`tagscope.service.policy`) decides
+    what it may do, and the change log records its name as the actor. Opened on a folder, it is
+    the owner (the OS user, every right); a face serving several people makes a copy per caller
+    (``ws.acting_as(identity)``).
     """
 
     paths: WorkspacePaths
     catalog: Catalog
     runner: LocalRunner
-    actor: str = field(default_factory=default_actor)
+    identity: Identity = field(default_factory=lambda: Identity.owner(default_actor()))
     # The SQL engine, made on first use. Init fields (with defaults) so that a copy made with
     # ``dataclasses.replace`` (e.g. service.background's) shares the engine instead of a second
     # copy of the catalog.
@@ -52,6 +55,15 @@ class Workspace:
         paths.create()
         catalog = Catalog.connect(paths.database_url)
         return cls(paths=paths, catalog=catalog, runner=LocalRunner(catalog))
+
+    @property
+    def actor(self) -> str:
+        """The name the change log records for edits made through this workspace."""
+        return self.identity.name
+
+    def acting_as(self, identity: Identity) -> Workspace:
+        """This workspace (sharing its catalog, runner and SQL engine) acting as ``identity``."""
+        return replace(self, identity=identity)
 
     def dataset(self, name: str) -> Dataset:
         return self.catalog.get_dataset(name)

@@ -137,11 +137,14 @@ class ChangeSetRow(Base):
     """An entry of the append-only change log: one action of one actor on a dataset."""
 
     __tablename__ = "change_sets"
-    __table_args__ = (Index("ix_change_sets_dataset_id_id", "dataset_id", "id"),)
+    __table_args__ = (
+        Index("ix_change_sets_dataset_id_id", "dataset_id", "id"),
+        Index("ix_change_sets_dataset_actor_id", "dataset_id", "actor", "id"),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     dataset_id: Mapped[int] = mapped_column(ForeignKey("datasets.id", ondelete="CASCADE"))
-    # A user id: the OS user for the CLI and the SDK until accounts exist.
+    # Who: an account's name, or the OS user for the CLI and the SDK on the folder.
     actor: Mapped[str] = mapped_column(String(128))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     action: Mapped[str] = mapped_column(String(64))
