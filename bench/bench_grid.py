@@ -119,7 +119,7 @@ def _free_port() -> int:
 def start_server(root: Path, port: int) -> subprocess.Popen[bytes]:
     code = (
         "import uvicorn; from tagscope.api.app import create_app; "
-        f"uvicorn.run(create_app({str(root)!r}), host='127.0.0.1', port={port}, "
+        f"uvicorn.run(create_app({str(root)!r}, auth=False), host='127.0.0.1', port={port}, "
         "log_level='warning', access_log=False)"
     )
     proc = subprocess.Popen([sys.executable, "-c", code])

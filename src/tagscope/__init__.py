@@ -2,6 +2,7 @@
 
 >>> import tagscope as ts
 >>> ws = ts.open("tagscope-data")      # doctest: +SKIP
+>>> remote = ts.connect("https://tagscope.example.org")  # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -9,9 +10,17 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from tagscope.sdk import Dataset, View, Workspace, open
+    from tagscope.sdk import (
+        Dataset,
+        RemoteDataset,
+        RemoteWorkspace,
+        View,
+        Workspace,
+        connect,
+        open,
+    )
 
-__all__ = ["Dataset", "View", "Workspace", "open"]
+__all__ = ["Dataset", "RemoteDataset", "RemoteWorkspace", "View", "Workspace", "connect", "open"]
 __version__ = "0.1.0"
 
 

@@ -38,7 +38,9 @@ def client(api_workspace: Workspace, tmp_path_factory: pytest.TempPathFactory) -
     """The API without a web app (``tests/api/test_app.py`` serves one of its own), answering
     TestClient's host name ``testserver``."""
     no_web = tmp_path_factory.mktemp("no-web") / "dist"
-    return TestClient(create_app(api_workspace, web_dist=no_web, allowed_hosts=["testserver"]))
+    return TestClient(
+        create_app(api_workspace, auth=False, web_dist=no_web, allowed_hosts=["testserver"])
+    )
 
 
 @pytest.fixture(scope="session")

@@ -36,7 +36,9 @@ def web_client(tmp_path: Path, api_workspace: Workspace) -> TestClient:
     (dist / "index.html").write_text("<!doctype html><div id=app></div>")
     (dist / "assets" / "app-1234.js").write_text("console.log('hi')")
     (tmp_path / "secret.txt").write_text("root: do not serve")
-    return TestClient(create_app(api_workspace, web_dist=dist, allowed_hosts=["testserver"]))
+    return TestClient(
+        create_app(api_workspace, auth=False, web_dist=dist, allowed_hosts=["testserver"])
+    )
 
 
 def test_web_app_files_and_spa_fallback(web_client: TestClient) -> None:
@@ -79,7 +81,7 @@ def test_unexpected_errors_are_json_500(
         raise RuntimeError("secret internals")
 
     monkeypatch.setattr(jobs, "list_jobs", broken)
-    app = create_app(api_workspace, web_dist=tmp_path / "dist")
+    app = create_app(api_workspace, auth=False, web_dist=tmp_path / "dist")
     client = TestClient(app, raise_server_exceptions=False, base_url="http://localhost")
     r = client.get("/api/jobs")
     assert r.status_code == 500
@@ -90,7 +92,7 @@ def test_unexpected_errors_are_json_500(
 @pytest.fixture(scope="module")
 def local_app(api_workspace: Workspace, tmp_path_factory: pytest.TempPathFactory) -> FastAPI:
     """The app as `tagscope serve` makes it by default: no extra host names, default limits."""
-    return create_app(api_workspace, web_dist=tmp_path_factory.mktemp("local") / "dist")
+    return create_app(api_workspace, auth=False, web_dist=tmp_path_factory.mktemp("local") / "dist")
 
 
 @pytest.mark.parametrize(
@@ -116,7 +118,10 @@ def test_other_host_names_are_refused(local_app: FastAPI, host: str) -> None:
 
 def test_allowed_hosts_add_names_and_ports(api_workspace: Workspace, tmp_path: Path) -> None:
     app = create_app(
-        api_workspace, web_dist=tmp_path / "dist", allowed_hosts=["Data.lan", "box:8443", "::2"]
+        api_workspace,
+        auth=False,
+        web_dist=tmp_path / "dist",
+        allowed_hosts=["Data.lan", "box:8443", "::2"],
     )
     client = TestClient(app)
     for host, status in [
@@ -129,7 +134,7 @@ def test_allowed_hosts_add_names_and_ports(api_workspace: Workspace, tmp_path: P
         ("other.lan", 400),
     ]:
         assert client.get("/api/datasets", headers={"host": host}).status_code == status, host
-    star = create_app(api_workspace, web_dist=tmp_path / "dist", allowed_hosts=["*"])
+    star = create_app(api_workspace, auth=False, web_dist=tmp_path / "dist", allowed_hosts=["*"])
     assert TestClient(star).get("/api/datasets", headers={"host": "any.name"}).status_code == 200
 
 
@@ -138,6 +143,7 @@ def test_allowed_hosts_add_names_and_ports(api_workspace: Workspace, tmp_path: P
 def small_limits(api_workspace: Workspace, tmp_path_factory: pytest.TempPathFactory) -> TestClient:
     app = create_app(
         api_workspace,
+        auth=False,
         web_dist=tmp_path_factory.mktemp("small") / "dist",
         max_body_bytes=2000,
         max_upload_bytes=50_000,
@@ -176,7 +182,9 @@ def test_a_streamed_upload_stops_being_read_at_the_limit(
 ) -> None:
     """At the ASGI level, as a server streams it: 200 chunks of 64 KB offered, without a
     Content-Length; the app stops pulling them once the 1 MB limit is passed."""
-    app = create_app(api_workspace, web_dist=tmp_path / "dist", max_upload_bytes=1 << 20)
+    app = create_app(
+        api_workspace, auth=False, web_dist=tmp_path / "dist", max_upload_bytes=1 << 20
+    )
     boundary = b"xyz"
     head = b'--xyz\r\nContent-Disposition: form-data; name="file"; filename="a.png"\r\n\r\n'
     chunks = [head] + [b"\0" * 65536] * 200

@@ -31,7 +31,9 @@ def served(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[TestClient,
     )
     ids = ws.catalog.item_ids(ds.id)
     uc.create_collection(ws, "d", "all", item_ids=ids)
-    client = TestClient(create_app(ws, allowed_hosts=["testserver"], web_dist=tmp_path / "none"))
+    client = TestClient(
+        create_app(ws, auth=False, allowed_hosts=["testserver"], web_dist=tmp_path / "none")
+    )
     return client, ws, ids
 
 

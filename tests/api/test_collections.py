@@ -29,7 +29,9 @@ def served(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[TestClient,
             ],
         )
         ids[name] = ws.catalog.item_ids(ds.id)
-    client = TestClient(create_app(ws, allowed_hosts=["testserver"], web_dist=tmp_path / "none"))
+    client = TestClient(
+        create_app(ws, auth=False, allowed_hosts=["testserver"], web_dist=tmp_path / "none")
+    )
     return client, ids["d"], ids["e"]
 
 

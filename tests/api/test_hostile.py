@@ -125,7 +125,7 @@ def own_client(coco_mini: Path, tmp_path_factory: pytest.TempPathFactory) -> Tes
         thumbnails=False,
     )
     compute_embeddings(ws, "coco", space="text", kind="text")
-    app = create_app(ws, web_dist=tmp_path_factory.mktemp("no-web") / "dist")
+    app = create_app(ws, auth=False, web_dist=tmp_path_factory.mktemp("no-web") / "dist")
     return TestClient(app, base_url="http://localhost")
 
 

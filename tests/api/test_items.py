@@ -186,7 +186,9 @@ def two_datasets(
     """A server over two datasets of three photos each."""
     photos = sorted(imagenette.rglob("*.JPEG"))[:6]
     mine, other = make_dataset("mine", photos[:3]), make_dataset("other", photos[3:])
-    app = create_app(workspace, web_dist=tmp_path / "no-web", allowed_hosts=["testserver"])
+    app = create_app(
+        workspace, auth=False, web_dist=tmp_path / "no-web", allowed_hosts=["testserver"]
+    )
     return TestClient(app), mine, other
 
 

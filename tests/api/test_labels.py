@@ -30,7 +30,9 @@ def served(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[TestClient,
             for i in range(2)
         ],
     )
-    client = TestClient(create_app(ws, allowed_hosts=["testserver"], web_dist=tmp_path / "none"))
+    client = TestClient(
+        create_app(ws, auth=False, allowed_hosts=["testserver"], web_dist=tmp_path / "none")
+    )
     return client, ws.catalog.item_ids(ds.id)
 
 

@@ -94,7 +94,7 @@ def own(
     ws = Workspace.open(tmp_path / "ws")
     assert import_images(ws, "mine", photos, thumbnails=False).n_added == 3
     ids = {Path(it.path).name: it.id for it in ws.catalog.iter_items(ws.dataset("mine").id)}
-    app = create_app(ws, web_dist=tmp_path / "no-web")
+    app = create_app(ws, auth=False, web_dist=tmp_path / "no-web")
     return TestClient(app, base_url="http://localhost"), ids
 
 

@@ -23,7 +23,9 @@ def served(
     monkeypatch.delenv("TAGSCOPE_DATABASE_URL", raising=False)
     ws = Workspace.open(tmp_path / "ws")
     items, ch = review_job(ws)
-    client = TestClient(create_app(ws, allowed_hosts=["testserver"], web_dist=tmp_path / "none"))
+    client = TestClient(
+        create_app(ws, auth=False, allowed_hosts=["testserver"], web_dist=tmp_path / "none")
+    )
     return client, items, ch
 
 

@@ -154,7 +154,9 @@ def test_the_memory_limit_of_the_server(
 ) -> None:
     """The server's engine takes its memory limit from TAGSCOPE_SQL_MEMORY_LIMIT."""
     monkeypatch.setenv("TAGSCOPE_SQL_MEMORY_LIMIT", "100MB")
-    app = create_app(workspace, web_dist=tmp_path / "no-web", allowed_hosts=["testserver"])
+    app = create_app(
+        workspace, auth=False, web_dist=tmp_path / "no-web", allowed_hosts=["testserver"]
+    )
     r = _sql(TestClient(app), "SELECT list(range) FROM range(30000000)")
     assert r.status_code == 400
     message = r.json()["message"]

@@ -26,7 +26,7 @@ def test_starting_the_server_fills_deferred_thumbnails_and_the_endpoint_serves(
     ws = Workspace.open(tmp_path / "ws")
     assert import_images(ws, "mine", photos).n_thumbnails_deferred == 4
     ids = ws.catalog.item_ids(ws.dataset("mine").id)
-    app = create_app(ws, web_dist=tmp_path / "no-web")
+    app = create_app(ws, auth=False, web_dist=tmp_path / "no-web")
     with TestClient(app, base_url="http://localhost") as client:  # runs the start-up
         r = client.get(f"/api/items/{ids[0]}/thumbnail")  # made now if the filler is behind
         assert r.status_code == 200 and r.headers["content-type"] == "image/jpeg"

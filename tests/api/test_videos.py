@@ -30,7 +30,7 @@ def video_ws(tmp_path_factory: pytest.TempPathFactory, shared_dir: Path) -> Work
 
 @pytest.fixture(scope="module")
 def vclient(video_ws: Workspace, tmp_path_factory: pytest.TempPathFactory) -> TestClient:
-    app = create_app(video_ws, web_dist=tmp_path_factory.mktemp("no-web") / "dist")
+    app = create_app(video_ws, auth=False, web_dist=tmp_path_factory.mktemp("no-web") / "dist")
     return TestClient(app, base_url="http://localhost")
 
 

@@ -56,7 +56,9 @@ def test_deleting_a_dataset_leaves_nothing_for_one_created_after(ws: Workspace) 
     b_ids = _filled(ws, "b")
     a_ids = _filled(ws, "a")  # the last id: SQLite gives it again to the next dataset
     scores = ScoreTables(ws.paths.scores)
-    # a applies b's group; both groups scored a and b.
+    # a applies b's group (shareable, as applying needs); both groups scored a and b.
+    for ds, group in (("a", "apets"), ("b", "bpets")):
+        tags_uc.set_visibility(ws, ds, group, "shareable")
     tc = TagCatalog(ws.catalog)
     tc.add_use(tc.get_group("bpets").id, ws.dataset("a").id)
     tc.add_use(tc.get_group("apets").id, ws.dataset("b").id)

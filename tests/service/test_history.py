@@ -5,11 +5,19 @@ from __future__ import annotations
 import signal
 import subprocess
 import sys
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
 
-from tagscope.domain import MediaInfo, NewItem, NotFoundError, ValidationError
+from tagscope.domain import (
+    MediaInfo,
+    NewItem,
+    NotFoundError,
+    PermissionDeniedError,
+    ValidationError,
+)
+from tagscope.domain.access import Identity, Role
 from tagscope.domain.changes import UndoConflictError
 from tagscope.service import Workspace, ground_truth
 from tagscope.service import history as hist
@@ -184,3 +192,105 @@ def test_a_process_killed_mid_change_leaves_nothing(ws: Workspace) -> None:
     assert _reviews(ws, dog) == {} and hist.history(ws, "d") == []
     uc.add_reviews(ws, "d", "g", "dog", {ids[0]: True})  # the catalog is not left locked
     assert len(hist.history(ws, "d")) == 1
+
+
+# -- by user, since a time, and undoing all of one user's changes (issue 10) -----------------
+
+
+def _as(ws: Workspace, name: str, role: Role, user_id: int) -> Workspace:
+    return ws.acting_as(Identity(name=name, role=role, user_id=user_id))
+
+
+def test_history_filters_by_actor_and_since_and_lists_the_actors(ws: Workspace) -> None:
+    ids, _ = _setup(ws)
+    alice, bob = _as(ws, "alice", Role.EDITOR, 2), _as(ws, "bob", Role.EDITOR, 3)
+    uc.add_reviews(alice, "d", "g", "dog", {ids[0]: True})
+    between = datetime.now(UTC)
+    uc.add_reviews(bob, "d", "g", "dog", {ids[1]: True})
+    uc.add_reviews(alice, "d", "g", "dog", {ids[2]: True})
+    assert [c.actor for c in hist.history(ws, "d")] == ["alice", "bob", "alice"]
+    assert [c.actor for c in hist.history(ws, "d", actor="alice")] == ["alice", "alice"]
+    assert [c.actor for c in hist.history(ws, "d", since=between)] == ["alice", "bob"]
+    [late] = hist.history(ws, "d", actor="alice", since=between)
+    assert late.created_at >= between and late.created_at.tzinfo is not None
+    # The same instant in another time zone, and as a naive UTC time, select the same.
+    est = between.astimezone(timezone(timedelta(hours=-5)))
+    assert [c.id for c in hist.history(ws, "d", since=est)] == [
+        c.id for c in hist.history(ws, "d", since=between.replace(tzinfo=None))
+    ]
+    assert hist.history(ws, "d", actor="carol") == []
+    assert hist.actors(ws, "d") == ["alice", "bob"]
+    assert hist.actors(_as(ws, "vera", Role.VIEWER, 4), "d") == ["alice", "bob"]  # read is enough
+
+
+def test_undo_user_undoes_newest_first_in_one_go_as_the_admin(ws: Workspace) -> None:
+    ids, dog = _setup(ws)
+    alice, bob = _as(ws, "alice", Role.EDITOR, 2), _as(ws, "bob", Role.EDITOR, 3)
+    admin = _as(ws, "root", Role.ADMIN, 1)
+    uc.add_reviews(alice, "d", "g", "dog", {ids[0]: True})  # before the time: stays
+    since = datetime.now(UTC)
+    uc.add_reviews(bob, "d", "g", "dog", {ids[3]: True})  # someone else's: stays
+    # Alice edits the same item three times; her own later edits are no conflict.
+    uc.add_reviews(alice, "d", "g", "dog", {ids[1]: True, ids[2]: True})
+    uc.add_reviews(alice, "d", "g", "dog", {ids[1]: False})
+    uc.mark_items(alice, "d", "g", "dog", ids[1:2], polarity="negative")
+    uc.add_reviews(alice, "d", "g", "dog", {ids[0]: False, ids[1]: True})
+    undo_of_own = hist.undo(alice, "d", hist.history(ws, "d")[0].id)  # an undo: not undone again
+    # Newest first: the undo, the change-set it undid, then the three to undo.
+    mine = [c.id for c in hist.history(ws, "d", actor="alice", since=since)][2:]
+
+    result = hist.undo_user(admin, "d", "alice", since)
+    assert result.undone == tuple(mine) and len(result.change_sets) == 3
+    assert result.skipped == ()
+    assert _reviews(ws, dog) == {ids[0]: (True, "person", None), ids[3]: (True, "person", None)}
+    assert uc.get_group(ws, "g").tag("dog").examples == ()
+    made = {c.id: c for c in hist.history(ws, "d")}
+    for undone, compensating in zip(result.undone, result.change_sets, strict=True):
+        cs = made[compensating]
+        assert (cs.actor, cs.action, cs.undoes) == ("root", "undo", undone)
+        assert cs.params["change_set"] == undone and cs.params["user"] == "alice"
+        assert made[undone].undone_by == compensating
+    assert made[undo_of_own.change_set.id].undone_by is None
+    assert hist.undo_user(admin, "d", "alice", since).undone == ()  # nothing left
+
+
+def test_undo_user_is_atomic_and_names_the_conflicts_unless_forced(ws: Workspace) -> None:
+    ids, dog = _setup(ws)
+    alice, bob = _as(ws, "alice", Role.EDITOR, 2), _as(ws, "bob", Role.EDITOR, 3)
+    admin = _as(ws, "root", Role.ADMIN, 1)
+    since = datetime.now(UTC)
+    uc.add_reviews(alice, "d", "g", "dog", {ids[0]: True})
+    uc.add_reviews(alice, "d", "g", "dog", {ids[1]: True, ids[2]: True})
+    uc.add_reviews(bob, "d", "g", "dog", {ids[2]: False})  # bob changed one of alice's items
+    [blocked, clean] = [c.id for c in hist.history(ws, "d", actor="alice")]
+    n_before = len(hist.history(ws, "d"))
+    with pytest.raises(UndoConflictError, match=rf"change-set {blocked}: 1 item\(s\)") as e:
+        hist.undo_user(admin, "d", "alice", since)
+    assert e.value.items == [ids[2]] and e.value.change_sets == [blocked]
+    assert "nothing was undone" in str(e.value)
+    assert len(hist.history(ws, "d")) == n_before  # not even the clean change-set
+    assert _reviews(ws, dog)[ids[0]] == (True, "person", None)
+
+    result = hist.undo_user(admin, "d", "alice", since, force=True)
+    assert result.undone == (blocked, clean) and result.skipped == (ids[2],)
+    assert _reviews(ws, dog) == {ids[2]: (False, "person", None)}  # bob's edit stays
+
+
+def test_undo_user_needs_an_admin_and_undo_an_editor(ws: Workspace) -> None:
+    ids, _ = _setup(ws)
+    alice = _as(ws, "alice", Role.EDITOR, 2)
+    since = datetime.now(UTC)
+    uc.add_reviews(alice, "d", "g", "dog", {ids[0]: True})
+    with pytest.raises(
+        PermissionDeniedError,
+        match=r"alice \(editor on dataset 'd'\) may not undo all of a user's changes \(history",
+    ):
+        hist.undo_user(alice, "d", "alice", since)
+    viewer = _as(ws, "vera", Role.VIEWER, 4)
+    with pytest.raises(PermissionDeniedError):
+        hist.undo(viewer, "d", hist.history(ws, "d")[0].id)
+    assert len(hist.history(viewer, "d")) == 1  # a viewer reads the history
+    stranger = ws.acting_as(Identity(name="x", role=None, user_id=5))
+    with pytest.raises(PermissionDeniedError):
+        hist.history(stranger, "d")
+    assert hist.undo_user(ws, "d", "alice", since).undone  # the owner may

@@ -78,3 +78,25 @@ def test_deleting_the_dataset_deletes_its_history(catalog: Catalog) -> None:
     catalog.delete_dataset(ds)
     again = catalog.create_dataset("d").id
     assert ChangeLog(catalog).history(again) == []
+
+
+def test_history_by_actor_since_and_undoable(catalog: Catalog) -> None:
+    ds = catalog.create_dataset("d").id
+    log = ChangeLog(catalog)
+    one = [Change(1, "review", "1", None, {})]
+    first = log.record(ds, "alice", "review", [*one, Change(2, "review", "1", None, {})])
+    bob = log.record(ds, "bob", "review", one)
+    since = bob.created_at
+    undone = log.record(ds, "alice", "review", one)
+    undo = log.record(ds, "carol", "undo", one, undoes=undone.id)
+    last = log.record(ds, "alice", "review", [])
+    assert since.tzinfo is not None and log.get(ds, first.id).created_at.tzinfo is not None
+    assert [c.id for c in log.history(ds, actor="alice")] == [last.id, undone.id, first.id]
+    assert [c.n_changes for c in log.history(ds, actor="alice")] == [0, 1, 2]
+    assert [c.id for c in log.history(ds, since=since)] == [last.id, undo.id, undone.id, bob.id]
+    assert [c.id for c in log.history(ds, actor="alice", since=since, undoable=True)] == [last.id]
+    undoable = [c.id for c in log.history(ds, undoable=True, limit=None)]
+    assert undoable == [last.id, bob.id, first.id]  # neither the undo nor what it undid
+    assert log.history(ds, limit=2, actor="alice")[-1].id == undone.id
+    assert log.actors(ds) == ["alice", "bob", "carol"]
+    assert log.actors(catalog.create_dataset("e").id) == []

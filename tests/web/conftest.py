@@ -18,6 +18,7 @@ import subprocess
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -125,11 +126,18 @@ def _free_port() -> int:
 @pytest.fixture(scope="session")
 def server(web_workspace: Workspace, web_dist: Path) -> Iterator[str]:
     """The base URL of a real uvicorn server over the workspace, serving the built web app."""
-    import uvicorn
-
     from tagscope.api.app import create_app
 
-    app = create_app(web_workspace, web_dist=web_dist)
+    app = create_app(web_workspace, auth=False, web_dist=web_dist)
+    with _serve(app) as base:
+        yield base
+
+
+@contextmanager
+def _serve(app: object) -> Iterator[str]:
+    """Runs ``app`` with uvicorn in a thread on a free port; yields its base URL."""
+    import uvicorn
+
     port = _free_port()
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
     srv = uvicorn.Server(config)
@@ -201,7 +209,14 @@ def web(chromium: object, server: str, request: pytest.FixtureRequest) -> Iterat
     The test fails on any uncaught error in the page. A last screenshot (``zz-end``) is always
     taken, so a failing test shows where it stopped.
     """
-    context = chromium.new_context(base_url=server, viewport={"width": 1400, "height": 900})
+    with _browser_page(chromium, server, request) as page_and_shot:
+        yield page_and_shot
+
+
+@contextmanager
+def _browser_page(chromium: object, base: str, request: pytest.FixtureRequest) -> Iterator[tuple]:
+    """``(page, shot)`` in a fresh browser context on the server at ``base`` (see ``web``)."""
+    context = chromium.new_context(base_url=base, viewport={"width": 1400, "height": 900})
     context.set_default_timeout(20_000)
     page = context.new_page()
     errors: list[str] = []
@@ -217,3 +232,96 @@ def web(chromium: object, server: str, request: pytest.FixtureRequest) -> Iterat
         finally:
             context.close()
     assert not errors, f"uncaught errors in the page: {errors}"
+
+
+# -- a server with accounts ---------------------------------------------------------------------
+
+ALPHA, BETA = "alpha", "beta"  # the two datasets of the workspace with accounts
+ACCESS_GROUP = "looks"  # a tag group of alpha
+PASSWORD = "correct horse battery"
+# name -> (workspace-wide role, {dataset: role})
+ACCESS_USERS: dict[str, tuple[str | None, dict[str, str]]] = {
+    "vera": (None, {ALPHA: "viewer"}),  # a viewer of alpha, nothing of beta
+    "eddie": ("editor", {}),  # an editor of every dataset
+}
+
+
+@pytest.fixture(scope="session")
+def access_workspace(tmp_path_factory: pytest.TempPathFactory, imagenette: Path) -> Workspace:
+    """A workspace with accounts (:data:`ACCESS_USERS`, password :data:`PASSWORD`) and two
+    datasets of imagenette photos (class folders as labels): ``alpha`` (12 photos, phash space,
+    the draft tag group ``looks``, its tag ``dog`` with 2 positive and 2 negative examples) and
+    ``beta`` (6 photos)."""
+    from tagscope.service import accounts
+    from tagscope.service.embeddings import compute_embeddings
+    from tagscope.service.imports import import_images
+    from tagscope.service.tags import create_group, mark_items, remove_prompt
+
+    ws = Workspace.open(tmp_path_factory.mktemp("access") / "ws")
+    photos = sorted(imagenette.glob("*/*.JPEG"))[::40]
+    for name, chosen in ((ALPHA, photos[:12]), (BETA, photos[12:18])):
+        folder = tmp_path_factory.mktemp(name)
+        for src in chosen:
+            (folder / src.parent.name).mkdir(exist_ok=True)
+            (folder / src.parent.name / src.name).write_bytes(src.read_bytes())
+        import_images(ws, name, folder, labels_from_folders=True)
+    compute_embeddings(ws, ALPHA, kind="phash")
+    # phash embeds no text: the tags learn from examples only (so that the preview works).
+    group = create_group(ws, ALPHA, ACCESS_GROUP, "dog\nchurch", space="phash")
+    for tag in group.tags:
+        for prompt in tag.prompts:
+            remove_prompt(ws, ALPHA, ACCESS_GROUP, tag.name, prompt.id)
+    ids = ws.catalog.item_ids(ws.dataset(ALPHA).id)
+    mark_items(ws, ALPHA, ACCESS_GROUP, "dog", ids[:2])
+    mark_items(ws, ALPHA, ACCESS_GROUP, "dog", ids[2:4], polarity="negative")
+    for user, (role, per_dataset) in ACCESS_USERS.items():
+        accounts.add_user(ws, user, PASSWORD, role=role)
+        for dataset, dataset_role in per_dataset.items():
+            accounts.set_role(ws, user, dataset_role, dataset=dataset)
+    return ws
+
+
+@pytest.fixture(scope="session")
+def access_server(access_workspace: Workspace, web_dist: Path) -> Iterator[str]:
+    """The base URL of a real server WITH accounts (``create_app(ws, auth=True)``)."""
+    from tagscope.api.app import create_app
+
+    with _serve(create_app(access_workspace, auth=True, web_dist=web_dist)) as base:
+        yield base
+
+
+@pytest.fixture()
+def access_web(
+    chromium: object, access_server: str, request: pytest.FixtureRequest
+) -> Iterator[tuple]:
+    """``(page, shot)`` on the server with accounts, logged out (see ``web``)."""
+    with _browser_page(chromium, access_server, request) as page_and_shot:
+        yield page_and_shot
+
+
+LOCKOUT_FAILURES = 2  # failed logins before the lock-out server locks an account out
+
+
+@pytest.fixture(scope="session")
+def lockout_server(tmp_path_factory: pytest.TempPathFactory, web_dist: Path) -> Iterator[str]:
+    """A server with accounts that locks out after :data:`LOCKOUT_FAILURES` failed logins (one
+    account, ``lucy``), on a workspace of its own: a lock-out also locks the address out, which
+    would lock every other test out of the server with accounts."""
+    from tagscope.api.app import create_app
+    from tagscope.service import accounts
+    from tagscope.service.accounts import AuthSettings, LockoutPolicy
+
+    ws = Workspace.open(tmp_path_factory.mktemp("lockout") / "ws")
+    accounts.add_user(ws, "lucy", PASSWORD, role="viewer")
+    settings = AuthSettings(lockout=LockoutPolicy(max_failures=LOCKOUT_FAILURES, base_delay_s=60))
+    with _serve(create_app(ws, auth=True, auth_settings=settings, web_dist=web_dist)) as base:
+        yield base
+
+
+@pytest.fixture()
+def lockout_web(
+    chromium: object, lockout_server: str, request: pytest.FixtureRequest
+) -> Iterator[tuple]:
+    """``(page, shot)`` on the lock-out server (see ``web``)."""
+    with _browser_page(chromium, lockout_server, request) as page_and_shot:
+        yield page_and_shot

@@ -6,18 +6,34 @@ export interface ApiErrorBody {
   field: string | null;
   /** The item ids the refusal is about (a 409 of an undo: the items changed since). */
   items?: number[];
+  /** A 429's Retry-After, in seconds (a login locked out after failures). */
+  retry_after_s?: number | null;
 }
 
 export class ApiError extends Error {
   status: number;
   field: string | null;
   items: number[];
+  retryAfterS: number | null;
   constructor(body: ApiErrorBody) {
     super(body.message);
     this.status = body.status;
     this.field = body.field;
     this.items = body.items ?? [];
+    this.retryAfterS = body.retry_after_s ?? null;
   }
+}
+
+/** Who the caller is (GET /api/auth/me); `auth` false: a --no-auth server, everything allowed. */
+export interface Me {
+  auth: boolean;
+  user: string | null;
+  /** The workspace-wide role (null: only roles on some datasets). */
+  role: string | null;
+  /** Sent back in X-CSRF-Token on every state-changing request. */
+  csrf_token: string | null;
+  workspace_actions: string[];
+  datasets: Record<string, { role: string | null; actions: string[] }>;
 }
 
 export interface Dataset {
@@ -353,6 +369,23 @@ export interface UndoResult {
   skipped: number[];
 }
 
+/** The History page's filters: one user's change-sets, those made at or after a time (ISO 8601). */
+export interface HistoryFilters {
+  actor?: string;
+  since?: string;
+}
+
+/** What undoing all of one user's change-sets since a time did (or, on a dry run, would undo). */
+export interface UndoUserResult {
+  /** The change-sets undone, newest first. */
+  undone: number[];
+  /** The compensating change-set of each (none on a dry run). */
+  change_sets: number[];
+  n_restored: number;
+  skipped: number[];
+  dry_run: boolean;
+}
+
 /** A static collection (a list of items) or a dynamic one (a saved grid filter). */
 export interface Collection {
   id: number;
@@ -520,8 +553,25 @@ function query(params: Record<string, unknown>): string {
   return s ? `?${s}` : "";
 }
 
+// The session: the CSRF token every state-changing request carries, and who hears of a 401 (go
+// to the login page) or a 403 (say what the role lacks).
+let csrfToken: string | null = null;
+export function setCsrfToken(token: string | null): void {
+  csrfToken = token;
+}
+type Refusal = (e: ApiError, url: string) => void;
+const refusals = new Set<Refusal>();
+/** Calls `fn` on every 401 and 403 answer (but those of logging in); returns the unsubscriber. */
+export function onRefusal(fn: Refusal): () => void {
+  refusals.add(fn);
+  return () => refusals.delete(fn);
+}
+const AUTH_URLS = ["/api/auth/login", "/api/auth/me"];
+
 async function request<T>(method: string, url: string, body?: unknown): Promise<T> {
   const init: RequestInit = { method, headers: { Accept: "application/json" } };
+  if (csrfToken && method !== "GET" && method !== "HEAD")
+    (init.headers as Record<string, string>)["X-CSRF-Token"] = csrfToken;
   if (body instanceof FormData) init.body = body;
   else if (body !== undefined) {
     init.body = JSON.stringify(body);
@@ -550,7 +600,17 @@ async function request<T>(method: string, url: string, body?: unknown): Promise<
           ? b.detail
           : `${res.status} ${res.statusText || "error"}${text && !data ? `: ${text.slice(0, 200)}` : ""}`;
     const items = Array.isArray(b.items) ? b.items.filter((i) => typeof i === "number") : undefined;
-    throw new ApiError({ status: res.status, message, field: b.field ?? null, items });
+    const retry = Number(res.headers.get("Retry-After"));
+    const error = new ApiError({
+      status: res.status,
+      message,
+      field: b.field ?? null,
+      items,
+      retry_after_s: res.status === 429 && retry > 0 ? retry : null,
+    });
+    if ((res.status === 401 || res.status === 403) && !AUTH_URLS.includes(url))
+      refusals.forEach((fn) => fn(error, url));
+    throw error;
   }
   return data as T;
 }
@@ -595,6 +655,13 @@ function scored(h: Loose): Scored {
 let configOnce: Promise<Config> | null = null;
 
 export const api = {
+  // -- the session -------------------------------------------------------------------------------
+  /** 401 without a session (on a server with accounts). */
+  me: () => get<Me>("/api/auth/me"),
+  /** 401: wrong user name or password; 429 (`retryAfterS`): locked out after failed logins. */
+  login: (name: string, password: string) => post<Me>("/api/auth/login", { name, password }),
+  logout: () => post<void>("/api/auth/logout"),
+
   /** The server's defaults, asked once per page load. */
   config: () => (configOnce ??= get<Config>("/api/config").catch((e) => {
     configOnce = null;
@@ -837,8 +904,14 @@ export const api = {
     }),
 
   // -- history -----------------------------------------------------------------------------------
-  history: (ds: string, limit?: number) =>
-    get<ChangeSet[]>(`/api/datasets/${enc(ds)}/history${query({ limit })}`),
+  history: (ds: string, limit?: number, filters: HistoryFilters = {}) =>
+    get<ChangeSet[]>(`/api/datasets/${enc(ds)}/history${query({ limit, ...filters })}`),
+  /** Who made the dataset's change-sets, sorted. */
+  historyActors: (ds: string) => get<string[]>(`/api/datasets/${enc(ds)}/history/actors`),
+  /** Undo all of `actor`'s change-sets since `since` (ISO 8601), in one go (admins); 409 (the
+   * items changed since by others; nothing undone) unless `force`. `dry_run`: only which. */
+  undoUser: (ds: string, actor: string, since: string, opts: { force?: boolean; dry_run?: boolean } = {}) =>
+    post<UndoUserResult>(`/api/datasets/${enc(ds)}/history/undo-user`, { actor, since, ...opts }),
   changeSet: (ds: string, id: number) => get<ChangeSet>(`/api/datasets/${enc(ds)}/history/${id}`),
   /** 409 (an ApiError whose `items` are the items changed since) unless `force`. */
   undo: (ds: string, id: number, force = false) =>

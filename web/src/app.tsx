@@ -1,8 +1,10 @@
-// The shell: sidebar navigation, dataset picker, theme, job tray, and the page of the route.
+// The shell: sidebar navigation, dataset picker, who is logged in, theme, job tray, and the page
+// of the route; the login page instead while there is no session.
 import { useEffect, useState } from "preact/hooks";
-import { api, type Dataset } from "./api";
+import { api, type Dataset, type Me } from "./api";
+import { denied, loadSession, logout, roleOn, session, sessionError, toLogin } from "./auth";
 import { JobTray, Toasts, Spinner, Empty, ErrorBox } from "./components/ui";
-import { discoverJobs } from "./jobs";
+import { discoverJobs, jobs } from "./jobs";
 import { GridPage } from "./pages/grid";
 import { ItemPage } from "./pages/item";
 import { SearchPage } from "./pages/search";
@@ -17,6 +19,7 @@ import { HistoryPage } from "./pages/history";
 import { CollectionsPage } from "./pages/collections";
 import { LabelJobsPage } from "./pages/labeljobs";
 import { VideoPage } from "./pages/video";
+import { LoginPage } from "./pages/login";
 import { href, navigate, useRoute, type Route } from "./router";
 import { firstScreen, firstScreenDone, store, useStore } from "./store";
 
@@ -80,6 +83,29 @@ function useTheme(): [Theme, () => void] {
 
 export function App() {
   const route = useRoute();
+  const me = useStore(session);
+  const failed = useStore(sessionError);
+  useEffect(() => {
+    void loadSession();
+  }, []);
+  // No session: the login page, wherever the person was going.
+  useEffect(() => {
+    if (me === null) toLogin();
+  }, [me, route.parts[0]]);
+
+  if (route.parts[0] === "login" || me === null)
+    return <LoginPage next={route.q.get("next")} me={me} />;
+  if (me === undefined)
+    return failed ? (
+      <ErrorBox error={`cannot ask the server who is logged in: ${failed}; reload to try again`} />
+    ) : (
+      <Spinner label="Starting" />
+    );
+  return <Shell me={me} />;
+}
+
+function Shell({ me }: { me: Me }) {
+  const route = useRoute();
   const list = useStore(datasets);
   const [theme, nextTheme] = useTheme();
   const ds = currentDataset(route);
@@ -91,7 +117,15 @@ export function App() {
       void loadDatasets();
       void discoverJobs();
     });
+    // The next person to log in sees their own datasets and jobs.
+    return () => {
+      datasets.set(null);
+      jobs.set({});
+    };
   }, []);
+
+  // A refusal is about the page it happened on.
+  useEffect(() => denied.set(null), [route.parts.join("/")]);
 
   useEffect(() => {
     if (ds && route.parts[0] === "d") localStorage.setItem(LAST, ds);
@@ -167,13 +201,54 @@ export function App() {
               ))}
             </select>
           </label>
+          <UserBadge me={me} ds={ds} />
         </div>
+        <DeniedBanner />
         <main class="content" id="content">
           <Page route={route} ds={ds} list={list} />
         </main>
       </div>
       <JobTray />
       <Toasts />
+    </div>
+  );
+}
+
+/** Who is logged in and their role here (on the dataset shown, else the workspace), or that the
+ * server runs without accounts. */
+function UserBadge({ me, ds }: { me: Me; ds: string | null }) {
+  if (!me.auth)
+    return (
+      <span class="user-badge muted" data-testid="user-badge" title="The server was started with --no-auth">
+        no accounts: local mode
+      </span>
+    );
+  const role = roleOn(ds);
+  return (
+    <span class="user-badge" data-testid="user-badge">
+      <span class="user-name" data-testid="user-name">
+        {me.user}
+      </span>
+      <span class="chip chip-muted" data-testid="user-role" title={ds ? `Role on ${ds}` : "Workspace role"}>
+        {role ?? "no role"}
+      </span>
+      <button type="button" class="ghost small" data-testid="logout" onClick={() => void logout()}>
+        Log out
+      </button>
+    </span>
+  );
+}
+
+/** The message of a 403 (which role the action needs), until dismissed or the page changes. */
+function DeniedBanner() {
+  const message = useStore(denied);
+  if (!message) return null;
+  return (
+    <div class="denied-banner" role="alert" data-testid="denied">
+      <strong>Not allowed</strong> <span data-testid="denied-message">{message}</span>
+      <button type="button" class="icon-btn" aria-label="Dismiss" onClick={() => denied.set(null)}>
+        ×
+      </button>
     </div>
   );
 }

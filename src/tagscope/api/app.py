@@ -18,6 +18,12 @@ Hits are ``{item_id, path, score, thumbnail_url, media_url}``.
 =======  ==========================================  ==============================================
 method   path                                        what
 =======  ==========================================  ==============================================
+POST     /api/auth/login                             ``{name, password}`` -> session cookie + me
+POST     /api/auth/logout                            end the session -> 204
+GET      /api/auth/me                                the caller: user, role, csrf_token, actions
+                                                     per dataset (:mod:`.routers.auth`)
+GET      /api/users, /api/tokens                     accounts, roles and API tokens (admin; one's
+                                                     own tokens: anyone; :mod:`.routers.users`)
 GET      /api/datasets                               datasets with item counts
 POST     /api/datasets                               create ``{name, description}`` -> 201
 GET      /api/datasets/{name}                        counts, labels (name -> n items), spaces
@@ -150,6 +156,12 @@ POST     /api/sql                                    ``{sql, limit?, timeout_s?}
 GET      /api/sql/tables                             tables and their columns
 =======  ==========================================  ==============================================
 
+Every ``/api`` route but logging in and out, ``/api/config`` and ``/api/models/status`` needs
+credentials (401 without; none on a ``--no-auth`` server): an API token (``Authorization:
+Bearer``) or the web app's session cookie, with ``X-CSRF-Token`` on its changes
+(:mod:`tagscope.api.auth`); what the caller may do is the service layer's policy (403 otherwise;
+:mod:`tagscope.service.policy`).
+
 Importing stays in the CLI and the SDK: it reads folders of the server by path.
 
 The server answers only its own host names (``localhost``, ``127.0.0.1``, ``::1`` and
@@ -167,8 +179,10 @@ from pathlib import Path
 from fastapi import FastAPI, HTTPException
 from fastapi.responses import FileResponse
 
+from tagscope.api.auth import AuthConfig
 from tagscope.api.errors import install_error_handlers
 from tagscope.api.guards import MAX_BODY_BYTES, MAX_UPLOAD_BYTES, BodyGuard, HostGuard
+from tagscope.api.routers import auth as auth_routes
 from tagscope.api.routers import (
     bulk,
     collections,
@@ -188,9 +202,11 @@ from tagscope.api.routers import (
     sql,
     tag_insights,
     tags,
+    users,
     videos,
 )
 from tagscope.service import Workspace, thumbnails, warmup
+from tagscope.service.accounts import AuthSettings
 
 WEB_DIST = Path(__file__).resolve().parents[1] / "web" / "dist"
 
@@ -198,12 +214,21 @@ WEB_DIST = Path(__file__).resolve().parents[1] / "web" / "dist"
 def create_app(
     workspace: Workspace | str | os.PathLike[str] | None = None,
     *,
+    auth: bool = True,
+    auth_settings: AuthSettings | None = None,
+    secure_cookies: bool = False,
     web_dist: str | os.PathLike[str] | None = None,
     allowed_hosts: Iterable[str] = (),
     max_body_bytes: int = MAX_BODY_BYTES,
     max_upload_bytes: int = MAX_UPLOAD_BYTES,
 ) -> FastAPI:
     """The FastAPI app over ``workspace`` (an open one, a folder, or the default one).
+
+    ``auth``: every ``/api`` route but logging in and out and the client configuration needs an
+    API token or a session (:mod:`tagscope.api.auth`), and acts as its user; False is the open
+    local mode of one person, where every request is the workspace's owner (``tagscope serve
+    --no-auth``). ``auth_settings``: the session lifetime and the lock-out after failed logins;
+    ``secure_cookies``: mark the session cookie Secure on plain http too (behind TLS).
 
     ``web_dist`` is the built web app to serve (default ``tagscope/web/dist``, when built).
     ``allowed_hosts``: host names it answers besides ``localhost``, ``127.0.0.1`` and ``::1``
@@ -218,8 +243,11 @@ def create_app(
         lifespan=_warm_models_on_start(ws),
     )
     app.state.workspace = ws
+    app.state.auth = AuthConfig(auth, auth_settings or AuthSettings(), secure_cookies)
     install_error_handlers(app)
     routers = (
+        auth_routes,
+        users,
         config,
         datasets,
         collections,

@@ -88,6 +88,8 @@ async def _domain_error(_request: Request, exc: Exception) -> JSONResponse:
     body = error_body(status, str(exc), getattr(exc, "field", None))
     if isinstance(exc, UndoConflictError):  # the items that block the undo, for the face to show
         body["items"] = exc.items
+        if exc.change_sets:
+            body["change_sets"] = exc.change_sets
     headers = {}
     if isinstance(exc, LockedOutError):
         headers["Retry-After"] = str(max(1, math.ceil(exc.retry_after_s)))

@@ -63,6 +63,12 @@ def demo(
         rows = [dict(zip(result.tags.columns, row, strict=True)) for row in result.tags.rows]
         print_table(rows, result.tags.columns, title="tags (SQL over dt_demo_visual)")
     if serve:
+        from tagscope.cli.serve import is_loopback
         from tagscope.cli.serve import serve as serve_app
 
-        serve_app(host=host, port=port, workspace=ws.paths.root)
+        # A newcomer's first look: no account to create first, reachable from this machine only.
+        # On another host the accounts of `tagscope serve` apply.
+        local = is_loopback(host)
+        if local:
+            console.print("the demo serves without accounts, for this machine only (--no-auth)")
+        serve_app(host=host, port=port, no_auth=local, workspace=ws.paths.root)

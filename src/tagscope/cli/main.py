@@ -18,6 +18,7 @@ from tagscope.cli import (
     label_jobs,
     labels,
     ontology,
+    remote,
     result_sets,
     review,
     search,
@@ -25,6 +26,8 @@ from tagscope.cli import (
     sql,
     tags,
     thumbnails,
+    tokens,
+    users,
 )
 from tagscope.cli.output import WorkspaceOpt, console, handle_errors, open_workspace
 
@@ -55,6 +58,9 @@ app.command(name="bulk-classify")(bulk.bulk_classify)
 app.add_typer(label_jobs.app, name="label-jobs")
 app.add_typer(review.app, name="review")
 app.add_typer(result_sets.app, name="result-sets")
+app.add_typer(users.app, name="users")
+app.add_typer(tokens.app, name="tokens")
+app.add_typer(remote.app, name="remote")
 
 
 @app.command()

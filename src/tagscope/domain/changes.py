@@ -3,6 +3,7 @@ of every record it changed before and after (see ``store.change_log``)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -56,11 +57,13 @@ class UndoResult:
 
 
 class UndoConflictError(TagscopeError):
-    """An undo refused because items were changed since; ``items`` names them."""
+    """An undo refused because items were changed since; ``items`` names them, and
+    ``change_sets`` the change-sets refused (an undo of many)."""
 
-    def __init__(self, message: str, *, items: list[int]) -> None:
+    def __init__(self, message: str, *, items: list[int], change_sets: Sequence[int] = ()) -> None:
         super().__init__(message)
         self.items = items
+        self.change_sets = list(change_sets)
 
 
 __all__ = ["Change", "ChangeSet", "UndoConflictError", "UndoResult"]

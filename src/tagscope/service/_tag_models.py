@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from tagscope.domain import Dataset, ValidationError
+from tagscope.domain import Dataset, NotFoundError, ValidationError
 from tagscope.domain.tags import (
     SCORE_MODALITY,
     Polarity,
@@ -26,8 +26,11 @@ from tagscope.domain.tags import (
     ReadOnlyGroupError,
     Tag,
     TagGroup,
+    Visibility,
 )
 from tagscope.embed import IMPORTED, load_embedder
+from tagscope.service import policy
+from tagscope.service.policy import Action
 from tagscope.service.workspace import Workspace
 from tagscope.store.tag_catalog import TagCatalog
 
@@ -113,14 +116,30 @@ class SpaceVectors:
 
 
 def tag_in_context(
-    ws: Workspace, dataset: str, group: str, tag: str
+    ws: Workspace, dataset: str, group: str, tag: str, action: Action = Action.READ
 ) -> tuple[Dataset, TagGroup, Tag]:
-    """The dataset, the group (which the dataset trains or applies) and its tag."""
-    ds = ws.dataset(dataset)
-    tc = TagCatalog(ws.catalog)
-    grp = tc.get_group(group)
-    tc.get_use(grp.id, ds.id)
+    """The dataset (once the caller may do ``action`` there), the group (which the dataset
+    trains or applies, seen from it) and its tag."""
+    ds = policy.dataset(ws, action, dataset)
+    grp = visible_group(ws, group, ds)
+    TagCatalog(ws.catalog).get_use(grp.id, ds.id)
     return ds, grp, grp.tag(tag)
+
+
+def visible_group(ws: Workspace, group: str, ds: Dataset | None = None) -> TagGroup:
+    """The group named ``group`` when the caller may see it (from ``ds`` when given): a secret
+    group is seen only from its training dataset (:func:`policy.group_visible`). One it may not
+    see is a ``NotFoundError`` as for a name no group has, so that it betrays nothing."""
+    grp = TagCatalog(ws.catalog).get_group(group)
+    if not seen(ws, grp, ds.id if ds else None):
+        raise NotFoundError(f"no tag group named {group!r}")
+    return grp
+
+
+def seen(ws: Workspace, grp: TagGroup, dataset_id: int | None = None) -> bool:
+    """Whether the caller may see the group (from dataset ``dataset_id`` when given)."""
+    shareable = grp.visibility is Visibility.SHAREABLE
+    return policy.group_visible(ws.identity, grp.dataset_id, shareable, dataset_id)
 
 
 def check_score_table(modality: str) -> str:
@@ -133,10 +152,13 @@ def check_score_table(modality: str) -> str:
     return modality
 
 
-def editable(ws: Workspace, dataset: str, group: str) -> tuple[Dataset, TagGroup]:
-    """The dataset and the group, which must be trained on that dataset to be edited."""
-    ds = ws.dataset(dataset)
-    grp = TagCatalog(ws.catalog).get_group(group)
+def editable(
+    ws: Workspace, dataset: str, group: str, action: Action = Action.TAGS_EDIT
+) -> tuple[Dataset, TagGroup]:
+    """The dataset (once the caller may do ``action`` there) and the group, which must be
+    trained on that dataset to be edited."""
+    ds = policy.dataset(ws, action, dataset)
+    grp = visible_group(ws, group, ds)
     if grp.dataset_id != ds.id:
         raise ReadOnlyGroupError(
             f"tag group {grp.name!r} is trained on dataset {grp.dataset!r}; dataset {ds.name!r} "

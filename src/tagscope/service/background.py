@@ -15,7 +15,8 @@ from typing import Any
 
 from tagscope.domain import Job, ModelUnavailableError, ValidationError
 from tagscope.jobs import LocalRunner, ProgressFn, Work
-from tagscope.service import embeddings, ground_truth, tag_scoring, thumbnails
+from tagscope.service import embeddings, ground_truth, policy, tag_scoring, thumbnails
+from tagscope.service.policy import Action
 from tagscope.service.workspace import Workspace
 
 log = logging.getLogger(__name__)
@@ -53,8 +54,10 @@ def start_embeddings(
     """Start :func:`tagscope.service.embeddings.compute_embeddings` as a background job.
 
     ``model`` is one the server offers (:func:`~tagscope.service.embeddings.served_model`): a
-    client names no path of the server's disk, and learns nothing of it from the errors.
+    client names no path of the server's disk, and learns nothing of it from the errors (nor of
+    the models offered, unless it may embed: the permission is checked first).
     """
+    policy.dataset(ws, Action.DATASET_EDIT, dataset)
     served = embeddings.served_model(ws, model)
     try:
         return embeddings.compute_embeddings(

@@ -20,12 +20,14 @@ from typing import Any
 
 import numpy as np
 
-from tagscope.domain import Hit, Item, Label, NotFoundError, ValidationError
+from tagscope.domain import Hit, Item, Label, NotFoundError, PermissionDeniedError, ValidationError
 from tagscope.domain.tags import GroupUse, TagGroup
 from tagscope.media.errors import MediaError
 from tagscope.media.paths import FILE_MISSING, changed_since_import
 from tagscope.media.thumbnails import ensure_thumbnail
-from tagscope.service import _pages, defaults, search, tag_scoring, tags
+from tagscope.service import _pages, defaults, policy, search, tag_scoring, tags
+from tagscope.service.policy import Action
+from tagscope.service.sql import sql_session
 from tagscope.service.workspace import Workspace
 from tagscope.store import grid
 from tagscope.store.collections import CollectionCatalog
@@ -159,6 +161,23 @@ class _ItemScores:
         return self.tags.get(item_id, [])
 
 
+def readable_id(ws: Workspace, name: str) -> int:
+    """The id of dataset ``name``, once the caller may read it: one lookup that counts nothing
+    (the grid's), the policy's check being pure Python."""
+    dataset_id = grid.dataset_id(ws.catalog, name)
+    check_read(ws, dataset_id, name)
+    return dataset_id
+
+
+def check_read(ws: Workspace, dataset_id: int, name: str | None = None) -> None:
+    """Raise ``PermissionDeniedError`` (saying why) unless the caller may read the dataset of id
+    ``dataset_id`` (named ``name``): what an item's use cases check once they have the item."""
+    if policy.allows(ws.identity, Action.READ, dataset_id):
+        return
+    dataset = ws.dataset(name or grid.dataset_name(ws.catalog, dataset_id))
+    raise PermissionDeniedError(policy.denial(ws.identity, Action.READ, dataset))
+
+
 def _validate_page(sort: str, limit: int, offset: int) -> None:
     if sort not in grid.SORT_COLUMNS and not _TAG_SCORE.match(sort):
         raise ValidationError(
@@ -174,7 +193,7 @@ def _validate_page(sort: str, limit: int, offset: int) -> None:
 
 def _filter_items(ws: Workspace, dataset: str, where: str | None, **page: Any) -> FilteredItems:
     """One page of a grid filter from the workspace's SQL engine (shared with ``run_sql``)."""
-    with ws.sql_engine().session() as session:
+    with sql_session(ws) as session:
         return session.filter_items(dataset, where, **page)
 
 
@@ -256,15 +275,16 @@ def list_items(
     where = (where or "").strip()
     key = _pages.digest(where)
     previous = _pages.Cursor.decode(cursor, sort, descending, key) if cursor else None
+    dataset_id = readable_id(ws, dataset)
     if where or sort not in grid.SORT_COLUMNS:
         ids, total, after = _filtered_page(
             ws, dataset, where, sort, descending, limit, offset, previous
         )
         by_id = ws.catalog.get_items(ids)
-        items = [by_id[i] for i in ids if i in by_id]
+        # A cursor's snapshot is found by its token alone: only this dataset's items are shown.
+        items = [by_id[i] for i in ids if i in by_id and by_id[i].dataset_id == dataset_id]
         more = len(ids) == limit and after.offset < total
     else:
-        dataset_id = grid.dataset_id(ws.catalog, dataset)
         total = ws.catalog.count_items(dataset_id) if previous is None else previous.total
         items = grid.page_items(
             ws.catalog,
@@ -298,9 +318,10 @@ def label_counts(ws: Workspace, dataset: str, where: str | None = None) -> dict[
     :func:`list_items` does.
     """
     where = (where or "").strip()
+    dataset_id = readable_id(ws, dataset)
     if not where:
-        return ws.catalog.label_names(grid.dataset_id(ws.catalog, dataset))
-    with ws.sql_engine().session() as session:
+        return ws.catalog.label_names(dataset_id)
+    with sql_session(ws) as session:
         return session.label_counts(dataset, where)
 
 
@@ -308,6 +329,7 @@ def get_item(ws: Workspace, item_id: int) -> ItemDetail:
     """One item with its labels and tag scores."""
     item = ws.catalog.get_item(item_id)
     dataset = grid.dataset_name(ws.catalog, item.dataset_id)
+    check_read(ws, item.dataset_id, dataset)
     scores = _ItemScores.of(ws, item.dataset_id, [item_id]).of_item(item_id)
     labels = ws.catalog.item_labels(item_id)
     return ItemDetail(item, dataset, labels, scores)
@@ -356,6 +378,7 @@ def _imported_file(item: Item) -> Path:
 def get_media_file(ws: Workspace, item_id: int) -> MediaFile:
     """The media file of item ``item_id``, when it is still the one its import recorded."""
     item = ws.catalog.get_item(item_id)
+    check_read(ws, item.dataset_id)
     path = _imported_file(item)
     fmt = (item.media.format if item.media else "") or path.suffix.lstrip(".")
     etag = item.media.content_hash if item.media else f"{path.stat().st_mtime_ns:x}"
@@ -369,6 +392,7 @@ def get_thumbnail_file(ws: Workspace, item_id: int) -> MediaFile:
     file itself, for a small JPEG).
     """
     item = ws.catalog.get_item(item_id)
+    check_read(ws, item.dataset_id)
     if item.media is None:
         raise NotFoundError(f"item {item_id} has no image to make a thumbnail of")
     source = _imported_file(item)
@@ -387,6 +411,7 @@ def similar_items(ws: Workspace, item_id: int, **options: Any) -> list[Hit]:
     """
     item = ws.catalog.get_item(item_id)
     dataset = grid.dataset_name(ws.catalog, item.dataset_id)
+    check_read(ws, item.dataset_id, dataset)
     # Semantic spaces first: the phash neighbours of an ordinary photo look random.
     space = options.get("space") or defaults.default_space(ws.catalog.list_spaces(item.dataset_id))
     if space:
@@ -399,6 +424,7 @@ def dataset_tag_groups(
 ) -> list[tuple[TagGroup, GroupUse | None, dict[str, str]]]:
     """The tag groups ``dataset`` trains or applies, each with the dataset's scoring status and
     its scored tags' columns in SQL filters (tag -> ``tags_<group>.<column>``)."""
+    readable_id(ws, dataset)
     uses = {u.group: u for u in tag_scoring.dataset_uses(ws, dataset)}
     return [
         (g, uses.get(g.name), tag_scoring.score_columns(ws, g.name))

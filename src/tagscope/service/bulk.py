@@ -4,9 +4,11 @@ A classification is a class of the dataset's ontology (created when missing) and
 its questions (checked by ``ontology.check_answers``, kept in the label's attributes as
 ``{"answers": {...}}``): a ground-truth ``classification`` label, written as the item's main
 label. Items that have a ground-truth classification already are skipped unless ``overwrite``
-(then it replaces theirs); their review state does not matter. The real run is one change-set
-of entity ``labels`` (key: the dataset's id), so ``history.undo`` puts back exactly the labels
-there were (a class it created stays in the ontology).
+(then it replaces theirs); their tags' reviews do not matter, but items whose label review is
+complete (:mod:`tagscope.service.policy`) are skipped, ``review complete (admins only)``, unless an
+admin runs it. The real run is one change-set of entity ``labels`` (key: the dataset's id), so
+``history.undo`` puts back exactly the labels there were (a class it created stays in the
+ontology).
 
 Examples
 --------
@@ -24,18 +26,22 @@ from typing import Any
 
 from tagscope.domain import Label, LabelKind, LabelSource, ValidationError
 from tagscope.domain.changes import Change
+from tagscope.service import policy
 from tagscope.service.collections import collection_item_ids
 from tagscope.service.labels import label_record
 from tagscope.service.ontology import check_answers
+from tagscope.service.policy import Action
 from tagscope.service.workspace import Workspace
 from tagscope.store.catalog import Catalog
 from tagscope.store.collections import CollectionCatalog, shown
 from tagscope.store.gc_pause import paused_gc
+from tagscope.store.label_jobs import LabelJobCatalog
 from tagscope.store.label_states import FIELDS, LabelStates
 from tagscope.store.ontology import OntologyCatalog
 
 ALREADY_CLASSIFIED = "already classified"
 ALREADY_THIS_LABEL = "already this label"
+REVIEW_COMPLETE = "review complete (admins only)"
 MAX_NAME = 256  # the labels table's name column
 _ENTITY = "labels"
 # Who made a label and when: not part of what makes an item "already this label".
@@ -82,7 +88,7 @@ def bulk_classify(
     if (collection is None) == (item_ids is None):
         raise ValidationError("give either a collection or item ids, not both", field="collection")
     name = _checked_name(label)
-    ds = ws.dataset(dataset)
+    ds = policy.dataset(ws, Action.LABELS_BULK, dataset)
     if collection is not None:
         ids = collection_item_ids(ws, dataset, collection)
         target: dict[str, Any] = {"collection": collection.strip()}
@@ -93,7 +99,9 @@ def bulk_classify(
         checked = check_answers(ws, ds.id, answers or {})
         class_id = OntologyCatalog(ws.catalog).class_ids(ds.id, [name], create=False).get(name)
         new = _new_record(name, class_id, checked, None)
-        changed, skipped = _plan(ids, LabelStates(ws.catalog).states(ds.id, ids), new, overwrite)
+        todo, locked = _unlocked(ws, ws.catalog, ds.id, ids)
+        changed, skipped = _plan(todo, LabelStates(ws.catalog).states(ds.id, todo), new, overwrite)
+        skipped.update(locked)
         return BulkResult(len(changed), sum(skipped.values()), dict(skipped), dry_run=True)
     with ws.uow() as uow:
         states = LabelStates(uow.catalog)
@@ -101,8 +109,10 @@ def bulk_classify(
         checked = check_answers(uow, ds.id, answers or {})  # before the class is created
         class_id = OntologyCatalog(uow.catalog).class_ids(ds.id, [name])[name]
         new = _new_record(name, class_id, checked, uow.actor)
-        before = states.states(ds.id, ids)
-        changed, skipped = _plan(ids, before, new, overwrite)
+        todo, locked = _unlocked(ws, uow.catalog, ds.id, ids)
+        before = states.states(ds.id, todo)
+        changed, skipped = _plan(todo, before, new, overwrite)
+        skipped.update(locked)
         after = states.restore(ds.id, {i: {"labels": [new]} for i in changed})
         changes = [Change(i, _ENTITY, str(ds.id), before.get(i), after.get(i)) for i in changed]
         change_set = None
@@ -118,6 +128,19 @@ def bulk_classify(
             )
             change_set = made.id
     return BulkResult(len(changed), sum(skipped.values()), dict(skipped), change_set)
+
+
+def _unlocked(
+    ws: Workspace, catalog: Catalog, dataset_id: int, ids: list[int]
+) -> tuple[list[int], Counter[str]]:
+    """``ids`` but the items whose review is complete when the caller may not change those
+    (they are skipped), and the skipped count."""
+    if policy.allows(ws.identity, Action.LABELS_EDIT_COMPLETE, dataset_id):
+        return ids, Counter()
+    complete = LabelJobCatalog(catalog).complete_items(dataset_id, ids)
+    if not complete:
+        return ids, Counter()
+    return [i for i in ids if i not in complete], Counter({REVIEW_COMPLETE: len(complete)})
 
 
 def _checked_name(label: str) -> str:
@@ -183,4 +206,10 @@ def _plan(
     return changed, skipped
 
 
-__all__ = ["ALREADY_CLASSIFIED", "ALREADY_THIS_LABEL", "BulkResult", "bulk_classify"]
+__all__ = [
+    "ALREADY_CLASSIFIED",
+    "ALREADY_THIS_LABEL",
+    "REVIEW_COMPLETE",
+    "BulkResult",
+    "bulk_classify",
+]

@@ -2,8 +2,9 @@
 saved grid filter, evaluated through the checked grid filter whenever the collection is read).
 
 Every change (create, add or remove items, freeze, delete) is one change-set of the change log,
-written in its unit of work, so ``tagscope undo`` undoes it. A static collection's title is a tag
-of each of its items: the grid shows it, and SQL has it in the ``collection_items`` view.
+written in its unit of work, so ``tagscope undo`` undoes it; changes need ``collections.edit`` on
+the dataset, reading needs ``read``. A static collection's title is a tag of each of its items:
+the grid shows it, and SQL has it in the ``collection_items`` view.
 
 Examples
 --------
@@ -22,8 +23,10 @@ from typing import Any
 from tagscope.domain import ValidationError
 from tagscope.domain.changes import Change
 from tagscope.domain.collections import Collection, CollectionKind, validate_title
+from tagscope.service import policy
 from tagscope.service._pages import SNAPSHOT_MAX_IDS
 from tagscope.service.browse import _filter_items
+from tagscope.service.policy import Action
 from tagscope.service.workspace import Workspace
 from tagscope.store.collections import RECORD, CollectionCatalog, shown
 from tagscope.store.uow import UnitOfWork
@@ -55,7 +58,7 @@ def create_collection(
     title = validate_title(title)
     if (where is None) == (item_ids is None):
         raise ValidationError("give either a filter (where) or item ids, not both", field="where")
-    ds = ws.dataset(dataset)
+    ds = policy.dataset(ws, Action.COLLECTIONS_EDIT, dataset)
     if where is not None:
         where = where.strip()
         if not where:
@@ -72,7 +75,9 @@ def create_collection(
 
 def list_collections(ws: Workspace, dataset: str) -> list[Collection]:
     """The dataset's collections by title; dynamic ones are not evaluated (``n_items`` None)."""
-    return CollectionCatalog(ws.catalog).list_collections(ws.dataset(dataset).id)
+    return CollectionCatalog(ws.catalog).list_collections(
+        policy.dataset(ws, Action.READ, dataset).id
+    )
 
 
 def get_collection(ws: Workspace, dataset: str, title: str) -> Collection:
@@ -119,7 +124,7 @@ def remove_items(ws: Workspace, dataset: str, title: str, item_ids: Sequence[int
 
 def freeze(ws: Workspace, dataset: str, title: str) -> Collection:
     """Turn a dynamic collection into a static one holding the items its filter matches now."""
-    ds = ws.dataset(dataset)
+    ds = policy.dataset(ws, Action.COLLECTIONS_EDIT, dataset)
     collection = _get(ws, dataset, title)
     if collection.kind == CollectionKind.STATIC:
         raise ValidationError(f"collection {title!r} is static already", field="title")
@@ -135,7 +140,7 @@ def freeze(ws: Workspace, dataset: str, title: str) -> Collection:
 
 def delete_collection(ws: Workspace, dataset: str, title: str) -> None:
     """Delete a collection (its items stay in the dataset); undo brings it back whole."""
-    ds = ws.dataset(dataset)
+    ds = policy.dataset(ws, Action.COLLECTIONS_EDIT, dataset)
     with ws.uow() as uow:
         collection = uow.collections.get(ds.id, validate_title(title))
         ids = uow.collections.member_ids(collection.id)
@@ -145,7 +150,8 @@ def delete_collection(ws: Workspace, dataset: str, title: str) -> None:
 # -- helpers ------------------------------------------------------------------------------
 def _get(ws: Workspace, dataset: str, title: str) -> Collection:
     # A read: no unit of work (on SQLite it would take the write lock).
-    return CollectionCatalog(ws.catalog).get(ws.dataset(dataset).id, validate_title(title))
+    ds = policy.dataset(ws, Action.READ, dataset)
+    return CollectionCatalog(ws.catalog).get(ds.id, validate_title(title))
 
 
 def _with_count(collection: Collection, n_items: int) -> Collection:
@@ -182,7 +188,7 @@ def _edit_members(
     state: dict[str, Any] | None,
     action: str,
 ) -> Collection:
-    ds = ws.dataset(dataset)
+    ds = policy.dataset(ws, Action.COLLECTIONS_EDIT, dataset)
     with ws.uow() as uow:
         collection = uow.collections.get(ds.id, validate_title(title))
         if collection.kind == CollectionKind.DYNAMIC:

@@ -7,11 +7,14 @@ from pathlib import Path
 from typing import Any
 
 from tagscope.domain import Dataset
+from tagscope.service import policy
+from tagscope.service.policy import Action
 from tagscope.service.workspace import Workspace
 
 
 def create_dataset(ws: Workspace, name: str, description: str = "") -> Dataset:
     """A new, empty dataset: it sees nothing of a deleted dataset of the same name or id."""
+    policy.workspace(ws, Action.DATASET_CREATE)
     ds = ws.catalog.create_dataset(name, description)
     # SQLite reuses the id of the last dataset deleted: files of that one which a crash left
     # behind (deleted only after its commit) must not become this one's.
@@ -20,12 +23,15 @@ def create_dataset(ws: Workspace, name: str, description: str = "") -> Dataset:
 
 
 def list_datasets(ws: Workspace) -> list[Dataset]:
-    return ws.catalog.list_datasets()
+    """The datasets the caller may read (the others are not listed at all)."""
+    found = ws.catalog.list_datasets()
+    readable = policy.readable_dataset_ids(ws.identity, (d.id for d in found))
+    return found if readable is None else [d for d in found if d.id in readable]
 
 
 def describe_dataset(ws: Workspace, name: str) -> dict[str, Any]:
     """Counts, labels and embedding spaces of a dataset."""
-    ds = ws.dataset(name)
+    ds = policy.dataset(ws, Action.READ, name)
     spaces = [
         {**space, "n_vectors": len(ws.vectors(ds, space["name"]))}
         for space in ws.catalog.list_spaces(ds.id)
@@ -45,9 +51,11 @@ def delete_dataset(ws: Workspace, name: str) -> None:
     """Delete a dataset and everything that belonged to it: its items, labels, embedding spaces
     and vectors, reviews, examples, collections, history and jobs; the tag groups trained on it,
     with their score files of every dataset; its score files of the groups it applied. Media
-    files stay where they are. Files go only once the catalog has committed the deletion."""
+    files stay where they are. Files go only once the catalog has committed the deletion. The
+    roles users have on it and the tokens tied to it go with it (foreign keys ``ON DELETE
+    CASCADE``): none reaches a dataset created later with its name or id."""
     with ws.uow() as uow:
-        ds = ws.dataset(name)
+        ds = policy.dataset(ws, Action.DATASET_DELETE, name)
         trained = [g.name for g in uow.tags.list_groups() if g.dataset_id == ds.id]
         files = _dataset_files(ws, ds.id)
         if trained:

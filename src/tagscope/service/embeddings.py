@@ -26,6 +26,8 @@ from tagscope.embed.text import text_lines
 from tagscope.index.select import open_index
 from tagscope.jobs.runner import ProgressFn
 from tagscope.media.images import load_rgb
+from tagscope.service import policy
+from tagscope.service.policy import Action
 from tagscope.service.workspace import Workspace
 from tagscope.store import VectorStore
 from tagscope.store.vector_files import VectorFile, open_vector_file
@@ -190,8 +192,10 @@ def compute_embeddings(
         The model's weights cannot be found or fetched.
     AlreadyExistsError
         ``space`` exists with another kind or model.
+    PermissionDeniedError
+        The caller may not edit the dataset (``dataset.edit``).
     """
-    ds = ws.dataset(dataset_name)
+    ds = policy.dataset(ws, Action.DATASET_EDIT, dataset_name)
     space, kind, model = _resolve(ws, ds, space, kind, model)
     if batch_size is not None and batch_size < 1:
         raise ValidationError("batch size must be at least 1", field="batch_size")
@@ -384,8 +388,10 @@ def import_vectors(
         Naming the file and the problem: unreadable or unknown format, keys not items of the
         dataset, duplicate keys, a dimension other than the space's, NaN or infinite values,
         zero vectors. Nothing is stored then.
+    PermissionDeniedError
+        The caller may not edit the dataset (``dataset.edit``).
     """
-    ds = ws.dataset(dataset_name)
+    ds = policy.dataset(ws, Action.DATASET_EDIT, dataset_name)
     path = Path(file)
     if kind != IMPORTED and kind not in KINDS:
         raise ValidationError(

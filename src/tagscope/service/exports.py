@@ -30,6 +30,8 @@ from tagscope.labels.exports.coco import CocoWriter
 from tagscope.labels.exports.lists import CsvWriter, JsonWriter
 from tagscope.labels.exports.table import ParquetWriter
 from tagscope.labels.exports.yolo import YoloWriter
+from tagscope.service import policy
+from tagscope.service.policy import Action
 from tagscope.service.workspace import Workspace
 from tagscope.store.catalog import Catalog
 from tagscope.store.exports import path_span
@@ -101,7 +103,7 @@ def export_dataset(
             f"unknown export format {fmt!r} (one of {', '.join(FORMATS)})", field="format"
         )
     wanted = _source(source)
-    ds = ws.dataset(dataset_name)
+    ds = policy.dataset(ws, Action.READ, dataset_name)
     items, labels_of, n_total = _source_of_items(ws, ds.id, ds.n_items, result_set)
     if result_set is not None:
         wanted = None  # every label of a result set is its ground truth

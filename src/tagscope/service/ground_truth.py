@@ -25,6 +25,7 @@ from tagscope.media.images import open_image
 from tagscope.media.thumbnails import ensure_thumbnail
 from tagscope.service import _tag_models as tm
 from tagscope.service import history as hist
+from tagscope.service.policy import Action
 from tagscope.service.tag_insights import current_scores
 from tagscope.service.workspace import Workspace
 from tagscope.store.tag_catalog import TagCatalog
@@ -90,7 +91,7 @@ def judge_tag(
     """
     if not 1 <= n <= 5000:
         raise ValidationError(f"n must be within 1..5000, got {n}", field="n")
-    ds, grp, t = tm.tag_in_context(ws, dataset, group, tag)
+    ds, grp, t = tm.tag_in_context(ws, dataset, group, tag, Action.TAGS_EDIT)
     config = config or JudgeConfig.from_env()
     sc = current_scores(ws, ds, grp, t, tm.check_score_table(modality))
     if len(sc.ids) == 0:
@@ -214,7 +215,7 @@ def remove_reviews(ws: Workspace, dataset: str, group: str, tag: str, item_ids: 
     if not item_ids:
         raise ValidationError("give the ids of the items whose reviews to remove", field="items")
     with ws.uow() as uow:
-        ds, grp, t = tm.tag_in_context(ws, dataset, group, tag)
+        ds, grp, t = tm.tag_in_context(ws, dataset, group, tag, Action.TAGS_REVIEW)
         tag_id = t.id or 0
         return hist.record(
             uow,

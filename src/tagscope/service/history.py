@@ -18,12 +18,15 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, TypeVar
 
 from tagscope.domain import LabelSource, NotFoundError, ValidationError
 from tagscope.domain.changes import RECORD_ITSELF, Change, ChangeSet, UndoConflictError, UndoResult
+from tagscope.service import policy
+from tagscope.service.policy import Action
 from tagscope.service.workspace import Workspace
-from tagscope.store.change_log import ChangeLog
+from tagscope.store.change_log import ChangeLog, as_utc
 from tagscope.store.gc_pause import paused_gc
 from tagscope.store.label_states import LabelStates
 from tagscope.store.ontology import OntologyCatalog
@@ -35,6 +38,17 @@ State = dict[str, Any]
 MAX_HISTORY = 1000
 _SHOWN = 20  # item ids named in an error message
 PRELABEL = LabelSource.PRELABEL
+
+
+@dataclass(frozen=True, slots=True)
+class UndoUserResult:
+    """What :func:`undo_user` did: the change-sets undone (newest first), the compensating
+    change-set of each (same order), the records put back, and the items left as they are."""
+
+    undone: tuple[int, ...]
+    change_sets: tuple[int, ...]
+    n_restored: int
+    skipped: tuple[int, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,16 +147,30 @@ def record(
     return result
 
 
-def history(ws: Workspace, dataset: str, *, limit: int = 100) -> list[ChangeSet]:
-    """The dataset's change-sets, newest first: who, when, what, on what, how many items."""
+def history(
+    ws: Workspace,
+    dataset: str,
+    *,
+    limit: int = 100,
+    actor: str | None = None,
+    since: datetime | None = None,
+) -> list[ChangeSet]:
+    """The dataset's change-sets, newest first: who, when, what, on what, how many items; only
+    those of ``actor`` and made at or after ``since`` (a naive time is UTC) when given."""
     if not 1 <= limit <= MAX_HISTORY:
         raise ValidationError(f"limit must be within 1..{MAX_HISTORY}, got {limit}", field="limit")
-    return ChangeLog(ws.catalog).history(ws.dataset(dataset).id, limit=limit)
+    ds = policy.dataset(ws, Action.READ, dataset)
+    return ChangeLog(ws.catalog).history(ds.id, limit=limit, actor=actor, since=since)
+
+
+def actors(ws: Workspace, dataset: str) -> list[str]:
+    """Who made the dataset's change-sets (account or OS user names), sorted."""
+    return ChangeLog(ws.catalog).actors(policy.dataset(ws, Action.READ, dataset).id)
 
 
 def get_change_set(ws: Workspace, dataset: str, change_id: int) -> ChangeSet:
     """One change-set with every change (each item's record before and after)."""
-    return ChangeLog(ws.catalog).get(ws.dataset(dataset).id, change_id)
+    return ChangeLog(ws.catalog).get(policy.dataset(ws, Action.READ, dataset).id, change_id)
 
 
 @paused_gc()
@@ -162,7 +190,7 @@ def undo(ws: Workspace, dataset: str, change_id: int, *, force: bool = False) ->
     NotFoundError
         The dataset has no such change-set.
     """
-    ds = ws.dataset(dataset)
+    ds = policy.dataset(ws, Action.HISTORY_UNDO, dataset)
     with ws.uow() as uow:
         old = uow.changes.get(ds.id, change_id)
         if old.undone_by is not None:
@@ -170,33 +198,120 @@ def undo(ws: Workspace, dataset: str, change_id: int, *, force: bool = False) ->
                 f"change-set {change_id} was undone already by change-set {old.undone_by}",
                 field="change_id",
             )
-        by_record: dict[tuple[str, str], list[Change]] = defaultdict(list)
-        for change in old.changes:
-            by_record[change.entity, change.key].append(change)
-        kept, skipped, named = _check(uow, by_record)
+        kept, skipped, named = _check(uow, _by_record(old.changes))
         if skipped and not force:
             raise UndoConflictError(
                 f"cannot undo change-set {change_id}: {_changed_since(skipped, named)}; undo "
                 "with force to leave those as they are",
                 items=[i for i in skipped if i != RECORD_ITSELF],
             )
-        for (entity, key), changes in kept.items():
-            ENTITIES[entity].write(uow, int(key), {c.item_id: c.before for c in changes})
-        compensating = [
-            Change(c.item_id, c.entity, c.key, c.after, c.before)
-            for changes in kept.values()
-            for c in changes
-        ]
-        new = uow.changes.record(
-            ds.id,
-            uow.actor,
-            "undo",
-            compensating,
-            params={"change_set": change_id, "action": old.action, "force": force},
-            target=old.target,
-            undoes=change_id,
-        )
+        return _compensate(uow, old, kept, skipped, {"force": force})
+
+
+def undo_user_plan(ws: Workspace, dataset: str, actor: str, since: datetime) -> list[ChangeSet]:
+    """The change-sets :func:`undo_user` would undo, newest first (its dry run)."""
+    ds = policy.dataset(ws, Action.HISTORY_UNDO_USER, dataset)
+    return ChangeLog(ws.catalog).history(ds.id, limit=None, actor=actor, since=since, undoable=True)
+
+
+@paused_gc()
+def undo_user(
+    ws: Workspace, dataset: str, actor: str, since: datetime, *, force: bool = False
+) -> UndoUserResult:
+    """Undo every change-set ``actor`` made on the dataset at or after ``since`` (a naive time
+    is UTC) that is not undone yet and not itself an undo: newest first, each by its own
+    compensating change-set made by the caller, all in one transaction (all or nothing).
+
+    Undoing newest first puts back the actor's own later edits before checking the earlier
+    ones, so only edits by others (or by the actor before ``since``, or undone since) count as
+    "changed since".
+
+    Raises
+    ------
+    UndoConflictError
+        Items changed since by others, without ``force``: nothing is undone; ``items`` and
+        ``change_sets`` name what blocks.
+    PermissionDeniedError
+        The caller may not undo another user's changes (admins only).
+    """
+    ds = policy.dataset(ws, Action.HISTORY_UNDO_USER, dataset)
+    params = {"user": actor, "since": as_utc(since).isoformat(), "force": force}
+    undone: list[int] = []
+    made: list[int] = []
+    n_restored = 0
+    skipped_all: set[int] = set()
+    blocked: list[tuple[int, list[int], list[str]]] = []
+    with ws.uow() as uow:
+        listed = uow.changes.history(ds.id, limit=None, actor=actor, since=since, undoable=True)
+        for entry in listed:
+            old = uow.changes.get(ds.id, entry.id)
+            if old.undone_by is not None:  # by someone else meanwhile
+                continue
+            kept, skipped, named = _check(uow, _by_record(old.changes))
+            if skipped:
+                blocked.append((old.id, skipped, named))
+                skipped_all.update(skipped)
+            result = _compensate(uow, old, kept, skipped, params)
+            undone.append(old.id)
+            made.append(result.change_set.id)
+            n_restored += result.n_restored
+        if blocked and not force:  # leaving the block rolls every undo back
+            raise _user_conflict(actor, since, blocked)
+    return UndoUserResult(
+        tuple(undone), tuple(made), n_restored, tuple(sorted(skipped_all - {RECORD_ITSELF}))
+    )
+
+
+def _by_record(changes: Sequence[Change]) -> dict[tuple[str, str], list[Change]]:
+    by_record: dict[tuple[str, str], list[Change]] = defaultdict(list)
+    for change in changes:
+        by_record[change.entity, change.key].append(change)
+    return by_record
+
+
+def _compensate(
+    uow: UnitOfWork,
+    old: ChangeSet,
+    kept: Mapping[tuple[str, str], list[Change]],
+    skipped: Sequence[int],
+    params: Mapping[str, Any],
+) -> UndoResult:
+    """Put back the ``kept`` records of ``old`` and write the change-set that undoes it."""
+    for (entity, key), changes in kept.items():
+        ENTITIES[entity].write(uow, int(key), {c.item_id: c.before for c in changes})
+    compensating = [
+        Change(c.item_id, c.entity, c.key, c.after, c.before)
+        for changes in kept.values()
+        for c in changes
+    ]
+    new = uow.changes.record(
+        old.dataset_id,
+        uow.actor,
+        "undo",
+        compensating,
+        params={"change_set": old.id, "action": old.action, **params},
+        target=old.target,
+        undoes=old.id,
+    )
     return UndoResult(new, len(compensating), tuple(skipped))
+
+
+def _user_conflict(
+    actor: str, since: datetime, blocked: Sequence[tuple[int, list[int], list[str]]]
+) -> UndoConflictError:
+    """The refusal of :func:`undo_user`: each blocked change-set and what changed since."""
+    items = sorted({i for _, skipped, _ in blocked for i in skipped if i != RECORD_ITSELF})
+    shown = "; ".join(
+        f"change-set {cs}: {_changed_since(skipped, named)}" for cs, skipped, named in blocked[:5]
+    )
+    more = f"; and {len(blocked) - 5} more change-set(s)" if len(blocked) > 5 else ""
+    return UndoConflictError(
+        f"cannot undo the changes of {actor} since {as_utc(since).isoformat(timespec='seconds')}: "
+        f"{len(blocked)} change-set(s) touch records changed since by others ({shown}{more}); "
+        "nothing was undone; undo with force to leave those as they are",
+        items=items,
+        change_sets=[cs for cs, _, _ in blocked],
+    )
 
 
 def _check(
@@ -240,4 +355,14 @@ def _changed_since(skipped: Sequence[int], named: Sequence[str] = ()) -> str:
     return " and ".join(parts)
 
 
-__all__ = ["ENTITIES", "get_change_set", "history", "record", "undo"]
+__all__ = [
+    "ENTITIES",
+    "UndoUserResult",
+    "actors",
+    "get_change_set",
+    "history",
+    "record",
+    "undo",
+    "undo_user",
+    "undo_user_plan",
+]

@@ -12,6 +12,9 @@ file or record that cannot be used becomes an :class:`ImportProblem`; the import
 what is there. Files stay inside the folder an import is given: a name with ``..``, an absolute
 name or a symbolic link leading out of it is such a problem, unless ``follow_symlinks`` allows
 links (see :class:`tagscope.media.paths.ImportFolder`). Items are keyed by their real path.
+
+Adding to a dataset needs ``dataset.edit`` on it, creating one ``dataset.create`` on the
+workspace (:func:`check_import`): checked before the source is read.
 """
 
 from __future__ import annotations
@@ -46,6 +49,8 @@ from tagscope.labels.formats.yolo import in_pixels, read_yolo
 from tagscope.media.errors import MediaError
 from tagscope.media.images import read_media
 from tagscope.media.thumbnails import ensure_thumbnail, ready_thumbnail
+from tagscope.service import policy
+from tagscope.service.policy import Action
 from tagscope.service.thumbnails import DEFAULT_MODE, ThumbnailMode, thumbnail_mode
 from tagscope.service.workspace import Workspace
 
@@ -108,7 +113,7 @@ def import_images(
     ValidationError
         ``folder`` is not a folder, the dataset name or the ``thumbnails`` mode is invalid.
     """
-    validate_dataset_name(dataset_name)
+    check_import(ws, dataset_name)
     parsed = scan_folder(
         Path(folder), labels_from_folders=labels_from_folders, follow_symlinks=follow_symlinks
     )
@@ -143,7 +148,7 @@ def import_csv(
     ValidationError
         The CSV file is missing or not UTF-8 text, or the dataset name is invalid.
     """
-    validate_dataset_name(dataset_name)
+    check_import(ws, dataset_name)
     parsed = read_csv_list(
         Path(path), base=import_folder(base) if base else None, follow_symlinks=follow_symlinks
     )
@@ -173,7 +178,7 @@ def import_json(
     ValidationError
         The file is missing, not valid JSON or not a list, or the dataset name is invalid.
     """
-    validate_dataset_name(dataset_name)
+    check_import(ws, dataset_name)
     parsed = read_json_list(
         Path(path), base=import_folder(base) if base else None, follow_symlinks=follow_symlinks
     )
@@ -213,7 +218,7 @@ def import_coco(
         A file is missing, not valid JSON or not a COCO object; ``images`` is not a folder; or
         the dataset name is invalid.
     """
-    validate_dataset_name(dataset_name)
+    check_import(ws, dataset_name)
     parsed = read_coco(
         Path(annotations),
         images=import_folder(images),
@@ -252,7 +257,7 @@ def import_yolo(
         ``root`` or its ``images`` is not a folder, it has no class names, its ``data.yaml`` or
         ``classes.txt`` is malformed, or the dataset name is invalid.
     """
-    validate_dataset_name(dataset_name)
+    check_import(ws, dataset_name)
     parsed = read_yolo(Path(root).expanduser(), follow_symlinks=follow_symlinks)
     params = {"format": "yolo", "source": str(root), "follow_symlinks": follow_symlinks}
     return _import(
@@ -285,16 +290,28 @@ def import_folder(folder: PathLike) -> Path:
     return path
 
 
-def import_dataset(ws: Workspace, name: str) -> Dataset:
-    """The dataset an import adds to, created when it does not exist yet."""
+def check_import(ws: Workspace, name: str) -> None:
+    """Refuse an import into dataset ``name`` that the caller may not do (``PermissionDeniedError``)
+    or whose name is invalid (``ValidationError``), before any source is read."""
+    validate_dataset_name(name)
     try:
-        return ws.dataset(name)
+        policy.dataset(ws, Action.DATASET_EDIT, name)
+    except NotFoundError:
+        policy.workspace(ws, Action.DATASET_CREATE)
+
+
+def import_dataset(ws: Workspace, name: str) -> Dataset:
+    """The dataset an import adds to (``dataset.edit``), created when it does not exist yet
+    (``dataset.create``)."""
+    try:
+        return policy.dataset(ws, Action.DATASET_EDIT, name)
     except NotFoundError:
         pass
+    policy.workspace(ws, Action.DATASET_CREATE)
     try:
         return ws.catalog.create_dataset(name)
     except AlreadyExistsError:  # another process created it meanwhile
-        return ws.dataset(name)
+        return policy.dataset(ws, Action.DATASET_EDIT, name)
 
 
 def _import(

@@ -49,8 +49,10 @@ from tagscope.domain.label_jobs import (
 )
 from tagscope.domain.tags import validate_threshold
 from tagscope.labels.matching import DEFAULT_IOU, match
+from tagscope.service import policy
 from tagscope.service.collections import collection_item_ids
 from tagscope.service.labels import label_record
+from tagscope.service.policy import Action
 from tagscope.service.workspace import Workspace
 from tagscope.store.collections import shown
 from tagscope.store.gc_pause import paused_gc
@@ -107,7 +109,7 @@ def create_auto_job(
             "give either a tag (with its group) or source_labels='prediction', not both",
             field="tag",
         )
-    ds = ws.dataset(dataset)
+    ds = policy.dataset(ws, Action.LABEL_JOBS_MANAGE, dataset)
     title, ids = _collection(ws, dataset, collection)
     if tag is not None:
         if group is None:
@@ -156,7 +158,7 @@ def create_manual_job(
     """
     name = validate_job_name(name)
     people = _checked_assignees(assignees)
-    ds = ws.dataset(dataset)
+    ds = policy.dataset(ws, Action.LABEL_JOBS_MANAGE, dataset)
     title, ids = _collection(ws, dataset, collection)
     items = {i: people[k % len(people)] if people else None for k, i in enumerate(ids)}
     with ws.uow() as uow:
@@ -175,22 +177,27 @@ def create_manual_job(
 
 def list_jobs(ws: Workspace, dataset: str) -> list[LabelJob]:
     """The dataset's label jobs, newest first, with their counts."""
-    return LabelJobCatalog(ws.catalog).list_jobs(ws.dataset(dataset).id)
+    return LabelJobCatalog(ws.catalog).list_jobs(policy.dataset(ws, Action.READ, dataset).id)
 
 
 def get_job(ws: Workspace, dataset: str, name: str) -> LabelJob:
     """The job with its counts (items, items done, label changes per kind)."""
-    return LabelJobCatalog(ws.catalog).get(ws.dataset(dataset).id, validate_job_name(name))
+    ds = policy.dataset(ws, Action.READ, dataset)
+    return LabelJobCatalog(ws.catalog).get(ds.id, validate_job_name(name))
 
 
 def delete_job(ws: Workspace, dataset: str, name: str) -> None:
     """Delete the job with its items and label changes; the labels stay (undo an auto job's
-    change-set to remove its prelabels)."""
-    ds = ws.dataset(dataset)
+    change-set to remove its prelabels). A job whose review is complete on some items is
+    deleted by admins only: it would make them changeable again."""
+    ds = policy.dataset(ws, Action.LABEL_JOBS_MANAGE, dataset)
     with ws.uow() as uow:
         jobs = LabelJobCatalog(uow.catalog)
         job = jobs.get(ds.id, validate_job_name(name))
         jobs.lock(job.id)
+        policy.check_complete(
+            ws.identity, ds, None, lambda: jobs.complete_items(ds.id, job_id=job.id)
+        )
         jobs.delete(job.id)
 
 
@@ -224,9 +231,10 @@ def mark_done(
 ) -> int:
     """Mark items of an open manual job done (or, ``done=False``, not done); how many changed.
 
+    Needs label_jobs.manage, or labels.edit_assigned when the items are given to the caller.
     Raises ``ValidationError`` for a job that is not open or ids that are not its items.
     """
-    ds = ws.dataset(dataset)
+    ds = policy.dataset(ws, Action.LABELS_EDIT_ASSIGNED, dataset)
     with ws.uow() as uow:
         jobs = LabelJobCatalog(uow.catalog)
         job = _open_job(jobs, ds.id, name)
@@ -237,6 +245,14 @@ def mark_done(
                 f"{shown(missing)}",
                 field="items",
             )
+        who = ws.identity
+        policy.check_assigned(
+            who,
+            ds,
+            item_ids,
+            lambda: jobs.assigned_items(ds.id, who.name, item_ids, job.id),
+            unless=Action.LABEL_JOBS_MANAGE,
+        )
         return jobs.set_done(job.id, item_ids, datetime.now(UTC) if done else None)
 
 
@@ -253,7 +269,7 @@ def submit_job(ws: Workspace, dataset: str, name: str, iou: float = DEFAULT_IOU)
         No such dataset or job.
     """
     threshold = validate_iou(iou)
-    ds = ws.dataset(dataset)
+    ds = policy.dataset(ws, Action.LABEL_JOBS_MANAGE, dataset)
     with ws.uow() as uow:
         jobs = LabelJobCatalog(uow.catalog)
         job = _open_job(jobs, ds.id, name)

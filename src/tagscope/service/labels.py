@@ -7,7 +7,9 @@ author (the unit of work's actor), its time and its area. Geometry is checked as
 it (:mod:`tagscope.labels.geometry`): a box's size positive, a polygon's self-intersecting ring
 repaired within 1% of its area or refused, a polyline's lines of 2 points or more, a mask's RLE
 of the item's height x width. Setting ``is_main`` on a classification takes it off the item's
-other ground-truth classifications (single-label).
+other ground-truth classifications (single-label). Editors change any item's labels, annotators
+and reviewers those of the items of open manual label jobs given to them, and only admins those
+of items whose review is complete (:func:`may_edit`, :mod:`tagscope.service.policy`).
 
 Examples
 --------
@@ -23,7 +25,15 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from tagscope.domain import Item, Label, LabelKind, LabelSource, NotFoundError, ValidationError
+from tagscope.domain import (
+    Dataset,
+    Item,
+    Label,
+    LabelKind,
+    LabelSource,
+    NotFoundError,
+    ValidationError,
+)
 from tagscope.domain.changes import Change
 from tagscope.domain.geometry import label_area
 from tagscope.labels.geometry import (
@@ -33,9 +43,12 @@ from tagscope.labels.geometry import (
     check_rle,
     polygon_parts,
 )
+from tagscope.service import policy
 from tagscope.service.ontology import check_answers
+from tagscope.service.policy import Action
 from tagscope.service.workspace import Workspace
-from tagscope.store.catalog import label_key
+from tagscope.store.catalog import Catalog, label_key
+from tagscope.store.label_jobs import LabelJobCatalog
 from tagscope.store.label_states import LabelStates
 from tagscope.store.ontology import OntologyCatalog
 from tagscope.store.uow import UnitOfWork
@@ -65,7 +78,7 @@ def item_labels(ws: Workspace, dataset: str, item_id: int) -> list[Label]:
     NotFoundError
         No such dataset, or the dataset has no item ``item_id``.
     """
-    ds = ws.dataset(dataset)
+    ds = policy.dataset(ws, Action.READ, dataset)
     _item(ws.catalog.get_item, dataset, ds.id, item_id)
     return ws.catalog.item_labels(item_id)
 
@@ -202,11 +215,12 @@ def _edit(
 ) -> LabelEdit:
     """Run ``edit`` (the item, its ground-truth label records -> the records it should have)
     in one unit of work, and write the change-set of what it changed."""
-    ds = ws.dataset(dataset)
+    ds = policy.dataset(ws, Action.LABELS_EDIT_ASSIGNED, dataset)
     with ws.uow() as uow:
         states = LabelStates(uow.catalog, None)
         states.lock(ds.id)
         item = _item(uow.catalog.get_item, dataset, ds.id, item_id)
+        may_edit(ws, uow.catalog, ds, [item_id])
         before = states.states(ds.id, [item_id]).get(item_id)
         labels = edit(uow, item, list(before["labels"]) if before else [])
         _refuse_alike(item_id, labels)
@@ -222,6 +236,16 @@ def _edit(
         return LabelEdit(item_id, uow.catalog.item_labels(item_id), change_set)
 
 
+def may_edit(ws: Workspace, catalog: Catalog, ds: Dataset, item_ids: Sequence[int]) -> None:
+    """Ask the policy whether the caller may change the labels of ``item_ids``: labels.edit,
+    or labels.edit_assigned on items of label jobs given to it; labels.edit_complete for items
+    whose review is complete. The item sets are read only when the caller's role needs them."""
+    jobs = LabelJobCatalog(catalog)
+    who = ws.identity
+    policy.check_assigned(who, ds, item_ids, lambda: jobs.assigned_items(ds.id, who.name, item_ids))
+    policy.check_complete(who, ds, item_ids, lambda: jobs.complete_items(ds.id, item_ids))
+
+
 def _item(get_item: Callable[[int], Item], dataset: str, dataset_id: int, item_id: int) -> Item:
     try:
         item = get_item(item_id)
@@ -234,7 +258,7 @@ def _item(get_item: Callable[[int], Item], dataset: str, dataset_id: int, item_i
 
 def _label(ws: Workspace, dataset: str, label_id: int) -> tuple[int, Label]:
     """The item id and the label ``label_id`` of the dataset, a ground-truth one."""
-    ds = ws.dataset(dataset)
+    ds = policy.dataset(ws, Action.LABELS_EDIT_ASSIGNED, dataset)
     try:
         item_id, label = ws.catalog.get_label(label_id)
         _item(ws.catalog.get_item, dataset, ds.id, item_id)
@@ -418,6 +442,7 @@ __all__ = [
     "add_label",
     "delete_label",
     "item_labels",
+    "may_edit",
     "set_labels",
     "update_label",
 ]

@@ -28,6 +28,8 @@ from tagscope.domain import ImportProblem, Modality, ValidationError
 from tagscope.jobs.runner import ProgressFn
 from tagscope.labels.formats.records import read_json_file, read_source
 from tagscope.media.transcripts import decode_text
+from tagscope.service import policy
+from tagscope.service.policy import Action
 from tagscope.service.workspace import Workspace
 from tagscope.store.sql_catalog import RESERVED_COLUMNS
 
@@ -66,10 +68,12 @@ def import_metadata(
     ------
     NotFoundError
         No such dataset.
+    PermissionDeniedError
+        The caller may not edit the dataset (``dataset.edit``).
     ValidationError
         The file is missing, not CSV or JSON (by its suffix), or malformed.
     """
-    ds = ws.dataset(dataset_name)
+    ds = policy.dataset(ws, Action.DATASET_EDIT, dataset_name)
     source = Path(path).expanduser()
     report = MetadataReport()
     records = _clean(read_records(source), source, report)

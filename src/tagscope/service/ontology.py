@@ -26,6 +26,8 @@ from tagscope.domain import AlreadyExistsError, ValidationError
 from tagscope.domain import ontology as rules
 from tagscope.domain.changes import Change
 from tagscope.domain.ontology import Ontology, OntologyClass, Question, QuestionKind
+from tagscope.service import policy
+from tagscope.service.policy import Action
 from tagscope.service.workspace import Workspace
 from tagscope.store.ontology import RECORD, OntologyCatalog
 from tagscope.store.uow import UnitOfWork
@@ -45,7 +47,7 @@ class ClassEdit:
 def ontology(ws: Workspace, dataset: str) -> Ontology:
     """The dataset's classes (by name, with their number of labels) and questions."""
     repo = OntologyCatalog(ws.catalog)
-    ds = ws.dataset(dataset)
+    ds = policy.dataset(ws, Action.READ, dataset)
     return Ontology(tuple(repo.list_classes(ds.id)), tuple(repo.list_questions(ds.id)))
 
 
@@ -69,7 +71,7 @@ def add_class(
     name = rules.validate_name(name)
     color = rules.validate_color(color) if color else None
     key = rules.validate_hotkey(hotkey)
-    ds = ws.dataset(dataset)
+    ds = policy.dataset(ws, Action.ONTOLOGY_EDIT, dataset)
     with ws.uow() as uow:
         repo = OntologyCatalog(uow.catalog)
         made = repo.add_class(ds.id, name, color=color, hotkey=key)
@@ -100,7 +102,7 @@ def update_class(
     NotFoundError
         No such class (the classes listed).
     """
-    ds = ws.dataset(dataset)
+    ds = policy.dataset(ws, Action.ONTOLOGY_EDIT, dataset)
     with ws.uow() as uow:
         repo = OntologyCatalog(uow.catalog)
         current = repo.get_class(ds.id, name.strip())
@@ -133,7 +135,7 @@ def delete_class(ws: Workspace, dataset: str, name: str) -> int | None:
 
     Raises ``ValidationError`` while labels use it (how many), ``NotFoundError`` when there
     is no such class."""
-    ds = ws.dataset(dataset)
+    ds = policy.dataset(ws, Action.ONTOLOGY_EDIT, dataset)
     with ws.uow() as uow:
         repo = OntologyCatalog(uow.catalog)
         current = repo.get_class(ds.id, name.strip())
@@ -161,14 +163,14 @@ def add_question(
         kinds = ", ".join(k.value for k in QuestionKind)
         raise ValidationError(f"a question is one of {kinds}, got {kind!r}", field="kind") from None
     clean = rules.validate_options(kind, options)
-    ds = ws.dataset(dataset)
+    ds = policy.dataset(ws, Action.ONTOLOGY_EDIT, dataset)
     with ws.uow() as uow:
         return OntologyCatalog(uow.catalog).add_question(ds.id, name, kind, clean, required)
 
 
 def delete_question(ws: Workspace, dataset: str, name: str) -> None:
     """Delete a question; answers given already stay in the labels' attributes."""
-    ds = ws.dataset(dataset)
+    ds = policy.dataset(ws, Action.ONTOLOGY_EDIT, dataset)
     with ws.uow() as uow:
         OntologyCatalog(uow.catalog).delete_question(ds.id, name.strip())
 

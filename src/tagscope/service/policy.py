@@ -36,12 +36,13 @@ users.manage *                                              x      admin
 does not make anyone an admin of the workspace; a token tied to one dataset cannot do them).
 ``labels.edit_assigned``: changing the labels of items of a label job given to the caller
 (annotators label only those); ``labels.edit_complete``: changing labels of items whose review is
-complete (every label change of a submitted job decided), which only admins may.
+complete (the item has label changes in a submitted or closed job, all of them accepted or
+rejected there, none pending), which only admins may.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Collection, Iterable
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
@@ -156,13 +157,37 @@ def check(identity: Identity, action: Action, dataset: Dataset | None = None) ->
     raise PermissionDeniedError(denial(identity, action, dataset))
 
 
+_PHRASES: dict[Action, str] = {
+    Action.READ: "read",
+    Action.LABELS_EDIT_ASSIGNED: "label the items of label jobs",
+    Action.REVIEW_DECIDE: "decide reviews",
+    Action.TAGS_REVIEW: "review tag decisions",
+    Action.RESULT_SETS_EDIT: "save or delete result sets",
+    Action.DATASET_CREATE: "create datasets",
+    Action.DATASET_EDIT: "import or embed",
+    Action.TAGS_EDIT: "edit tags",
+    Action.TAGS_APPLY: "apply tag groups",
+    Action.COLLECTIONS_EDIT: "edit collections",
+    Action.ONTOLOGY_EDIT: "edit the ontology",
+    Action.LABELS_EDIT: "edit labels",
+    Action.LABELS_BULK: "bulk classify",
+    Action.LABEL_JOBS_MANAGE: "manage label jobs",
+    Action.HISTORY_UNDO: "undo changes",
+    Action.LABELS_EDIT_COMPLETE: "change items whose review is complete",
+    Action.DATASET_DELETE: "delete datasets",
+    Action.HISTORY_UNDO_USER: "undo all of a user's changes",
+    Action.USERS_MANAGE: "manage users and tokens",
+}
+"""What each action is, for people (messages)."""
+
+
 def denial(identity: Identity, action: Action, dataset: Dataset | None = None) -> str:
     """Why ``action`` is refused, for people: who, what, where, and what it needs."""
     workspace = action in WORKSPACE_ACTIONS or dataset is None
     where = "the workspace" if workspace else f"dataset {dataset.name!r}"  # type: ignore[union-attr]
     role = role_on(identity, None if workspace else dataset.id)  # type: ignore[union-attr]
     needed = " or ".join(r.value for r in Role if r in TABLE[action])
-    what = action.value.replace("_", " ")
+    what = _PHRASES[action] + ("" if action is Action.READ else f" ({action.value})")
     if role is not None and role in TABLE[action]:  # the role would do: the token's scope not
         return (
             f"{identity.name}'s token has scope {identity.scope.value}: {what} on {where} "
@@ -178,6 +203,14 @@ def readable_dataset_ids(identity: Identity, dataset_ids: Iterable[int]) -> froz
     if identity.is_owner:
         return None
     return frozenset(d for d in dataset_ids if allows(identity, Action.READ, d))
+
+
+def job_visible(identity: Identity, dataset_id: int | None) -> bool:
+    """Whether a job (the record of long work) can be seen: a dataset's by those who may read
+    the dataset; one of no dataset (of the workspace) by the workspace's admins only."""
+    if dataset_id is None:
+        return role_on(identity, None) is Role.ADMIN
+    return allows(identity, Action.READ, dataset_id)
 
 
 def group_visible(
@@ -211,17 +244,108 @@ def workspace(ws: Workspace, action: Action) -> None:
     check(ws.identity, action)
 
 
+def account(ws: Workspace, user_id: int) -> None:
+    """Check a change to one account's own things (its tokens): its user may, when signed in
+    (a session, or a token of scope admin reaching every dataset: a narrower token cannot
+    widen itself); anyone else needs users.manage."""
+    me = ws.identity
+    if me.user_id is not None and me.user_id == user_id:
+        if me.scope is Scope.ADMIN and me.token_dataset is None:
+            return
+        raise PermissionDeniedError(
+            f"{me.name}'s token is limited (scope {me.scope.value}"
+            + (", one dataset" if me.token_dataset is not None else "")
+            + "): managing its own tokens needs a session or a token of scope admin"
+        )
+    check(me, Action.USERS_MANAGE)
+
+
+def _widest(role: Role) -> Scope:
+    return max(
+        (scope_needed(a) for a, roles in TABLE.items() if role in roles), key=_SCOPE_RANK.get
+    )
+
+
+def widest_scope(user: Identity, dataset_id: int | None = None) -> Scope | None:
+    """The widest scope a token of ``user`` (an account's identity) may have, when it reaches
+    only ``dataset_id`` or (None) every dataset the user has a role on: the widest its roles
+    there need (admin for an admin, write for a role that may change anything, read for a
+    viewer), or None when it has no role there at all. Across the workspace, admin needs the
+    workspace-wide role admin (an admin of one dataset gets write)."""
+    if dataset_id is not None:
+        role = role_on(user, dataset_id)
+        return None if role is None else _widest(role)
+    roles = [r for r in (user.role, *user.dataset_roles.values()) if r is not None]
+    if not roles:
+        return None
+    best = max((_widest(r) for r in roles), key=_SCOPE_RANK.get)
+    return Scope.WRITE if best is Scope.ADMIN and user.role is not Role.ADMIN else best
+
+
+def check_assigned(
+    identity: Identity,
+    dataset: Dataset,
+    item_ids: Collection[int],
+    assigned: Callable[[], Collection[int]],
+    *,
+    unless: Action = Action.LABELS_EDIT,
+) -> None:
+    """Refuse a change to the labels (or job state) of ``item_ids`` unless the caller may do
+    ``unless`` on the dataset, or may do labels.edit_assigned and every item is one of
+    ``assigned()`` (the items of open manual label jobs given to it; asked only then)."""
+    if allows(identity, unless, dataset.id):
+        return
+    check(identity, Action.LABELS_EDIT_ASSIGNED, dataset)
+    mine = set(assigned())
+    others = sorted({int(i) for i in item_ids} - mine)
+    if others:
+        role = role_on(identity, dataset.id)
+        raise PermissionDeniedError(
+            f"{identity.name} ({role.value if role else 'no role'} on dataset {dataset.name!r}) "
+            f"may change only the items of label jobs given to it, not item(s) {_ids(others)}"
+        )
+
+
+def check_complete(
+    identity: Identity,
+    dataset: Dataset,
+    item_ids: Collection[int] | None,
+    complete: Callable[[], Collection[int]],
+) -> None:
+    """Refuse a change to the labels (or the review) of items whose review is complete: those of
+    ``item_ids`` (None: any) among ``complete()``, asked only when the caller may not do
+    labels.edit_complete."""
+    if allows(identity, Action.LABELS_EDIT_COMPLETE, dataset.id):
+        return
+    done = set(complete())
+    done = sorted(done if item_ids is None else {int(i) for i in item_ids} & done)
+    if done:
+        raise PermissionDeniedError(
+            f"the review of item(s) {_ids(done)} of dataset {dataset.name!r} is complete: "
+            f"{denial(identity, Action.LABELS_EDIT_COMPLETE, dataset)}"
+        )
+
+
+def _ids(ids: list[int], shown: int = 10) -> str:
+    return ", ".join(map(str, ids[:shown])) + (" ..." if len(ids) > shown else "")
+
+
 __all__ = [
     "TABLE",
     "WORKSPACE_ACTIONS",
     "Action",
+    "account",
     "allows",
     "check",
+    "check_assigned",
+    "check_complete",
     "dataset",
     "denial",
     "group_visible",
+    "job_visible",
     "readable_dataset_ids",
     "role_on",
     "scope_needed",
+    "widest_scope",
     "workspace",
 ]

@@ -33,8 +33,9 @@ from tagscope.embed.text import text_lines
 from tagscope.index.select import open_index
 from tagscope.labels.llm_judge import JudgeConfig, JudgeError, LLMJudge
 from tagscope.service import _tag_models as tm
-from tagscope.service import defaults
+from tagscope.service import defaults, policy
 from tagscope.service import tags as uc
+from tagscope.service.policy import Action
 from tagscope.service.workspace import Workspace
 from tagscope.store.tag_catalog import TagCatalog
 
@@ -138,7 +139,7 @@ def suggest_prompts(
     mod = _modality(modality)
     if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= MAX_N:
         raise ValidationError(f"n must be an integer from 1 to {MAX_N}, got {n!r}", field="n")
-    ds, grp = tm.editable(ws, dataset, group)
+    ds, grp = tm.editable(ws, dataset, group, Action.READ)
     the_tag = grp.tag(tag)
     space = _choose_source(ws, ds, grp, the_tag, source, config)
     if space is None:
@@ -163,6 +164,7 @@ def add_suggestions(
     for i, text in enumerate(texts):
         if not isinstance(text, str) or not text.strip():
             raise ValidationError(f"suggestion {i + 1} is empty", field="texts")
+    policy.dataset(ws, Action.TAGS_EDIT, dataset)
     with ws.uow():
         return [
             uc.add_prompt(ws, dataset, group, tag, t, polarity=polarity, modality=modality)

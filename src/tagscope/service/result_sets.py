@@ -18,6 +18,8 @@ from dataclasses import replace
 from tagscope.domain import ValidationError
 from tagscope.domain.label_jobs import LabelJobStatus
 from tagscope.domain.review import ResultSet, validate_result_set_name
+from tagscope.service import policy
+from tagscope.service.policy import Action
 from tagscope.service.workspace import Workspace
 from tagscope.store.gc_pause import paused_gc
 from tagscope.store.result_sets import ResultSetCatalog
@@ -43,7 +45,7 @@ def save_result_set(
         No such dataset or job.
     """
     name = validate_result_set_name(name)
-    ds = ws.dataset(dataset)
+    ds = policy.dataset(ws, Action.RESULT_SETS_EDIT, dataset)
     with ws.uow() as uow:
         ref = ReviewCatalog(uow.catalog).job(ds.id, job)
         if ref.status not in REVIEWED:
@@ -66,16 +68,18 @@ def save_result_set(
 
 def list_result_sets(ws: Workspace, dataset: str) -> list[ResultSet]:
     """The dataset's result sets by name, with their numbers of items and labels."""
-    return ResultSetCatalog(ws.catalog).list_result_sets(ws.dataset(dataset).id)
+    return ResultSetCatalog(ws.catalog).list_result_sets(
+        policy.dataset(ws, Action.READ, dataset).id
+    )
 
 
 def get_result_set(ws: Workspace, dataset: str, name: str) -> ResultSet:
-    return ResultSetCatalog(ws.catalog).get(ws.dataset(dataset).id, name)
+    return ResultSetCatalog(ws.catalog).get(policy.dataset(ws, Action.READ, dataset).id, name)
 
 
 def delete_result_set(ws: Workspace, dataset: str, name: str) -> None:
     """Delete a result set and its labels (the job and its review stay)."""
-    ds = ws.dataset(dataset)
+    ds = policy.dataset(ws, Action.RESULT_SETS_EDIT, dataset)
     with ws.uow() as uow:
         ResultSetCatalog(uow.catalog).delete(ds.id, name)
 

@@ -33,6 +33,8 @@ from tagscope.domain.review import (
     check_group_by,
     check_status,
 )
+from tagscope.service import policy
+from tagscope.service.policy import Action
 from tagscope.service.workspace import Workspace
 from tagscope.store.collections import shown
 from tagscope.store.gc_pause import paused_gc
@@ -46,7 +48,7 @@ def summary(ws: Workspace, dataset: str, job: str) -> ReviewSummary:
     """The job's changes per status (the tabs), the class-changed table (per expert class and
     class changed or not, counts per status) and the changes per kind."""
     review = ReviewCatalog(ws.catalog)
-    ref = review.job(ws.dataset(dataset).id, job)
+    ref = review.job(policy.dataset(ws, Action.READ, dataset).id, job)
     tabs: Counter[str] = Counter()
     kinds: Counter[str] = Counter()
     cells: dict[tuple[str | None, bool], Counter[str]] = {}
@@ -105,7 +107,7 @@ def changes(
         max_adjustment=max_adjustment,
     )
     review = ReviewCatalog(ws.catalog)
-    ref = review.job(ws.dataset(dataset).id, job)
+    ref = review.job(policy.dataset(ws, Action.READ, dataset).id, job)
     total, rows = review.page(
         ref.id, f, group_by=check_group_by(group_by), limit=limit, offset=offset
     )
@@ -142,7 +144,7 @@ def decide(
     except TypeError:
         unknown = sorted(set(filters) - set(ChangeFilter.__dataclass_fields__))
         raise ValidationError(f"unknown filter(s): {', '.join(unknown)}", field="filters") from None
-    ds = ws.dataset(dataset)
+    ds = policy.dataset(ws, Action.REVIEW_DECIDE, dataset)
     with ws.uow() as uow:
         review = ReviewCatalog(uow.catalog)
         review.lock(review.job(ds.id, job).id)

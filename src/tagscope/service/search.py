@@ -34,7 +34,9 @@ from tagscope.index.pairs import best_pairs, binary_variant_pairs, scan_pairs
 from tagscope.index.select import open_index
 from tagscope.media.errors import MediaError
 from tagscope.media.images import load_rgb
+from tagscope.service import policy
 from tagscope.service.embeddings import phash_variant_store
+from tagscope.service.policy import Action
 from tagscope.service.workspace import Workspace
 
 log = logging.getLogger(__name__)
@@ -79,7 +81,8 @@ class _Space:
 
 
 def _open_space(ws: Workspace, dataset_name: str, space: str) -> _Space:
-    ds = ws.dataset(dataset_name)
+    """The vectors of ``space``, once the caller may read the dataset (every search's check)."""
+    ds = policy.dataset(ws, Action.READ, dataset_name)
     info = ws.catalog.get_space(ds.id, space)
     store = ws.vectors(ds, space)
     ids, vectors = store.load()

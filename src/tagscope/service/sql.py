@@ -11,6 +11,9 @@ bytes, columns and memory (the engine's, from ``TAGSCOPE_SQL_MEMORY_LIMIT``); ev
 :class:`~tagscope.domain.SqlRefusedError` saying why, every limit reached an
 :class:`~tagscope.domain.SqlError` saying how to raise it.
 
+A caller sees only the datasets it may read (F-90): :func:`sql_session` gives the engine's
+session the policy's ``readable_dataset_ids``, and its views show no row of another dataset.
+
 Examples
 --------
 >>> run_sql(ws, "SELECT i.path, d.score FROM dt_animals_visual d JOIN items i "
@@ -23,12 +26,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from tagscope.domain import ValidationError
+from tagscope.service import policy
 from tagscope.service.workspace import Workspace
 from tagscope.store.sql import (
     DEFAULT_MAX_BYTES,
     DEFAULT_MAX_COLUMNS,
     DEFAULT_MAX_ROWS,
     DEFAULT_TIMEOUT_S,
+    QuerySession,
 )
 
 MAX_ROWS = 100_000
@@ -56,6 +61,13 @@ class SqlResult:
         return [dict(zip(self.columns, row, strict=True)) for row in self.rows]
 
 
+def sql_session(ws: Workspace) -> QuerySession:
+    """A session of the workspace's SQL engine over the datasets the caller may read (every one
+    for the owner): what every caller's query, grid filters included, runs in."""
+    identity = ws.identity
+    return ws.sql_engine().session(lambda ids: policy.readable_dataset_ids(identity, ids))
+
+
 def run_sql(
     ws: Workspace,
     sql: str,
@@ -65,7 +77,8 @@ def run_sql(
     max_bytes: int = DEFAULT_MAX_BYTES,
     max_columns: int = DEFAULT_MAX_COLUMNS,
 ) -> SqlResult:
-    """Run one read-only SQL statement over the workspace's tables.
+    """Run one read-only SQL statement over the workspace's tables, as the caller sees them
+    (only the datasets it may read).
 
     Parameters
     ----------
@@ -104,7 +117,7 @@ def run_sql(
                               ("max_columns", max_columns, MAX_COLUMNS)):  # fmt: skip
         if not 1 <= value <= most:
             raise ValidationError(f"{name} must be within 1..{most}, got {value}", field=name)
-    with ws.sql_engine().session() as session:
+    with sql_session(ws) as session:
         result = session.execute(
             sql, max_rows=limit, timeout_s=timeout_s, max_bytes=max_bytes, max_columns=max_columns
         )
@@ -118,8 +131,8 @@ def run_sql(
 
 
 def list_tables(ws: Workspace) -> dict[str, list[tuple[str, str]]]:
-    """Every table a query can read, with its (column, type) pairs."""
-    with ws.sql_engine().session() as session:
+    """Every table a query of the caller can read, with its (column, type) pairs."""
+    with sql_session(ws) as session:
         return session.tables()
 
 
@@ -132,4 +145,5 @@ __all__ = [
     "SqlResult",
     "list_tables",
     "run_sql",
+    "sql_session",
 ]

@@ -32,6 +32,8 @@ from tagscope.domain.tags import (
 )
 from tagscope.jobs import ProgressFn
 from tagscope.service import _tag_models as tm
+from tagscope.service import policy
+from tagscope.service.policy import Action
 from tagscope.service.workspace import Workspace
 from tagscope.store.scores import ScoreTables
 from tagscope.store.sql import tag_columns
@@ -132,9 +134,9 @@ def apply_group(
     The dataset needs vectors made by the same model as the group's training dataset. It can
     score the group but never edit it.
     """
-    ds = ws.dataset(dataset)
+    ds = policy.dataset(ws, Action.TAGS_APPLY, dataset)
     tc = _catalog(ws)
-    grp = tc.get_group(group)
+    grp = tm.visible_group(ws, group)  # a secret one is named only to who sees its training set
     if grp.dataset_id == ds.id:
         raise ValidationError(
             f"{ds.name!r} is the training dataset of tag group {grp.name!r}: publish it instead",
@@ -157,19 +159,23 @@ def apply_group(
 
 def list_uses(ws: Workspace, group: str) -> list[GroupUse]:
     """The datasets using a group: training first, with scoring status and "update available"."""
-    tc = _catalog(ws)
-    return tc.list_uses(group_id=tc.get_group(group).id)
+    grp = tm.visible_group(ws, group)
+    ids = {d.name: d.id for d in ws.catalog.list_datasets()}
+    uses = _catalog(ws).list_uses(group_id=grp.id)
+    return [u for u in uses if tm.seen(ws, grp, ids[u.dataset])]
 
 
 def dataset_uses(ws: Workspace, dataset: str) -> list[GroupUse]:
-    """The groups a dataset trains or applies, with their scoring status."""
-    return _catalog(ws).list_uses(dataset_id=ws.dataset(dataset).id)
+    """The groups a dataset trains or applies and shows, with their scoring status."""
+    ds = policy.dataset(ws, Action.READ, dataset)
+    tc = _catalog(ws)
+    shown = {g.name for g in tc.list_groups(ds.id) if tm.seen(ws, g, ds.id)}
+    return [u for u in tc.list_uses(dataset_id=ds.id) if u.group in shown]
 
 
 def list_versions(ws: Workspace, group: str) -> list[TagVersion]:
     """The committed versions of a group, oldest first (all kept)."""
-    tc = _catalog(ws)
-    return tc.list_versions(tc.get_group(group).id)
+    return _catalog(ws).list_versions(tm.visible_group(ws, group).id)
 
 
 # -- the scoring job ----------------------------------------------------------------------

@@ -1,7 +1,10 @@
 """Tag use cases (SPEC F-20 to F-29): tag groups, prompts, examples, thresholds and reviews.
 
 Every face calls these. Definitions are edited only from a group's training dataset; datasets that
-apply a shareable group score it but cannot edit it (:class:`ReadOnlyGroupError`). Scoring,
+apply a shareable group score it but cannot edit it (:class:`ReadOnlyGroupError`). A secret group
+is seen only from its training dataset, by those who may read it: anywhere else it is unknown
+(``NotFoundError``). Each use case asks :mod:`tagscope.service.policy` first: reads ``read``,
+definitions ``tags.edit``, reviews ``tags.review``, applying ``tags.apply`` on the target. Scoring,
 applying and versions live in :mod:`tagscope.service.tag_scoring`; preview, uncertain items,
 histogram and evaluation in :mod:`tagscope.service.tag_insights`; both are re-exported here.
 
@@ -34,8 +37,9 @@ from tagscope.domain.tags import (
 )
 from tagscope.embed import IMPORTED
 from tagscope.service import _tag_models as tm
-from tagscope.service import defaults
+from tagscope.service import defaults, policy
 from tagscope.service import history as hist
+from tagscope.service.policy import Action
 from tagscope.service.workspace import Workspace
 from tagscope.store.scores import ScoreTables
 from tagscope.store.tag_catalog import TagCatalog
@@ -127,7 +131,7 @@ def create_group(
     name = validate_group_name(group)
     names = parse_tag_names(names_text)
     vis = _enum(Visibility, visibility, "visibility")
-    ds = ws.dataset(dataset)
+    ds = policy.dataset(ws, Action.TAGS_EDIT, dataset)
     space = _default_space(ws, ds, space)
     prompts = _has_model(ws, ds, space)
     created = _catalog(ws).create_group(
@@ -143,12 +147,15 @@ def _has_model(ws: Workspace, ds: Dataset, space: str) -> bool:
 
 
 def get_group(ws: Workspace, group: str) -> TagGroup:
-    return _catalog(ws).get_group(group)
+    """The group, when the caller may see it (else ``NotFoundError``, as for no such group)."""
+    return tm.visible_group(ws, group)
 
 
 def list_groups(ws: Workspace, dataset: str | None = None) -> list[TagGroup]:
-    """Every tag group, or those ``dataset`` uses (trained on it or applied to it)."""
-    return _catalog(ws).list_groups(ws.dataset(dataset).id if dataset else None)
+    """Every tag group the caller may see, or those ``dataset`` uses (trained on it or applied
+    to it) and shows (a secret group only on its training dataset)."""
+    ds_id = policy.dataset(ws, Action.READ, dataset).id if dataset else None
+    return [g for g in _catalog(ws).list_groups(ds_id) if tm.seen(ws, g, ds_id)]
 
 
 def set_visibility(ws: Workspace, dataset: str, group: str, visibility: str) -> TagGroup:
@@ -344,7 +351,7 @@ def add_reviews(
         else [(r.item_id, r.label) for r in reviews]
     )
     with ws.uow() as uow:
-        ds, grp, t = tm.tag_in_context(ws, dataset, group, tag)
+        ds, grp, t = tm.tag_in_context(ws, dataset, group, tag, Action.TAGS_REVIEW)
         items = uow.catalog.get_items([i for i, _ in pairs])
         foreign = [i for i, _ in pairs if i not in items or items[i].dataset_id != ds.id]
         if foreign:

@@ -29,6 +29,8 @@ from tagscope.jobs.runner import ProgressFn
 from tagscope.media.errors import MediaError
 from tagscope.media.paths import changed_since_import
 from tagscope.media.thumbnails import ensure_thumbnail
+from tagscope.service import policy
+from tagscope.service.policy import Action
 from tagscope.service.workspace import Workspace
 
 log = logging.getLogger(__name__)
@@ -80,7 +82,7 @@ def fill_thumbnails(ws: Workspace, dataset: str, *, progress: ProgressFn | None 
         ``n_made``, ``n_present`` (own or cached already), ``n_problems``, ``problems`` and
         ``last_item_id``, where the next run starts.
     """
-    ds = ws.dataset(dataset)
+    ds = policy.dataset(ws, Action.DATASET_EDIT, dataset)
     since = filled_up_to(ws, ds.id)
 
     def work(report: ProgressFn) -> dict[str, Any]:

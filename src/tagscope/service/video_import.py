@@ -36,7 +36,6 @@ from tagscope.domain import (
     MediaInfo,
     Modality,
     NewItem,
-    validate_dataset_name,
 )
 from tagscope.jobs.runner import ProgressFn
 from tagscope.media.errors import MediaError
@@ -62,7 +61,7 @@ from tagscope.media.video import (
     probe_duration_ms,
     scan_video,
 )
-from tagscope.service.imports import import_dataset, import_folder
+from tagscope.service.imports import check_import, import_dataset, import_folder
 from tagscope.service.thumbnails import DEFAULT_MODE, ThumbnailMode, thumbnail_mode
 from tagscope.service.workspace import Workspace
 
@@ -129,7 +128,7 @@ def import_video(
         ``folder`` (or ``transcripts``) is not a folder; the dataset name, ``keyframes`` or
         ``thumbnails`` is invalid.
     """
-    validate_dataset_name(dataset_name)
+    check_import(ws, dataset_name)
     policy = KeyframePolicy.parse(keyframes)
     mode = thumbnail_mode(thumbnails)
     root = import_folder(folder)

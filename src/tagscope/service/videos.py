@@ -10,8 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from tagscope.domain import Item, Modality, NotFoundError
+from tagscope.service import policy
+from tagscope.service.policy import Action
+from tagscope.service.sql import sql_session
 from tagscope.service.workspace import Workspace
-from tagscope.store import grid
 
 # The items of one video asked for at most (a keyframe a second of 24 hours, and its cues).
 MAX_PARTS = 200_000
@@ -36,13 +38,13 @@ def get_video(ws: Workspace, dataset: str, item_id: int) -> VideoDetail:
     NotFoundError
         No such dataset, no such item in it, or the item is not a video.
     """
-    dataset_id = grid.dataset_id(ws.catalog, dataset)
+    dataset_id = policy.dataset(ws, Action.READ, dataset).id
     video = ws.catalog.get_item(item_id)
     if video.dataset_id != dataset_id:
         raise NotFoundError(f"no item with id {item_id} in dataset {dataset!r}")
     if video.modality != Modality.VIDEO:
         raise NotFoundError(f"item {item_id} of {dataset!r} is a {video.modality}, not a video")
-    with ws.sql_engine().session() as session:
+    with sql_session(ws) as session:
         ids = session.filter_items(dataset, f"video_id = {item_id}", limit=MAX_PARTS).ids
     parts = ws.catalog.get_items(ids)
     by_kind: dict[Modality, list[Item]] = {}

@@ -17,7 +17,9 @@ from typing import TYPE_CHECKING, Any
 
 from tagscope.domain import Item, ValidationError
 from tagscope.domain.collections import Collection
-from tagscope.service import collections, defaults, search
+from tagscope.service import collections, defaults, policy, search
+from tagscope.service.policy import Action
+from tagscope.service.sql import sql_session
 from tagscope.service.workspace import Workspace
 from tagscope.store.query import (
     CompiledView,
@@ -65,33 +67,35 @@ def _ranked(ws: Workspace, dataset: str, stage: SortBySimilarity) -> Ranked:
 def _compiled(
     ws: Workspace, dataset: str, stages: tuple[Stage, ...], session: QuerySession
 ) -> CompiledView:
+    """The view compiled, once the caller may read the dataset (every view's check)."""
+    policy.dataset(ws, Action.READ, dataset)
     return compile_view(session, dataset, _resolve(ws, dataset, stages))
 
 
 def view_sql(ws: Workspace, dataset: str, stages: tuple[Stage, ...]) -> str:
     """The SQL the view runs: its items' columns (and ``similarity`` after a similarity sort),
     in its order; it runs as is in the SQL console."""
-    with ws.sql_engine().session() as session:
+    with sql_session(ws) as session:
         return _compiled(ws, dataset, stages, session).rows
 
 
 def view_table(ws: Workspace, dataset: str, stages: tuple[Stage, ...]) -> Any:
     """The view's rows as an Arrow table: the ``items`` columns (and ``similarity``)."""
-    with ws.sql_engine().session() as session:
+    with sql_session(ws) as session:
         compiled = _compiled(ws, dataset, stages, session)
         return run_compiled(session, compiled.rows, max_rows=MAX_ROWS)
 
 
 def view_ids(ws: Workspace, dataset: str, stages: tuple[Stage, ...]) -> list[int]:
     """The ids of the view's items, in its order."""
-    with ws.sql_engine().session() as session:
+    with sql_session(ws) as session:
         compiled = _compiled(ws, dataset, stages, session)
         return run_compiled(session, compiled.ids, max_rows=MAX_ROWS).column("id").to_pylist()
 
 
 def count_view(ws: Workspace, dataset: str, stages: tuple[Stage, ...]) -> int:
     """How many items the view holds."""
-    with ws.sql_engine().session() as session:
+    with sql_session(ws) as session:
         compiled = _compiled(ws, dataset, stages, session)
         return int(run_compiled(session, compiled.count, max_rows=1).column("n")[0].as_py())
 
@@ -100,8 +104,9 @@ def save_collection(
     ws: Workspace, dataset: str, stages: tuple[Stage, ...], title: str, *, description: str = ""
 ) -> Collection:
     """Save the view's filters as a dynamic collection ``title`` (re-evaluated when read; a
-    change-set of the dataset's history, so undoable)."""
-    with ws.sql_engine().session() as session:
+    change-set of the dataset's history, so undoable): ``collections.edit``."""
+    policy.dataset(ws, Action.COLLECTIONS_EDIT, dataset)
+    with sql_session(ws) as session:
         where = filter_expression(session, stages)
     return collections.create_collection(ws, dataset, title, where=where, description=description)
 

@@ -8,9 +8,11 @@ only gains the pointer ``undone_by``. Write it inside the transaction of the cha
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import func, select, update
+from sqlalchemy.orm import aliased
 
 from tagscope.domain import NotFoundError
 from tagscope.domain.changes import Change, ChangeSet
@@ -20,12 +22,17 @@ from tagscope.store.gc_pause import paused_gc
 from tagscope.store.schema import ChangeRow, ChangeSetRow
 
 
+def as_utc(value: datetime) -> datetime:
+    """An aware UTC time: SQLite reads ``DateTime(timezone=True)`` back naive (it stores UTC)."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
 def _change_set(row: ChangeSetRow, n: int, changes: tuple[Change, ...] = ()) -> ChangeSet:
     return ChangeSet(
         id=row.id,
         dataset_id=row.dataset_id,
         actor=row.actor,
-        created_at=row.created_at,
+        created_at=as_utc(row.created_at),
         action=row.action,
         params=dict(row.params or {}),
         target=dict(row.target or {}),
@@ -84,22 +91,51 @@ class ChangeLog:
                 )
             return _change_set(row, len(rows), tuple(changes))
 
-    def history(self, dataset_id: int, *, limit: int = 100) -> list[ChangeSet]:
-        """The dataset's change-sets, newest first, with their number of changes."""
+    def history(
+        self,
+        dataset_id: int,
+        *,
+        limit: int | None = 100,
+        actor: str | None = None,
+        since: datetime | None = None,
+        undoable: bool = False,
+    ) -> list[ChangeSet]:
+        """The dataset's change-sets, newest first, with their number of changes; only those of
+        ``actor`` and created at or after ``since`` when given (a naive time is UTC), and with
+        ``undoable`` only those neither undone nor undos themselves (None: no limit)."""
+        page = select(ChangeSetRow).where(ChangeSetRow.dataset_id == dataset_id)
+        if actor is not None:
+            page = page.where(ChangeSetRow.actor == actor)
+        if since is not None:  # compared in UTC: SQLite stores the text of a naive UTC time
+            page = page.where(ChangeSetRow.created_at >= as_utc(since))
+        if undoable:
+            page = page.where(ChangeSetRow.undone_by.is_(None), ChangeSetRow.undoes.is_(None))
+        page = page.order_by(ChangeSetRow.id.desc()).limit(limit).subquery()
         counts = (
             select(ChangeRow.change_set_id, func.count().label("n"))
+            .where(ChangeRow.change_set_id.in_(select(page.c.id)))
             .group_by(ChangeRow.change_set_id)
             .subquery()
         )
+        shown = aliased(ChangeSetRow, page)
         stmt = (
-            select(ChangeSetRow, func.coalesce(counts.c.n, 0))
-            .outerjoin(counts, counts.c.change_set_id == ChangeSetRow.id)
-            .where(ChangeSetRow.dataset_id == dataset_id)
-            .order_by(ChangeSetRow.id.desc())
-            .limit(limit)
+            select(shown, func.coalesce(counts.c.n, 0))
+            .outerjoin(counts, counts.c.change_set_id == shown.id)
+            .order_by(shown.id.desc())
         )
         with self.catalog.session() as s:
             return [_change_set(row, n) for row, n in s.execute(stmt)]
+
+    def actors(self, dataset_id: int) -> list[str]:
+        """Who made the dataset's change-sets, by name."""
+        stmt = (
+            select(ChangeSetRow.actor)
+            .where(ChangeSetRow.dataset_id == dataset_id)
+            .distinct()
+            .order_by(ChangeSetRow.actor)
+        )
+        with self.catalog.session() as s:
+            return list(s.scalars(stmt))
 
     @paused_gc()
     def get(self, dataset_id: int, change_set_id: int) -> ChangeSet:
@@ -118,4 +154,4 @@ class ChangeLog:
             return _change_set(row, len(changes), changes)
 
 
-__all__ = ["ChangeLog"]
+__all__ = ["ChangeLog", "as_utc"]

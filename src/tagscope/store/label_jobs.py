@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import case, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -235,6 +235,53 @@ class LabelJobCatalog:
                 )
                 found.update(s.scalars(stmt))
         return [i for i in ids if i not in found]
+
+    def assigned_items(
+        self, dataset_id: int, assignee: str, item_ids: Sequence[int], job_id: int | None = None
+    ) -> set[int]:
+        """Those of ``item_ids`` that are items given to ``assignee`` of the dataset's open
+        manual jobs (of job ``job_id`` when given)."""
+        ids = sorted({int(i) for i in item_ids})
+        j, it = LabelJobRow, LabelJobItemRow
+        stmt = (
+            select(it.item_id)
+            .join(j, j.id == it.job_id)
+            .where(j.dataset_id == dataset_id, it.assignee == assignee)
+            .where(j.kind == str(JobKind.MANUAL), j.status == str(LabelJobStatus.OPEN))
+        )
+        if job_id is not None:
+            stmt = stmt.where(it.job_id == job_id)
+        found: set[int] = set()
+        with self.catalog.session() as s:
+            for i in range(0, len(ids), _CHUNK):
+                found.update(s.scalars(stmt.where(it.item_id.in_(ids[i : i + _CHUNK]))))
+        return found
+
+    def complete_items(
+        self, dataset_id: int, item_ids: Sequence[int] | None = None, job_id: int | None = None
+    ) -> set[int]:
+        """The dataset's items whose review is complete (of ``item_ids``, by job ``job_id``,
+        when given): items with label changes in a submitted or closed job, every one of them
+        decided there (accepted or rejected, none pending). One query: by the ids when they are
+        few, else over the dataset's reviewed jobs."""
+        c, j = LabelChangeRow, LabelJobRow
+        pending = func.sum(case((c.status == str(ReviewStatus.PENDING), 1), else_=0))
+        stmt = (
+            select(c.item_id)
+            .join(j, j.id == c.job_id)
+            .where(j.dataset_id == dataset_id)
+            .where(j.status.in_([str(LabelJobStatus.SUBMITTED), str(LabelJobStatus.CLOSED)]))
+            .group_by(c.job_id, c.item_id)
+            .having(pending == 0)
+        )
+        if job_id is not None:
+            stmt = stmt.where(c.job_id == job_id)
+        wanted = None if item_ids is None else {int(i) for i in item_ids}
+        if wanted is not None and len(wanted) <= _CHUNK:
+            stmt = stmt.where(c.item_id.in_(sorted(wanted)))
+        with self.catalog.session() as s:
+            found = set(s.scalars(stmt))
+        return found if wanted is None else found & wanted
 
     def labels(
         self, item_ids: Sequence[int], source: LabelSource, model: str | None = None

@@ -34,6 +34,20 @@ A session sees these views:
 
 and macros ``has_label(item_id, name)`` and ``in_collection(item_id, title)`` (static ones).
 
+A session may read every dataset (the workspace's owner) or only some (``session(datasets)``:
+those the caller may read, F-90); its views then show no row of another dataset, whatever the
+query (joins, subqueries, the macros, table functions, ``EXPLAIN ANALYZE``), and it lists only the
+``rs_``, ``dt_`` and ``tags_`` views of result sets and scores of its datasets. Every session
+shares the same views: each one filters its rows on the session's DuckDB variables
+``tagscope_all`` and ``tagscope_datasets``, which the engine sets on the session's own connection
+(variables are per connection) and a query cannot (the guard allows no ``SET``). The views fail
+closed: a connection with neither variable set sees no row. DuckDB folds the variables into
+constants when it binds the query, so the owner's queries run as they did before (no filter) and
+a restricted session's become ``dataset_id IN (...)`` on the copy, and the score files of other
+datasets are never read. What counts or names every dataset's tables is kept from a restricted
+session too: the guard refuses it the catalog's listings (``duckdb_tables()``,
+``information_schema``, ``SHOW TABLES``...), and its plans lose their row estimates.
+
 ``decision`` and ``threshold`` follow the catalog's *current* thresholds: score files are
 immutable and keep the decision they were written with, and the views recompute it for tags whose
 threshold was saved since (see :mod:`tagscope.store.scores`).
@@ -70,7 +84,7 @@ import os
 import re
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -90,9 +104,10 @@ from tagscope.domain import (
 from tagscope.domain.tags import group_slug
 from tagscope.store.catalog import Catalog
 from tagscope.store.scores import ScoreTables, ScoreVersion
-from tagscope.store.sql_catalog import INTERNAL, CatalogCopy
+from tagscope.store.sql_catalog import INTERNAL, CatalogCopy, CatalogState
 from tagscope.store.sql_guard import (
     Filter,
+    SessionTables,
     check_filtered,
     check_statement,
     column_limit,
@@ -113,6 +128,32 @@ _UNITS = {"": 1, "b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12,
           "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40}  # fmt: skip
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*$", re.I)
 SORTABLE = ("id", "path", "size", "width", "height", "format", "split", "modality")
+READ_ALL = "tagscope_all"
+READ_DATASETS = "tagscope_datasets"
+Readable = Collection[int] | Callable[[frozenset[int]], Collection[int] | None] | None
+"""What a session may read: dataset ids, a function of every dataset's id returning them (the
+policy's ``readable_dataset_ids``), or None for every dataset."""
+
+
+def _readable(dataset_id: str) -> str:
+    """The condition of a view's rows on ``dataset_id`` (a column or an id): the session may read
+    the dataset. NULL, so no row, on a connection without the variables (fail closed)."""
+    return (
+        f"(getvariable('{READ_ALL}') OR "
+        f"list_contains(getvariable('{READ_DATASETS}'), {dataset_id}))"
+    )
+
+
+def _restrict(con: duckdb.DuckDBPyConnection, datasets: frozenset[int] | None) -> None:
+    """Set the variable the views filter on, on a session's own (new) connection: the owner's
+    ``tagscope_all``, else ``tagscope_datasets`` (one statement: a session starts with it;
+    ``tagscope_all`` unset is NULL, which the conditions take as false)."""
+    if datasets is None:
+        con.execute(f"SET VARIABLE {READ_ALL} = true")
+    elif datasets:
+        con.execute(f"SET VARIABLE {READ_DATASETS} = [{', '.join(map(str, sorted(datasets)))}]")
+    else:
+        con.execute(f"SET VARIABLE {READ_DATASETS} = []::BIGINT[]")
 
 
 def tag_column(tag: str) -> str:
@@ -311,6 +352,7 @@ class SqlEngine:
         self._views_key: Any = None
         self._tables: frozenset[str] = frozenset()
         self._wide: dict[str, WideView] = {}
+        self._view_datasets: dict[str, frozenset[int]] = {}  # rs_, dt_, tags_: whose rows
         self._con = self._connect(threads)
         self._copy = CatalogCopy(self._con, catalog, snapshot)
 
@@ -336,14 +378,29 @@ class SqlEngine:
         return con
 
     # -- sessions -------------------------------------------------------------------------
-    def session(self) -> QuerySession:
-        """A session over the catalog and scores as they are now (refreshed if they changed)."""
+    def session(self, datasets: Readable = None) -> QuerySession:
+        """A session over the catalog and scores as they are now (refreshed if they changed).
+
+        ``datasets``: the ids of the datasets it may read (no view shows a row of another), or a
+        function given every dataset's id that returns them; None: every dataset.
+        """
         with self._lock:
-            self._refresh()
+            state = self._refresh()
+            if callable(datasets):
+                datasets = datasets(frozenset(state.dataset_ids))
+            shown = None if datasets is None else frozenset(int(d) for d in datasets)
+            tables = self._tables_of(shown)
+            con = self._con.cursor()
+            try:
+                _restrict(con, shown)
+            except BaseException:
+                con.close()
+                raise
             return QuerySession(
-                self._con.cursor(),
-                tables=self._tables,
-                wide=dict(self._wide),
+                con,
+                tables=tables,
+                wide={k: v for k, v in self._wide.items() if k in tables},
+                datasets=shown,
                 limits=Limits(
                     max_rows=self.max_rows,
                     timeout_s=self.timeout_s,
@@ -352,6 +409,16 @@ class SqlEngine:
                 memory_bytes=self.memory_bytes,
                 hidden=str(self.scores.root.resolve()),
             )
+
+    def _tables_of(self, shown: frozenset[int] | None) -> SessionTables:
+        """The tables of a session that reads ``shown`` (every dataset: None): the ``rs_``,
+        ``dt_`` and ``tags_`` views of result sets and scores of none of them are left out."""
+        if shown is None:
+            return SessionTables(self._tables)
+        seen = self._view_datasets
+        return SessionTables(
+            (t for t in self._tables if t not in seen or seen[t] & shown), list_catalog=False
+        )
 
     def refresh(self, *, full: bool = False) -> None:
         """Bring the copy of the catalog up to date; ``full`` copies everything again."""
@@ -363,7 +430,7 @@ class SqlEngine:
     def close(self) -> None:
         self._con.close()
 
-    def _refresh(self) -> None:
+    def _refresh(self) -> CatalogState:
         state = self._copy.refresh()
         scored = [v for v in self.scores.scored() if v.dataset_id in state.dataset_ids]
         meta = tuple(self._copy.meta_columns.items())
@@ -372,6 +439,7 @@ class SqlEngine:
         if key != self._views_key:
             self._create_views(scored, state.thresholds)
             self._views_key = key
+        return state
 
     # -- views ----------------------------------------------------------------------------
     def _create_views(
@@ -381,19 +449,19 @@ class SqlEngine:
         meta = "".join(f", i.{sql_ident(k)}" for k in self._copy.meta_columns)
         con.execute(
             f"CREATE OR REPLACE VIEW main.datasets AS "
-            f"SELECT id, name, description FROM {INTERNAL}.datasets"
+            f"SELECT id, name, description FROM {INTERNAL}.datasets WHERE {_readable('id')}"
         )
         con.execute(
             "CREATE OR REPLACE VIEW main.items AS SELECT i.id, i.dataset_id, d.name AS dataset, "
             "i.path, i.modality, i.width, i.height, i.format, i.size, i.content_hash, i.text, "
             f"i.split{meta}, i.metadata FROM {INTERNAL}.items i "
-            f"JOIN {INTERNAL}.datasets d ON d.id = i.dataset_id"
+            f"JOIN {INTERNAL}.datasets d ON d.id = i.dataset_id WHERE {_readable('i.dataset_id')}"
         )
         con.execute(
             # No label id: has_label(id, ...) and filters on items read ``id`` as the item's.
             "CREATE OR REPLACE VIEW main.labels AS SELECT item_id, kind, name, source, "
             "is_main, score, geometry, class_id, area, author, created_at, model "
-            f"FROM {INTERNAL}.labels"
+            f"FROM {INTERNAL}.labels WHERE {_readable('dataset_id')}"
         )
         con.execute(
             "CREATE OR REPLACE MACRO main.has_label(item, label_name) AS EXISTS "
@@ -405,11 +473,12 @@ class SqlEngine:
             "CASE WHEN c.kind = 'static' THEN coalesce(n.n, 0) END AS n_items "
             f"FROM {INTERNAL}.collections c JOIN {INTERNAL}.datasets d ON d.id = c.dataset_id "
             f"LEFT JOIN (SELECT collection_id, count(*) AS n FROM {INTERNAL}.collection_items "
-            "GROUP BY collection_id) n ON n.collection_id = c.id"
+            "GROUP BY collection_id) n ON n.collection_id = c.id "
+            f"WHERE {_readable('c.dataset_id')}"
         )
         con.execute(
             "CREATE OR REPLACE VIEW main.collection_items AS SELECT collection_id, item_id "
-            f"FROM {INTERNAL}.collection_items"
+            f"FROM {INTERNAL}.collection_items WHERE {_readable('dataset_id')}"
         )
         con.execute(
             "CREATE OR REPLACE MACRO main.in_collection(item, collection_title) AS EXISTS "
@@ -420,12 +489,13 @@ class SqlEngine:
         con.execute(
             "CREATE OR REPLACE VIEW main.classes AS SELECT c.id, c.dataset_id, d.name AS dataset, "
             f"c.name, c.color, c.hotkey FROM {INTERNAL}.classes c "
-            f"JOIN {INTERNAL}.datasets d ON d.id = c.dataset_id"
+            f"JOIN {INTERNAL}.datasets d ON d.id = c.dataset_id WHERE {_readable('c.dataset_id')}"
         )
         con.execute(
             "CREATE OR REPLACE VIEW main.questions AS SELECT q.id, q.dataset_id, d.name AS "
             "dataset, q.name, q.kind, q.options::JSON AS options, q.required::BOOLEAN AS required "
-            f"FROM {INTERNAL}.questions q JOIN {INTERNAL}.datasets d ON d.id = q.dataset_id"
+            f"FROM {INTERNAL}.questions q JOIN {INTERNAL}.datasets d ON d.id = q.dataset_id "
+            f"WHERE {_readable('q.dataset_id')}"
         )
         wanted = {
             "datasets",
@@ -436,6 +506,11 @@ class SqlEngine:
             "classes",
             "questions",
         }
+        shows: dict[str, frozenset[int]] = {}  # the views of some datasets' rows: which
+        of_sets = con.execute(
+            f"SELECT name, list(DISTINCT dataset_id) FROM {INTERNAL}.result_sets GROUP BY name"
+        ).fetchall()
+        set_datasets = {name: frozenset(ids) for name, ids in of_sets}
         for rs in self._copy.result_set_names:
             con.execute(
                 f"CREATE OR REPLACE VIEW main.{sql_ident('rs_' + rs)} AS SELECT d.name AS "
@@ -444,12 +519,15 @@ class SqlEngine:
                 f"FROM {INTERNAL}.result_set_labels l "
                 f"JOIN {INTERNAL}.result_sets r ON r.id = l.result_set_id "
                 f"JOIN {INTERNAL}.items i ON i.id = l.item_id "
-                f"JOIN {INTERNAL}.datasets d ON d.id = r.dataset_id WHERE r.name = {sql_string(rs)}"
+                f"JOIN {INTERNAL}.datasets d ON d.id = r.dataset_id "
+                f"WHERE r.name = {sql_string(rs)} AND {_readable('r.dataset_id')}"
             )
             wanted.add(f"rs_{rs}")
+            shows[f"rs_{rs}"] = set_datasets.get(rs, frozenset())
         wide: dict[str, WideView] = {}
         for slug in sorted({v.group for v in scored}):
             versions = [v for v in scored if v.group == slug]
+            of_group = frozenset(v.dataset_id for v in versions)
             current = {tag: t for (s, tag), t in thresholds.items() if s == slug}
             video = self._has_video({v.dataset_id for v in versions})
             parts = []
@@ -464,16 +542,19 @@ class SqlEngine:
                     )
                     wanted.add(name)
                     parts.append(name)
+                    shows[name] = frozenset(v.dataset_id for v in of_modality)
             if video and any(v.modality == "visual" for v in versions):
                 for modality, select_rows in _aggregates(slug).items():
                     name = f"dt_{slug}_{modality}"
                     con.execute(f"CREATE OR REPLACE VIEW main.{name} AS {select_rows}")
                     wanted.add(name)
                     parts.append(name)
+                    shows[name] = shows[f"dt_{slug}_visual"]
             view = WideView(tuple(parts), tag_columns(t for v in versions for t in v.tags))
             con.execute(f"CREATE OR REPLACE VIEW main.tags_{slug} AS {view.select()}")
             wanted.add(f"tags_{slug}")
             wide[f"tags_{slug}"] = view
+            shows[f"tags_{slug}"] = of_group
         for (name,) in con.execute(
             "SELECT view_name FROM duckdb_views() WHERE schema_name = 'main' AND NOT internal"
         ).fetchall():
@@ -481,6 +562,7 @@ class SqlEngine:
                 con.execute(f"DROP VIEW main.{sql_ident(name)}")
         self._tables = frozenset(wanted)
         self._wide = wide
+        self._view_datasets = shows
 
     def _has_video(self, dataset_ids: set[int]) -> bool:
         """Whether any of the datasets holds keyframes or transcript cues."""
@@ -506,6 +588,14 @@ class SqlEngine:
             f"SELECT s.item_id, s.tag, s.score, s.decision, s.threshold, s.version{cols} "
             f"FROM {source}"
         )
+
+
+_PLAN_COUNTS = (
+    (r"~[\d,.]+[KMGTB]?( rows?)", r"~?\1"),
+    (r"(?i)(estimated[ _]cardinality[^\d?]{0,20})\d+", r"\1?"),
+    (r"(?i)(row groups scanned[^\d]{0,20}\d+)\s*/\s*\d+", r"\1"),
+)
+"""What an EXPLAIN shows that counts the rows of every dataset, and what it becomes."""
 
 
 def _cap_values(con: duckdb.DuckDBPyConnection, max_bytes: int, memory_limit: str) -> None:
@@ -566,8 +656,36 @@ def _files_key(scored: Sequence[ScoreVersion]) -> tuple:
 
 
 def _score_select(versions: Sequence[ScoreVersion], current: dict[str, float]) -> str:
-    """Rows of the files, with decision and threshold at today's thresholds where they moved."""
-    files = ", ".join(sql_string(str(p.resolve())) for v in versions for p in v.files)
+    """Rows of the files, with decision and threshold at today's thresholds where they moved.
+
+    A session that reads every dataset reads all the files in one scan, as before sessions
+    were restricted; one that reads some reads each of its datasets' files, and never opens
+    the others' (the conditions fold to constants, and the branches that are false go).
+    """
+    files: dict[int, list[str]] = {}
+    for v in versions:
+        files.setdefault(v.dataset_id, []).extend(sql_string(str(p.resolve())) for p in v.files)
+
+    def rows(paths: Iterable[str], condition: str) -> str:
+        return (
+            "SELECT item_id, tag, score, decision, threshold, version "
+            f"FROM read_parquet([{', '.join(paths)}]) WHERE {condition}"
+        )
+
+    if len(files) == 1:
+        ((dataset_id, paths),) = files.items()
+        source = rows(paths, _readable(str(int(dataset_id))))
+    else:
+        every = rows((p for paths in files.values() for p in paths), f"getvariable('{READ_ALL}')")
+        each = (
+            rows(
+                paths,
+                f"NOT coalesce(getvariable('{READ_ALL}'), false) AND "
+                f"list_contains(getvariable('{READ_DATASETS}'), {int(dataset_id)})",
+            )
+            for dataset_id, paths in sorted(files.items())
+        )
+        source = " UNION ALL ".join([every, *each])
     moved = {
         tag: t
         for tag, t in current.items()
@@ -582,7 +700,7 @@ def _score_select(versions: Sequence[ScoreVersion], current: dict[str, float]) -
         threshold = f"CASE tag {values} ELSE threshold END"
     return (
         f"SELECT item_id, tag, score, {decision} AS decision, {threshold} AS threshold, version "
-        f"FROM read_parquet([{files}])"
+        f"FROM ({source})"
     )
 
 
@@ -632,8 +750,10 @@ class QuerySession:
         limits: Limits,
         memory_bytes: int,
         hidden: str,
+        datasets: frozenset[int] | None = None,
     ) -> None:
         self._con = con
+        self.datasets = datasets  # the ids of those it may read; None: every one
         self._hidden = hidden  # the score folder, which EXPLAIN ANALYZE would name
         self.table_names = tables
         self._wide = wide
@@ -680,15 +800,21 @@ class QuerySession:
         if statement[:7].upper() != "EXPLAIN":
             return result
         table = pa.table(
-            [
-                pc.replace_substring(c, self._hidden, "<scores>")
-                if pa.types.is_string(c.type)
-                else c
-                for c in result.table.columns
-            ],
+            [self._plan(c) if pa.types.is_string(c.type) else c for c in result.table.columns],
             names=result.table.column_names,
         )
         return replace(result, table=table)
+
+    def _plan(self, column: pa.ChunkedArray) -> pa.ChunkedArray:
+        """A column of an EXPLAIN's result without the score folder; for a session that reads
+        only some datasets, without the estimates and row group totals too (they count the
+        rows of every dataset), in every format (text, JSON, YAML, HTML, Graphviz)."""
+        column = pc.replace_substring(column, self._hidden, "<scores>")
+        if self.datasets is None:
+            return column
+        for pattern, replacement in _PLAN_COUNTS:
+            column = pc.replace_substring_regex(column, pattern, replacement)
+        return column
 
     def _limits(
         self,
@@ -835,7 +961,7 @@ class QuerySession:
         found = self._con.execute(
             f"SELECT id, (SELECT min(id) FROM {INTERNAL}.items WHERE dataset_id = d.id), "
             f"(SELECT max(id) FROM {INTERNAL}.items WHERE dataset_id = d.id) "
-            f"FROM {INTERNAL}.datasets d WHERE name = ?",
+            "FROM main.datasets d WHERE name = ?",  # those the session may read
             [dataset],
         ).fetchall()
         if not found:

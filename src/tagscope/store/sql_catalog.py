@@ -1,6 +1,12 @@
 """An in-memory DuckDB copy of the catalog's ``datasets``, ``items`` and ``labels`` for the SQL
 engine (:mod:`tagscope.store.sql`), kept up to date incrementally and saved as a snapshot.
 
+Only what queries may show is copied: datasets, items, labels, collections, the ontologies and
+the result sets; never the accounts' tables (``users``, ``api_tokens``, ``sessions``...), so no
+password hash or token digest can be queried. Every copied row carries the id of its dataset
+(labels and collection items too, taken from their item and collection), which the engine's views
+filter on for a session that may read only some datasets.
+
 DuckDB's sqlite/postgres extensions on PyPI do not match the duckdb version in use (and would need
 one code path per database), so rows come through SQLAlchemy: one streaming pass of the DB-API
 cursor into Arrow batches, about 10 µs a row. :meth:`CatalogCopy.refresh` reads the catalog's state
@@ -49,7 +55,7 @@ from tagscope.store.sql_guard import sql_ident, sql_string
 from tagscope.store.tag_schema import TagGroupRow, TagRow
 
 INTERNAL = "_tagscope"  # the schema of the copies; sessions read them through views only
-SNAPSHOT_FORMAT = 2  # 2: labels gained geometry, class_id, area, author, created_at, model
+SNAPSHOT_FORMAT = 3  # 2: labels gained geometry, class_id, area, ...; 3: dataset_id
 SNAPSHOT_EVERY_S = 60.0
 """Seconds between two saves of a snapshot while the catalog keeps changing (an import)."""
 _BATCH = 50_000
@@ -88,6 +94,7 @@ _LABELS = pa.schema(
         ("author", pa.string()),
         ("created_at", pa.string()),
         ("model", pa.string()),
+        ("dataset_id", pa.int64()),
     ]
 )
 _COLLECTIONS = pa.schema(
@@ -100,7 +107,9 @@ _COLLECTIONS = pa.schema(
         ("filter", pa.string()),
     ]
 )
-_COLLECTION_ITEMS = pa.schema([("collection_id", pa.int64()), ("item_id", pa.int64())])
+_COLLECTION_ITEMS = pa.schema(
+    [("collection_id", pa.int64()), ("item_id", pa.int64()), ("dataset_id", pa.int64())]
+)
 _RESULT_SETS = pa.schema([("id", pa.int64()), ("dataset_id", pa.int64()), ("name", pa.string())])
 _RESULT_SET_LABELS = pa.schema(
     [
@@ -392,7 +401,7 @@ class CatalogCopy:
             f"CREATE OR REPLACE TABLE {INTERNAL}.labels (id BIGINT, item_id BIGINT, "
             "kind VARCHAR, name VARCHAR, source VARCHAR, is_main BOOLEAN, score DOUBLE, "
             "geometry JSON, class_id BIGINT, area DOUBLE, author VARCHAR, created_at TIMESTAMPTZ, "
-            "model VARCHAR)"
+            "model VARCHAR, dataset_id BIGINT)"
         )
         con.execute(
             f"CREATE OR REPLACE TABLE {INTERNAL}.collections (id BIGINT, dataset_id BIGINT, "
@@ -400,7 +409,7 @@ class CatalogCopy:
         )
         con.execute(
             f"CREATE OR REPLACE TABLE {INTERNAL}.collection_items "
-            "(collection_id BIGINT, item_id BIGINT)"
+            "(collection_id BIGINT, item_id BIGINT, dataset_id BIGINT)"
         )
         con.execute(
             f"CREATE OR REPLACE TABLE {INTERNAL}.classes (id BIGINT, dataset_id BIGINT, "
@@ -563,7 +572,9 @@ class CatalogCopy:
                 t.author,
                 cast(t.created_at, Text),
                 t.model,
+                ItemRow.dataset_id,  # what a session that reads some datasets filters on
             )
+            .join(ItemRow, ItemRow.id == t.item_id)
             .where(where)
             .order_by(t.id)
         )
@@ -575,7 +586,7 @@ class CatalogCopy:
             n = con.execute(
                 f"INSERT INTO {INTERNAL}.labels SELECT id, item_id, kind, name, source, "
                 "is_main::BOOLEAN, score, geometry::JSON, class_id, area, author, "
-                f"(created_at{utc})::TIMESTAMPTZ, model FROM _labels_batches"
+                f"(created_at{utc})::TIMESTAMPTZ, model, dataset_id FROM _labels_batches"
             ).fetchall()[0][0]
         finally:
             con.unregister("_labels_batches")
@@ -593,7 +604,11 @@ class CatalogCopy:
                 _COLLECTIONS,
             ),
             "collection_items": _fetch(
-                self.catalog, select(ci.collection_id, ci.item_id), _COLLECTION_ITEMS
+                self.catalog,
+                select(ci.collection_id, ci.item_id, c.dataset_id).join(
+                    CollectionRow, CollectionRow.id == ci.collection_id
+                ),
+                _COLLECTION_ITEMS,
             ),
         }
         for name, rows in tables.items():

@@ -17,6 +17,12 @@ a ``SELECT`` wider than the column limit, and what shows the server's settings o
 (``current_setting()``, ``pg_settings``, view definitions). Comments before and after the
 statement and a trailing ``;`` are dropped.
 
+A session that reads only some datasets (its tables a :class:`SessionTables` that does not
+``list_catalog``) is refused the listings of the whole catalog too: ``duckdb_tables()`` and
+``pg_class`` count the rows of every dataset, and ``duckdb_columns()``, ``information_schema``,
+``SHOW TABLES`` and ``PRAGMA show_tables`` name the score views of tag groups of other datasets;
+``DESCRIBE <table>``, ``PRAGMA table_info('<table>')`` and the engine's table list show its own.
+
 A grid filter is compiled (:func:`compile_filter`): parsed as one expression and rendered again by
 DuckDB from its parse tree, and the query built around it is checked to have exactly that
 expression as its ``WHERE`` (:func:`check_filtered`).
@@ -71,6 +77,32 @@ PRAGMAS = frozenset(
 )
 _PRAGMAS_OF_A_TABLE = frozenset({"table_info", "show"})
 OPEN_SCHEMAS = frozenset({"information_schema", "pg_catalog"})
+# What lists or counts the whole catalog (refused to a session that reads only some datasets).
+TABLE_FUNCTIONS_LISTING = frozenset(
+    {"duckdb_tables", "duckdb_columns", "duckdb_constraints", "pragma_table_info", "pragma_show"}
+)
+PRAGMAS_LISTING = frozenset({"show_tables", "show_tables_expanded"})
+_LISTING = (
+    "it lists or counts the tables of every dataset, and this session reads only some: "
+    "DESCRIBE <table> or PRAGMA table_info('<table>') shows one of its tables"
+)
+
+
+class SessionTables(frozenset[str]):
+    """The names of a session's tables, and whether it may list the whole catalog
+    (``list_catalog``: it reads every dataset). A plain collection of names may."""
+
+    list_catalog: bool
+
+    def __new__(cls, names: Collection[str] = (), *, list_catalog: bool = True) -> SessionTables:
+        tables = super().__new__(cls, names)
+        tables.list_catalog = list_catalog
+        return tables
+
+
+def _lists_catalog(tables: Collection[str]) -> bool:
+    return not isinstance(tables, SessionTables) or tables.list_catalog
+
 
 _REASONS = {
     "INSERT": "it writes",
@@ -215,6 +247,7 @@ def check_tree(
     are checked after it, once every CTE name is known.
     """
     known, read = {t.lower() for t in tables}, []
+    listing = _lists_catalog(tables)
     for node in _nodes(tree):
         kind = node.get("type")
         width = len(node.get("select_list") or ())
@@ -227,6 +260,8 @@ def check_tree(
             name = str((node.get("function") or {}).get("function_name", "")).lower()
             if name in TABLE_FUNCTIONS_REVEALING:
                 raise _refuse(f"the table function {name}()", _REVEALING, field)
+            if not listing and name in TABLE_FUNCTIONS_LISTING:
+                raise _refuse(f"the table function {name}()", _LISTING, field)
             if name not in TABLE_FUNCTIONS:
                 why = (
                     "it reads files or reaches the network"
@@ -236,6 +271,8 @@ def check_tree(
                 raise _refuse(f"the table function {name}()", why, field)
         elif kind == "BASE_TABLE":
             read.append(node)
+        elif kind == "SHOW_REF" and node.get("show_type") == "SHOW_SPECIAL" and not listing:
+            raise _refuse("SHOW TABLES", _LISTING, field)
         elif "function_name" in node:
             name = str(node["function_name"]).lower()
             if node.get("catalog"):  # system.main.repeat() would pass the session's own macros
@@ -246,7 +283,7 @@ def check_tree(
             if name in SCALAR_FUNCTIONS_REFUSED:
                 raise _refuse(f"the function {name}()", SCALAR_FUNCTIONS_REFUSED[name], field)
     for node in read:
-        _check_table(node, known, field)
+        _check_table(node, known, field, listing)
 
 
 def column_limit(width: int, max_columns: int, field: str) -> SqlError:
@@ -259,7 +296,7 @@ def column_limit(width: int, max_columns: int, field: str) -> SqlError:
     )
 
 
-def _check_table(node: dict[str, Any], known: set[str], field: str) -> None:
+def _check_table(node: dict[str, Any], known: set[str], field: str, listing: bool) -> None:
     name = str(node.get("table_name", ""))
     schema = str(node.get("schema_name", "")).lower()
     catalog = str(node.get("catalog_name", "")).lower()
@@ -268,6 +305,8 @@ def _check_table(node: dict[str, Any], known: set[str], field: str) -> None:
         raise _refuse(f"reading {qualified!r}", "only the session's tables can be read", field)
     if name.lower() in TABLES_REVEALING and (schema in OPEN_SCHEMAS or name.lower() not in known):
         raise _refuse(f"reading {'.'.join(p for p in (schema, name) if p)!r}", _REVEALING, field)
+    if schema in OPEN_SCHEMAS and not listing:
+        raise _refuse(f"reading {schema}.{name}", _LISTING, field)
     if schema in OPEN_SCHEMAS or name.lower() in known:
         return
     if _PATH_LIKE.search(name):
@@ -317,6 +356,8 @@ def _check_pragma(text: str, tables: Collection[str], field: str) -> None:
             f"only PRAGMA {', '.join(sorted(PRAGMAS))} are allowed",
             field,
         )
+    if name in PRAGMAS_LISTING and not _lists_catalog(tables):
+        raise _refuse(f"PRAGMA {name}", _LISTING, field)
     arg = match.group(2) if match else None
     if name in _PRAGMAS_OF_A_TABLE and arg is not None:
         check_tree({"type": "BASE_TABLE", "table_name": arg.replace("''", "'")}, tables, field)
@@ -436,6 +477,7 @@ def check_filtered(
 
 __all__ = [
     "Filter",
+    "SessionTables",
     "check_filtered",
     "check_statement",
     "check_tree",

@@ -10,6 +10,7 @@ import {
   type BulkResult,
   type OntologyQuestion,
 } from "../api";
+import { A, can, whyNot } from "../auth";
 import { Dialog, ErrorBox, Field, fmtCount } from "../components/ui";
 import { href } from "../router";
 import { toast } from "../store";
@@ -203,8 +204,8 @@ export function BulkClassifyDialog({
               type="button"
               class="primary"
               data-testid="bulk-apply"
-              disabled={busy || !current || current.n_changed === 0}
-              title={current ? undefined : "Preview first: it says what would change"}
+              disabled={busy || !current || current.n_changed === 0 || !can(A.LABELS_BULK, ds)}
+              title={whyNot(A.LABELS_BULK, ds) ?? (current ? undefined : "Preview first: it says what would change")}
               onClick={() => run(false)}
             >
               {busy ? "Working…" : current ? `Apply to ${plural(current.n_changed, "item")}` : "Apply"}

@@ -2,6 +2,7 @@
 // collections; a row opens the grid of its items, a dynamic one can be frozen, any deleted.
 import { useEffect, useState } from "preact/hooks";
 import { api, errorText, type Collection, type NewCollection } from "../api";
+import { A, can, whyNot } from "../auth";
 import { Dialog, Empty, ErrorBox, Field, PageHead, Spinner, fmtCount } from "../components/ui";
 import { href, navigate } from "../router";
 import { toast } from "../store";
@@ -51,6 +52,8 @@ export function CollectionsPage({ ds }: { ds: string }) {
     }
   };
 
+  const mayEdit = can(A.COLLECTIONS_EDIT, ds);
+  const mayClassify = can(A.LABELS_BULK, ds);
   return (
     <section class="page collections-page" aria-label="Collections" data-testid="collections-page">
       <PageHead
@@ -123,8 +126,8 @@ export function CollectionsPage({ ds }: { ds: string }) {
                         type="button"
                         class="small"
                         data-testid="classify"
-                        disabled={busy !== null}
-                        title={`Give every item of ${c.title} one classification`}
+                        disabled={busy !== null || !mayClassify}
+                        title={whyNot(A.LABELS_BULK, ds) ?? `Give every item of ${c.title} one classification`}
                         onClick={() => setClassifying(c)}
                       >
                         Classify…
@@ -134,8 +137,11 @@ export function CollectionsPage({ ds }: { ds: string }) {
                           type="button"
                           class="small"
                           data-testid="freeze"
-                          disabled={busy !== null}
-                          title="Keep the items the filter matches now, as a static collection"
+                          disabled={busy !== null || !mayEdit}
+                          title={
+                            whyNot(A.COLLECTIONS_EDIT, ds) ??
+                            "Keep the items the filter matches now, as a static collection"
+                          }
                           onClick={() =>
                             act(c, () => api.freezeCollection(ds, c.title), `${c.title} frozen into a static collection`)
                           }
@@ -147,7 +153,8 @@ export function CollectionsPage({ ds }: { ds: string }) {
                         type="button"
                         class="small ghost danger"
                         data-testid="delete"
-                        disabled={busy !== null}
+                        disabled={busy !== null || !mayEdit}
+                        title={whyNot(A.COLLECTIONS_EDIT, ds)}
                         onClick={() => setDeleting(c)}
                       >
                         Delete

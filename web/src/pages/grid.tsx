@@ -2,6 +2,7 @@
 import { Component } from "preact";
 import { useEffect, useMemo, useRef, useState } from "preact/hooks";
 import { api, errorText, type DatasetInfo, type GridItem, type TagGroup } from "../api";
+import { A, can, whyNot } from "../auth";
 import { Thumb } from "../components/thumbs";
 import { ItemOverlay } from "./item";
 import { Chip, Dialog, ErrorBox, Field, Spinner, fmtCount, fmtScore } from "../components/ui";
@@ -294,7 +295,11 @@ export function GridPage({ ds, q }: { ds: string; q: URLSearchParams }) {
             type="button"
             class="ghost"
             data-testid="save-filter-collection"
-            title="Save this filter as a dynamic collection (re-evaluated whenever it is read)"
+            disabled={!can(A.COLLECTIONS_EDIT, ds)}
+            title={
+              whyNot(A.COLLECTIONS_EDIT, ds) ??
+              "Save this filter as a dynamic collection (re-evaluated whenever it is read)"
+            }
             onClick={() => setSaving({ where })}
           >
             Save as collection…
@@ -305,10 +310,13 @@ export function GridPage({ ds, q }: { ds: string; q: URLSearchParams }) {
             type="button"
             class="ghost"
             data-testid="classify-filter"
+            disabled={!can(A.LABELS_BULK, ds) || (!collection && !can(A.COLLECTIONS_EDIT, ds))}
             title={
-              collection
+              whyNot(A.LABELS_BULK, ds) ??
+              (collection
                 ? `Give every item of ${collection} one classification`
-                : "Save this filter as a collection, then give its items one classification"
+                : (whyNot(A.COLLECTIONS_EDIT, ds) ??
+                  "Save this filter as a collection, then give its items one classification"))
             }
             onClick={() => {
               if (collection) setBulk({ collection });
@@ -437,13 +445,21 @@ export function GridPage({ ds, q }: { ds: string; q: URLSearchParams }) {
           >
             Find similar
           </button>
-          <button type="button" class="primary" onClick={() => setTagDialog(true)}>
+          <button
+            type="button"
+            class="primary"
+            data-testid="add-to-tag"
+            disabled={!can(A.TAGS_EDIT, ds)}
+            title={whyNot(A.TAGS_EDIT, ds) ?? "Mark the selected items as examples of a tag"}
+            onClick={() => setTagDialog(true)}
+          >
             Add to tag…
           </button>
           <button
             type="button"
             data-testid="save-selection-collection"
-            title="Save the selected items as a static collection"
+            disabled={!can(A.COLLECTIONS_EDIT, ds)}
+            title={whyNot(A.COLLECTIONS_EDIT, ds) ?? "Save the selected items as a static collection"}
             onClick={() => setSaving({ item_ids: [...selected].sort((a, b) => a - b) })}
           >
             Save as collection…
@@ -451,7 +467,8 @@ export function GridPage({ ds, q }: { ds: string; q: URLSearchParams }) {
           <button
             type="button"
             data-testid="classify-selection"
-            title="Give the selected items one classification"
+            disabled={!can(A.LABELS_BULK, ds)}
+            title={whyNot(A.LABELS_BULK, ds) ?? "Give the selected items one classification"}
             onClick={() => setBulk({ item_ids: [...selected].sort((a, b) => a - b) })}
           >
             Classify…

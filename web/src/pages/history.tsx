@@ -1,11 +1,24 @@
 // History: the dataset's change-sets (who changed what, when, on which items), newest first,
-// each with its changes and an Undo that writes the compensating change-set.
-import { Fragment } from "preact";
+// each with its changes and an Undo that writes the compensating change-set. Filters by user and
+// by time (kept in the URL: `?user=alice&since=<ISO 8601>`); an admin can undo all of one user's
+// change-sets since a time at once.
+import { Fragment, type ComponentChildren } from "preact";
 import { useEffect, useState } from "preact/hooks";
-import { ApiError, api, errorText, thumbnailUrl, type Change, type ChangeSet } from "../api";
+import {
+  ApiError,
+  api,
+  errorText,
+  thumbnailUrl,
+  type Change,
+  type ChangeSet,
+  type HistoryFilters,
+  type UndoUserResult,
+} from "../api";
+import { A, can, session, whyNot } from "../auth";
 import { Thumb } from "../components/thumbs";
 import { Dialog, Empty, ErrorBox, PageHead, Spinner, fmtCount } from "../components/ui";
-import { href } from "../router";
+import { href, navigate, useRoute } from "../router";
+import { useStore } from "../store";
 
 const PAGE = 100;
 const MAX = 1000; // the server's most change-sets per listing
@@ -18,7 +31,24 @@ interface Blocked {
   message: string;
 }
 
+/** Undoing all of one user's change-sets since a time: what a dry run found, then a refusal. */
+interface UndoUserStep {
+  actor: string;
+  since: string;
+  plan: UndoUserResult;
+  blocked: { items: number[]; message: string } | null;
+}
+
 export function HistoryPage({ ds }: { ds: string }) {
+  const route = useRoute();
+  const actor = route.q.get("user") ?? "";
+  const since = validIso(route.q.get("since"));
+  const me = useStore(session);
+  // No answer from GET /api/auth/me (an older server): the owner, who may do everything.
+  const mayUndo = me === undefined || can(A.HISTORY_UNDO, ds);
+  const mayUndoUser = me === undefined || can(A.HISTORY_UNDO_USER, ds);
+  const [actors, setActors] = useState<string[]>([]);
+  const [step, setStep] = useState<UndoUserStep | null>(null);
   const [list, setList] = useState<ChangeSet[] | null>(null);
   const [limit, setLimit] = useState(PAGE);
   const [error, setError] = useState<string | null>(null);
@@ -30,7 +60,8 @@ export function HistoryPage({ ds }: { ds: string }) {
 
   useEffect(() => {
     let alive = true;
-    api.history(ds, limit).then(
+    const filters: HistoryFilters = { actor: actor || undefined, since: since ?? undefined };
+    api.history(ds, limit, filters).then(
       (l) => {
         if (!alive) return;
         setList(l);
@@ -41,7 +72,56 @@ export function HistoryPage({ ds }: { ds: string }) {
     return () => {
       alive = false;
     };
-  }, [ds, limit, refresh]);
+  }, [ds, limit, refresh, actor, since]);
+
+  useEffect(() => {
+    let alive = true;
+    api.historyActors(ds).then(
+      (a) => alive && setActors(a),
+      () => alive && setActors([]),
+    );
+    return () => {
+      alive = false;
+    };
+  }, [ds, refresh]);
+
+  const setFilters = (next: { user?: string; since?: string | null }) => {
+    const user = next.user ?? actor;
+    const when = next.since === undefined ? since : next.since;
+    navigate(href("d", ds, "history", { user, since: when }), true);
+  };
+
+  /** The dry run first: how many change-sets the undo would write, for the person to confirm. */
+  const askUndoUser = async () => {
+    if (!actor || !since) return;
+    setResult(null);
+    try {
+      const plan = await api.undoUser(ds, actor, since, { dry_run: true });
+      setStep({ actor, since, plan, blocked: null });
+    } catch (e) {
+      setError(errorText(e));
+    }
+  };
+
+  const undoUser = async (force: boolean) => {
+    if (!step) return;
+    setBusy(-1); // no row's: every Undo waits for it
+    try {
+      const r = await api.undoUser(ds, step.actor, step.since, { force });
+      setResult(undoneUserText(step.actor, step.since, r));
+      setStep(null);
+      setRefresh((x) => x + 1);
+    } catch (e) {
+      if (e instanceof ApiError && e.status === 409) {
+        setStep({ ...step, blocked: { items: e.items, message: e.message } });
+      } else {
+        setError(errorText(e));
+        setStep(null);
+      }
+    } finally {
+      setBusy(null);
+    }
+  };
 
   const toggle = (id: number) =>
     setOpen((s) => {
@@ -79,6 +159,26 @@ export function HistoryPage({ ds }: { ds: string }) {
           "change-set that puts the items back; history is never rewritten."
         }
       />
+      <Filters
+        actors={actors}
+        actor={actor}
+        since={since}
+        onChange={setFilters}
+        undoUser={
+          mayUndoUser && actor ? (
+            <button
+              type="button"
+              class="neg-btn"
+              data-testid="undo-user"
+              disabled={!since || busy !== null}
+              title={since ? undefined : "Pick a time in Since first: the undo takes what was changed since then"}
+              onClick={askUndoUser}
+            >
+              ↶ Undo all of {actor}'s changes{since ? ` since ${fmtTime(since)}` : " since …"}
+            </button>
+          ) : null
+        }
+      />
       <ErrorBox error={error} testid="history-error" />
       {result ? (
         <div class="notice" role="status" data-testid="undo-result">
@@ -86,7 +186,16 @@ export function HistoryPage({ ds }: { ds: string }) {
         </div>
       ) : null}
       {list === null && !error ? <Spinner /> : null}
-      {list && !list.length ? (
+      {list && !list.length && (actor || since) ? (
+        <Empty>
+          <h2>No changes match</h2>
+          <p>
+            {actor ? `${actor} made no change` : "No change was made"}
+            {since ? ` since ${fmtTime(since)}` : ""} on {ds}.
+          </p>
+        </Empty>
+      ) : null}
+      {list && !list.length && !actor && !since ? (
         <Empty>
           <h2>No changes yet</h2>
           <p>Reviews and examples marked on the tag pages appear here, each with an Undo.</p>
@@ -114,6 +223,7 @@ export function HistoryPage({ ds }: { ds: string }) {
                     cs={cs}
                     open={open.has(cs.id)}
                     busy={busy === cs.id}
+                    refusal={mayUndo ? undefined : (whyNot(A.HISTORY_UNDO, ds) ?? "Not allowed")}
                     onToggle={() => toggle(cs.id)}
                     onUndo={() => undo(cs, false)}
                   />
@@ -172,7 +282,162 @@ export function HistoryPage({ ds }: { ds: string }) {
           </div>
         ) : null}
       </Dialog>
+      <UndoUserDialog
+        step={step}
+        busy={busy !== null}
+        onClose={() => setStep(null)}
+        onUndo={undoUser}
+      />
     </section>
+  );
+}
+
+/** The user and time filters, and (for admins, once a user is picked) the undo of all theirs. */
+function Filters({
+  actors,
+  actor,
+  since,
+  onChange,
+  undoUser,
+}: {
+  actors: string[];
+  actor: string;
+  since: string | null;
+  onChange: (next: { user?: string; since?: string | null }) => void;
+  undoUser: ComponentChildren;
+}) {
+  // The URL's user may have no change-set left to list (or not yet): still offer it.
+  const names = actor && !actors.includes(actor) ? [...actors, actor].sort() : actors;
+  return (
+    <div class="history-filters" data-testid="history-filters">
+      <label class="field">
+        <span class="field-label">User</span>
+        <select
+          data-testid="filter-user"
+          value={actor}
+          onChange={(e) => onChange({ user: (e.target as HTMLSelectElement).value })}
+        >
+          <option value="">Everyone</option>
+          {names.map((a) => (
+            <option key={a} value={a}>
+              {a}
+            </option>
+          ))}
+        </select>
+      </label>
+      <label class="field">
+        <span class="field-label">Since</span>
+        <input
+          type="datetime-local"
+          data-testid="filter-since"
+          value={since ? toLocalInput(since) : ""}
+          onChange={(e) => {
+            const v = (e.target as HTMLInputElement).value;
+            onChange({ since: v ? new Date(v).toISOString() : null });
+          }}
+        />
+      </label>
+      {actor || since ? (
+        <button type="button" class="ghost" data-testid="filter-clear" onClick={() => onChange({ user: "", since: null })}>
+          Clear filters
+        </button>
+      ) : null}
+      <span class="history-filters-gap" />
+      {undoUser}
+    </div>
+  );
+}
+
+/** Confirm undoing all of one user's change-sets (how many, which), then any refusal. */
+function UndoUserDialog({
+  step,
+  busy,
+  onClose,
+  onUndo,
+}: {
+  step: UndoUserStep | null;
+  busy: boolean;
+  onClose: () => void;
+  onUndo: (force: boolean) => void;
+}) {
+  const n = step?.plan.undone.length ?? 0;
+  const title = !step
+    ? "Undo a user's changes"
+    : step.blocked
+      ? `Undo ${step.actor}'s changes: ${plural(step.blocked.items.length, "item")} changed since by others`
+      : `Undo ${plural(n, "change-set")} of ${step.actor}?`;
+  return (
+    <Dialog open={step !== null} onClose={onClose} title={title} testid="undo-user-dialog">
+      {step ? (
+        <div class="dialog-body">
+          {!step.blocked && n === 0 ? (
+            <p data-testid="undo-user-count">
+              Nothing to undo: {step.actor} made no change-set on this dataset since {fmtTime(step.since)} that is not
+              undone yet.
+            </p>
+          ) : null}
+          {!step.blocked && n > 0 ? (
+            <>
+              <p data-testid="undo-user-count">
+                This undoes <strong>{plural(n, "change-set")}</strong> {step.actor} made since {fmtTime(step.since)}{" "}
+                (up to {plural(step.plan.n_restored, "record")}), newest first and all together: if another person
+                changed one of those items since, nothing is undone and you are told which.
+              </p>
+              <p class="muted small">
+                Each undo is a new change-set by you; the history keeps everything.{" "}
+                {step.plan.undone
+                  .slice(0, 30)
+                  .map((id) => `#${id}`)
+                  .join(", ")}
+                {n > 30 ? ", …" : ""}
+              </p>
+            </>
+          ) : null}
+          {step.blocked ? (
+            <>
+              <p data-testid="undo-user-blocked">{step.blocked.message}</p>
+              <p class="muted small">
+                Undo the rest puts back everything else and leaves{" "}
+                {step.blocked.items.length === 1 ? "this item as it is" : "these items as they are"}.
+              </p>
+              <div class="thumb-grid small" data-testid="blocked-items">
+                {step.blocked.items.slice(0, 60).map((id) => (
+                  <Thumb key={id} id={id} src={thumbnailUrl(id)} title={`item ${id}`} testid="blocked-item" eager>
+                    <span class="muted small">item {id}</span>
+                  </Thumb>
+                ))}
+              </div>
+            </>
+          ) : null}
+          <footer class="dialog-foot">
+            <button type="button" class="ghost" onClick={onClose}>
+              Cancel
+            </button>
+            {step.blocked ? (
+              <button
+                type="button"
+                class="primary"
+                data-testid="undo-user-force"
+                disabled={busy}
+                onClick={() => onUndo(true)}
+              >
+                Undo the rest
+              </button>
+            ) : n > 0 ? (
+              <button
+                type="button"
+                class="primary"
+                data-testid="undo-user-confirm"
+                disabled={busy}
+                onClick={() => onUndo(false)}
+              >
+                {busy ? "Undoing…" : `Undo ${plural(n, "change-set")}`}
+              </button>
+            ) : null}
+          </footer>
+        </div>
+      ) : null}
+    </Dialog>
   );
 }
 
@@ -180,12 +445,15 @@ function ChangeSetRow({
   cs,
   open,
   busy,
+  refusal,
   onToggle,
   onUndo,
 }: {
   cs: ChangeSet;
   open: boolean;
   busy: boolean;
+  /** Why the caller may not undo (its role), else undefined. */
+  refusal?: string;
   onToggle: () => void;
   onUndo: () => void;
 }) {
@@ -228,8 +496,11 @@ function ChangeSetRow({
           type="button"
           class="small"
           data-testid="undo"
-          disabled={cs.undone_by !== null || busy}
-          title={cs.undone_by !== null ? `Undone already by #${cs.undone_by}` : `Put back what #${cs.id} changed`}
+          disabled={cs.undone_by !== null || busy || refusal !== undefined}
+          title={
+            refusal ??
+            (cs.undone_by !== null ? `Undone already by #${cs.undone_by}` : `Put back what #${cs.id} changed`)
+          }
           onClick={onUndo}
         >
           {busy ? "Undoing…" : "↶ Undo"}
@@ -286,6 +557,37 @@ function undoneText(cs: ChangeSet, restored: number, skipped: number[]): string 
     ? `, left ${fmtCount(skipped.length)} as ${skipped.length === 1 ? "it is (item" : "they are (items"} ${shown})`
     : "";
   return `Undid #${cs.id} (${describe(cs)}): restored ${fmtCount(restored)}${left}.`;
+}
+
+/** "Undid 3 change-sets of alice since 1 Dec 2026, 10:00 (#12, #11, #10): restored 12 records." */
+function undoneUserText(actor: string, since: string, r: UndoUserResult): string {
+  const ids = r.undone
+    .slice(0, 10)
+    .map((id) => `#${id}`)
+    .join(", ");
+  const more = r.undone.length > 10 ? ", …" : "";
+  const left = r.skipped.length ? `, left ${plural(r.skipped.length, "item")} as changed since` : "";
+  if (!r.undone.length) return `Nothing to undo: ${actor} made no change since ${fmtTime(since)}.`;
+  return (
+    `Undid ${plural(r.undone.length, "change-set")} of ${actor} since ${fmtTime(since)} (${ids}${more}): ` +
+    `restored ${plural(r.n_restored, "record")}${left}.`
+  );
+}
+
+/** A URL's `since` when it is a time, else null (a hand-edited URL). */
+function validIso(v: string | null): string | null {
+  return v && !Number.isNaN(new Date(v).getTime()) ? v : null;
+}
+
+/** An ISO time as the value of a datetime-local input (the browser's time zone). */
+function toLocalInput(iso: string): string {
+  const d = new Date(iso);
+  const p = (n: number) => String(n).padStart(2, "0");
+  return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}T${p(d.getHours())}:${p(d.getMinutes())}`;
+}
+
+function fmtTime(iso: string): string {
+  return new Date(iso).toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short" });
 }
 
 function plural(n: number, word: string): string {

@@ -2,6 +2,7 @@
 // threshold marked, a slider and input box updating the values, and save.
 import { useEffect, useMemo, useState } from "preact/hooks";
 import { api, errorText, METRICS, type MetricName, type Metrics } from "../api";
+import { A, can, whyNot } from "../auth";
 import { Empty, ErrorBox, NumberInput, PageHead, Spinner, fmtScore } from "../components/ui";
 import { href } from "../router";
 import { toast } from "../store";
@@ -185,7 +186,10 @@ export function MetricsPage({ ds, group, tag }: { ds: string; group: string; tag
                 type="button"
                 class="primary wide"
                 onClick={save}
-                disabled={saving || threshold.toFixed(2) === t.threshold.toFixed(2)}
+                disabled={
+                  saving || threshold.toFixed(2) === t.threshold.toFixed(2) || !can(A.TAGS_EDIT, ds)
+                }
+                title={whyNot(A.TAGS_EDIT, ds)}
                 data-testid="save-threshold"
               >
                 {saving ? "Saving…" : "Save threshold"}

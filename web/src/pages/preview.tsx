@@ -3,6 +3,7 @@
 // and from the uncertain list; publish.
 import { useEffect, useMemo, useRef, useState } from "preact/hooks";
 import { api, errorText, type Job, type Preview, type Scored, type ScoreModality, type Tag, type TagGroup } from "../api";
+import { A, can, whyNot } from "../auth";
 import { Thumb } from "../components/thumbs";
 import { Dialog, Empty, ErrorBox, JobProgress, NumberInput, PageHead, Spinner, fmtScore } from "../components/ui";
 import { isFinished, watchJob } from "../jobs";
@@ -239,7 +240,7 @@ function PreviewBody({
           existing={(existing.get(s.item_id) as Polarity | undefined) ?? null}
           selected={selected.has(s.item_id)}
           onToggle={() => toggleSel(s.item_id)}
-          onMark={(p) => stage([s.item_id], p)}
+          onMark={mayEdit ? (p) => stage([s.item_id], p) : undefined}
         />
       ))}
       {!list.length && !loading ? <Empty>No {side} at this threshold.</Empty> : null}
@@ -248,6 +249,9 @@ function PreviewBody({
 
   const published = group.version > 0;
   const running = Boolean(job && !isFinished(job));
+  // Marking examples, thresholds and publishing edit the tag; a viewer only looks.
+  const mayEdit = can(A.TAGS_EDIT, ds);
+  const denied = whyNot(A.TAGS_EDIT, ds);
   const nPos = [...staged.values()].filter((p) => p === "positive").length;
 
   return (
@@ -264,14 +268,20 @@ function PreviewBody({
           </>
         }
       >
-        <button type="button" onClick={() => setDialog("search")} data-testid="add-from-search">
+        <button
+          type="button"
+          onClick={() => setDialog("search")}
+          data-testid="add-from-search"
+          disabled={!mayEdit}
+          title={denied}
+        >
           Add from search
         </button>
         <button
           type="button"
           onClick={() => setDialog("uncertain")}
-          disabled={!published}
-          title={published ? "Items nearest the decision boundary" : "Available after publishing"}
+          disabled={!published || !mayEdit}
+          title={denied ?? (published ? "Items nearest the decision boundary" : "Available after publishing")}
           data-testid="add-from-uncertain"
         >
           Add from uncertain
@@ -279,7 +289,14 @@ function PreviewBody({
         <a class="button ghost" href={href("d", ds, "tags", group.name, tag.name, "metrics")}>
           Metrics
         </a>
-        <button type="button" class="primary" onClick={publish} data-testid="publish" disabled={running}>
+        <button
+          type="button"
+          class="primary"
+          onClick={publish}
+          data-testid="publish"
+          disabled={running || !mayEdit}
+          title={denied}
+        >
           {group.state === "draft" ? "Publish group" : "Commit & rescore"}
         </button>
       </PageHead>
@@ -327,7 +344,8 @@ function PreviewBody({
         <button
           type="button"
           class="ghost"
-          disabled={Math.abs(threshold - tag.threshold) < 1e-9}
+          disabled={!mayEdit || Math.abs(threshold - tag.threshold) < 1e-9}
+          title={denied}
           onClick={saveThreshold}
           data-testid="save-threshold"
         >
@@ -394,7 +412,14 @@ function PreviewBody({
               <button type="button" class="ghost" onClick={() => setStaged(new Map())}>
                 Discard
               </button>
-              <button type="button" class="primary" onClick={commitMarks} data-testid="add-visual-prompts">
+              <button
+                type="button"
+                class="primary"
+                onClick={commitMarks}
+                data-testid="add-visual-prompts"
+                disabled={!mayEdit}
+                title={denied}
+              >
                 Add visual prompts
               </button>
             </>
@@ -402,7 +427,7 @@ function PreviewBody({
         </div>
       ) : null}
 
-      <Prompts ds={ds} group={group} tag={tag} editable compact onChange={() => void reload()} />
+      <Prompts ds={ds} group={group} tag={tag} editable={mayEdit} compact onChange={() => void reload()} />
       <ErrorBox error={error} testid="preview-error" />
       <div class="preview-main">
         <div class={`preview-cols ${view}`}>
@@ -488,7 +513,8 @@ function MarkableThumb({
   existing: Polarity | null;
   selected: boolean;
   onToggle?: () => void;
-  onMark: (p: Polarity) => void;
+  /** Absent: no marking (a role that cannot edit the tag). */
+  onMark?: (p: Polarity) => void;
 }) {
   const mark = staged ?? existing;
   return (
@@ -509,6 +535,8 @@ function MarkableThumb({
       }
     >
       <div class="mark-buttons">
+        {onMark ? (
+          <>
         <button
           type="button"
           class={`pos-btn small${staged === "positive" ? " on" : ""}`}
@@ -529,6 +557,8 @@ function MarkableThumb({
         >
           −
         </button>
+          </>
+        ) : null}
         <span class="mono small">{fmtScore(item.score, 3)}</span>
       </div>
     </Thumb>

@@ -15,6 +15,7 @@ import {
   type ReviewStatus,
   type ReviewSummary,
 } from "../api";
+import { A, can, whyNot } from "../auth";
 import { Empty, ErrorBox, PageHead, Spinner, fmtCount, fmtScore } from "../components/ui";
 import { href } from "../router";
 import { rleToDataUrl } from "../rle";
@@ -99,8 +100,9 @@ export function ReviewPage({ ds, job }: { ds: string; job: string }) {
   const focused = focus !== null ? (changes[focus] ?? null) : null;
   const shown = focused ?? changes[0] ?? null;
 
+  const mayDecide = can(A.REVIEW_DECIDE, ds);
   const decide = async (decision: ReviewStatus) => {
-    if (busy || (!focused && (!cell || !list?.total))) return;
+    if (!mayDecide || busy || (!focused && (!cell || !list?.total))) return;
     if (decision === tab) return; // already there
     setBusy(true);
     setError(null);
@@ -316,8 +318,11 @@ export function ReviewPage({ ds, job }: { ds: string; job: string }) {
                 type="button"
                 class={d === "accepted" ? "primary" : d === "rejected" ? "danger" : "ghost"}
                 data-testid={`decide-${d}`}
-                disabled={busy || d === tab || (!focused && (!cell || !list?.total))}
-                title={`${text} ${focused ? "the focused change" : "the whole cell"} (${key})`}
+                disabled={!mayDecide || busy || d === tab || (!focused && (!cell || !list?.total))}
+                title={
+                  whyNot(A.REVIEW_DECIDE, ds) ??
+                  `${text} ${focused ? "the focused change" : "the whole cell"} (${key})`
+                }
                 onClick={() => decide(d)}
               >
                 {text} <kbd>{key}</kbd>

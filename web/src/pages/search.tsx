@@ -2,6 +2,7 @@
 // any/all; near-duplicate pairs side by side.
 import { useEffect, useRef, useState } from "preact/hooks";
 import { api, errorText, type Config, type DatasetInfo, type Hit, type ModelState, type PairHit, type SearchOptions } from "../api";
+import { A, can, whyNot } from "../auth";
 import { useConfig } from "../config";
 import { Thumb } from "../components/thumbs";
 import { Empty, ErrorBox, Field, PageHead, Spinner, fmtScore } from "../components/ui";
@@ -410,7 +411,14 @@ export function Results({
           {selected.size ? (
             <>
               <strong>{selected.size} selected</strong>
-              <button type="button" class="primary" onClick={() => setDialog(true)}>
+              <button
+                type="button"
+                class="primary"
+                data-testid="add-to-tag"
+                disabled={!can(A.TAGS_EDIT, ds)}
+                title={whyNot(A.TAGS_EDIT, ds)}
+                onClick={() => setDialog(true)}
+              >
                 Add to tag…
               </button>
               <button

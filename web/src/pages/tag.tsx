@@ -2,6 +2,7 @@
 // "query tagged items", and the score histogram whose bars open the grid filtered to their range.
 import { useEffect, useState } from "preact/hooks";
 import { api, errorText, type Histogram, type Tag, type TagGroup } from "../api";
+import { A, can } from "../auth";
 import { Thumb } from "../components/thumbs";
 import { Chip, Empty, ErrorBox, NumberInput, PageHead, Spinner, fmtCount } from "../components/ui";
 import { href, navigate } from "../router";
@@ -50,6 +51,8 @@ export function TagPage({ ds, group, tag, q }: { ds: string; group: string; tag:
   const st = tagState(g);
   const committed = g.version > 0;
   const editable = g.dataset === ds;
+  // Examples and prompts change the tag: only for a role that edits tags.
+  const mayEdit = editable && can(A.TAGS_EDIT, ds);
   return (
     <section class="page tag-page" aria-label={`Tag ${t.name}`} data-testid="tag-page">
       <PageHead
@@ -101,10 +104,10 @@ export function TagPage({ ds, group, tag, q }: { ds: string; group: string; tag:
             initialMin={Number(q.get("min")) || 0}
             onTagged={setTagged}
           />
-          <ExamplesPanel ds={ds} group={g} tag={t} editable={editable} onChange={reload} />
+          <ExamplesPanel ds={ds} group={g} tag={t} editable={mayEdit} onChange={reload} />
         </div>
         <aside>
-          <Prompts ds={ds} group={g} tag={t} editable={editable} onChange={reload} />
+          <Prompts ds={ds} group={g} tag={t} editable={mayEdit} onChange={reload} />
         </aside>
       </div>
     </section>

@@ -2,6 +2,7 @@
 // a group page with its tags, publishing and visibility; the create-group dialog.
 import { useEffect, useState } from "preact/hooks";
 import { api, errorText, type GroupUse, type Job, type Space, type Tag, type TagGroup } from "../api";
+import { A, can, whyNot } from "../auth";
 import { Chip, Dialog, Empty, ErrorBox, Field, JobProgress, PageHead, Spinner } from "../components/ui";
 import { jobs, watchJob, isFinished } from "../jobs";
 import { href, navigate } from "../router";
@@ -77,7 +78,14 @@ export function TagsPage({ ds, q }: { ds: string; q: URLSearchParams }) {
   return (
     <section class="page tags-page" aria-label="Tags">
       <PageHead title="Tags" sub="Pending and committed tags of the groups this dataset trains or applies.">
-        <button type="button" class="primary" data-testid="new-group" onClick={() => setCreating(true)}>
+        <button
+          type="button"
+          class="primary"
+          data-testid="new-group"
+          disabled={!can(A.TAGS_EDIT, ds)}
+          title={whyNot(A.TAGS_EDIT, ds)}
+          onClick={() => setCreating(true)}
+        >
           + New tag group
         </button>
       </PageHead>
@@ -87,7 +95,13 @@ export function TagsPage({ ds, q }: { ds: string; q: URLSearchParams }) {
         <Empty>
           <h2>No tag groups yet</h2>
           <p>Create a group from a list of tag names, one per line: each name becomes a tag and its first prompt.</p>
-          <button type="button" class="primary" onClick={() => setCreating(true)}>
+          <button
+            type="button"
+            class="primary"
+            disabled={!can(A.TAGS_EDIT, ds)}
+            title={whyNot(A.TAGS_EDIT, ds)}
+            onClick={() => setCreating(true)}
+          >
             Create a tag group
           </button>
         </Empty>
@@ -196,6 +210,7 @@ export function GroupPage({ ds, group: name }: { ds: string; group: string }) {
   if (!group) return error ? <ErrorBox error={error} /> : <Spinner />;
   const st = tagState(group);
   const editable = group.dataset === ds;
+  const denied = whyNot(A.TAGS_EDIT, ds);
   return (
     <section class="page group-page" aria-label={`Tag group ${group.name}`}>
       <PageHead
@@ -221,6 +236,8 @@ export function GroupPage({ ds, group: name }: { ds: string; group: string }) {
             <select
               aria-label="Visibility"
               value={group.visibility}
+              disabled={Boolean(denied)}
+              title={denied}
               onChange={async (e) => {
                 try {
                   setGroup(await api.setVisibility(ds, group.name, (e.target as HTMLSelectElement).value));
@@ -239,7 +256,8 @@ export function GroupPage({ ds, group: name }: { ds: string; group: string }) {
             type="button"
             class="primary"
             data-testid="publish"
-            disabled={Boolean(publishing && !isFinished(latestJob(publishing)))}
+            disabled={Boolean(denied) || Boolean(publishing && !isFinished(latestJob(publishing)))}
+            title={denied}
             onClick={publish}
           >
             {group.state === "draft" ? "Publish group" : "Commit & rescore"}
@@ -254,7 +272,7 @@ export function GroupPage({ ds, group: name }: { ds: string; group: string }) {
         <JobProgress job={publishing ?? scoring.job} label="Scoring" />
       ) : null}
       <TagCards ds={ds} group={group} scoring={scoring.status} />
-      {editable ? (
+      {editable && !denied ? (
         <form
           class="add-tags"
           onSubmit={async (e) => {
@@ -274,6 +292,10 @@ export function GroupPage({ ds, group: name }: { ds: string; group: string }) {
             Add tags
           </button>
         </form>
+      ) : editable ? (
+        <p class="muted" data-testid="add-tags-denied">
+          Adding tags {denied?.replace(/^Needs/, "needs")}.
+        </p>
       ) : (
         <p class="muted">This dataset applies the group; edit it from {group.dataset}.</p>
       )}

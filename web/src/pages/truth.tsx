@@ -2,6 +2,7 @@
 // or ask the judge about a stratified sample and clean its proposals: keep, flip or remove each.
 import { useEffect, useState } from "preact/hooks";
 import { api, errorText, type Job, type ReviewItem, type Scored } from "../api";
+import { A, can, whyNot } from "../auth";
 import { Thumb } from "../components/thumbs";
 import { Empty, ErrorBox, JobProgress, NumberInput, PageHead, Spinner } from "../components/ui";
 import { watchJob } from "../jobs";
@@ -45,6 +46,9 @@ export function TruthPage({ ds, group, tag }: { ds: string; group: string; tag: 
 
   if (tagError) return <ErrorBox error={tagError} />;
   if (!g || !t) return <Spinner />;
+  // Reviews and the judge's verdicts are ground truth: a reviewer's to record.
+  const mayReview = can(A.TAGS_REVIEW, ds);
+  const denied = whyNot(A.TAGS_REVIEW, ds);
 
   const judge = async () => {
     setRunning(true);
@@ -118,9 +122,9 @@ export function TruthPage({ ds, group, tag }: { ds: string; group: string; tag: 
           class="primary"
           onClick={judge}
           data-testid="run-judge"
-          disabled={running || !llm?.configured}
+          disabled={running || !llm?.configured || !mayReview}
           aria-describedby="judge-how"
-          title={llm && !llm.configured ? `No LLM judge is configured: ${llm.how_to}` : undefined}
+          title={denied ?? (llm && !llm.configured ? `No LLM judge is configured: ${llm.how_to}` : undefined)}
         >
           Evaluate with the LLM judge
         </button>
@@ -146,6 +150,7 @@ export function TruthPage({ ds, group, tag }: { ds: string; group: string; tag: 
         <div class="thumb-grid small" data-testid="to-review">
           {toReview.map((x) => (
             <Thumb key={x.item_id} id={x.item_id} src={x.thumbnail_url} score={x.score} testid="to-review-item">
+              {mayReview ? (
               <div class="card-actions">
                 <button
                   type="button"
@@ -168,6 +173,7 @@ export function TruthPage({ ds, group, tag }: { ds: string; group: string; tag: 
                   ✗ No
                 </button>
               </div>
+              ) : null}
             </Thumb>
           ))}
         </div>
@@ -199,6 +205,7 @@ export function TruthPage({ ds, group, tag }: { ds: string; group: string; tag: 
             }
           >
             {r.reason ? <p class="reason muted" title={r.reason}>{r.reason}</p> : null}
+            {mayReview ? (
             <div class="card-actions">
               <button
                 type="button"
@@ -218,6 +225,7 @@ export function TruthPage({ ds, group, tag }: { ds: string; group: string; tag: 
                 Remove
               </button>
             </div>
+            ) : null}
           </Thumb>
         ))}
       </div>

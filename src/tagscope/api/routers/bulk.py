@@ -7,11 +7,12 @@ from typing import Annotated, Any
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
-from tagscope.api.dependencies import WorkspaceDep
+from tagscope.api.dependencies import WorkspaceDep, needs
 from tagscope.api.schemas import Int64
 from tagscope.domain import ValidationError
 from tagscope.service import bulk as uc
 from tagscope.service.collections import MAX_ITEMS
+from tagscope.service.policy import Action
 
 router = APIRouter(prefix="/api/datasets/{name}/bulk-classify", tags=["bulk"])
 
@@ -44,7 +45,7 @@ class BulkResult(BaseModel):
     dry_run: bool
 
 
-@router.post("")
+@router.post("", openapi_extra=needs(Action.LABELS_BULK))
 def bulk_classify(name: str, body: BulkClassify, ws: WorkspaceDep) -> BulkResult:
     """Classify every item of the collection (or of ``item_ids``) as the class (created in the
     ontology when missing) with the ``answers`` (checked against its questions), one change-set

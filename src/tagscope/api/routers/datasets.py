@@ -7,10 +7,11 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query, Response, status
 from pydantic import BaseModel, Field
 
-from tagscope.api.dependencies import WorkspaceDep
+from tagscope.api.dependencies import WorkspaceDep, needs
 from tagscope.api.schemas import Dataset, DatasetInfo, Job
 from tagscope.service import background, browse, defaults
 from tagscope.service import datasets as uc
+from tagscope.service.policy import Action
 
 router = APIRouter(prefix="/api/datasets", tags=["datasets"])
 
@@ -31,17 +32,17 @@ class NewDataset(BaseModel):
     description: str = ""
 
 
-@router.get("")
+@router.get("", openapi_extra=needs(Action.READ))
 def list_datasets(ws: WorkspaceDep) -> list[Dataset]:
     return [Dataset.from_domain(d) for d in uc.list_datasets(ws)]
 
 
-@router.post("", status_code=status.HTTP_201_CREATED)
+@router.post("", status_code=status.HTTP_201_CREATED, openapi_extra=needs(Action.DATASET_CREATE))
 def create_dataset(body: NewDataset, ws: WorkspaceDep) -> Dataset:
     return Dataset.from_domain(uc.create_dataset(ws, body.name, body.description))
 
 
-@router.get("/{name}")
+@router.get("/{name}", openapi_extra=needs(Action.READ))
 def describe_dataset(
     name: str,
     ws: WorkspaceDep,
@@ -59,13 +60,17 @@ def describe_dataset(
     )
 
 
-@router.delete("/{name}", status_code=status.HTTP_204_NO_CONTENT)
+@router.delete(
+    "/{name}", status_code=status.HTTP_204_NO_CONTENT, openapi_extra=needs(Action.DATASET_DELETE)
+)
 def delete_dataset(name: str, ws: WorkspaceDep) -> Response:
     uc.delete_dataset(ws, name)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-@router.post("/{name}/embed", status_code=status.HTTP_202_ACCEPTED)
+@router.post(
+    "/{name}/embed", status_code=status.HTTP_202_ACCEPTED, openapi_extra=needs(Action.DATASET_EDIT)
+)
 def embed_dataset(name: str, body: EmbedRequest, ws: WorkspaceDep) -> Job:
     """Start embedding the items without a vector in the space; poll ``/api/jobs/{id}``."""
     job = background.start_embeddings(

@@ -7,9 +7,10 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
-from tagscope.api.dependencies import WorkspaceDep
+from tagscope.api.dependencies import WorkspaceDep, needs
 from tagscope.api.schemas import Int64, Item, Label
 from tagscope.service import browse, collections
+from tagscope.service.policy import Action
 
 router = APIRouter(prefix="/api", tags=["items"])
 
@@ -59,7 +60,7 @@ class ItemDetail(BaseModel):
     tag_scores: list[TagScore] = Field(description="every tag score with its decision")
 
 
-@router.get("/datasets/{name}/items")
+@router.get("/datasets/{name}/items", openapi_extra=needs(Action.READ))
 def list_items(
     name: str,
     ws: WorkspaceDep,
@@ -106,7 +107,7 @@ def list_items(
     )
 
 
-@router.get("/items/{item_id}")
+@router.get("/items/{item_id}", openapi_extra=needs(Action.READ))
 def get_item(item_id: Int64, ws: WorkspaceDep) -> ItemDetail:
     detail = browse.get_item(ws, item_id)
     return ItemDetail(

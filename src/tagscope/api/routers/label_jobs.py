@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Response, status
 from pydantic import BaseModel, Field
 
-from tagscope.api.dependencies import WorkspaceDep
+from tagscope.api.dependencies import WorkspaceDep, needs
 from tagscope.api.schemas import Int64, item_thumbnail_url
 from tagscope.domain.collections import MAX_TITLE
 from tagscope.domain.label_jobs import MAX_NAME
@@ -16,6 +16,7 @@ from tagscope.domain.label_jobs import LabelJob as DomainJob
 from tagscope.labels.matching import DEFAULT_IOU
 from tagscope.service import label_jobs as uc
 from tagscope.service.collections import MAX_ITEMS
+from tagscope.service.policy import Action
 
 router = APIRouter(prefix="/api/datasets/{name}/label-jobs", tags=["label-jobs"])
 
@@ -92,13 +93,13 @@ class Submit(BaseModel):
     iou: float = Field(DEFAULT_IOU, description="the least IoU of a matched pair, in (0, 1]")
 
 
-@router.get("")
+@router.get("", openapi_extra=needs(Action.READ))
 def list_jobs(name: str, ws: WorkspaceDep) -> list[LabelJob]:
     """The dataset's label jobs, newest first, with their counts."""
     return [LabelJob.from_domain(j) for j in uc.list_jobs(ws, name)]
 
 
-@router.post("", status_code=status.HTTP_201_CREATED)
+@router.post("", status_code=status.HTTP_201_CREATED, openapi_extra=needs(Action.LABEL_JOBS_MANAGE))
 def create_job(name: str, body: NewLabelJob, ws: WorkspaceDep) -> LabelJob:
     """An auto job (pre-labels the collection now: one change-set) or a manual one; 409: the
     name is taken, 404: no such collection, group or tag, 422: bad or missing input."""
@@ -119,13 +120,13 @@ def create_job(name: str, body: NewLabelJob, ws: WorkspaceDep) -> LabelJob:
     return LabelJob.from_domain(made)
 
 
-@router.get("/{job}")
+@router.get("/{job}", openapi_extra=needs(Action.READ))
 def get_job(name: str, job: str, ws: WorkspaceDep) -> LabelJob:
     """The job with its counts: items, items done, label changes per kind."""
     return LabelJob.from_domain(uc.get_job(ws, name, job))
 
 
-@router.get("/{job}/items")
+@router.get("/{job}/items", openapi_extra=needs(Action.READ))
 def job_items(name: str, job: str, ws: WorkspaceDep, assignee: str | None = None) -> list[JobItem]:
     """The job's items (of ``assignee``), each with its prelabels and expert labels."""
     return [
@@ -142,20 +143,22 @@ def job_items(name: str, job: str, ws: WorkspaceDep, assignee: str | None = None
     ]
 
 
-@router.post("/{job}/done")
+@router.post("/{job}/done", openapi_extra=needs(Action.LABELS_EDIT_ASSIGNED))
 def mark_done(name: str, job: str, body: Done, ws: WorkspaceDep) -> dict[str, int]:
     """Mark items of an open manual job done (or not): ``{"n": items changed}``."""
     return {"n": uc.mark_done(ws, name, job, body.item_ids, done=body.done)}
 
 
-@router.post("/{job}/submit")
+@router.post("/{job}/submit", openapi_extra=needs(Action.LABEL_JOBS_MANAGE))
 def submit_job(name: str, job: str, ws: WorkspaceDep, body: Submit | None = None) -> LabelJob:
     """Submit an open manual job: match expert labels to prelabels into label changes (pending
     review); 422: submitted already, an auto job, or ``iou`` outside (0, 1]."""
     return LabelJob.from_domain(uc.submit_job(ws, name, job, (body or Submit()).iou))
 
 
-@router.delete("/{job}", status_code=status.HTTP_204_NO_CONTENT)
+@router.delete(
+    "/{job}", status_code=status.HTTP_204_NO_CONTENT, openapi_extra=needs(Action.LABEL_JOBS_MANAGE)
+)
 def delete_job(name: str, job: str, ws: WorkspaceDep) -> Response:
     """Delete the job, its items and its label changes (the labels stay)."""
     uc.delete_job(ws, name, job)

@@ -10,9 +10,10 @@ from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
 from tagscope import domain
-from tagscope.api.dependencies import WorkspaceDep
+from tagscope.api.dependencies import WorkspaceDep, needs
 from tagscope.api.schemas import Int64, Label
 from tagscope.service import labels as uc
+from tagscope.service.policy import Action
 
 router = APIRouter(prefix="/api/datasets/{name}", tags=["labels"])
 
@@ -91,7 +92,7 @@ def _edit(edit: uc.LabelEdit) -> LabelEdit:
     )
 
 
-@router.get("/items/{item_id}/labels")
+@router.get("/items/{item_id}/labels", openapi_extra=needs(Action.READ))
 def item_labels(name: str, item_id: Int64, ws: WorkspaceDep) -> ItemLabels:
     """Every label of the item (ground truth, predictions, prelabels) with its provenance."""
     return ItemLabels(
@@ -99,20 +100,22 @@ def item_labels(name: str, item_id: Int64, ws: WorkspaceDep) -> ItemLabels:
     )
 
 
-@router.post("/items/{item_id}/labels", status_code=201)
+@router.post(
+    "/items/{item_id}/labels", status_code=201, openapi_extra=needs(Action.LABELS_EDIT_ASSIGNED)
+)
 def add_label(name: str, item_id: Int64, body: NewLabel, ws: WorkspaceDep) -> LabelEdit:
     """Add one ground-truth label (geometry checked; a main classification takes the main flag
     off the item's others)."""
     return _edit(uc.add_label(ws, name, item_id, body.to_domain()))
 
 
-@router.put("/items/{item_id}/labels")
+@router.put("/items/{item_id}/labels", openapi_extra=needs(Action.LABELS_EDIT_ASSIGNED))
 def set_labels(name: str, item_id: Int64, body: LabelList, ws: WorkspaceDep) -> LabelEdit:
     """Replace the item's ground-truth labels (predictions and prelabels stay)."""
     return _edit(uc.set_labels(ws, name, item_id, [lab.to_domain() for lab in body.labels]))
 
 
-@router.patch("/labels/{label_id}")
+@router.patch("/labels/{label_id}", openapi_extra=needs(Action.LABELS_EDIT_ASSIGNED))
 def update_label(name: str, label_id: Int64, body: LabelChange, ws: WorkspaceDep) -> LabelEdit:
     """Change a ground-truth label's name, geometry, attributes or main flag."""
     return _edit(
@@ -128,7 +131,7 @@ def update_label(name: str, label_id: Int64, body: LabelChange, ws: WorkspaceDep
     )
 
 
-@router.delete("/labels/{label_id}")
+@router.delete("/labels/{label_id}", openapi_extra=needs(Action.LABELS_EDIT_ASSIGNED))
 def delete_label(name: str, label_id: Int64, ws: WorkspaceDep) -> LabelEdit:
     """Delete a ground-truth label."""
     return _edit(uc.delete_label(ws, name, label_id))

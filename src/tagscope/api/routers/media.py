@@ -20,9 +20,10 @@ import re
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import FileResponse, JSONResponse
 
-from tagscope.api.dependencies import WorkspaceDep
+from tagscope.api.dependencies import WorkspaceDep, needs
 from tagscope.api.errors import error_body
 from tagscope.service import browse
+from tagscope.service.policy import Action
 
 router = APIRouter(prefix="/api/items", tags=["media"])
 
@@ -72,12 +73,12 @@ def _satisfiable(header: str, size: int) -> bool:
     return overlaps
 
 
-@router.get("/{item_id}/media", response_class=FileResponse)
+@router.get("/{item_id}/media", response_class=FileResponse, openapi_extra=needs(Action.READ))
 def get_media(item_id: int, request: Request, ws: WorkspaceDep) -> Response:
     return _send(request, browse.get_media_file(ws, item_id), f"the media of item {item_id}")
 
 
-@router.get("/{item_id}/thumbnail", response_class=FileResponse)
+@router.get("/{item_id}/thumbnail", response_class=FileResponse, openapi_extra=needs(Action.READ))
 def get_thumbnail(item_id: int, request: Request, ws: WorkspaceDep) -> Response:
     return _send(
         request, browse.get_thumbnail_file(ws, item_id), f"the thumbnail of item {item_id}"

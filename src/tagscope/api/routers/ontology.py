@@ -5,11 +5,12 @@ from __future__ import annotations
 from fastapi import APIRouter, Response, status
 from pydantic import BaseModel, Field
 
-from tagscope.api.dependencies import WorkspaceDep
+from tagscope.api.dependencies import WorkspaceDep, needs
 from tagscope.domain.ontology import MAX_NAME, MAX_OPTIONS, QuestionKind
 from tagscope.domain.ontology import OntologyClass as DomainClass
 from tagscope.domain.ontology import Question as DomainQuestion
 from tagscope.service import ontology as uc
+from tagscope.service.policy import Action
 
 router = APIRouter(prefix="/api/datasets/{name}/ontology", tags=["ontology"])
 
@@ -66,7 +67,7 @@ class NewQuestion(BaseModel):
     required: bool = False
 
 
-@router.get("")
+@router.get("", openapi_extra=needs(Action.READ))
 def get_ontology(name: str, ws: WorkspaceDep) -> Ontology:
     """The dataset's classes (by name, with their number of labels) and questions."""
     found = uc.ontology(ws, name)
@@ -76,14 +77,16 @@ def get_ontology(name: str, ws: WorkspaceDep) -> Ontology:
     )
 
 
-@router.post("/classes", status_code=status.HTTP_201_CREATED)
+@router.post(
+    "/classes", status_code=status.HTTP_201_CREATED, openapi_extra=needs(Action.ONTOLOGY_EDIT)
+)
 def add_class(name: str, body: NewClass, ws: WorkspaceDep) -> OntologyClass:
     """Add a class; 409: the name is taken, 422: a bad colour or a hotkey another class has."""
     made = uc.add_class(ws, name, body.name, color=body.color, hotkey=body.hotkey)
     return OntologyClass.from_domain(made)
 
 
-@router.patch("/classes/{class_name}")
+@router.patch("/classes/{class_name}", openapi_extra=needs(Action.ONTOLOGY_EDIT))
 def update_class(name: str, class_name: str, body: ClassChange, ws: WorkspaceDep) -> EditedClass:
     """Rename a class (and every label of it) or change its colour or hotkey: one change-set;
     409: the new name is another class's."""
@@ -94,21 +97,31 @@ def update_class(name: str, class_name: str, body: ClassChange, ws: WorkspaceDep
     return EditedClass(**found.model_dump(), change_set=edit.change_set)
 
 
-@router.delete("/classes/{class_name}", status_code=status.HTTP_204_NO_CONTENT)
+@router.delete(
+    "/classes/{class_name}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    openapi_extra=needs(Action.ONTOLOGY_EDIT),
+)
 def delete_class(name: str, class_name: str, ws: WorkspaceDep) -> Response:
     """Delete a class no label uses (422 while labels use it)."""
     uc.delete_class(ws, name, class_name)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-@router.post("/questions", status_code=status.HTTP_201_CREATED)
+@router.post(
+    "/questions", status_code=status.HTTP_201_CREATED, openapi_extra=needs(Action.ONTOLOGY_EDIT)
+)
 def add_question(name: str, body: NewQuestion, ws: WorkspaceDep) -> Question:
     """Add a classification question (radio and checklist need options, text has none)."""
     made = uc.add_question(ws, name, body.name, body.kind, body.options, body.required)
     return Question.from_domain(made)
 
 
-@router.delete("/questions/{question}", status_code=status.HTTP_204_NO_CONTENT)
+@router.delete(
+    "/questions/{question}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    openapi_extra=needs(Action.ONTOLOGY_EDIT),
+)
 def delete_question(name: str, question: str, ws: WorkspaceDep) -> Response:
     """Delete a question (answers given already stay on the labels)."""
     uc.delete_question(ws, name, question)

@@ -12,9 +12,10 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query, status
 from pydantic import BaseModel, Field
 
-from tagscope.api.dependencies import WorkspaceDep
+from tagscope.api.dependencies import WorkspaceDep, needs
 from tagscope.api.routers.tags import TAG, Modality, Polarity, Prompt
 from tagscope.service import prompt_suggestions as ps
+from tagscope.service.policy import Action
 
 router = APIRouter(prefix="/api", tags=["tags"])
 
@@ -56,7 +57,7 @@ class AddSuggestions(BaseModel):
     polarity: Polarity = "positive"
 
 
-@router.get(PATH)
+@router.get(PATH, openapi_extra=needs(Action.READ))
 def suggest_prompts(
     dataset: str,
     group: str,
@@ -72,7 +73,7 @@ def suggest_prompts(
     return SuggestionsOut.from_domain(found)
 
 
-@router.post(PATH, status_code=status.HTTP_201_CREATED)
+@router.post(PATH, status_code=status.HTTP_201_CREATED, openapi_extra=needs(Action.TAGS_EDIT))
 def add_suggestions(
     dataset: str, group: str, tag: str, body: AddSuggestions, ws: WorkspaceDep
 ) -> list[Prompt]:

@@ -8,10 +8,11 @@ from datetime import datetime
 from fastapi import APIRouter, Response, status
 from pydantic import BaseModel, Field
 
-from tagscope.api.dependencies import WorkspaceDep
+from tagscope.api.dependencies import WorkspaceDep, needs
 from tagscope.domain.review import MAX_RESULT_SET_NAME
 from tagscope.domain.review import ResultSet as DomainResultSet
 from tagscope.service import result_sets as uc
+from tagscope.service.policy import Action
 
 router = APIRouter(prefix="/api/datasets/{name}/result-sets", tags=["result sets"])
 
@@ -52,13 +53,13 @@ class NewResultSet(BaseModel):
     description: str = Field("", max_length=10_000)
 
 
-@router.get("")
+@router.get("", openapi_extra=needs(Action.READ))
 def list_result_sets(name: str, ws: WorkspaceDep) -> list[ResultSet]:
     """The dataset's result sets by name."""
     return [ResultSet.from_domain(r) for r in uc.list_result_sets(ws, name)]
 
 
-@router.post("", status_code=status.HTTP_201_CREATED)
+@router.post("", status_code=status.HTTP_201_CREATED, openapi_extra=needs(Action.RESULT_SETS_EDIT))
 def save_result_set(name: str, body: NewResultSet, ws: WorkspaceDep) -> ResultSet:
     """Save the job's reviewed results (accepted: the expert's label, rejected: the prelabel;
     pending ones left out and counted); 409: the name is taken, 422: a bad name or a job not
@@ -67,7 +68,11 @@ def save_result_set(name: str, body: NewResultSet, ws: WorkspaceDep) -> ResultSe
     return ResultSet.from_domain(made)
 
 
-@router.delete("/{result_set}", status_code=status.HTTP_204_NO_CONTENT)
+@router.delete(
+    "/{result_set}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    openapi_extra=needs(Action.RESULT_SETS_EDIT),
+)
 def delete_result_set(name: str, result_set: str, ws: WorkspaceDep) -> Response:
     uc.delete_result_set(ws, name, result_set)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

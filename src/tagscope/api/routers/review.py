@@ -7,10 +7,11 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 
-from tagscope.api.dependencies import WorkspaceDep
+from tagscope.api.dependencies import WorkspaceDep, needs
 from tagscope.api.schemas import Int64, item_thumbnail_url
 from tagscope.domain.review import ReviewChange
 from tagscope.service import review as uc
+from tagscope.service.policy import Action
 
 router = APIRouter(prefix="/api/datasets/{name}/label-jobs/{job}/review", tags=["review"])
 Status = Literal["pending", "accepted", "rejected"]
@@ -111,7 +112,7 @@ def _blank(value: str | None) -> str | None:
     return value or None
 
 
-@router.get("/summary")
+@router.get("/summary", openapi_extra=needs(Action.READ))
 def summary(name: str, job: str, ws: WorkspaceDep) -> Summary:
     """The tabs, the class-changed table and the changes per kind."""
     s = uc.summary(ws, name, job)
@@ -128,7 +129,7 @@ def summary(name: str, job: str, ws: WorkspaceDep) -> Summary:
     return Summary(tabs=s.tabs, table=table, changes=s.changes)
 
 
-@router.get("/changes")
+@router.get("/changes", openapi_extra=needs(Action.READ))
 def changes(
     name: str,
     job: str,
@@ -166,7 +167,7 @@ def changes(
     return ChangesPage(total=page.total, changes=[Change.from_domain(c) for c in page.changes])
 
 
-@router.post("/decide")
+@router.post("/decide", openapi_extra=needs(Action.REVIEW_DECIDE))
 def decide(name: str, job: str, body: DecideBody, ws: WorkspaceDep) -> Decided:
     """Accept, reject or move back to pending the changes ``ids``, or every change matching
     the filters (a cell of the class-changed table): one change-set, undoable."""

@@ -11,10 +11,11 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, File, Form, Query, UploadFile
 from pydantic import BaseModel, Field, model_validator
 
-from tagscope.api.dependencies import WorkspaceDep
+from tagscope.api.dependencies import WorkspaceDep, needs
 from tagscope.api.schemas import Hit, Int64, PairHit
 from tagscope.service import browse, defaults
 from tagscope.service import search as uc
+from tagscope.service.policy import Action
 
 router = APIRouter(prefix="/api", tags=["search"])
 
@@ -44,7 +45,7 @@ def _options(space: str | None, k: int | None, min_score: float | None, labels, 
     return opts
 
 
-@router.post("/datasets/{name}/search")
+@router.post("/datasets/{name}/search", openapi_extra=needs(Action.READ))
 def search(name: str, body: SearchRequest, ws: WorkspaceDep) -> list[Hit]:
     """Items best matching a text, or most similar to an item of the dataset, best first."""
     opts = _options(body.space, body.k, body.min_score, body.labels, body.label_mode)
@@ -55,7 +56,7 @@ def search(name: str, body: SearchRequest, ws: WorkspaceDep) -> list[Hit]:
     return [Hit.from_domain(h) for h in hits]
 
 
-@router.post("/datasets/{name}/search/image")
+@router.post("/datasets/{name}/search/image", openapi_extra=needs(Action.READ))
 def search_image(
     name: str,
     ws: WorkspaceDep,
@@ -72,7 +73,7 @@ def search_image(
     return [Hit.from_domain(h) for h in uc.search_similar(ws, name, image=data, **opts)]
 
 
-@router.get("/items/{item_id}/similar")
+@router.get("/items/{item_id}/similar", openapi_extra=needs(Action.READ))
 def similar_items(
     item_id: Int64,
     ws: WorkspaceDep,
@@ -87,7 +88,7 @@ def similar_items(
     return [Hit.from_domain(h) for h in browse.similar_items(ws, item_id, **opts)]
 
 
-@router.get("/datasets/{name}/duplicates")
+@router.get("/datasets/{name}/duplicates", openapi_extra=needs(Action.READ))
 def find_duplicates(
     name: str,
     ws: WorkspaceDep,

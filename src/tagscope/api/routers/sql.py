@@ -12,8 +12,9 @@ from typing import Any
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
-from tagscope.api.dependencies import WorkspaceDep
+from tagscope.api.dependencies import WorkspaceDep, needs
 from tagscope.service import sql as uc
+from tagscope.service.policy import Action
 
 router = APIRouter(prefix="/api/sql", tags=["sql"])
 
@@ -61,7 +62,7 @@ def _cell(value: Any) -> Any:
     return value
 
 
-@router.post("")
+@router.post("", openapi_extra=needs(Action.READ))
 def run_sql(body: Query, ws: WorkspaceDep) -> Result:
     r = uc.run_sql(
         ws,
@@ -81,7 +82,7 @@ def run_sql(body: Query, ws: WorkspaceDep) -> Result:
     )
 
 
-@router.get("/tables")
+@router.get("/tables", openapi_extra=needs(Action.READ))
 def list_tables(ws: WorkspaceDep) -> list[Table]:
     """Every table a query can read, with its columns (for the console's schema list)."""
     return [

@@ -13,11 +13,12 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query, status
 from pydantic import BaseModel, Field
 
-from tagscope.api.dependencies import WorkspaceDep
+from tagscope.api.dependencies import WorkspaceDep, needs
 from tagscope.api.routers.tags import TAG, Count
 from tagscope.api.schemas import Int64, Job, item_thumbnail_url
 from tagscope.service import background, defaults, ground_truth, tag_insights
 from tagscope.service import tags as uc
+from tagscope.service.policy import Action
 
 router = APIRouter(prefix="/api", tags=["tags"])
 
@@ -138,14 +139,14 @@ def _metric_key(name: str) -> str:
 
 
 # -- ground truth: people's reviews, the LLM judge's proposals ----------------------------
-@router.post(TAG + "/reviews")
+@router.post(TAG + "/reviews", openapi_extra=needs(Action.TAGS_REVIEW))
 def add_reviews(dataset: str, group: str, tag: str, body: Reviews, ws: WorkspaceDep) -> Count:
     """People's verdicts: each replaces any earlier review of the item (a judge's too)."""
     pairs = {r.item_id: r.label for r in body.reviews}
     return Count(n=uc.add_reviews(ws, dataset, group, tag, pairs))
 
 
-@router.get(TAG + "/reviews")
+@router.get(TAG + "/reviews", openapi_extra=needs(Action.READ))
 def list_reviews(
     dataset: str,
     group: str,
@@ -158,7 +159,7 @@ def list_reviews(
     return [ReviewOut.from_domain(r) for r in found]
 
 
-@router.post(TAG + "/reviews/remove")
+@router.post(TAG + "/reviews/remove", openapi_extra=needs(Action.TAGS_REVIEW))
 def remove_reviews(
     dataset: str, group: str, tag: str, body: ReviewRemoval, ws: WorkspaceDep
 ) -> Count:
@@ -166,7 +167,9 @@ def remove_reviews(
     return Count(n=ground_truth.remove_reviews(ws, dataset, group, tag, body.item_ids))
 
 
-@router.post(TAG + "/judge", status_code=status.HTTP_202_ACCEPTED)
+@router.post(
+    TAG + "/judge", status_code=status.HTTP_202_ACCEPTED, openapi_extra=needs(Action.TAGS_EDIT)
+)
 def judge_tag(
     dataset: str, group: str, tag: str, ws: WorkspaceDep, body: JudgeRequest | None = None
 ) -> Job:
@@ -177,7 +180,7 @@ def judge_tag(
 
 
 # -- insights: preview, uncertain items, histogram, metrics --------------------------------
-@router.get(TAG + "/preview")
+@router.get(TAG + "/preview", openapi_extra=needs(Action.READ))
 def preview_tag(
     dataset: str,
     group: str,
@@ -206,7 +209,7 @@ def preview_tag(
     )
 
 
-@router.get(TAG + "/uncertain")
+@router.get(TAG + "/uncertain", openapi_extra=needs(Action.READ))
 def uncertain_items(
     dataset: str,
     group: str,
@@ -223,7 +226,7 @@ def uncertain_items(
     return [Scored.from_domain(s) for s in found]
 
 
-@router.get(TAG + "/histogram")
+@router.get(TAG + "/histogram", openapi_extra=needs(Action.READ))
 def tag_histogram(
     dataset: str,
     group: str,
@@ -248,7 +251,7 @@ def tag_histogram(
     )
 
 
-@router.get(TAG + "/metrics")
+@router.get(TAG + "/metrics", openapi_extra=needs(Action.READ))
 def evaluate_tag(
     dataset: str,
     group: str,

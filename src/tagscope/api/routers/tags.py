@@ -14,11 +14,12 @@ from typing import Literal
 from fastapi import APIRouter, Response, status
 from pydantic import BaseModel, Field
 
-from tagscope.api.dependencies import WorkspaceDep
+from tagscope.api.dependencies import WorkspaceDep, needs
 from tagscope.api.schemas import Int64, Job
 from tagscope.domain import tags as dt
 from tagscope.service import background, browse, tag_scoring
 from tagscope.service import tags as uc
+from tagscope.service.policy import Action
 
 router = APIRouter(prefix="/api", tags=["tags"])
 
@@ -201,23 +202,23 @@ class GroupVersion(BaseModel):
     created_at: datetime | None
 
 
-@router.get("/tag-groups")
+@router.get("/tag-groups", openapi_extra=needs(Action.READ))
 def list_all_groups(ws: WorkspaceDep) -> list[TagGroup]:
     return [TagGroup.from_domain(g) for g in uc.list_groups(ws)]
 
 
-@router.get("/tag-groups/{group}")
+@router.get("/tag-groups/{group}", openapi_extra=needs(Action.READ))
 def get_group(group: str, ws: WorkspaceDep) -> TagGroup:
     return TagGroup.from_domain(uc.get_group(ws, group))
 
 
-@router.get("/tag-groups/{group}/uses")
+@router.get("/tag-groups/{group}/uses", openapi_extra=needs(Action.READ))
 def list_uses(group: str, ws: WorkspaceDep) -> list[Scoring]:
     """The datasets using the group (training first), with status and "update available"."""
     return [Scoring.from_domain(u) for u in tag_scoring.list_uses(ws, group)]
 
 
-@router.get("/tag-groups/{group}/versions")
+@router.get("/tag-groups/{group}/versions", openapi_extra=needs(Action.READ))
 def list_versions(group: str, ws: WorkspaceDep) -> list[GroupVersion]:
     return [
         GroupVersion(
@@ -230,13 +231,17 @@ def list_versions(group: str, ws: WorkspaceDep) -> list[GroupVersion]:
     ]
 
 
-@router.get("/datasets/{dataset}/tag-groups")
+@router.get("/datasets/{dataset}/tag-groups", openapi_extra=needs(Action.READ))
 def list_groups(dataset: str, ws: WorkspaceDep) -> list[TagGroup]:
     """Groups the dataset uses (trained on it or applied to it), with its scoring status."""
     return [TagGroup.from_domain(*group) for group in browse.dataset_tag_groups(ws, dataset)]
 
 
-@router.post("/datasets/{dataset}/tag-groups", status_code=status.HTTP_201_CREATED)
+@router.post(
+    "/datasets/{dataset}/tag-groups",
+    status_code=status.HTTP_201_CREATED,
+    openapi_extra=needs(Action.TAGS_EDIT),
+)
 def create_group(dataset: str, body: NewGroup, ws: WorkspaceDep) -> TagGroup:
     group = uc.create_group(
         ws, dataset, body.name, body.tags, visibility=body.visibility, space=body.space
@@ -244,12 +249,14 @@ def create_group(dataset: str, body: NewGroup, ws: WorkspaceDep) -> TagGroup:
     return TagGroup.from_domain(group)
 
 
-@router.patch(GROUP)
+@router.patch(GROUP, openapi_extra=needs(Action.TAGS_EDIT))
 def change_group(dataset: str, group: str, body: GroupChange, ws: WorkspaceDep) -> TagGroup:
     return TagGroup.from_domain(uc.set_visibility(ws, dataset, group, body.visibility))
 
 
-@router.post(GROUP + "/publish", status_code=status.HTTP_202_ACCEPTED)
+@router.post(
+    GROUP + "/publish", status_code=status.HTTP_202_ACCEPTED, openapi_extra=needs(Action.TAGS_EDIT)
+)
 def publish_group(
     dataset: str, group: str, ws: WorkspaceDep, body: PublishRequest | None = None
 ) -> Job:
@@ -258,31 +265,37 @@ def publish_group(
     return Job.from_domain(background.start_publish(ws, dataset, group, visibility=visibility))
 
 
-@router.post(GROUP + "/apply", status_code=status.HTTP_202_ACCEPTED)
+@router.post(
+    GROUP + "/apply", status_code=status.HTTP_202_ACCEPTED, openapi_extra=needs(Action.TAGS_APPLY)
+)
 def apply_group(dataset: str, group: str, ws: WorkspaceDep) -> Job:
     """Apply a shareable, published group to ``dataset``: start scoring it."""
     return Job.from_domain(background.start_apply(ws, dataset, group))
 
 
 # -- tags ---------------------------------------------------------------------------------
-@router.post(GROUP + "/tags", status_code=status.HTTP_201_CREATED)
+@router.post(
+    GROUP + "/tags", status_code=status.HTTP_201_CREATED, openapi_extra=needs(Action.TAGS_EDIT)
+)
 def add_tags(dataset: str, group: str, body: NewTags, ws: WorkspaceDep) -> TagGroup:
     return TagGroup.from_domain(uc.add_tags(ws, dataset, group, body.names))
 
 
-@router.patch(TAG)
+@router.patch(TAG, openapi_extra=needs(Action.TAGS_EDIT))
 def rename_tag(dataset: str, group: str, tag: str, body: TagChange, ws: WorkspaceDep) -> Tag:
     return Tag.from_domain(uc.rename_tag(ws, dataset, group, tag, body.name))
 
 
-@router.delete(TAG, status_code=status.HTTP_204_NO_CONTENT)
+@router.delete(TAG, status_code=status.HTTP_204_NO_CONTENT, openapi_extra=needs(Action.TAGS_EDIT))
 def remove_tag(dataset: str, group: str, tag: str, ws: WorkspaceDep) -> Response:
     uc.remove_tag(ws, dataset, group, tag)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 # -- text prompts -------------------------------------------------------------------------
-@router.post(TAG + "/prompts", status_code=status.HTTP_201_CREATED)
+@router.post(
+    TAG + "/prompts", status_code=status.HTTP_201_CREATED, openapi_extra=needs(Action.TAGS_EDIT)
+)
 def add_prompt(dataset: str, group: str, tag: str, body: NewPrompt, ws: WorkspaceDep) -> Prompt:
     prompt = uc.add_prompt(
         ws, dataset, group, tag, body.text, polarity=body.polarity, modality=body.modality
@@ -290,7 +303,7 @@ def add_prompt(dataset: str, group: str, tag: str, body: NewPrompt, ws: Workspac
     return Prompt.from_domain(prompt)
 
 
-@router.patch(TAG + "/prompts/{prompt_id}")
+@router.patch(TAG + "/prompts/{prompt_id}", openapi_extra=needs(Action.TAGS_EDIT))
 def edit_prompt(
     dataset: str, group: str, tag: str, prompt_id: Int64, body: PromptChange, ws: WorkspaceDep
 ) -> Prompt:
@@ -307,7 +320,11 @@ def edit_prompt(
     return Prompt.from_domain(prompt)
 
 
-@router.delete(TAG + "/prompts/{prompt_id}", status_code=status.HTTP_204_NO_CONTENT)
+@router.delete(
+    TAG + "/prompts/{prompt_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    openapi_extra=needs(Action.TAGS_EDIT),
+)
 def remove_prompt(
     dataset: str, group: str, tag: str, prompt_id: Int64, ws: WorkspaceDep
 ) -> Response:
@@ -316,18 +333,18 @@ def remove_prompt(
 
 
 # -- visual prompts (examples) ------------------------------------------------------------
-@router.post(TAG + "/examples")
+@router.post(TAG + "/examples", openapi_extra=needs(Action.TAGS_EDIT))
 def mark_items(dataset: str, group: str, tag: str, body: Marks, ws: WorkspaceDep) -> Count:
     """Mark items positive or negative, in bulk (marking again with the other polarity flips)."""
     return Count(n=uc.mark_items(ws, dataset, group, tag, body.item_ids, polarity=body.polarity))
 
 
-@router.post(TAG + "/examples/remove")
+@router.post(TAG + "/examples/remove", openapi_extra=needs(Action.TAGS_EDIT))
 def unmark_items(dataset: str, group: str, tag: str, body: Unmarks, ws: WorkspaceDep) -> Count:
     return Count(n=uc.unmark_items(ws, dataset, group, tag, body.item_ids))
 
 
 # -- threshold ----------------------------------------------------------------------------
-@router.put(TAG + "/threshold")
+@router.put(TAG + "/threshold", openapi_extra=needs(Action.TAGS_EDIT))
 def save_threshold(dataset: str, group: str, tag: str, body: Threshold, ws: WorkspaceDep) -> Tag:
     return Tag.from_domain(uc.save_threshold(ws, dataset, group, tag, body.threshold))

@@ -6,10 +6,11 @@ from __future__ import annotations
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
-from tagscope.api.dependencies import WorkspaceDep
+from tagscope.api.dependencies import WorkspaceDep, needs
 from tagscope.api.schemas import Item, thumbnail_url
 from tagscope.domain import Item as DomainItem
 from tagscope.service import videos as uc
+from tagscope.service.policy import Action
 
 router = APIRouter(prefix="/api/datasets/{name}/videos", tags=["videos"])
 
@@ -48,7 +49,7 @@ class Video(BaseModel):
     cues: list[Cue]
 
 
-@router.get("/{item_id}", response_model=Video)
+@router.get("/{item_id}", response_model=Video, openapi_extra=needs(Action.READ))
 def get_video(name: str, item_id: int, ws: WorkspaceDep) -> Video:
     d = uc.get_video(ws, name, item_id)
     return Video(
