@@ -127,7 +127,10 @@ class Scroller:
         elapsed = time.perf_counter() - t0
         r.raise_for_status()
         page = r.json()
-        assert len(page["items"]) > 0, page
+        if not page["items"]:  # past the end (the last full page still gives a cursor)
+            assert self.cursor is not None, page
+            self.cursor = None
+            return self.next_page()
         self.total, self.cursor = page["total"], page["next_cursor"]
         return elapsed
 

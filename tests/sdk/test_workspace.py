@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -19,8 +20,10 @@ from tagscope.domain import (
     NotFoundError,
     ValidationError,
 )
+from tagscope.domain.access import Identity
 from tagscope.domain.changes import UndoConflictError
 from tagscope.service import Workspace
+from tagscope.service import tags as tag_uc
 
 
 def test_sdk_imports_embeds_and_searches(tmp_path: Path, coco_mini: Path) -> None:
@@ -220,6 +223,29 @@ def test_sdk_history_and_undo(tmp_path: Path) -> None:
     result = ds.undo(change.id, force=True)
     assert result.skipped == (b,)
     assert {r.item_id: r.label for r in pets.reviews("dog")} == {b: True}
+
+
+def test_sdk_history_by_user_and_undo_of_a_users_changes(tmp_path: Path) -> None:
+    ws = ts.open(tmp_path / "ws")
+    ds = ws.create_dataset("d")
+    service_ws = Workspace.open(tmp_path / "ws")
+    record = service_ws.catalog.get_dataset("d")
+    service_ws.catalog.add_items(
+        record.id, [NewItem(f"/d/{i}.jpg", MediaInfo(1, 1, 1, "JPEG", f"h{i}")) for i in range(3)]
+    )
+    service_ws.catalog.ensure_space(record.id, "text", "text", "minilm", 384)
+    a, b, c = service_ws.catalog.item_ids(record.id)
+    pets = ds.create_tag_group("pets", ["dog"])
+    pets.review("dog", {a: True})  # the owner's, before the time
+    since = datetime.now(UTC)
+    alice = service_ws.acting_as(Identity.owner("alice"))
+    tag_uc.add_reviews(alice, "d", "pets", "dog", {b: True})
+    tag_uc.add_reviews(alice, "d", "pets", "dog", {b: False, c: True})
+    assert [cs.actor for cs in ds.history(user="alice")] == ["alice", "alice"]
+    assert ds.history(user="alice", since=datetime.now(UTC)) == []
+    result = ds.undo_user("alice", since)
+    assert len(result.undone) == 2
+    assert {r.item_id: r.label for r in pets.reviews("dog")} == {a: True}
 
 
 def test_sdk_imports_videos_and_their_metadata(

@@ -16,6 +16,7 @@ import difflib
 import os
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal
 
 from tagscope._lazy import deferred
@@ -31,6 +32,7 @@ from tagscope.sdk.view import View
 from tagscope.service import datasets as _datasets
 from tagscope.service import history as _history
 from tagscope.service import ontology as _ontology
+from tagscope.service.history import UndoUserResult
 from tagscope.service.workspace import Workspace as _Workspace
 
 if TYPE_CHECKING:
@@ -243,15 +245,24 @@ class Dataset:
         return self.view().skip(n)
 
     # -- history ----------------------------------------------------------------------------
-    def history(self, *, limit: int = 100) -> list[ChangeSet]:
-        """The change-sets of people's edits (reviews, examples), newest first."""
-        return _history.history(self._ws, self.name, limit=limit)
+    def history(
+        self, *, limit: int = 100, user: str | None = None, since: datetime | None = None
+    ) -> list[ChangeSet]:
+        """The change-sets of people's edits (reviews, examples), newest first; only those of
+        ``user`` made at or after ``since`` (a naive time is UTC) when given."""
+        return _history.history(self._ws, self.name, limit=limit, actor=user, since=since)
 
     def undo(self, change_id: int, *, force: bool = False) -> UndoResult:
         """Undo change-set ``change_id`` with a new change-set; items changed since make it
         raise ``UndoConflictError`` naming them, unless ``force`` (then they stay as they are,
         listed in ``skipped``)."""
         return _history.undo(self._ws, self.name, change_id, force=force)
+
+    def undo_user(self, user: str, since: datetime, *, force: bool = False) -> UndoUserResult:
+        """Undo every change-set ``user`` made since ``since``, newest first, in one
+        transaction (admins); an edit by someone else since raises ``UndoConflictError``
+        naming the items, unless ``force``."""
+        return _history.undo_user(self._ws, self.name, user, since, force=force)
 
     # -- collections ------------------------------------------------------------------------
     def collections(self) -> list[Collection]:
