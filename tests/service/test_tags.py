@@ -13,6 +13,7 @@ from sklearn.metrics import average_precision_score, f1_score, precision_score, 
 
 from tagscope.domain import (
     AlreadyExistsError,
+    Job,
     JobStatus,
     MediaInfo,
     NewItem,
@@ -547,6 +548,25 @@ def test_a_killed_publish_leaves_no_temporary_file_and_resumes_with_true_progres
         *[f"part-0000{i}.parquet" for i in range(4)],
     ]
     assert len(_scores(ws, "killed", "dog", "coco")) == 79
+
+
+def test_publishing_again_while_it_scores_gives_the_job_under_way(coco_text_ws: Workspace) -> None:
+    # A second publish arriving while the first scores (two people, or one double click) must
+    # not start a second writer of the same score files: it gets the running job.
+    ws = coco_text_ws
+    uc.create_group(ws, "coco", "twice", "dog")
+    inner: list[Job] = []
+
+    def publish_again(_done: int, _total: int) -> None:
+        if not inner:
+            inner.append(uc.publish_group(ws, "coco", "twice"))
+
+    job = uc.publish_group(ws, "coco", "twice", chunk_size=20, on_progress=publish_again)
+    assert inner[0].id == job.id and inner[0].status is JobStatus.RUNNING
+    assert job.status is JobStatus.DONE and job.result["n_scored"] == 79
+    assert len(_scores(ws, "twice", "dog", "coco")) == 79
+    later = uc.publish_group(ws, "coco", "twice")  # once it ended: a job of its own
+    assert later.id != job.id and later.status is JobStatus.DONE
 
 
 def test_create_group_defaults_to_the_semantic_space(workspace: Workspace) -> None:

@@ -117,7 +117,7 @@ def test_a_viewer_sees_only_their_dataset_and_no_edit_controls(access_web):
     ) as refused:
         page.goto(f"/#/d/{BETA}/grid")
     message = refused.value.json()["message"]
-    assert "vera" in message and "needs the role" in message, message
+    assert "vera" in message and "needs a role there" in message, message
     banner = page.get_by_test_id("denied")
     banner.wait_for()
     assert page.get_by_test_id("denied-message").inner_text() == message

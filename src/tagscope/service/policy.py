@@ -194,6 +194,12 @@ def denial(identity: Identity, action: Action, dataset: Dataset | None = None) -
             f"needs a token of scope {scope_needed(action).value}"
         )
     has = f"{role.value} on {where}" if role is not None else f"no role on {where}"
+    if action is Action.READ and not workspace:  # any role reads: say how to get one
+        return (
+            f"{identity.name} ({has}) may not read: it needs a role there, viewer at least "
+            f"(an admin gives one: tagscope users set-role {identity.name} viewer --dataset "
+            f"{dataset.name})"  # type: ignore[union-attr]
+        )
     return f"{identity.name} ({has}) may not {what}: it needs the role {needed}"
 
 

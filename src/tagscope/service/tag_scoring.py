@@ -12,13 +12,14 @@ stopped when the same use case runs again, and a new version never touches an ol
 from __future__ import annotations
 
 import contextlib
+import threading
 import time
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
-from tagscope.domain import AlreadyExistsError, Dataset, Job, ValidationError
+from tagscope.domain import AlreadyExistsError, Dataset, Job, JobStatus, ValidationError
 from tagscope.domain.tags import (
     SCORE_CHUNK_SIZE,
     GroupUse,
@@ -41,6 +42,12 @@ from tagscope.store.tag_catalog import TagCatalog
 from tagscope.tags.scoring import score_matrix
 
 _USE_EVERY_S = 1.0  # progress written to the group's use at most this often
+# (group id, dataset id, version) scored by a job of this process now: a second publish or
+# apply of the same version (two people, one click twice) gets that job instead of a second
+# writer of the same score files. A job left "running" by a killed process is not in it, so
+# publishing again resumes that work as before.
+_LIVE: set[tuple[int, int, int]] = set()
+_LIVE_LOCK = threading.Lock()
 
 
 def _catalog(ws: Workspace) -> TagCatalog:
@@ -235,23 +242,65 @@ def _start_scoring(
 ) -> Job:
     if chunk_size < 1:
         raise ValidationError(f"chunk_size must be >= 1, got {chunk_size}", field="chunk_size")
-    vectors, by_table, frozen = _plan(ws, grp, ds, version)
-    tc = _catalog(ws)
-    n_total = int(sum(len(ids) for ids in by_table.values()))
-    tc.update_use(
-        grp.id,
-        ds.id,
-        status=ScoringStatus.QUEUED,
-        target_version=version,
-        n_done=0,
-        n_total=n_total,
-        error=None,
-    )
-    run = _ScoringRun(ws, grp, ds, version, vectors, by_table, frozen, chunk_size)
-    params = {"group": grp.name, "dataset": ds.name, "version": version, "chunk_size": chunk_size}
-    job = ws.runner.run("score_tags", ds.id, params, run, on_progress=on_progress)
+    key = (grp.id, ds.id, version)
+    with _LIVE_LOCK:
+        live = key in _LIVE
+        _LIVE.add(key)
+    if live:
+        return _job_under_way(ws, grp, ds, version)
+
+    def release() -> None:
+        with _LIVE_LOCK:
+            _LIVE.discard(key)
+
+    try:
+        vectors, by_table, frozen = _plan(ws, grp, ds, version)
+        tc = _catalog(ws)
+        n_total = int(sum(len(ids) for ids in by_table.values()))
+        tc.update_use(
+            grp.id,
+            ds.id,
+            status=ScoringStatus.QUEUED,
+            target_version=version,
+            n_done=0,
+            n_total=n_total,
+            error=None,
+        )
+        run = _ScoringRun(ws, grp, ds, version, vectors, by_table, frozen, chunk_size)
+
+        def scored_once(report: ProgressFn) -> dict[str, Any]:
+            try:
+                return run(report)
+            finally:
+                release()
+
+        params = {
+            "group": grp.name,
+            "dataset": ds.name,
+            "version": version,
+            "chunk_size": chunk_size,
+        }
+        job = ws.runner.run("score_tags", ds.id, params, scored_once, on_progress=on_progress)
+    except BaseException:
+        release()
+        raise
     tc.update_use(grp.id, ds.id, job_id=job.id)
     return job
+
+
+def _job_under_way(ws: Workspace, grp: TagGroup, ds: Dataset, version: int) -> Job:
+    """The job of this process scoring ``version`` of the group on ``ds`` now."""
+    for job in ws.catalog.list_jobs(ds.id):
+        same = job.params.get("group") == grp.name and job.params.get("version") == version
+        if job.kind == "score_tags" and same and job.status in _UNDER_WAY:
+            return job
+    raise AlreadyExistsError(  # claimed a moment ago; its job is not written yet
+        f"tag group {grp.name!r} (version {version}) is being scored on dataset {ds.name!r} "
+        "already: its job starts in a moment (GET /api/jobs)"
+    )
+
+
+_UNDER_WAY = (JobStatus.QUEUED, JobStatus.RUNNING)
 
 
 class _ScoringRun:
