@@ -155,7 +155,7 @@ def test_only_an_admin_may_undo_a_users_changes(tmp_path: Path, served: tuple) -
     assert entry["actor"] == "eddie"  # the account, not the OS user
     body = {"actor": "eddie", "since": since}
     refused = client.post(UNDO_USER, json=body, headers=as_user("eddie"))
-    assert refused.status_code == 403 and "history.undo user" in refused.json()["message"]
+    assert refused.status_code == 403 and "(history.undo_user)" in refused.json()["message"]
     assert client.post(UNDO_USER, json=body).status_code == 401
     done = client.post(UNDO_USER, json=body, headers=as_user("root"))
     assert done.status_code == 200 and done.json()["undone"] == [entry["id"]]

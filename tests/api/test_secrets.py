@@ -4,16 +4,13 @@ access log), not in an error message, not in the catalog's files in clear."""
 from __future__ import annotations
 
 import logging
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 from fastapi.testclient import TestClient
+from tests.live_server import serve
 
 from tagscope.api.app import create_app
 from tagscope.api.auth import SESSION_COOKIE
@@ -102,30 +99,12 @@ def test_no_secret_in_logs_error_messages_or_catalog_files(
             assert secret.encode() not in data, f"a secret is in clear in {path.name}"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture()
 def server(ws: Workspace, tmp_path: Path) -> Iterator[str]:
     """A real uvicorn server with its access log on, logging through the root logger."""
     app = create_app(ws, web_dist=tmp_path / "none")
-    port = _free_port()
-    config = uvicorn.Config(
-        app, host="127.0.0.1", port=port, log_config=None, log_level="debug", access_log=True
-    )
-    srv = uvicorn.Server(config)
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not srv.started:
-        assert time.monotonic() < deadline and thread.is_alive(), "the server did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    srv.should_exit = True
-    thread.join(10)
+    with serve(app, log_config=None, log_level="debug", access_log=True) as base:
+        yield base
 
 
 def test_no_secret_in_the_access_log(server: str, caplog: pytest.LogCaptureFixture) -> None:

@@ -8,14 +8,11 @@ auth=True)`` (and ``auth=False``, for ``--no-auth``) over coco-mini (captions em
 from __future__ import annotations
 
 import json
-import socket
-import threading
-import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from tests.live_server import serve
 from typer.testing import CliRunner
 
 from tagscope.cli.main import app
@@ -23,33 +20,6 @@ from tagscope.service import Workspace, accounts
 
 runner = CliRunner()
 PASSWORD = "a-long-test-password"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@contextmanager
-def _serve(app: object) -> Iterator[str]:
-    """The base URL of a uvicorn server of ``app`` on 127.0.0.1, in a thread, while in use."""
-    import uvicorn
-
-    config = uvicorn.Config(app, host="127.0.0.1", port=_free_port(), log_level="warning")
-    srv = uvicorn.Server(config)
-    thread = threading.Thread(target=srv.run, name="tagscope-remote-cli-test", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not srv.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            pytest.fail("the test server did not start")
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{config.port}"
-    finally:
-        srv.should_exit = True
-        thread.join(10)
 
 
 @pytest.fixture(scope="module")
@@ -82,7 +52,7 @@ def server(
     tokens["revoked"] = accounts.create_token(ws, "vic", "old", scope="read")[1]
     accounts.revoke_token(ws, "vic", "old")
 
-    with _serve(create_app(ws, auth=True)) as url, _serve(create_app(ws, auth=False)) as open_url:
+    with serve(create_app(ws, auth=True)) as url, serve(create_app(ws, auth=False)) as open_url:
         yield url, {**tokens, "open": open_url}
 
 

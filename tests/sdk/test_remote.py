@@ -9,14 +9,11 @@ auth=True)`` and (``--no-auth``) ``auth=False`` over coco-mini (its captions emb
 from __future__ import annotations
 
 import json
-import socket
-import threading
-import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from tests.live_server import free_port, serve
 
 import tagscope as ts
 from tagscope.domain import (
@@ -47,33 +44,6 @@ class Server:
 
     def connect(self, who: str) -> ts.RemoteWorkspace:
         return ts.connect(self.url, self.tokens[who])
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@contextmanager
-def _serve(app: object) -> Iterator[str]:
-    """The base URL of a uvicorn server of ``app`` on 127.0.0.1, in a thread, while in use."""
-    import uvicorn
-
-    config = uvicorn.Config(app, host="127.0.0.1", port=_free_port(), log_level="warning")
-    srv = uvicorn.Server(config)
-    thread = threading.Thread(target=srv.run, name="tagscope-remote-test", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not srv.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            pytest.fail("the test server did not start")
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{config.port}"
-    finally:
-        srv.should_exit = True
-        thread.join(10)
 
 
 def _dog_files(coco_mini: Path) -> set[str]:
@@ -118,7 +88,7 @@ def server(tmp_path_factory: pytest.TempPathFactory, coco_mini: Path) -> Iterato
     ws.catalog.create_dataset("photos", "a second dataset")
     tokens = _accounts(ws)
 
-    with _serve(create_app(ws, auth=True)) as url, _serve(create_app(ws, auth=False)) as open_url:
+    with serve(create_app(ws, auth=True)) as url, serve(create_app(ws, auth=False)) as open_url:
         yield Server(url, open_url, tokens, _dog_files(coco_mini))
 
 
@@ -278,7 +248,7 @@ def test_a_token_with_a_line_break_is_refused_without_showing_it(no_env: None) -
 
 
 def test_an_unreachable_server_is_named(no_env: None) -> None:
-    url = f"http://127.0.0.1:{_free_port()}"
+    url = f"http://127.0.0.1:{free_port()}"
     unreachable = pytest.raises(TagscopeError, match="cannot reach the Tagscope server at")
     with ts.connect(url, "tsk_whatever") as ws, unreachable as caught:
         ws.datasets()

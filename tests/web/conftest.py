@@ -13,16 +13,14 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
-import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
 import pytest
+from tests.live_server import serve
 
 from tagscope.service import Workspace
 
@@ -117,41 +115,14 @@ def web_workspace(
     return ws
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="session")
 def server(web_workspace: Workspace, web_dist: Path) -> Iterator[str]:
     """The base URL of a real uvicorn server over the workspace, serving the built web app."""
     from tagscope.api.app import create_app
 
     app = create_app(web_workspace, auth=False, web_dist=web_dist)
-    with _serve(app) as base:
+    with serve(app) as base:
         yield base
-
-
-@contextmanager
-def _serve(app: object) -> Iterator[str]:
-    """Runs ``app`` with uvicorn in a thread on a free port; yields its base URL."""
-    import uvicorn
-
-    port = _free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
-    srv = uvicorn.Server(config)
-    thread = threading.Thread(target=srv.run, name="tagscope-test-server", daemon=True)
-    thread.start()
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while not srv.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            pytest.fail("the test server did not start")
-        time.sleep(0.05)
-    yield base
-    srv.should_exit = True
-    thread.join(10)
 
 
 @pytest.fixture(scope="session")
@@ -286,7 +257,7 @@ def access_server(access_workspace: Workspace, web_dist: Path) -> Iterator[str]:
     """The base URL of a real server WITH accounts (``create_app(ws, auth=True)``)."""
     from tagscope.api.app import create_app
 
-    with _serve(create_app(access_workspace, auth=True, web_dist=web_dist)) as base:
+    with serve(create_app(access_workspace, auth=True, web_dist=web_dist)) as base:
         yield base
 
 
@@ -314,7 +285,7 @@ def lockout_server(tmp_path_factory: pytest.TempPathFactory, web_dist: Path) -> 
     ws = Workspace.open(tmp_path_factory.mktemp("lockout") / "ws")
     accounts.add_user(ws, "lucy", PASSWORD, role="viewer")
     settings = AuthSettings(lockout=LockoutPolicy(max_failures=LOCKOUT_FAILURES, base_delay_s=60))
-    with _serve(create_app(ws, auth=True, auth_settings=settings, web_dist=web_dist)) as base:
+    with serve(create_app(ws, auth=True, auth_settings=settings, web_dist=web_dist)) as base:
         yield base
 
 

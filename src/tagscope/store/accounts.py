@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from types import MappingProxyType
+from typing import Any
 
 from sqlalchemy import delete, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -289,18 +290,10 @@ class AccountCatalog:
     def token_by_digest(self, digest: str) -> tuple[TokenRecord, Account] | None:
         """The token and its user, in one indexed lookup (a row per role of the user on a
         dataset: it runs on every API request)."""
-        stmt = (
-            select(ApiTokenRow, UserRow, UserDatasetRoleRow.dataset_id, UserDatasetRoleRow.role)
-            .join(UserRow, UserRow.id == ApiTokenRow.user_id)
-            .outerjoin(UserDatasetRoleRow, UserDatasetRoleRow.user_id == UserRow.id)
-            .where(ApiTokenRow.token_hash == digest)
-        )
-        with self.catalog.session() as s:
-            rows = s.execute(stmt).all()
-        if not rows:
+        found = self._by_digest(ApiTokenRow, digest)
+        if found is None:
             return None
-        row, user = rows[0][0], rows[0][1]
-        roles = {d: Role(r) for _, _, d, r in rows if d is not None}
+        row, account = found
         token = TokenRecord(
             id=row.id,
             name=row.name,
@@ -310,7 +303,25 @@ class AccountCatalog:
             last_used_at=_maybe(row.last_used_at),
             revoked_at=_maybe(row.revoked_at),
         )
-        return token, _account(user, roles)
+        return token, account
+
+    def _by_digest(
+        self, table: type[ApiTokenRow] | type[SessionRow], digest: str
+    ) -> tuple[Any, Account] | None:
+        """The row of ``table`` (tokens or sessions) with that digest and its user with the
+        user's roles per dataset, in one indexed query (a row per role)."""
+        stmt = (
+            select(table, UserRow, UserDatasetRoleRow.dataset_id, UserDatasetRoleRow.role)
+            .join(UserRow, UserRow.id == table.user_id)
+            .outerjoin(UserDatasetRoleRow, UserDatasetRoleRow.user_id == UserRow.id)
+            .where(table.token_hash == digest)
+        )
+        with self.catalog.session() as s:
+            rows = s.execute(stmt).all()
+        if not rows:
+            return None
+        roles = {d: Role(r) for _, _, d, r in rows if d is not None}
+        return rows[0][0], _account(rows[0][1], roles)
 
     def touch_token(self, token_id: int, now: datetime, unless_since: datetime) -> bool:
         """Set the token's last use to ``now`` unless it was used at or after ``unless_since``
@@ -342,20 +353,11 @@ class AccountCatalog:
 
     def session_by_digest(self, digest: str) -> tuple[SessionRecord, Account] | None:
         """The session and its user, in one indexed lookup (as :meth:`token_by_digest`)."""
-        stmt = (
-            select(SessionRow, UserRow, UserDatasetRoleRow.dataset_id, UserDatasetRoleRow.role)
-            .join(UserRow, UserRow.id == SessionRow.user_id)
-            .outerjoin(UserDatasetRoleRow, UserDatasetRoleRow.user_id == UserRow.id)
-            .where(SessionRow.token_hash == digest)
-        )
-        with self.catalog.session() as s:
-            rows = s.execute(stmt).all()
-        if not rows:
+        found = self._by_digest(SessionRow, digest)
+        if found is None:
             return None
-        row, user = rows[0][0], rows[0][1]
-        roles = {d: Role(r) for _, _, d, r in rows if d is not None}
-        record = SessionRecord(row.id, as_utc(row.created_at), as_utc(row.expires_at))
-        return record, _account(user, roles)
+        row, account = found
+        return SessionRecord(row.id, as_utc(row.created_at), as_utc(row.expires_at)), account
 
     def delete_session(self, digest: str) -> None:
         with self.catalog.session() as s:
