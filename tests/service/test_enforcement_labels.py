@@ -23,6 +23,7 @@ from tagscope.domain import (
 from tagscope.domain.access import Identity, Role, Scope
 from tagscope.service import Workspace, bulk, label_jobs, labels, ontology, result_sets, review
 from tagscope.service import collections as uc
+from tagscope.service import history as hist
 from tagscope.store.label_jobs import LabelJobCatalog
 
 GT, PRE = LabelSource.GROUND_TRUTH, LabelSource.PRELABEL
@@ -155,6 +156,22 @@ def test_complete_items_are_changed_by_admins_only(s: Setup) -> None:
     with pytest.raises(PermissionDeniedError, match=r"is complete.*scope admin"):
         labels.update_label(s.as_(Role.ADMIN, "root", scope=Scope.WRITE), "d", label, name="dog")
     assert labels.update_label(admin, "d", label, name="dog").change_set is not None
+
+
+def test_undoing_a_change_to_a_complete_item_is_for_admins_only(s: Setup) -> None:
+    # An undo changes labels too: an editor must not reach a complete item through History.
+    done = s.ids[3]
+    editor, admin = s.as_(Role.EDITOR, "ed"), s.as_(Role.ADMIN, "root")
+    label = next(lab.id for lab in s.ws.catalog.item_labels(done) if lab.source == GT)
+    edit = labels.update_label(admin, "d", label, name="dog").change_set
+    assert edit is not None
+    with pytest.raises(PermissionDeniedError, match=rf"review of item\(s\) {done} .*complete"):
+        hist.undo(editor, "d", edit)
+    assert "dog" in {lab.name for lab in s.ws.catalog.item_labels(done)}  # nothing undone
+    other = labels.add_label(editor, "d", s.ids[4], _cls("x")).change_set
+    assert other is not None and hist.undo(editor, "d", other).change_set  # not complete
+    assert hist.undo(admin, "d", edit).change_set
+    assert "dog" not in {lab.name for lab in s.ws.catalog.item_labels(done)}
 
 
 # -- bulk classify --------------------------------------------------------------------------

@@ -21,13 +21,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 
-from tagscope.domain import LabelSource, NotFoundError, ValidationError
+from tagscope.domain import Dataset, LabelSource, NotFoundError, ValidationError
 from tagscope.domain.changes import RECORD_ITSELF, Change, ChangeSet, UndoConflictError, UndoResult
 from tagscope.service import policy
 from tagscope.service.policy import Action
 from tagscope.service.workspace import Workspace
 from tagscope.store.change_log import ChangeLog, as_utc
 from tagscope.store.gc_pause import paused_gc
+from tagscope.store.label_jobs import LabelJobCatalog
 from tagscope.store.label_states import LabelStates
 from tagscope.store.ontology import OntologyCatalog
 from tagscope.store.review import ReviewCatalog
@@ -198,6 +199,7 @@ def undo(ws: Workspace, dataset: str, change_id: int, *, force: bool = False) ->
                 f"change-set {change_id} was undone already by change-set {old.undone_by}",
                 field="change_id",
             )
+        _check_complete(ws, ds, old.changes)
         kept, skipped, named = _check(uow, _by_record(old.changes))
         if skipped and not force:
             raise UndoConflictError(
@@ -206,6 +208,18 @@ def undo(ws: Workspace, dataset: str, change_id: int, *, force: bool = False) ->
                 items=[i for i in skipped if i != RECORD_ITSELF],
             )
         return _compensate(uow, old, kept, skipped, {"force": force})
+
+
+# Entities whose undo changes items' labels or their review: items whose review is complete
+# are changed only by admins, undo included.
+_LABEL_ENTITIES = frozenset({"labels", "annotations", "prelabels", "label_review"})
+
+
+def _check_complete(ws: Workspace, ds: Dataset, changes: Sequence[Change]) -> None:
+    items = sorted({c.item_id for c in changes if c.entity in _LABEL_ENTITIES} - {RECORD_ITSELF})
+    if items:
+        jobs = LabelJobCatalog(ws.catalog)
+        policy.check_complete(ws.identity, ds, items, lambda: jobs.complete_items(ds.id, items))
 
 
 def undo_user_plan(ws: Workspace, dataset: str, actor: str, since: datetime) -> list[ChangeSet]:
