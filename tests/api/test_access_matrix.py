@@ -36,6 +36,7 @@ from tagscope.service import result_sets as rs
 from tagscope.service import review as rev
 from tagscope.service import tags as tg
 from tagscope.service.background import start_embeddings
+from tagscope.service.embedding_map import compute_map
 from tagscope.service.embeddings import compute_embeddings
 from tagscope.service.imports import import_coco, import_images
 from tagscope.service.policy import WORKSPACE_ACTIONS, Action
@@ -172,6 +173,8 @@ def world(tmp_path_factory: pytest.TempPathFactory, coco_mini: Path, imagenette:
     values |= _label_work(ws, x, w, z)
     values |= _tags(ws, x)
     values["change_id"] = history.history(ws, A, limit=1)[0].id
+    compute_map(ws, A, "text", sample=40)  # the map routes read it; POST places nothing new
+    values["space"] = "text"
     values["job_id"] = start_embeddings(ws, A, space="phash", kind="phash").id
     callers = _callers(ws)
     app = create_app(ws, web_dist=root / "no-web", allowed_hosts=["testserver"])
@@ -232,11 +235,14 @@ def _order(route: Route) -> tuple[int, int, str]:
 BODIES: dict[str, Any] = {
     "POST /api/auth/login": {"name": "viewer", "password": PASSWORD},
     "POST /api/datasets/{name}/embed": {"space": "phash", "kind": "phash"},
+    "POST /api/datasets/{name}/maps": {"space": "text"},
     "POST /api/sql": {"sql": "select count(*) from items"},
     "POST /api/datasets/{name}/search": {"text": "a dog", "space": "text", "k": 3},
     "PATCH /api/datasets/{dataset}/tag-groups/{group}": {"visibility": "shareable"},
     "PATCH /api/datasets/{dataset}/tag-groups/{group}/tags/{tag}": {"name": "{tag}"},
     "POST /api/datasets/{name}/bulk-classify": {"class": "bulk", "collection": "one"},
+    "POST /api/datasets/{name}/items/{item_id}/foreground": {"rect": [1, 1, 40, 40]},
+    "POST /api/datasets/{name}/split": {"item_ids": ["{item_id}"], "split": "validation"},
     "PUT /api/users/{name}/roles/{dataset}": {"role": "viewer"},
     "POST /api/datasets/{name}/label-jobs/{job}/done": {"item_ids": ["{item_id}"]},
     "POST /api/datasets/{name}/label-jobs/{job}/review/decide": {

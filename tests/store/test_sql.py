@@ -125,7 +125,7 @@ def test_views_and_their_columns(session: QuerySession) -> None:
     tables = session.tables()
     assert sorted(tables) == [
         "classes", "collection_items", "collections", "datasets", "dt_animals_visual", "items",
-        "labels", "questions", "tags_animals",
+        "labels", "maps", "questions", "tags_animals",
     ]  # fmt: skip
     items = [c for c, _ in tables["items"]]
     assert items[:12] == [

@@ -31,6 +31,7 @@ from tagscope.store import Catalog
 from tagscope.store.access_schema import ApiTokenRow, LoginFailureRow, SessionRow, UserRow
 from tagscope.store.collection_schema import CollectionItemRow
 from tagscope.store.collections import CollectionCatalog, CollectionKind
+from tagscope.store.maps import MapStore
 from tagscope.store.ontology import OntologyCatalog
 from tagscope.store.result_sets import ResultSetCatalog
 from tagscope.store.scores import ScoreTables
@@ -115,6 +116,10 @@ def _dataset(catalog: Catalog, scores: ScoreTables, name: str) -> Dataset:
     scores.write(ds.id, "Animals", 1, "visual", visual, TAGS, rng.random((len(visual), 2)))
     cue = np.array([out.cue])
     scores.write(ds.id, "Animals", 1, "transcript", cue, TAGS, rng.random((1, 2)))
+    maps = MapStore(scores.root)  # an embedding map of its images
+    maps.start(ds.id, f"{name}-space", {"params": {}, "created_at": "2000-01-01"})
+    maps.save_model(ds.id, f"{name}-space", {})
+    maps.write_part(ds.id, f"{name}-space", out.images, rng.random((len(out.images), 2)))
     return out
 
 
@@ -194,7 +199,7 @@ def test_every_view_of_a_restricted_session_shows_only_its_datasets(
     tables = alpha.tables()
     assert {"items", "labels", "collection_items", "rs_review", "dt_animals_visual",
             "dt_animals_transcript", "dt_animals_shot", "dt_animals_video",
-            "tags_animals"} <= set(tables)  # fmt: skip
+            "tags_animals", "maps"} <= set(tables)  # fmt: skip
     for table in tables:
         shown = alpha.execute(f"SELECT * FROM {table}")
         everything = owner.execute(f"SELECT * FROM {table}")

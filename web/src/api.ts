@@ -68,6 +68,8 @@ export interface Config {
   duplicates_k: number;
   near_duplicate_kinds: string[];
   llm: { configured: boolean; how_to: string };
+  /** A local Segment Anything model (none ships: available false). */
+  segment_anything?: { available: boolean; how_to: string };
 }
 
 /** A query model the server loads in the background after it starts. */
@@ -384,6 +386,34 @@ export interface UndoUserResult {
   n_restored: number;
   skipped: number[];
   dry_run: boolean;
+}
+
+/** An embedding space's 2-D map of a dataset. */
+export interface MapInfo {
+  space: string;
+  n_points: number;
+  n_items: number;
+  /** Items were added since: computing again places them. */
+  stale: boolean;
+  created_at: string;
+  params: Record<string, unknown>;
+}
+
+export interface MapPoints {
+  space: string;
+  n: number;
+  ids: number[];
+  x: number[];
+  y: number[];
+  bounds: [number, number, number, number];
+}
+
+/** One value per point of the map (aligned with its ids). */
+export interface MapColors {
+  by: string;
+  kind: "category" | "number";
+  values: (number | string | null)[];
+  categories?: string[];
 }
 
 /** A static collection (a list of items) or a dynamic one (a saved grid filter). */
@@ -851,6 +881,25 @@ export const api = {
   deleteCollection: (ds: string, title: string) =>
     request<void>("DELETE", `${collectionsUrl(ds)}/${enc(title)}`),
 
+  // -- embedding maps ----------------------------------------------------------------------------
+  maps: (ds: string) => get<MapInfo[]>(`/api/datasets/${enc(ds)}/maps`),
+  map: (ds: string, space: string) => {
+    const url = `/api/datasets/${enc(ds)}/maps/${enc(space)}`;
+    // index.html asks for the points of the map it opens before this bundle has loaded.
+    const w = window as { __mapFirstPoints?: { url: string; points: Promise<unknown> } };
+    const early = w.__mapFirstPoints;
+    if (early && early.url === url) {
+      delete w.__mapFirstPoints;
+      return (early.points as Promise<MapPoints>).catch(() => get<MapPoints>(url));
+    }
+    return get<MapPoints>(url);
+  },
+  mapColors: (ds: string, space: string, p: { by: "label" | "tag" | "field"; group?: string; tag?: string; field?: string }) =>
+    get<MapColors>(`/api/datasets/${enc(ds)}/maps/${enc(space)}/colors${query(p)}`),
+  /** A job (kind `embedding_map`): fits once, then places only new items unless `refit`. */
+  computeMap: async (ds: string, body: { space: string; sample?: number; refit?: boolean }) =>
+    jobOf(await post<Loose>(`/api/datasets/${enc(ds)}/maps`, body)),
+
   // -- labels ------------------------------------------------------------------------------------
   /** The dataset's ontology; null where the server has none (404). */
   ontology: async (ds: string): Promise<Ontology | null> => {
@@ -874,7 +923,35 @@ export const api = {
   /** A dry run counts; the real run is one change-set (undone on the History page). */
   bulkClassify: (ds: string, body: BulkClassify) =>
     post<BulkResult>(`/api/datasets/${enc(ds)}/bulk-classify`, body),
+  /** Put items in a split (null clears it): one change-set (undone on the History page). */
+  setSplit: (ds: string, item_ids: number[], split: "train" | "validation" | "test" | null) =>
+    post<{ change_set: number | null; n_changed: number }>(`/api/datasets/${enc(ds)}/split`, { item_ids, split }),
 
+  /** Every label of the item (ground truth, predictions, prelabels) with its provenance. */
+  itemLabels: async (ds: string, id: number) =>
+    asList<Label>(await get(`/api/datasets/${enc(ds)}/items/${id}/labels`), "labels"),
+  /** Replace the item's ground-truth labels: one change-set (undone on the History page). */
+  setLabels: (ds: string, id: number, labels: unknown[]) =>
+    request<{ change_set: number | null; labels: Label[] }>(
+      "PUT",
+      `/api/datasets/${enc(ds)}/items/${id}/labels`,
+      { labels },
+    ),
+  /** Change a class's name, colour or hotkey ("" removes the hotkey). */
+  patchClass: (ds: string, cls: string, body: { name?: string; color?: string; hotkey?: string }) =>
+    request<OntologyClass>("PATCH", `/api/datasets/${enc(ds)}/ontology/classes/${enc(cls)}`, body),
+  /** GrabCut's mask of the object in `rect`, refined by strokes (computes, stores nothing). */
+  foreground: (ds: string, id: number, body: Record<string, unknown>) =>
+    post<{ mask: { size: [number, number]; counts: string | number[] }; area: number; polygons?: number[][][] | null }>(
+      `/api/datasets/${enc(ds)}/items/${id}/foreground`,
+      body,
+    ),
+  /** A label job's items (of `assignee`), in order. */
+  labelJobItems: async (ds: string, job: string, assignee?: string | null) =>
+    asList<{ item_id: number; assignee: string | null; done_at: string | null }>(
+      await get(`${labelJobsUrl(ds)}/${enc(job)}/items${query({ assignee })}`),
+      "items",
+    ),
   labelJobs: async (ds: string) => asList<Loose>(await get(labelJobsUrl(ds)), "jobs").map(labelJob),
   labelJob: async (ds: string, job: string) => labelJob(await get<Loose>(`${labelJobsUrl(ds)}/${enc(job)}`)),
   reviewSummary: async (ds: string, job: string): Promise<ReviewSummary> => {

@@ -19,6 +19,7 @@ import { HistoryPage } from "./pages/history";
 import { CollectionsPage } from "./pages/collections";
 import { LabelJobsPage } from "./pages/labeljobs";
 import { VideoPage } from "./pages/video";
+import { MapPage } from "./pages/map";
 import { LoginPage } from "./pages/login";
 import { href, navigate, useRoute, type Route } from "./router";
 import { firstScreen, firstScreenDone, store, useStore } from "./store";
@@ -41,6 +42,23 @@ function LazyReviewPage({ ds, job }: { ds: string; job: string }) {
   if (error) return <ErrorBox error={error} />;
   return mod ? <mod.ReviewPage ds={ds} job={job} /> : <Spinner />;
 }
+// The labeling tool too.
+type LabelModule = typeof import("./pages/label");
+let labelModule: Promise<LabelModule> | null = null;
+
+function LazyLabelPage(p: { ds: string; id: number; q: URLSearchParams }) {
+  const [mod, setMod] = useState<LabelModule | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  useEffect(() => {
+    (labelModule ??= import("./pages/label")).then(setMod, (e) => {
+      labelModule = null;
+      setError(`the labeling tool did not load (${e}); reload to try again`);
+    });
+  }, []);
+  if (error) return <ErrorBox error={error} />;
+  return mod ? <mod.LabelPage {...p} /> : <Spinner />;
+}
+
 const LAST = "tagscope.dataset";
 
 async function loadDatasets(): Promise<void> {
@@ -59,6 +77,7 @@ function currentDataset(route: Route): string | null {
 const NAV: [string, string, string][] = [
   ["grid", "Grid", "▦"],
   ["search", "Search", "⌕"],
+  ["map", "Map", "⁘"],
   ["tags", "Tags", "◈"],
   ["collections", "Collections", "▤"],
   ["label-jobs", "Label jobs", "✎"],
@@ -190,7 +209,7 @@ function Shell({ me }: { me: Me }) {
               onChange={(e) => {
                 const name = (e.target as HTMLSelectElement).value;
                 const sub = route.parts[0] === "d" ? route.parts[2] ?? "grid" : "grid";
-                navigate(href("d", name, ["tags", "search", "sql", "jobs", "history", "collections", "label-jobs"].includes(sub) ? sub : "grid"));
+                navigate(href("d", name, ["tags", "search", "map", "sql", "jobs", "history", "collections", "label-jobs"].includes(sub) ? sub : "grid"));
               }}
             >
               {ds && !list?.some((d) => d.name === ds) ? <option value={ds}>{ds}</option> : null}
@@ -262,6 +281,8 @@ function Page({ route, ds, list }: { route: Route; ds: string | null; list: Data
         return <GridPage key={p1} ds={p1} q={route.q} />;
       case "search":
         return <SearchPage key={p1} ds={p1} q={route.q} />;
+      case "map":
+        return <MapPage key={p1} ds={p1} q={route.q} />;
       case "tags":
         if (p3 && p4 && p5 === "preview")
           return <PreviewPage key={`${p3}/${p4}`} ds={p1} group={p3} tag={p4} q={route.q} />;
@@ -282,6 +303,9 @@ function Page({ route, ds, list }: { route: Route; ds: string | null; list: Data
         return <CollectionsPage key={p1} ds={p1} />;
       case "videos":
         if (p3) return <VideoPage key={`${p1}/${p3}`} ds={p1} id={Number(p3)} q={route.q} />;
+        break;
+      case "label":
+        if (p3) return <LazyLabelPage key={`${p1}/${p3}`} ds={p1} id={Number(p3)} q={route.q} />;
         break;
       case "label-jobs":
         if (p3) return <LazyReviewPage key={`${p1}/${p3}`} ds={p1} job={p3} />;

@@ -1,6 +1,7 @@
-// COCO run-length masks (uncompressed counts or the compressed string form) to an image URL.
+// COCO run-length masks (uncompressed counts or the compressed string form) to an image URL, and
+// a bitmap to one (the labeling tool's masks).
 
-function decodeCounts(s: string): number[] {
+export function decodeCounts(s: string): number[] {
   // COCO's compressed RLE: 6-bit groups with a continuation bit, deltas after the second count.
   const counts: number[] = [];
   let p = 0;
@@ -56,4 +57,24 @@ export function rleToDataUrl(rle: unknown, color: string): string | null {
   }
   ctx.putImageData(img, 0, 0);
   return canvas.toDataURL();
+}
+
+/** A row-major 0/1 bitmap of `w` x `h` as a COCO RLE (uncompressed counts, column-major runs
+ * starting with background). */
+export function encodeMask(data: Uint8Array, w: number, h: number): { size: [number, number]; counts: number[] } {
+  const counts: number[] = [];
+  let run = 0;
+  let on = 0;
+  for (let x = 0; x < w; x++)
+    for (let y = 0; y < h; y++) {
+      const v = data[y * w + x] ? 1 : 0;
+      if (v !== on) {
+        counts.push(run);
+        run = 0;
+        on = v;
+      }
+      run++;
+    }
+  counts.push(run);
+  return { size: [h, w], counts };
 }

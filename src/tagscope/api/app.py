@@ -30,6 +30,12 @@ GET      /api/datasets/{name}                        counts, labels (name -> n i
 DELETE   /api/datasets/{name}                        delete (media files stay) -> 204
 POST     /api/datasets/{name}/embed                  ``{space?, kind?, model?, batch_size?}`` -> 202
                                                      job (kind clip|text|phash)
+POST     /api/datasets/{name}/maps                   ``{space, sample?, n_neighbors?, min_dist?,
+                                                     seed?, refit?}`` -> 202 job (embedding_map)
+GET      /api/datasets/{name}/maps                   [{space, n_points, n_items, stale, ...}]
+GET      /api/datasets/{name}/maps/{space}           {space, n, ids, x, y, bounds}; ``/colors``
+                                                     ``by`` (label|tag|field), ``group``, ``tag``,
+                                                     ``field`` -> {by, kind, values, categories?}
 GET      /api/datasets/{name}/items                  grid page: ``where`` (SQL filter over items,
                                                      ``has_label(id, 'x')``, ``tags_<group>.<tag>``;
                                                      F-42), ``sort`` (id|path|size|width|height|
@@ -66,6 +72,12 @@ GET      /api/datasets/{name}/items/{id}/labels      the item's labels with id, 
                                                      ``{labels}`` (its ground truth); PATCH or
                                                      DELETE /api/datasets/{name}/labels/{label_id};
                                                      each write -> {change_set, labels}
+POST     /api/datasets/{name}/items/{id}/foreground  ``{rect, foreground?, background?, brush?,
+                                                     iterations?, mask?, output?}``: GrabCut's
+                                                     mask -> {mask (RLE), area, polygons?}
+POST     /api/datasets/{name}/split                  ``{item_ids | collection, split}`` (train|
+                                                     validation|test|null) -> {change_set,
+                                                     n_changed}
 GET      O                                           {classes: [{id, name, color, hotkey,
                                                      n_labels}], questions: [{id, name, kind,
                                                      options, required}]}
@@ -188,17 +200,20 @@ from tagscope.api.routers import (
     collections,
     config,
     datasets,
+    foreground,
     history,
     items,
     jobs,
     label_jobs,
     labels,
+    maps,
     media,
     ontology,
     prompt_suggestions,
     result_sets,
     review,
     search,
+    splits,
     sql,
     tag_insights,
     tags,
@@ -254,6 +269,8 @@ def create_app(
         bulk,
         ontology,
         labels,
+        foreground,
+        splits,
         label_jobs,
         review,
         result_sets,
@@ -262,6 +279,7 @@ def create_app(
         media,
         videos,
         search,
+        maps,
         jobs,
         tags,
         tag_insights,

@@ -17,12 +17,14 @@ from tagscope.cli import (
     imports,
     label_jobs,
     labels,
+    maps,
     ontology,
     remote,
     result_sets,
     review,
     search,
     serve,
+    splits,
     sql,
     tags,
     thumbnails,
@@ -44,6 +46,7 @@ app.add_typer(imports.app, name="import")
 app.command()(export.export)
 app.command()(serve.serve)
 app.command()(embed.embed)
+app.command(name="map")(maps.map_dataset)
 app.command()(thumbnails.thumbnails)
 app.add_typer(embed.vectors_app, name="vectors")
 app.add_typer(tags.app, name="tags")
@@ -55,6 +58,7 @@ app.command()(search.duplicates)
 app.command()(history.history)
 app.command()(history.undo)
 app.command(name="bulk-classify")(bulk.bulk_classify)
+app.command(name="split")(splits.split)
 app.add_typer(label_jobs.app, name="label-jobs")
 app.add_typer(review.app, name="review")
 app.add_typer(result_sets.app, name="result-sets")

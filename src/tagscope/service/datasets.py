@@ -67,12 +67,14 @@ def delete_dataset(ws: Workspace, name: str) -> None:
 
 
 def _dataset_files(ws: Workspace, dataset_id: int) -> list[Path]:
-    """The folders of a dataset id's vectors and score files (of every group)."""
+    """The folders of a dataset id's vectors, score files (of every group) and maps."""
     files = [ws.paths.vectors / str(dataset_id)]
     if ws.paths.scores.is_dir() and any(ws.paths.scores.iterdir()):
-        from tagscope.store.scores import ScoreTables  # pyarrow: only where scores exist
+        from tagscope.store.maps import MapStore  # pyarrow: only where scores or maps exist
+        from tagscope.store.scores import ScoreTables
 
         files += ScoreTables(ws.paths.scores).dataset_folders(dataset_id)
+        files.append(MapStore(ws.paths.scores).folder(dataset_id))
     return files
 
 

@@ -55,6 +55,9 @@ def llm_configured(environ: Mapping[str, str] | None = None) -> bool:
 
 def client_config() -> dict[str, Any]:
     """What the web app needs to know of the server's defaults and configuration."""
+    # Here, not at the top: the foreground use case imports the service modules that import this.
+    from tagscope.service.foreground import segment_anything_status
+
     return {
         "preview_size": PREVIEW_SIZE,
         "search_k": SEARCH_K,
@@ -62,4 +65,5 @@ def client_config() -> dict[str, Any]:
         "duplicates_k": DUPLICATES_K,
         "near_duplicate_kinds": sorted(NEAR_DUPLICATE_KINDS),
         "llm": {"configured": llm_configured(), "how_to": LLM_HOW_TO},
+        "segment_anything": segment_anything_status(),
     }

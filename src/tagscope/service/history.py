@@ -32,6 +32,7 @@ from tagscope.store.label_jobs import LabelJobCatalog
 from tagscope.store.label_states import LabelStates
 from tagscope.store.ontology import OntologyCatalog
 from tagscope.store.review import ReviewCatalog
+from tagscope.store.splits import SplitStates
 from tagscope.store.uow import UnitOfWork
 
 T = TypeVar("T")
@@ -107,6 +108,12 @@ ENTITIES = {
         lambda uow, job_id, ids: ReviewCatalog(uow.catalog).states(job_id, ids),
         lambda uow, job_id, states: ReviewCatalog(uow.catalog).restore(job_id, states),
         lambda uow, job_id: ReviewCatalog(uow.catalog).lock(job_id),
+    ),
+    # ``key`` is the dataset's id: the items' splits (the validation set, F-62).
+    "split": _Entity(
+        lambda uow, dataset_id, ids: SplitStates(uow.catalog).states(dataset_id, ids),
+        lambda uow, dataset_id, states: SplitStates(uow.catalog).restore(dataset_id, states),
+        lambda uow, dataset_id: SplitStates(uow.catalog).lock(dataset_id),
     ),
     # ``key`` is the class's id; item RECORD_ITSELF is its record (writing it renames labels).
     "ontology_class": _Entity(

@@ -103,6 +103,7 @@ from tagscope.domain import (
 )
 from tagscope.domain.tags import group_slug
 from tagscope.store.catalog import Catalog
+from tagscope.store.maps import MapInfo, MapStore
 from tagscope.store.scores import ScoreTables, ScoreVersion
 from tagscope.store.sql_catalog import INTERNAL, CatalogCopy, CatalogState
 from tagscope.store.sql_guard import (
@@ -433,17 +434,21 @@ class SqlEngine:
     def _refresh(self) -> CatalogState:
         state = self._copy.refresh()
         scored = [v for v in self.scores.scored() if v.dataset_id in state.dataset_ids]
+        maps = [m for m in MapStore(self.scores.root).maps() if m.dataset_id in state.dataset_ids]
         meta = tuple(self._copy.meta_columns.items())
         sets = self._copy.result_set_names
-        key = (meta, tuple(state.thresholds.items()), _files_key(scored), sets)
+        key = (meta, tuple(state.thresholds.items()), _files_key(scored), sets, _maps_key(maps))
         if key != self._views_key:
-            self._create_views(scored, state.thresholds)
+            self._create_views(scored, state.thresholds, maps)
             self._views_key = key
         return state
 
     # -- views ----------------------------------------------------------------------------
     def _create_views(
-        self, scored: Sequence[ScoreVersion], thresholds: dict[tuple[str, str], float]
+        self,
+        scored: Sequence[ScoreVersion],
+        thresholds: dict[tuple[str, str], float],
+        maps: Sequence[MapInfo] = (),
     ) -> None:
         con = self._con
         meta = "".join(f", i.{sql_ident(k)}" for k in self._copy.meta_columns)
@@ -505,7 +510,9 @@ class SqlEngine:
             "collection_items",
             "classes",
             "questions",
+            "maps",
         }
+        con.execute(f"CREATE OR REPLACE VIEW main.maps AS {_maps_select(maps)}")
         shows: dict[str, frozenset[int]] = {}  # the views of some datasets' rows: which
         of_sets = con.execute(
             f"SELECT name, list(DISTINCT dataset_id) FROM {INTERNAL}.result_sets GROUP BY name"
@@ -649,6 +656,34 @@ def _aggregates(slug: str) -> dict[str, str]:
         "GROUP BY s.video_id, s.tag, s.threshold, s.version"
     )
     return {"shot": shot, "video": video}
+
+
+def _maps_key(maps: Sequence[MapInfo]) -> tuple:
+    return tuple((m.dataset_id, m.space, tuple(p.name for p in m.files)) for m in maps)
+
+
+def _maps_select(maps: Sequence[MapInfo]) -> str:
+    """The ``maps`` view: the coordinates of the readable datasets' items still in the catalog
+    (each map's files read only by a session that may read its dataset; none: no row)."""
+    parts = [
+        f"SELECT CAST({int(m.dataset_id)} AS BIGINT) AS dataset_id, {sql_string(m.space)} AS "
+        "space, item_id, x, y FROM read_parquet(["
+        + ", ".join(sql_string(str(p.resolve())) for p in files)
+        + f"]) WHERE {_readable(str(int(m.dataset_id)))}"
+        for m in maps
+        if (files := m.files)
+    ]
+    source = " UNION ALL ".join(parts) or (
+        "SELECT CAST(NULL AS BIGINT) AS dataset_id, CAST(NULL AS VARCHAR) AS space, "
+        "CAST(NULL AS BIGINT) AS item_id, CAST(NULL AS FLOAT) AS x, CAST(NULL AS FLOAT) AS y "
+        "WHERE false"
+    )
+    return (
+        "SELECT m.dataset_id, d.name AS dataset, m.space, m.item_id, m.x, m.y "
+        f"FROM ({source}) m JOIN {INTERNAL}.datasets d ON d.id = m.dataset_id "
+        f"JOIN {INTERNAL}.items i ON i.id = m.item_id AND i.dataset_id = m.dataset_id "
+        f"WHERE {_readable('m.dataset_id')}"
+    )
 
 
 def _files_key(scored: Sequence[ScoreVersion]) -> tuple:

@@ -7,6 +7,7 @@ import { Thumb } from "../components/thumbs";
 import { ItemOverlay } from "./item";
 import { Chip, Dialog, ErrorBox, Field, Spinner, fmtCount, fmtScore } from "../components/ui";
 import { href, navigate } from "../router";
+import { labelHref } from "../labeling/nav";
 import { firstScreen, firstScreenDone, toast } from "../store";
 import { labelFilter, sqlString } from "../sqlfilters";
 import { SaveCollectionDialog } from "./collections";
@@ -348,6 +349,16 @@ export function GridPage({ ds, q }: { ds: string; q: URLSearchParams }) {
             </select>
           </label>
         ) : null}
+        {items.length ? (
+          <a
+            class="button ghost small"
+            data-testid="label-filtered"
+            title="Open the labeling tool on the items of this filter, in order"
+            href={labelHref(ds, items[0].id, { from: "grid", where: filter, collection, sort, order })}
+          >
+            ✎ Label these
+          </a>
+        ) : null}
         <label class="inline">
           <span>Sort</span>
           <select
@@ -447,6 +458,17 @@ export function GridPage({ ds, q }: { ds: string; q: URLSearchParams }) {
           </button>
           <button
             type="button"
+            data-testid="label-selected"
+            title="Open the labeling tool on the selected items, in the grid's order"
+            onClick={() => {
+              const ids = items.filter((i) => selected.has(i.id)).map((i) => i.id);
+              if (ids.length) navigate(labelHref(ds, ids[0], { from: "grid", ids: ids.join(",") }));
+            }}
+          >
+            Label
+          </button>
+          <button
+            type="button"
             class="primary"
             data-testid="add-to-tag"
             disabled={!can(A.TAGS_EDIT, ds)}
@@ -472,6 +494,23 @@ export function GridPage({ ds, q }: { ds: string; q: URLSearchParams }) {
             onClick={() => setBulk({ item_ids: [...selected].sort((a, b) => a - b) })}
           >
             Classify…
+          </button>
+          <button
+            type="button"
+            data-testid="validation-selection"
+            disabled={!can(A.LABELS_EDIT, ds)}
+            title={whyNot(A.LABELS_EDIT, ds) ?? "Put the selected items in the validation split (undo on the History page)"}
+            onClick={() =>
+              api
+                .setSplit(ds, [...selected].sort((a, b) => a - b), "validation")
+                .then((r) => {
+                  toast(`${r.n_changed} item(s) added to the validation set`, "ok");
+                  load(true, null);
+                })
+                .catch((e) => toast(errorText(e), "error"))
+            }
+          >
+            Add to validation set
           </button>
           <button
             type="button"
@@ -630,9 +669,14 @@ function ItemChips({ item, onLabel }: { item: GridItem; onLabel: (l: string) => 
     .filter((t) => t.decision)
     .sort((a, b) => b.score - a.score)
     .slice(0, 3);
-  if (!labels.length && !scores.length && !collections.length) return null;
+  if (!labels.length && !scores.length && !collections.length && !item.split) return null;
   return (
     <div class="chips">
+      {item.split ? (
+        <Chip kind="muted" title={`In the ${item.split} split`}>
+          <span data-testid="split-chip">{item.split}</span>
+        </Chip>
+      ) : null}
       {labels.slice(0, 3).map((l) => (
         <button
           key={l}

@@ -131,6 +131,11 @@ function ItemView({ id }: { id: number }) {
         <a class="button" href={href("d", dataset, "search", { mode: "item", item: item.id })}>
           Find similar
         </a>
+        {item.modality === "image" ? (
+          <a class="button" href={href("d", dataset, "label", item.id)} data-testid="open-labeler">
+            ✎ Label
+          </a>
+        ) : null}
         <a class="button ghost" href={item.media_url} target="_blank" rel="noreferrer">
           Open original
         </a>

@@ -3,7 +3,9 @@
 import { useEffect, useState } from "preact/hooks";
 import { api, errorText, type LabelJob } from "../api";
 import { Empty, ErrorBox, PageHead, Spinner, fmtCount } from "../components/ui";
+import { session } from "../auth";
 import { href, navigate } from "../router";
+import { toast } from "../store";
 
 export function LabelJobsPage({ ds }: { ds: string }) {
   const [list, setList] = useState<LabelJob[] | null>(null);
@@ -75,6 +77,11 @@ export function LabelJobsPage({ ds }: { ds: string }) {
                       ) : (
                         <strong>{j.name}</strong>
                       )}
+                      {j.kind === "manual" && j.status !== "submitted" && j.status !== "closed" ? (
+                        <button type="button" class="small ghost" data-testid="label-job-items" onClick={() => labelJobItems(ds, j.name).catch((e) => toast(errorText(e), "error"))}>
+                          ✎ Label
+                        </button>
+                      ) : null}
                     </td>
                     <td>{j.kind}</td>
                     <td>
@@ -126,4 +133,12 @@ function changesText(changes: Record<string, number>): string {
 
 export function reviewHref(ds: string, job: string): string {
   return href("d", ds, "label-jobs", job);
+}
+
+/** Opens the labeling tool on the job's first item (of the person, where there are accounts). */
+async function labelJobItems(ds: string, job: string): Promise<void> {
+  const me = session.get();
+  const items = await api.labelJobItems(ds, job, me?.auth ? me.user : null);
+  const first = items.find((i) => !i.done_at) ?? items[0];
+  if (first) navigate(href("d", ds, "label", first.item_id, { from: `job:${job}` }));
 }
