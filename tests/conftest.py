@@ -114,6 +114,45 @@ def tiny_clip_dir(shared_dir: Path, tmp_path_factory: pytest.TempPathFactory) ->
 
 
 @pytest.fixture(scope="session")
+def tiny_sam_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny Segment Anything model with random weights and its processor, saved to a folder.
+
+    It loads like any Hugging Face SAM checkpoint (``SamModel`` / ``SamProcessor``): a 2-layer,
+    32-wide vision tower on 64 x 64 pixel inputs. Its masks are arbitrary: use it for plumbing,
+    shapes and determinism only.
+    """
+    import torch
+    from transformers import SamConfig, SamImageProcessor, SamModel, SamProcessor
+
+    folder = tmp_path_factory.mktemp("tiny-sam")
+    grid = {"hidden_size": 32, "image_size": 64, "patch_size": 16}
+    config = SamConfig(
+        vision_config={
+            **grid,
+            "output_channels": 32,
+            "num_hidden_layers": 2,
+            "num_attention_heads": 2,
+            "window_size": 2,
+            "global_attn_indexes": [1],
+            "num_pos_feats": 16,
+            "mlp_dim": 64,
+        },
+        prompt_encoder_config={**grid, "mask_input_channels": 4},
+        mask_decoder_config={
+            "hidden_size": 32,
+            "mlp_dim": 64,
+            "num_attention_heads": 2,
+            "iou_head_hidden_dim": 32,
+        },
+    )
+    torch.manual_seed(0)
+    SamModel(config).save_pretrained(folder)
+    images = SamImageProcessor(size={"longest_edge": 64}, pad_size={"height": 64, "width": 64})
+    SamProcessor(image_processor=images).save_pretrained(folder)
+    return folder
+
+
+@pytest.fixture(scope="session")
 def coco_captions(coco_mini: Path) -> dict[str, str]:
     """COCO val2017 captions by file name, one caption per line (as the importer stores them)."""
     doc = json.loads((coco_mini / "annotations" / "captions_val2017.json").read_text())

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from pycocotools import mask as coco_mask
 
 from tagscope.api.app import create_app
 from tagscope.domain import MediaInfo, NewItem
@@ -121,3 +122,48 @@ def test_a_viewer_may_extract_but_not_others(
             _url(item_id), json={"rect": BEAR_BOX}, headers={"Authorization": f"Bearer {token}"}
         )
         assert answer.status_code == status, (user, answer.text)
+
+
+# The SAM tests use a tiny randomly initialised model (tiny_sam_dir): its masks are arbitrary, so
+# they check the status, the answer's shape and the plumbing, not the masks' quality.
+
+
+def test_sam_clicks_answer_a_mask_of_the_image_size(
+    served: tuple[TestClient, Workspace, int], tiny_sam_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client, _, item_id = served
+    monkeypatch.setenv("TAGSCOPE_SAM_DIR", str(tiny_sam_dir))
+    assert client.get("/api/config").json()["segment_anything"]["available"] is True
+    body = {"points": [[300, 200], [100, 50]], "point_labels": [1, 0], "method": "sam"}
+    answer = client.post(_url(item_id), json=body)
+    assert answer.status_code == 200, answer.text
+    found = answer.json()
+    mask = coco_mask.decode({"size": found["mask"]["size"], "counts": found["mask"]["counts"]})
+    assert mask.shape == (427, 640) and found["area"] == int(mask.sum())
+    assert client.post(_url(item_id), json=body).json() == found  # deterministic
+
+
+def test_sam_without_a_model_is_a_503_saying_how(
+    served: tuple[TestClient, Workspace, int],
+) -> None:
+    client, _, item_id = served
+    body = {"points": [[300, 200]], "point_labels": [1], "method": "sam"}
+    answer = client.post(_url(item_id), json=body)
+    assert answer.status_code == 503, answer.text
+    assert "TAGSCOPE_SAM_DIR" in answer.json()["message"]
+    assert "hf download" in answer.json()["message"]
+
+
+def test_a_folder_that_is_not_sam_is_named(
+    served: tuple[TestClient, Workspace, int], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client, _, item_id = served
+    folder = tmp_path / "clip"
+    folder.mkdir()
+    (folder / "config.json").write_text('{"model_type": "clip"}')
+    monkeypatch.setenv("TAGSCOPE_SAM_DIR", str(folder))
+    sam = client.get("/api/config").json()["segment_anything"]
+    assert sam["available"] is False and "is not a Segment Anything model" in sam["how_to"]
+    body = {"points": [[300, 200]], "point_labels": [1], "method": "sam"}
+    answer = client.post(_url(item_id), json=body)
+    assert answer.status_code == 503 and f"{folder} is not a Segment" in answer.json()["message"]

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from pycocotools import mask as coco_mask
 
-from tagscope.domain import NotFoundError, ValidationError
+from tagscope.domain import ModelUnavailableError, NotFoundError, ValidationError
 from tagscope.domain.access import Identity, Role
 from tagscope.domain.geometry import polygon_region
 from tagscope.labels.geometry import check_rle
@@ -120,4 +120,89 @@ def test_segment_anything_is_unavailable_without_a_model(
     monkeypatch.setenv(SAM_DIR_VARIABLE, str(tmp_path))
     assert segment_anything_status()["available"] is False  # an empty folder
     (tmp_path / "sam_vit_b.pth").write_bytes(b"weights")
-    assert segment_anything_status()["available"] is True
+    (tmp_path / "config.json").write_text('{"model_type": "clip"}')
+    status = segment_anything_status()  # a model file, but not a SAM model
+    assert status["available"] is False
+    assert (
+        "is not a Segment Anything model" in status["how_to"] and "hf download" in status["how_to"]
+    )
+
+
+# The SAM tests use a tiny randomly initialised model (tiny_sam_dir): its masks are arbitrary, so
+# they check shapes, types, determinism and the plumbing, not the masks' quality.
+
+
+def test_segment_anything_is_available_with_a_sam_folder(
+    tiny_sam_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(SAM_DIR_VARIABLE, str(tiny_sam_dir))
+    status = segment_anything_status()
+    assert status == {"available": True, "how_to": f"Segment Anything model folder: {tiny_sam_dir}"}
+
+
+def test_sam_clicks_give_a_mask_of_the_image_size(
+    workspace: Workspace, item_id: int, tiny_sam_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(SAM_DIR_VARIABLE, str(tiny_sam_dir))
+    clicks = {"points": [[300, 200], [100, 50]], "point_labels": [1, 0], "method": "sam"}
+    found = extract_foreground(workspace, "coco", item_id, None, output="polygon", **clicks)
+    assert found.mask["size"] == [427, 640] and found.area == _mask(found.mask).sum()
+    assert found.polygons is not None
+    again = extract_foreground(workspace, "coco", item_id, None, output="polygon", **clicks)
+    assert again.mask == found.mask
+    boxed = extract_foreground(workspace, "coco", item_id, BEAR_BOX, method="sam")
+    assert boxed.mask["size"] == [427, 640]
+
+
+def test_sam_without_a_model_says_how_to_provide_one(
+    workspace: Workspace, item_id: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv(SAM_DIR_VARIABLE, raising=False)
+    with pytest.raises(ModelUnavailableError, match=SAM_DIR_VARIABLE):
+        extract_foreground(
+            workspace,
+            "coco",
+            item_id,
+            None,
+            [],
+            [],
+            points=[[1, 1]],
+            point_labels=[1],
+            method="sam",
+        )
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "field", "message"),
+    [
+        ({"points": [[1, 1]], "point_labels": []}, "point_labels", "1 points but 0 point_labels"),
+        ({"points": [[1, 1]], "point_labels": [2]}, "point_labels", "1 foreground or 0"),
+        ({"points": [[700, 1]], "point_labels": [1]}, "points", "point 1 [700, 1] is off"),
+        ({"points": [[1]], "point_labels": [1]}, "points", "must be [x, y]"),
+        ({"method": "magic"}, "method", "grabcut, sam"),
+        ({"method": "sam"}, "points", "at least one click or a rectangle"),
+        ({"method": "sam", "background": [[1, 1, 5, 5]]}, "background", "not strokes"),
+        ({}, "rect", "GrabCut needs a rectangle"),
+    ],
+)
+def test_bad_clicks_are_named(
+    workspace: Workspace,
+    item_id: int,
+    tiny_sam_dir: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    kwargs: dict,
+    field: str,
+    message: str,
+) -> None:
+    monkeypatch.setenv(SAM_DIR_VARIABLE, str(tiny_sam_dir))
+    with pytest.raises(ValidationError) as err:
+        extract_foreground(workspace, "coco", item_id, None, **kwargs)
+    assert err.value.field == field and message in str(err.value)
+
+
+def test_grabcut_takes_clicks_as_one_point_strokes(workspace: Workspace, item_id: int) -> None:
+    first = extract_foreground(workspace, "coco", item_id, BEAR_BOX)
+    clicked = extract_foreground(
+        workspace, "coco", item_id, BEAR_BOX, points=[[300, 200]], point_labels=[0], brush=20
+    )
+    assert not _mask(clicked.mask)[195:205, 295:305].any() and clicked.area != first.area

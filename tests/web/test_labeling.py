@@ -387,6 +387,33 @@ def test_smart_tool_grabcut_to_polygon(web, draw_items) -> None:
     shot("smart-polygon")
 
 
+def test_smart_tool_clicks_prompt_segment_anything(
+    web, draw_items, tiny_sam_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With a Segment Anything model (a tiny random one: its masks are arbitrary, so only the
+    requests and answers are checked), a click asks for a foreground point, a right click adds a
+    background one, and no rectangle is needed."""
+    monkeypatch.setenv("TAGSCOPE_SAM_DIR", str(tiny_sam_dir))  # the server runs in this process
+    page, shot = web
+    _open(page, draw_items[2])
+    page.keyboard.press("s")
+    page.get_by_test_id("sam-on").wait_for()
+    fg = f"/items/{draw_items[2]}/foreground"
+    with page.expect_response(lambda r: r.url.endswith(fg)) as answer:
+        hit = _click(page, 150, 150)
+    assert answer.value.status == 200, answer.value.text()
+    sent = answer.value.request.post_data_json
+    assert sent["method"] == "sam" and sent["point_labels"] == [1] and "rect" not in sent
+    assert max(abs(a - b) for a, b in zip(sent["points"][0], hit, strict=True)) <= 1.0
+    with page.expect_response(lambda r: r.url.endswith(fg)) as answer:
+        sx, sy = _screen(page, 60, 60)
+        page.mouse.click(sx, sy, button="right")
+    assert answer.value.status == 200, answer.value.text()
+    assert answer.value.request.post_data_json["point_labels"] == [1, 0]
+    assert answer.value.json()["mask"]["size"][0] > 0
+    shot("smart-sam")
+
+
 def test_opened_from_the_grid_filter_selection_and_item_page(web, draw_items) -> None:
     """The grid's "Label these" iterates over the filter's items in the grid's order, its
     selection's "Label" over the selected ones; the item page links to the tool."""

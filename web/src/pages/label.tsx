@@ -211,6 +211,8 @@ function Labeler(p: Loaded & { ds: string; id: number; q: URLSearchParams }) {
     /** The vertex last picked in edit mode (Delete removes it): [ring, vertex]. */
     vertex: [number, number] | null;
     smart: Smart;
+    /** A Segment Anything model is available: the smart tool's clicks prompt it. */
+    sam: boolean;
   }>(null as never);
   if (!c.current) {
     const { state, kept } = initialState(p.labels, w, h);
@@ -237,6 +239,7 @@ function Labeler(p: Loaded & { ds: string; id: number; q: URLSearchParams }) {
       hotkeys: {},
       vertex: null,
       smart: { rect: null, fg: [], bg: [], mask: null, rle: null, busy: false },
+      sam: false,
     };
   }
   const k = c.current;
@@ -309,6 +312,10 @@ function Labeler(p: Loaded & { ds: string; id: number; q: URLSearchParams }) {
     const r = canvasRef.current!.getBoundingClientRect();
     return [r.left + k.view.tx + x * k.view.scale, r.top + k.view.ty + y * k.view.scale];
   };
+
+  useEffect(() => {
+    api.config().then((c) => (k.sam = !!c.segment_anything?.available), () => undefined);
+  }, []);
 
   useEffect(() => {
     const canvas = canvasRef.current!;
@@ -399,6 +406,12 @@ function Labeler(p: Loaded & { ds: string; id: number; q: URLSearchParams }) {
       k.drag = { ...base, kind: "pan", sx: e.clientX, sy: e.clientY, view: { ...k.view } };
       e.preventDefault();
       return;
+    }
+    // Segment Anything: a click is a point (Alt or right click, or the R mode: background)
+    if (k.sam && editable && k.tool === "smart" && (e.button === 2 || (e.button === 0 && (e.altKey || k.mode !== "rect")))) {
+      (e.button === 2 || e.altKey || k.mode === "bg" ? k.smart.bg : k.smart.fg).push([x, y]);
+      void runSmart();
+      return draw();
     }
     if (e.button !== 0) return;
     if (k.tool === "select" || !editable) {
@@ -536,7 +549,9 @@ function Labeler(p: Loaded & { ds: string; id: number; q: URLSearchParams }) {
     if (d.kind === "stroke") void runSmart();
     else if (d.kind === "rect" && k.tool === "smart") {
       const bw = Math.abs(d.x - d.sx), bh = Math.abs(d.y - d.sy);
-      k.smart = { rect: [Math.min(d.sx, d.x), Math.min(d.sy, d.y), bw, bh], fg: [], bg: [], mask: null, rle: null, busy: false };
+      const click = bw * k.view.scale <= 2 || bh * k.view.scale <= 2;
+      if (k.sam && click) k.smart.fg.push([d.x, d.y]); // SAM: a click, not a rectangle
+      else k.smart = { rect: [Math.min(d.sx, d.x), Math.min(d.sy, d.y), bw, bh], fg: [], bg: [], mask: null, rle: null, busy: false };
       k.mode = "fg";
       void runSmart();
     } else if (d.kind === "rect") {
@@ -570,8 +585,15 @@ function Labeler(p: Loaded & { ds: string; id: number; q: URLSearchParams }) {
     draw();
   };
 
-  // -- the smart tool: GrabCut on the server ---------------------------------------------------
-  const smartBody = (output: "mask" | "polygon") => ({
+  // -- the smart tool: GrabCut (or Segment Anything's clicks) on the server ----------------------
+  const samBody = (output: "mask" | "polygon") => ({
+    method: "sam",
+    rect: k.smart.rect ?? undefined,
+    points: [...k.smart.fg, ...k.smart.bg].map((l) => l.slice(0, 2)),
+    point_labels: [...k.smart.fg.map(() => 1), ...k.smart.bg.map(() => 0)],
+    output,
+  });
+  const smartBody = (output: "mask" | "polygon") => k.sam ? samBody(output) : ({
     rect: k.smart.rect,
     // a click is a stroke of one point: GrabCut needs two
     foreground: k.smart.fg.map((l) => (l.length < 4 ? [...l, ...l] : l)),
@@ -588,7 +610,8 @@ function Labeler(p: Loaded & { ds: string; id: number; q: URLSearchParams }) {
       if (k.smart !== sm) return;
       sm.rle = res.mask;
       sm.mask = decodeMask(res.mask, w, h);
-      setMessage(`smart: ${res.area.toLocaleString("en-US")} pixels; add foreground (A) or background (R) strokes, then accept`);
+      const more = k.sam ? "click more points (Alt or right click: background)" : "add foreground (A) or background (R) strokes";
+      setMessage(`smart: ${res.area.toLocaleString("en-US")} pixels; ${more}, then accept`);
     } catch (e) {
       setMessage(`smart: ${errorText(e)}`);
     } finally {
@@ -1037,6 +1060,11 @@ function SmartPanel({ busy, ready, accept }: { busy: boolean; ready: boolean; ac
         Accept as polygon
       </button>
       {busy ? <span class="muted small">computing…</span> : null}
+      {sam?.available ? (
+        <p class="muted small" data-testid="sam-on" title={sam.how_to}>
+          Segment Anything: click the object (Alt or right click: background)
+        </p>
+      ) : null}
       {sam && !sam.available ? (
         <p class="muted small" data-testid="sam-missing" title={sam.how_to}>
           Segment Anything: no model (see how_to) — GrabCut only

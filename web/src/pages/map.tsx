@@ -206,7 +206,8 @@ function MapView({ ds, space, onLoaded }: { ds: string; space: string; onLoaded:
       )
       .finally(() => {
         onLoaded();
-        api.groups(ds).then(setGroups, () => undefined);
+        // Only groups with scores here can colour the map (a draft has none to show).
+        api.groups(ds).then((gs) => setGroups(gs.filter((g) => g.scoring?.status === "scored")), () => undefined);
       });
   }, [ds, space]);
 

@@ -1,5 +1,6 @@
 """``/api/datasets/{name}/items/{item_id}/foreground``: GrabCut's mask of the object in a
-rectangle, refined by strokes (it computes; saving the label is the label routes' work)."""
+rectangle, refined by strokes, or Segment Anything's for clicks (it computes; saving the label is
+the label routes' work)."""
 
 from __future__ import annotations
 
@@ -16,10 +17,13 @@ from tagscope.service.policy import Action
 router = APIRouter(prefix="/api/datasets/{name}/items/{item_id}", tags=["labels"])
 
 Stroke = Annotated[list[float], Field(min_length=2, max_length=20_000)]
+Point = Annotated[list[float], Field(min_length=2, max_length=2)]
 
 
 class ForegroundRequest(BaseModel):
-    rect: list[float] = Field(description="[x, y, width, height] in image pixels")
+    rect: list[float] | None = Field(
+        None, description="[x, y, width, height] in image pixels (GrabCut needs it; SAM's box)"
+    )
     foreground: Annotated[list[Stroke], Field(max_length=uc.MAX_STROKES)] = Field(
         default_factory=list, description="foreground strokes: flat polylines [x0, y0, x1, ...]"
     )
@@ -32,6 +36,15 @@ class ForegroundRequest(BaseModel):
         None, description="the previous result {size: [h, w], counts}, to refine"
     )
     output: Literal["mask", "polygon"] = Field("mask", description="polygon: polygons too")
+    points: Annotated[list[Point], Field(max_length=uc.MAX_STROKES)] = Field(
+        default_factory=list, description="clicks [[x, y], ...] in image pixels"
+    )
+    point_labels: Annotated[list[int], Field(max_length=uc.MAX_STROKES)] = Field(
+        default_factory=list, description="one per point: 1 foreground, 0 background"
+    )
+    method: Literal["grabcut", "sam"] = Field(
+        "grabcut", description="sam: a Segment Anything model (TAGSCOPE_SAM_DIR) takes the clicks"
+    )
 
 
 class ForegroundResult(BaseModel):
@@ -46,8 +59,10 @@ class ForegroundResult(BaseModel):
 def extract_foreground(
     name: str, item_id: Int64, body: ForegroundRequest, ws: WorkspaceDep
 ) -> ForegroundResult:
-    """The mask of the object in ``rect`` (GrabCut), with the strokes as sure foreground and
-    background and ``mask`` as the starting guess; 422 names the input at fault."""
+    """The mask of the object in ``rect`` (GrabCut), with the strokes and clicks as sure
+    foreground and background and ``mask`` as the starting guess; or, with ``method=sam``, the
+    mask Segment Anything gives the clicks (and ``rect`` as a box). 422 names the input at fault;
+    503 when no Segment Anything model was provided, saying how to provide one."""
     found = uc.extract_foreground(
         ws,
         name,
@@ -59,5 +74,8 @@ def extract_foreground(
         iterations=body.iterations,
         mask=body.mask,
         output=body.output,
+        points=body.points,
+        point_labels=body.point_labels,
+        method=body.method,
     )
     return ForegroundResult(mask=found.mask, area=found.area, polygons=found.polygons)
