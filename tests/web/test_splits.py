@@ -50,6 +50,12 @@ def test_add_the_selection_to_the_validation_set_then_undo(web, api: httpx.Clien
     assert sorted(it["id"] for it in grid["items"]) == picked
     sql = "SELECT id FROM items WHERE split = 'validation' AND dataset = 'coco' ORDER BY id"
     assert [r[0] for r in _ok(api.post("/api/sql", json={"sql": sql}))["rows"]] == picked
+    # The History page says what the change-set did, in words.
+    page.goto(f"/#/d/{DATASET}/history")
+    newest = page.get_by_test_id("change-set").first
+    newest.wait_for()
+    assert "put 3 items in the validation set" in newest.inner_text()
+    shot("validation-history")
     _ok(api.post(f"{B}/history/{result['change_set']}/undo", json={}))  # later tests see coco
     grid = _ok(api.get(f"{B}/items", params={"where": "split = 'validation'"}))
     assert grid["total"] == 0

@@ -626,6 +626,8 @@ const VERBS: Record<string, (n: string, t: string, p: Record<string, unknown>) =
   review_decision: (_n, t, p) =>
     `${p.decision === "pending" ? "moved back to pending" : String(p.decision)} ${plural(Number(p.n_changes ?? 0), "label change")} of ${t}`,
   auto_label_job: (n, t) => `prelabelled ${n} (${t})`,
+  split: (n, t, p) =>
+    `${p.split ? `put ${n} in the ${String(p.split)} set` : `cleared the split of ${n}`}${t ? ` (${t})` : ""}`,
   bulk_classify: (n, t, p) =>
     `classified ${n} as ${String(p.label ?? p.class ?? "?")}${p.overwrite ? " (overwriting)" : ""}${t ? ` in ${t}` : ""}`,
 };
