@@ -222,6 +222,14 @@ def test_a_denial_by_scope_says_the_token_is_the_reason() -> None:
     )
 
 
+def test_a_denial_beyond_a_tokens_dataset_says_the_token_is_the_reason() -> None:
+    token = user(Role.ADMIN, token_dataset=A, name="ci")
+    message = policy.denial(token, Action.READ, DS_B)
+    assert message.startswith("ci's token reaches one dataset only, not dataset 'beta'")
+    assert "set-role" not in message  # the user has a role there: no role is missing
+    assert "not the workspace" in policy.denial(token, Action.DATASET_CREATE)
+
+
 def test_tag_group_visibility() -> None:
     reader_of_a = user(None, on={A: Role.VIEWER})
     # a secret group trained on A: seen from A only

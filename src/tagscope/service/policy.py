@@ -194,6 +194,11 @@ def denial(identity: Identity, action: Action, dataset: Dataset | None = None) -
             f"needs a token of scope {scope_needed(action).value}"
         )
     has = f"{role.value} on {where}" if role is not None else f"no role on {where}"
+    if role is None and identity.token_dataset is not None:  # the token's reach, not the user's
+        return (
+            f"{identity.name}'s token reaches one dataset only, not {where}: {what} there needs "
+            "a token without --dataset, or one for that dataset"
+        )
     if action is Action.READ and not workspace:  # any role reads: say how to get one
         return (
             f"{identity.name} ({has}) may not read: it needs a role there, viewer at least "
