@@ -40,6 +40,7 @@ State = dict[str, Any]
 MAX_HISTORY = 1000
 _SHOWN = 20  # item ids named in an error message
 PRELABEL = LabelSource.PRELABEL
+PREDICTION = LabelSource.PREDICTION
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +102,12 @@ ENTITIES = {
     "prelabels": _Entity(
         lambda uow, dataset_id, ids: _labels(uow, PRELABEL).states(dataset_id, ids),
         lambda uow, dataset_id, states: _labels(uow, PRELABEL).restore(dataset_id, states),
+        lambda uow, dataset_id: LabelStates(uow.catalog).lock(dataset_id),
+    ),
+    # ``key`` is the dataset's id: all the items' predictions (a model's, written back).
+    "predictions": _Entity(
+        lambda uow, dataset_id, ids: _labels(uow, PREDICTION).states(dataset_id, ids),
+        lambda uow, dataset_id, states: _labels(uow, PREDICTION).restore(dataset_id, states),
         lambda uow, dataset_id: LabelStates(uow.catalog).lock(dataset_id),
     ),
     # ``key`` is the label job's id: the review statuses of its changes on each item.

@@ -26,6 +26,7 @@ labels.edit                                         x       x      write
 labels.bulk                                         x       x      write
 label_jobs.manage                                   x       x      write
 history.undo                                        x       x      write
+models.train                                        x       x      write
 labels.edit_complete                                        x      admin
 dataset.delete                                              x      admin
 history.undo_user                                           x      admin
@@ -69,6 +70,7 @@ class Action(StrEnum):
     LABELS_BULK = "labels.bulk"
     LABEL_JOBS_MANAGE = "label_jobs.manage"
     HISTORY_UNDO = "history.undo"
+    MODELS_TRAIN = "models.train"  # train, stop, delete, thresholds, export
     LABELS_EDIT_COMPLETE = "labels.edit_complete"
     DATASET_DELETE = "dataset.delete"
     HISTORY_UNDO_USER = "history.undo_user"
@@ -97,6 +99,7 @@ TABLE: dict[Action, frozenset[Role]] = {
     Action.LABELS_BULK: _EDITORS,
     Action.LABEL_JOBS_MANAGE: _EDITORS,
     Action.HISTORY_UNDO: _EDITORS,
+    Action.MODELS_TRAIN: _EDITORS,
     Action.LABELS_EDIT_COMPLETE: _ADMINS,
     Action.DATASET_DELETE: _ADMINS,
     Action.HISTORY_UNDO_USER: _ADMINS,
@@ -173,6 +176,7 @@ _PHRASES: dict[Action, str] = {
     Action.LABELS_BULK: "bulk classify",
     Action.LABEL_JOBS_MANAGE: "manage label jobs",
     Action.HISTORY_UNDO: "undo changes",
+    Action.MODELS_TRAIN: "train, stop or change models",
     Action.LABELS_EDIT_COMPLETE: "change items whose review is complete",
     Action.DATASET_DELETE: "delete datasets",
     Action.HISTORY_UNDO_USER: "undo all of a user's changes",

@@ -29,6 +29,10 @@ A session sees these views:
               keyframes', mean_score their mean) and ``video`` (item_id a video's; score the
               max of its shots', share_above the share of its shots at or above the
               threshold, n_shots) aggregate the visual scores, with video_id, start_ms, end_ms
+``pred_<model>``  dataset_id, dataset, model, item_id, class, score, decision, threshold, top,
+              split, truth, version, bbox: the predictions of the ready models of that name
+              (``-`` read as ``_``), decided at their current thresholds (see
+              :mod:`tagscope.store.models`)
 ``tags_<group>``  item_id and one score column per tag (``tags_animals.dog``,
               ``tags_animals.street_sign``): the wide form grid filters use (F-42)
 
@@ -37,7 +41,8 @@ and macros ``has_label(item_id, name)`` and ``in_collection(item_id, title)`` (s
 A session may read every dataset (the workspace's owner) or only some (``session(datasets)``:
 those the caller may read, F-90); its views then show no row of another dataset, whatever the
 query (joins, subqueries, the macros, table functions, ``EXPLAIN ANALYZE``), and it lists only the
-``rs_``, ``dt_`` and ``tags_`` views of result sets and scores of its datasets. Every session
+``rs_``, ``dt_``, ``pred_`` and ``tags_`` views of result sets, scores and models of its
+datasets. Every session
 shares the same views: each one filters its rows on the session's DuckDB variables
 ``tagscope_all`` and ``tagscope_datasets``, which the engine sets on the session's own connection
 (variables are per connection) and a query cannot (the guard allows no ``SET``). The views fail
@@ -104,6 +109,7 @@ from tagscope.domain import (
 from tagscope.domain.tags import group_slug
 from tagscope.store.catalog import Catalog
 from tagscope.store.maps import MapInfo, MapStore
+from tagscope.store.models import PredictionTable, prediction_tables
 from tagscope.store.scores import ScoreTables, ScoreVersion
 from tagscope.store.sql_catalog import INTERNAL, CatalogCopy, CatalogState
 from tagscope.store.sql_guard import (
@@ -435,11 +441,23 @@ class SqlEngine:
         state = self._copy.refresh()
         scored = [v for v in self.scores.scored() if v.dataset_id in state.dataset_ids]
         maps = [m for m in MapStore(self.scores.root).maps() if m.dataset_id in state.dataset_ids]
+        preds = [
+            p
+            for p in prediction_tables(self.catalog, self.scores.root)
+            if p.dataset_id in state.dataset_ids
+        ]
         meta = tuple(self._copy.meta_columns.items())
         sets = self._copy.result_set_names
-        key = (meta, tuple(state.thresholds.items()), _files_key(scored), sets, _maps_key(maps))
+        key = (
+            meta,
+            tuple(state.thresholds.items()),
+            _files_key(scored),
+            sets,
+            _maps_key(maps),
+            _preds_key(preds),
+        )
         if key != self._views_key:
-            self._create_views(scored, state.thresholds, maps)
+            self._create_views(scored, state.thresholds, maps, preds)
             self._views_key = key
         return state
 
@@ -449,6 +467,7 @@ class SqlEngine:
         scored: Sequence[ScoreVersion],
         thresholds: dict[tuple[str, str], float],
         maps: Sequence[MapInfo] = (),
+        preds: Sequence[PredictionTable] = (),
     ) -> None:
         con = self._con
         meta = "".join(f", i.{sql_ident(k)}" for k in self._copy.meta_columns)
@@ -531,6 +550,10 @@ class SqlEngine:
             )
             wanted.add(f"rs_{rs}")
             shows[f"rs_{rs}"] = set_datasets.get(rs, frozenset())
+        for name, of_name in _by_view(preds).items():
+            con.execute(f"CREATE OR REPLACE VIEW main.{name} AS {_pred_select(of_name)}")
+            wanted.add(name)
+            shows[name] = frozenset(p.dataset_id for p in of_name)
         wide: dict[str, WideView] = {}
         for slug in sorted({v.group for v in scored}):
             versions = [v for v in scored if v.group == slug]
@@ -683,6 +706,54 @@ def _maps_select(maps: Sequence[MapInfo]) -> str:
         f"FROM ({source}) m JOIN {INTERNAL}.datasets d ON d.id = m.dataset_id "
         f"JOIN {INTERNAL}.items i ON i.id = m.item_id AND i.dataset_id = m.dataset_id "
         f"WHERE {_readable('m.dataset_id')}"
+    )
+
+
+def _preds_key(preds: Sequence[PredictionTable]) -> tuple:
+    return tuple(
+        (p.dataset_id, p.model, p.path.stat().st_mtime_ns, tuple(sorted(p.thresholds.items())))
+        for p in preds
+    )
+
+
+def pred_view(model: str) -> str:
+    """The SQL view of a model's predictions: ``pred_`` and its name, ``-`` as ``_``."""
+    return "pred_" + model.lower().replace("-", "_")
+
+
+def _by_view(preds: Sequence[PredictionTable]) -> dict[str, list[PredictionTable]]:
+    out: dict[str, list[PredictionTable]] = {}
+    for p in preds:
+        out.setdefault(pred_view(p.model), []).append(p)
+    return out
+
+
+def _pred_select(preds: Sequence[PredictionTable]) -> str:
+    """A ``pred_<model>`` view: the rows of the models of that name (one per dataset), decided
+    at today's thresholds (compared in float32, as the app decides), of items still there."""
+
+    def rows(p: PredictionTable) -> str:
+        limits = " ".join(
+            f"WHEN {sql_string(c)} THEN CAST({float(t)!r} AS FLOAT)"
+            for c, t in sorted(p.thresholds.items())
+        )
+        threshold = f"CASE class {limits} ELSE CAST(0.5 AS FLOAT) END" if limits else "0.5"
+        return (
+            f"SELECT CAST({int(p.dataset_id)} AS BIGINT) AS dataset_id, "
+            f"{sql_string(p.model)} AS model, item_id, class, score, "
+            f"top AND score >= {threshold} AS decision, CAST({threshold} AS FLOAT) AS threshold, "
+            f"top, split, truth, version, bbox "
+            f"FROM read_parquet({sql_string(str(p.path.resolve()))}) "
+            f"WHERE {_readable(str(int(p.dataset_id)))}"
+        )
+
+    source = " UNION ALL ".join(rows(p) for p in preds)
+    return (
+        "SELECT p.dataset_id, d.name AS dataset, p.model, p.item_id, p.class, p.score, "
+        "p.decision, p.threshold, p.top, p.split, p.truth, p.version, p.bbox "
+        f"FROM ({source}) p JOIN {INTERNAL}.datasets d ON d.id = p.dataset_id "
+        f"JOIN {INTERNAL}.items i ON i.id = p.item_id AND i.dataset_id = p.dataset_id "
+        f"WHERE {_readable('p.dataset_id')}"
     )
 
 
