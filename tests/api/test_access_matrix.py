@@ -39,6 +39,7 @@ from tagscope.service.background import start_embeddings
 from tagscope.service.embedding_map import compute_map
 from tagscope.service.embeddings import compute_embeddings
 from tagscope.service.imports import import_coco, import_images
+from tagscope.service.models import train_model
 from tagscope.service.policy import WORKSPACE_ACTIONS, Action
 from tagscope.service.tag_scoring import publish_group
 
@@ -176,6 +177,9 @@ def world(tmp_path_factory: pytest.TempPathFactory, coco_mini: Path, imagenette:
     compute_map(ws, A, "text", sample=40)  # the map routes read it; POST places nothing new
     values["space"] = "text"
     values["job_id"] = start_embeddings(ws, A, space="phash", kind="phash").id
+    # A model of an image space (phash), so that uploaded images can be predicted.
+    train_model(ws, A, "m", kind="multi-label", space="phash", max_epochs=2)
+    values["model"] = "m"
     callers = _callers(ws)
     app = create_app(ws, web_dist=root / "no-web", allowed_hosts=["testserver"])
     client = TestClient(app, raise_server_exceptions=False)
@@ -243,6 +247,13 @@ BODIES: dict[str, Any] = {
     "POST /api/datasets/{name}/bulk-classify": {"class": "bulk", "collection": "one"},
     "POST /api/datasets/{name}/items/{item_id}/foreground": {"rect": [1, 1, 40, 40]},
     "POST /api/datasets/{name}/split": {"item_ids": ["{item_id}"], "split": "validation"},
+    "POST /api/datasets/{name}/models": {
+        "name": "matrix",
+        "kind": "multi-label",
+        "space": "text",
+        "max_epochs": 2,
+    },
+    "POST /api/datasets/{name}/models/{model}/predict": {"item_ids": ["{item_id}"]},
     "PUT /api/users/{name}/roles/{dataset}": {"role": "viewer"},
     "POST /api/datasets/{name}/label-jobs/{job}/done": {"item_ids": ["{item_id}"]},
     "POST /api/datasets/{name}/label-jobs/{job}/review/decide": {
@@ -280,6 +291,7 @@ NO_SUCCESS = {
     "POST /api/datasets/{dataset}/tag-groups/{group}/tags/{tag}/judge": "no LLM configured (422)",
     "POST /api/datasets/{name}/collections/{title}/freeze": "the collection is static (422)",
     "DELETE /api/tokens/{user}/{name}": "no such token (404): the callers' own must stay",
+    "POST /api/datasets/{name}/models/{model}/stop": "the model is not training (422)",
 }
 QUERIES: dict[str, dict[str, Any]] = {
     "GET /api/items/{item_id}/similar": {"space": "phash", "k": 3},
@@ -376,7 +388,8 @@ def _send(world: World, route: Route, caller: Caller) -> tuple[int, str]:
     kw: dict[str, Any] = {"headers": caller.headers, "params": query}
     content = route.operation.get("requestBody", {}).get("content", {})
     if "multipart/form-data" in content:
-        kw["files"] = {"file": ("query.jpg", world.image, "image/jpeg")}
+        upload = ("query.jpg", world.image, "image/jpeg")
+        kw["files"] = [("file", upload), ("files", upload)]  # search's field, predict's
         kw["data"] = {"space": "phash", "k": "3"}
     elif "application/json" in content:
         body = BODIES.get(str(route))

@@ -38,6 +38,9 @@ def test_demo_on_skimage_photos_finds_them_by_caption(workspace: Workspace, tmp_
         "WHERE d.tag = 'cat' ORDER BY d.score DESC LIMIT 1",
     )
     assert Path(best_cat.rows[0][0]).name == "chelsea.jpg"
+    # Photos without labels train no model, and the demo says why.
+    assert report.model is None
+    assert any(s.startswith("no model: ") and "no items with labels" in s for s in steps)
     # Running it again adds nothing and embeds nothing.
     again = run_demo(workspace, folder)
     assert again.imported.n_added == 0

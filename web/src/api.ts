@@ -568,6 +568,128 @@ export interface ReviewFilters {
   group_by?: "class" | "class_changed";
 }
 
+// -- models: classifiers and detectors trained on the dataset's labels ------------------------
+
+export const MODEL_KINDS = ["single-label", "multi-label", "detector"] as const;
+export type ModelKind = (typeof MODEL_KINDS)[number];
+
+/** One epoch of a training run (validation values null where there is no validation set). */
+export interface EpochRow {
+  epoch: number;
+  train_loss: number | null;
+  val_loss: number | null;
+  /** Accuracy (single-label) or mAP (multi-label, detector). */
+  train_metric: number | null;
+  val_metric: number | null;
+  seconds: number;
+}
+
+export interface Model {
+  name: string;
+  dataset: string;
+  kind: ModelKind;
+  /** The embedding space it learns on (null: a detector, which learns on pixels). */
+  space: string | null;
+  status: "training" | "ready" | "failed";
+  classes: string[];
+  thresholds: Record<string, number>;
+  optimized_thresholds: Record<string, number>;
+  params: Record<string, unknown>;
+  /** map, accuracy, best_epoch, stop_reason, n_train, n_val, skipped_classes. */
+  metrics: Record<string, unknown>;
+  history: EpochRow[];
+  job_id: number | null;
+  error: string | null;
+  created_by: string | null;
+  created_at: string;
+  updated_at: string;
+  version: number;
+}
+
+export interface TrainModel {
+  name: string;
+  kind: ModelKind;
+  space?: string;
+  where?: string;
+  /** A fraction of the labelled items, or "split": the items whose split is validation. */
+  validation?: number | "split";
+  learning_rate?: number;
+  time_limit?: number;
+  patience?: number;
+  max_epochs?: number;
+  hidden?: number;
+  background?: boolean;
+  size?: "small" | "medium" | "large";
+  restart?: boolean;
+}
+
+export interface ClassCurve {
+  thresholds: number[];
+  precision: number[];
+  recall: number[];
+  f1: number[];
+}
+
+export interface ClassStatistics {
+  /** AP (classifiers; AP@[.5:.95] for detectors); `ap50` of detectors. */
+  ap: number | null;
+  ap50?: number | null;
+  n_positive?: number;
+  /** Detectors: the true boxes of the class. */
+  n_truth?: number;
+  /** The threshold of maximum F1. */
+  best_threshold: number;
+  curve: ClassCurve;
+}
+
+export interface ModelStatistics {
+  classes: string[];
+  per_class: Record<string, ClassStatistics>;
+  map: number | null;
+  map50?: number | null;
+  accuracy?: number | null;
+  /** k x k: rows the truth, columns the predicted class. */
+  confusion_matrix?: number[][] | null;
+}
+
+export interface PredictedBox {
+  class: string;
+  score: number;
+  /** [x, y, w, h] in pixels of the original image. */
+  bbox: [number, number, number, number];
+}
+
+export interface PredictionRow {
+  item_id: number;
+  split: string | null;
+  truth: string[];
+  predicted: string[];
+  scores: Record<string, number> | null;
+  boxes: PredictedBox[] | null;
+  wrong: boolean;
+}
+
+export interface PredictionPage {
+  total: number;
+  rows: PredictionRow[];
+}
+
+export interface ImagePrediction {
+  file?: string;
+  item_id?: number;
+  scores?: Record<string, number>;
+  boxes?: PredictedBox[];
+  predicted: string[];
+}
+
+export interface PredictionResult {
+  dataset: string;
+  model: string;
+  kind: ModelKind;
+  checkpoint: string;
+  predictions: ImagePrediction[];
+}
+
 // -- transport -----------------------------------------------------------------------------
 
 const enc = encodeURIComponent;
@@ -994,6 +1116,43 @@ export const api = {
   undo: (ds: string, id: number, force = false) =>
     post<UndoResult>(`/api/datasets/${enc(ds)}/history/${id}/undo`, { force }),
 
+  // -- models ----------------------------------------------------------------------------------
+  models: (ds: string) => get<Model[]>(modelsUrl(ds)),
+  model: (ds: string, name: string) => get<Model>(`${modelsUrl(ds)}/${enc(name)}`),
+  /** 202 at once: the model (status training) and its job. */
+  trainModel: (ds: string, body: TrainModel) => post<{ model: Model; job: Job }>(modelsUrl(ds), body),
+  /** Training ends at the next epoch, keeping its best checkpoint. */
+  stopModel: (ds: string, name: string) => post<Model>(`${modelsUrl(ds)}/${enc(name)}/stop`),
+  deleteModel: (ds: string, name: string) => request<void>("DELETE", `${modelsUrl(ds)}/${enc(name)}`),
+  /** null: the optimized (maximum F1) thresholds. */
+  setModelThresholds: (ds: string, name: string, thresholds: Record<string, number> | null) =>
+    request<Model>("PUT", `${modelsUrl(ds)}/${enc(name)}/thresholds`, { thresholds }),
+  modelStatistics: async (ds: string, name: string, subset: "validation" | "train") => {
+    const s = await get<ModelStatistics>(`${modelsUrl(ds)}/${enc(name)}/statistics${query({ subset })}`);
+    // A detector's statistics name their classes only as the keys of per_class.
+    return { ...s, classes: s.classes ?? Object.keys(s.per_class ?? {}) } as ModelStatistics;
+  },
+  modelPredictions: (
+    ds: string,
+    name: string,
+    p: { subset: string; wrong?: boolean; class_name?: string; offset?: number; limit?: number },
+  ) =>
+    get<PredictionPage>(
+      `${modelsUrl(ds)}/${enc(name)}/predictions${query({ ...p, wrong: p.wrong ? "true" : undefined })}`,
+    ),
+  /** `write_labels`: the predicted classes become labels of source prediction (one change-set). */
+  predictItems: (ds: string, name: string, item_ids: number[], write_labels = false) =>
+    post<{ predictions: ImagePrediction[]; change_set: number | null }>(
+      `${modelsUrl(ds)}/${enc(name)}/predict`,
+      { item_ids, write_labels },
+    ),
+  /** Uploaded images (multipart `files`); `last`: the latest checkpoint instead of the best. */
+  predictImages: (ds: string, name: string, files: File[], last = false) => {
+    const form = new FormData();
+    for (const f of files) form.append("files", f);
+    return post<PredictionResult>(`/api/predict/${enc(ds)}/${enc(name)}${last ? "/last" : ""}`, form);
+  },
+
   // -- SQL ---------------------------------------------------------------------------------------
   tables: async (): Promise<SqlTable[]> =>
     asList<Loose>(await get("/api/sql/tables"), "tables").map((t) => ({
@@ -1030,6 +1189,10 @@ function searchBody(q: { text?: string; item_id?: number }, o: SearchOptions): L
 
 function jobOf(d: Loose): Job {
   return ((d.job as Job | undefined) ?? (d as unknown as Job)) as Job;
+}
+
+export function modelsUrl(ds: string): string {
+  return `/api/datasets/${enc(ds)}/models`;
 }
 
 export function thumbnailUrl(itemId: number): string {

@@ -20,6 +20,8 @@ import { CollectionsPage } from "./pages/collections";
 import { LabelJobsPage } from "./pages/labeljobs";
 import { VideoPage } from "./pages/video";
 import { MapPage } from "./pages/map";
+import { ModelsPage } from "./pages/models";
+import { ModelPage } from "./pages/model";
 import { LoginPage } from "./pages/login";
 import { href, navigate, useRoute, type Route } from "./router";
 import { firstScreen, firstScreenDone, store, useStore } from "./store";
@@ -81,6 +83,7 @@ const NAV: [string, string, string][] = [
   ["tags", "Tags", "◈"],
   ["collections", "Collections", "▤"],
   ["label-jobs", "Label jobs", "✎"],
+  ["models", "Models", "◉"],
   ["sql", "SQL", "⌘"],
   ["jobs", "Jobs", "↻"],
   ["history", "History", "↶"],
@@ -209,7 +212,7 @@ function Shell({ me }: { me: Me }) {
               onChange={(e) => {
                 const name = (e.target as HTMLSelectElement).value;
                 const sub = route.parts[0] === "d" ? route.parts[2] ?? "grid" : "grid";
-                navigate(href("d", name, ["tags", "search", "map", "sql", "jobs", "history", "collections", "label-jobs"].includes(sub) ? sub : "grid"));
+                navigate(href("d", name, ["tags", "search", "map", "sql", "jobs", "history", "collections", "label-jobs", "models"].includes(sub) ? sub : "grid"));
               }}
             >
               {ds && !list?.some((d) => d.name === ds) ? <option value={ds}>{ds}</option> : null}
@@ -301,6 +304,9 @@ function Page({ route, ds, list }: { route: Route; ds: string | null; list: Data
         return <HistoryPage key={p1} ds={p1} />;
       case "collections":
         return <CollectionsPage key={p1} ds={p1} />;
+      case "models":
+        if (p3) return <ModelPage key={`${p1}/${p3}`} ds={p1} name={p3} />;
+        return <ModelsPage key={p1} ds={p1} />;
       case "videos":
         if (p3) return <VideoPage key={`${p1}/${p3}`} ds={p1} id={Number(p3)} q={route.q} />;
         break;

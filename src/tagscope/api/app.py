@@ -13,6 +13,7 @@ Routes
 ``J`` = ``/api/datasets/{name}/label-jobs`` (label jobs).
 ``R`` = ``/api/datasets/{name}/label-jobs/{job}/review`` (a submitted label job's review).
 ``O`` = ``/api/datasets/{name}/ontology`` (classes and classification questions).
+``M`` = ``/api/datasets/{name}/models`` (trained classifiers and detectors).
 Hits are ``{item_id, path, score, thumbnail_url, media_url}``.
 
 =======  ==========================================  ==============================================
@@ -78,6 +79,21 @@ POST     /api/datasets/{name}/items/{id}/foreground  ``{rect, foreground?, backg
 POST     /api/datasets/{name}/split                  ``{item_ids | collection, split}`` (train|
                                                      validation|test|null) -> {change_set,
                                                      n_changed}
+GET      M                                           models: status, classes, thresholds, metrics,
+                                                     history (the learning curve), job_id
+POST     M                                           ``{name, kind, space?, collection?, where?,
+                                                     validation?, learning_rate?, time_limit?,
+                                                     patience?, max_epochs?, hidden?, ...}`` -> 202
+                                                     {model, job}; GET, DELETE M/{model}
+POST     M/{model}/stop                              stop training, keeping the best checkpoint
+PUT      M/{model}/thresholds                        ``{thresholds: {class: t} | null}`` -> model
+GET      M/{model}/statistics                        ``subset`` -> PR curves, AP, best thresholds
+GET      M/{model}/predictions                       ``subset``, ``wrong``, ``class_name``,
+                                                     ``offset``, ``limit`` -> {total, rows}
+POST     M/{model}/predict                           ``{item_ids, write_labels?}`` -> predictions
+POST     /api/predict/{dataset}/{model}              multipart ``files`` (images) -> {dataset,
+                                                     model, kind, checkpoint, predictions};
+                                                     ``/last``: the latest checkpoint
 GET      O                                           {classes: [{id, name, color, hotkey,
                                                      n_labels}], questions: [{id, name, kind,
                                                      options, required}]}
@@ -208,7 +224,9 @@ from tagscope.api.routers import (
     labels,
     maps,
     media,
+    models,
     ontology,
+    predict,
     prompt_suggestions,
     result_sets,
     review,
@@ -280,6 +298,8 @@ def create_app(
         videos,
         search,
         maps,
+        models,
+        predict,
         jobs,
         tags,
         tag_insights,

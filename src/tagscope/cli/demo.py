@@ -62,6 +62,13 @@ def demo(
     if result.tags is not None:
         rows = [dict(zip(result.tags.columns, row, strict=True)) for row in result.tags.rows]
         print_table(rows, result.tags.columns, title="tags (SQL over dt_demo_visual)")
+    if result.model is not None:
+        m = result.model
+        console.print(
+            f"model {m.name!r} ({m.kind}, {len(m.classes)} classes): validation mAP "
+            f"{m.metrics['map']:.3f} on {m.metrics['n_validation']} items; its predictions are "
+            f"the SQL view pred_{m.name}, its statistics in the web app's Models page"
+        )
     if serve:
         from tagscope.cli.serve import is_loopback
         from tagscope.cli.serve import serve as serve_app

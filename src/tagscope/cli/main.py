@@ -18,6 +18,7 @@ from tagscope.cli import (
     label_jobs,
     labels,
     maps,
+    models,
     ontology,
     remote,
     result_sets,
@@ -60,6 +61,7 @@ app.command()(history.undo)
 app.command(name="bulk-classify")(bulk.bulk_classify)
 app.command(name="split")(splits.split)
 app.add_typer(label_jobs.app, name="label-jobs")
+app.add_typer(models.app, name="models")
 app.add_typer(review.app, name="review")
 app.add_typer(result_sets.app, name="result-sets")
 app.add_typer(users.app, name="users")

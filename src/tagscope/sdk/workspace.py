@@ -28,6 +28,7 @@ from tagscope.domain.ontology import Ontology, OntologyClass, Question, Question
 from tagscope.domain.review import ResultSet
 from tagscope.sdk import tags as _sdk_tags
 from tagscope.sdk.label_jobs import LabelJob
+from tagscope.sdk.models import Model
 from tagscope.sdk.view import View
 from tagscope.service import datasets as _datasets
 from tagscope.service import history as _history
@@ -746,6 +747,53 @@ class Dataset:
         return [
             LabelJob(self._ws, self.name, j.name)
             for j in _label_jobs.list_jobs(self._ws, self.name)
+        ]
+
+    # -- models -----------------------------------------------------------------------------
+    def train_model(
+        self,
+        name: str,
+        *,
+        kind: Literal["single-label", "multi-label", "detector"],
+        space: str | None = None,
+        collection: str | None = None,
+        where: str | None = None,
+        validation: float | str = 0.2,
+        **params: Any,
+    ) -> Model:
+        """Train a classifier (over ``space``'s vectors) or a detector on the dataset's labels
+        (of ``collection`` or the items matching ``where``), to the end; ``validation`` is a
+        held-out share (0.2, "20%") or ``"split"`` (the items whose split is validation);
+        ``model.info.history`` is the learning curve, ``model.stop()`` from another thread
+        stops it keeping the best checkpoint. ``params``: ``learning_rate``, ``time_limit``,
+        ``patience``, ``max_epochs``, ``hidden``, ``background``, ``min_examples``, ``size``,
+        ``seed``, ``restart`` (see ``service.models.train_model``)."""
+        from tagscope.service import models as _models  # torch: only when used
+
+        _models.train_model(
+            self._ws,
+            self.name,
+            name,
+            kind=kind,
+            space=space,
+            collection=collection,
+            where=where,
+            validation=validation,
+            **params,
+        )
+        return Model(self._ws, self.name, name)
+
+    def model(self, name: str) -> Model:
+        """A model of the dataset (fails at once for an unknown name)."""
+        model = Model(self._ws, self.name, name)
+        model.info  # noqa: B018 -- fails at once for an unknown model
+        return model
+
+    def models(self) -> list[Model]:
+        from tagscope.service import models as _models
+
+        return [
+            Model(self._ws, self.name, m.name) for m in _models.list_models(self._ws, self.name)
         ]
 
     # -- result sets ------------------------------------------------------------------------

@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from tagscope.domain import AlreadyExistsError, Hit, ImportReport, PairHit, ValidationError
-from tagscope.service import imports, search, tags
+from tagscope.domain.models import Model
+from tagscope.service import imports, models, search, tags
 from tagscope.service.embeddings import compute_embeddings
 from tagscope.service.samples import CocoSample, coco_splits, default_sample
 from tagscope.service.sql import SqlResult, run_sql
@@ -31,6 +32,9 @@ SELECT tag, count(*) FILTER (WHERE decision) AS n_tagged, round(max(score), 3) A
 FROM dt_{TAG_GROUP}_visual GROUP BY tag ORDER BY n_tagged DESC
 """
 
+# A multi-label model of the objects the captions tell of, trained on the COCO labels (F-80).
+MODEL = "objects"
+
 Step = Callable[[str], None]
 
 
@@ -44,6 +48,7 @@ class DemoReport:
     similar: tuple[Hit, list[Hit]] | None = None
     duplicates: list[PairHit] = field(default_factory=list)
     tags: SqlResult | None = None
+    model: Model | None = None
 
 
 def _samples(ws: Workspace, folder: Path | None) -> list[CocoSample]:
@@ -113,5 +118,20 @@ def run_demo(
             tags.create_group(ws, dataset, TAG_GROUP, TAG_NAMES, space="text")
         publish_group(ws, dataset, TAG_GROUP, on_progress=progress)
         demo.tags = run_sql(ws, TAG_SUMMARY)
+        demo.model = _train_model(ws, dataset, step)
     demo.duplicates = search.find_duplicates(ws, dataset, space="phash")
     return demo
+
+
+def _train_model(ws: Workspace, dataset: str, step: Step) -> Model | None:
+    """Train the demo's model on the labelled items' captions (again on a second run); a sample
+    without enough labels of two classes has none."""
+    step(f"training the multi-label model {MODEL!r} on the labels, over the text space")
+    try:
+        model, _ = models.train_model(
+            ws, dataset, MODEL, kind="multi-label", space="text", min_examples=4, restart=True
+        )
+    except ValidationError as exc:
+        step(f"no model: {exc}")
+        return None
+    return model

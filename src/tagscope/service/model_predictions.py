@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from tagscope.bundle.predictor import classifier_prediction, detector_prediction, predicted_classes
 from tagscope.domain import Label, LabelKind, LabelSource, ValidationError
 from tagscope.domain.changes import Change
 from tagscope.domain.models import Checkpoint, Model, ModelKind, checkpoint_of
@@ -59,40 +60,37 @@ def load_estimator(ws: Workspace, model: Model, checkpoint: Checkpoint | str = "
         return _CACHE[key]
 
 
-# -- deciding -----------------------------------------------------------------------------------
+# -- deciding: the offline bundle's rules, so that both answer alike --------------------------
+def _thresholds(model: Model) -> dict[str, float]:
+    return {c: model.thresholds.get(c, 0.5) for c in model.classes}
+
+
 def decide_scores(model: Model, scores: Mapping[str, float]) -> list[str]:
-    """The classes a classifier predicts from its scores, at the current thresholds."""
-
-    def above(c: str) -> bool:
-        return np.float32(scores[c]) >= np.float32(model.thresholds.get(c, 0.5))
-
-    if model.kind == ModelKind.SINGLE_LABEL:
-        best = max(scores, key=lambda c: scores[c])
-        return [best] if above(best) else []
-    return [c for c in model.classes if above(c)]
-
-
-def decide_boxes(model: Model, boxes: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [
-        b
-        for b in boxes
-        if np.float32(b["score"]) >= np.float32(model.thresholds.get(b["class"], 0.5))
-    ]
+    """The classes a classifier predicts from its scores (in class order), at the current
+    thresholds."""
+    ordered = {c: scores[c] for c in model.classes}
+    return predicted_classes(
+        ordered, _thresholds(model), multi_label=model.kind == ModelKind.MULTI_LABEL
+    )
 
 
 def _classified(model: Model, proba: np.ndarray) -> list[dict[str, Any]]:
+    thresholds, multi = _thresholds(model), model.kind == ModelKind.MULTI_LABEL
     out = []
-    for row in np.asarray(proba, np.float32):
-        scores = {c: float(p) for c, p in zip(model.classes, row.tolist(), strict=True)}
-        out.append({"scores": scores, "predicted": decide_scores(model, scores)})
+    for row in np.asarray(proba, np.float32).tolist():
+        answer = classifier_prediction("", row, model.classes, thresholds, multi_label=multi)
+        del answer["file"]
+        out.append(answer)
     return out
 
 
 def _detected(model: Model, found: Sequence[Sequence[dict[str, Any]]]) -> list[dict[str, Any]]:
+    thresholds = _thresholds(model)
     out = []
     for boxes in found:
-        kept = decide_boxes(model, boxes)
-        out.append({"boxes": kept, "predicted": sorted({b["class"] for b in kept})})
+        answer = detector_prediction("", boxes, thresholds)
+        del answer["file"]
+        out.append(answer)
     return out
 
 

@@ -472,6 +472,7 @@ def model_statistics(
     out.update(
         subset=subset,
         kind=str(model.kind),
+        classes=list(model.classes),
         thresholds=model.thresholds,
         optimized_thresholds=model.optimized_thresholds,
     )

@@ -12,6 +12,7 @@ import { firstScreen, firstScreenDone, toast } from "../store";
 import { labelFilter, sqlString } from "../sqlfilters";
 import { SaveCollectionDialog } from "./collections";
 import { BulkClassifyDialog, type BulkSource } from "./bulk";
+import { PredictSelectionDialog } from "./model";
 import { fmtTime, useModalities } from "./video";
 
 const SORTS = ["id", "path", "size", "width", "height", "format", "split"];
@@ -54,6 +55,7 @@ export function GridPage({ ds, q }: { ds: string; q: URLSearchParams }) {
   /** Bulk classify works on a collection: a filter is saved as one first. */
   const [classifyAfterSave, setClassifyAfterSave] = useState(false);
   const [bulk, setBulk] = useState<BulkSource | null>(null);
+  const [predicting, setPredicting] = useState(false);
   const sentinel = useRef<HTMLDivElement>(null);
   const inflight = useRef<string | null>(null);
   const version = useRef(0);
@@ -514,6 +516,14 @@ export function GridPage({ ds, q }: { ds: string; q: URLSearchParams }) {
           </button>
           <button
             type="button"
+            data-testid="predict-selection"
+            title="Predict the selected items with one of the dataset's models"
+            onClick={() => setPredicting(true)}
+          >
+            Predict…
+          </button>
+          <button
+            type="button"
             class="ghost"
             onClick={() => {
               void navigator.clipboard?.writeText([...selected].join(","));
@@ -577,6 +587,14 @@ export function GridPage({ ds, q }: { ds: string; q: URLSearchParams }) {
           if (c.kind === "static") load(true, null);
           if (classifyAfterSave) setBulk({ collection: c.title });
         }}
+      />
+      <PredictSelectionDialog
+        open={predicting}
+        ds={ds}
+        ids={[...selected].sort((a, b) => a - b)}
+        onClose={() => setPredicting(false)}
+        // The cards show the labels written.
+        onWritten={() => load(true, null)}
       />
       <BulkClassifyDialog
         open={bulk !== null}
