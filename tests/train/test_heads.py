@@ -152,7 +152,8 @@ def test_a_linear_multi_label_head_keeps_each_class_at_its_own_best_epoch() -> N
     X = rng.normal(size=(160, 60)).astype(np.float32)
     Y = np.stack([(X[:, 0] + 0.3 * rng.normal(size=160)) > 0, rng.random(160) < 0.5], axis=1)
     Y = Y.astype(int)
-    kw = {"multi_label": True, "weight_decay": 0.0, "patience": 3}
+    # C explicit: the replays have no validation data (whose default C differs).
+    kw = {"multi_label": True, "C": 1e4, "patience": 3}
     head = HeadClassifier(**kw).fit(X[:80], Y[:80], X_val=X[80:], y_val=Y[80:])
     n_epochs = len(head.history_)
     assert head.stop_reason_ == "early_stopping"
@@ -418,3 +419,32 @@ def test_multi_label_head_matches_logistic_regression_on_coco_captions(
     assert len(scored) >= 20
     assert mean["blind"] >= mean["lr"], report
     assert mean["app"] >= mean["lr"], report
+
+
+@pytest.mark.parametrize("multi_label", [False, True])
+def test_lbfgs_at_c_1_without_validation_is_scikit_learns_logistic_regression(
+    multi_label: bool,
+) -> None:
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.multiclass import OneVsRestClassifier
+
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(300, 12)).astype(np.float32)
+    X /= np.linalg.norm(X, axis=1, keepdims=True)
+    if multi_label:
+        y = (X[:, :3] + 0.3 * rng.normal(size=(300, 3)) > 0).astype(int)
+        lr = OneVsRestClassifier(LogisticRegression(max_iter=5000, tol=1e-10)).fit(X, y)
+    else:
+        y = np.argmax(X[:, :3] + 0.3 * rng.normal(size=(300, 3)), axis=1)
+        lr = LogisticRegression(max_iter=5000, tol=1e-10).fit(X, y)
+    head = HeadClassifier(multi_label=multi_label, C=1.0, patience=50, max_epochs=500).fit(X, y)
+    # The kept epoch is the last to lower the objective by more than 1e-4: near LR's optimum.
+    np.testing.assert_allclose(head.predict_proba(X), lr.predict_proba(X), atol=1e-2)
+    head.module_.load_state_dict(head.last_weights_)  # the last epoch: at the optimum
+    np.testing.assert_allclose(head.predict_proba(X), lr.predict_proba(X), atol=1e-3)
+
+
+def test_the_sgd_solver_learns_a_linear_head_too() -> None:
+    X, y = _blobs()
+    head = HeadClassifier(solver="sgd").fit(X[:200], y[:200], X_val=X[200:], y_val=y[200:])
+    assert (head.predict(X[200:]) == y[200:]).mean() > 0.9

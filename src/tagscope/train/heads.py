@@ -1,17 +1,22 @@
 """A classifier head over embedding vectors: a linear layer or a small MLP, trained in PyTorch.
 
 Single-label heads end in a softmax over the classes, multi-label heads in one sigmoid per class.
-Training is full-batch (or large mini-batch) SGD with Nesterov momentum on tensors built once,
-from zero output weights, on vectors centred and scaled to unit mean squared norm. Unlike Adam,
-whose per-coordinate steps favour a few embedding dimensions (on COCO captions its heads lost
-~0.05 AP to a logistic regression), this keeps the logistic regression's bias towards small
-weights, so a linear head matches or beats one. Early stopping watches the validation loss (each
-class's own, for a linear multi-label head): after ``patience`` epochs without improvement the
-head stops and keeps its best weights. A ``time_limit``, a caller's ``should_stop`` and
-``max_epochs`` also end it. Each epoch appends a row to ``history_`` (and hands it to
-``on_epoch``); with a ``checkpoint_path`` the whole training state is written after each epoch,
-and a later ``fit`` with the same path resumes where it was (each epoch's shuffle is seeded by
-the epoch number, so a resumed run ends where an uninterrupted one would).
+The vectors are centred and scaled to unit mean squared norm first, and the output layer starts
+at zero. A linear head is trained by full-batch L-BFGS (one iteration an epoch) on the
+cross-entropy plus a logistic regression's L2 penalty: at ``C=1`` without validation data it is
+scikit-learn's LogisticRegression, and with a validation set (``C=30``) early stopping does the
+regularising (it beats LR's validation AP on coco-mini captions and on 20,000 x 512 vectors, in
+0.3x to 1.7x LR's time: ``bench/bench_train_head.py``). A head with a hidden layer is trained
+by mini-batch SGD with Nesterov momentum (Adam, whose per-coordinate steps favour a few
+embedding dimensions, lost ~0.05 AP to LR on COCO captions).
+
+Early stopping watches the validation loss (each class's own, for a linear multi-label head;
+without validation data, the training objective): after ``patience`` epochs without
+improvement the head stops and keeps its best weights. A ``time_limit``, a caller's
+``should_stop`` and ``max_epochs`` also end it. Each epoch appends a row to ``history_`` (and
+hands it to ``on_epoch``); with a ``checkpoint_path`` the whole training state is written after
+each epoch, and a later ``fit`` with the same path resumes where it was (each epoch's shuffle is
+seeded by the epoch number, so a resumed run ends where an uninterrupted one would).
 
 Examples
 --------
@@ -39,7 +44,7 @@ from typing import Any, Self
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
-from sklearn.utils._param_validation import Interval
+from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 from threadpoolctl import threadpool_limits
@@ -55,6 +60,7 @@ _MIN_DELTA = 1e-4  # an epoch improves the monitored loss when it lowers it by m
 # curvature); on 20,000 x 512 vectors 2 took half the epochs of 1 for the same AP.
 _LINEAR_LEARNING_RATE = 2.0
 _HIDDEN_LEARNING_RATE = 0.2
+_C_WITH_VALIDATION = 30.0  # L-BFGS's default C when early stopping watches a validation loss
 _METRIC_ROWS = 4096  # training rows the per-epoch multi-label AP is measured on, at most
 _SINGLE_THREAD_WORK = 1 << 25  # multiply-adds per step below which training runs on one thread
 
@@ -146,11 +152,25 @@ class HeadClassifier(ClassifierMixin, BaseEstimator):
         number of classes per item, one sigmoid each, ``y`` is a 0/1 indicator (n, k).
     hidden : int, default=0
         0: a linear head; otherwise the width of one ReLU hidden layer.
+    solver : {"auto", "lbfgs", "sgd"}, default="auto"
+        "lbfgs": full-batch L-BFGS (one iteration an epoch) on the cross-entropy plus the L2
+        penalty of a logistic regression with inverse strength ``C``: a linear head then meets
+        scikit-learn's LogisticRegression (on 20,000 x 512 vectors in a fifth of its time, at
+        equal AP), and early stopping on the validation loss ends it before it overfits.
+        "sgd": mini-batch SGD with Nesterov momentum (``learning_rate``, ``weight_decay``,
+        ``batch_size``). "auto": L-BFGS for a linear head, SGD with a hidden layer.
+    C : float, optional
+        L-BFGS: inverse strength of the L2 penalty on the weights, as LogisticRegression's
+        (the penalty of each class's raw-vector weights is ``|w|^2 / (2 C n)``). Default: 30
+        with validation data, whose early stopping does most of the regularising (validation
+        mean AP against C=1 over 10 splits of coco-mini captions 0.682 vs 0.656, on 20,000 x
+        512 vectors 0.866 vs 0.854 single-label, 0.906 vs 0.906 multi-label; C=100 gained
+        0.006 more on coco in 1.7x the epochs); 1 without (LogisticRegression's default).
     learning_rate : float, optional
         SGD's step size (on the standardised vectors, so one value suits any space). Default:
         2.0 for a linear head, 0.2 with a hidden layer (at 1.0 a 256-wide one diverged).
     weight_decay : float, default=1e-4
-        L2 penalty on the weights (not the biases).
+        SGD: L2 penalty on the weights (not the biases).
     max_epochs : int, default=300
         Passes over the training vectors at most.
     batch_size : int, default=1024
@@ -183,6 +203,8 @@ class HeadClassifier(ClassifierMixin, BaseEstimator):
     _parameter_constraints: dict = {  # noqa: RUF012 (scikit-learn's convention)
         "multi_label": ["boolean"],
         "hidden": [Interval(Integral, 0, None, closed="left")],
+        "solver": [StrOptions({"auto", "lbfgs", "sgd"})],
+        "C": [Interval(Real, 0, None, closed="neither"), None],
         "learning_rate": [Interval(Real, 0, None, closed="neither"), None],
         "weight_decay": [Interval(Real, 0, None, closed="left")],
         "max_epochs": [Interval(Integral, 1, None, closed="left")],
@@ -197,6 +219,8 @@ class HeadClassifier(ClassifierMixin, BaseEstimator):
         *,
         multi_label: bool = False,
         hidden: int = 0,
+        solver: str = "auto",
+        C: float | None = None,
         learning_rate: float | None = None,
         weight_decay: float = 1e-4,
         max_epochs: int = 300,
@@ -207,6 +231,8 @@ class HeadClassifier(ClassifierMixin, BaseEstimator):
     ) -> None:
         self.multi_label = multi_label
         self.hidden = hidden
+        self.solver = solver
+        self.C = C
         self.learning_rate = learning_rate
         self.weight_decay = weight_decay
         self.max_epochs = max_epochs
@@ -214,6 +240,10 @@ class HeadClassifier(ClassifierMixin, BaseEstimator):
         self.patience = patience
         self.time_limit = time_limit
         self.random_state = random_state
+
+    @property
+    def _lbfgs(self) -> bool:
+        return self.solver == "lbfgs" or (self.solver == "auto" and not self.hidden)
 
     def __sklearn_tags__(self):  # type: ignore[no-untyped-def]
         tags = super().__sklearn_tags__()
@@ -365,13 +395,22 @@ class HeadClassifier(ClassifierMixin, BaseEstimator):
     ) -> dict[str, Any]:
         weights = [p for name, p in module.named_parameters() if name.endswith("weight")]
         biases = [p for name, p in module.named_parameters() if name.endswith("bias")]
-        optimizer = torch.optim.SGD(
-            [{"params": weights, "weight_decay": self.weight_decay}, {"params": biases}],
-            lr=self.learning_rate
-            or (_HIDDEN_LEARNING_RATE if self.hidden else _LINEAR_LEARNING_RATE),
-            momentum=0.9,
-            nesterov=True,
-        )
+        optimizer: torch.optim.Optimizer
+        if self._lbfgs:
+            # One iteration a step, the line search free to take its evaluations (torch's
+            # default max_eval is 5/4 of max_iter, 1 here, and the search then stalls at t=0).
+            optimizer = torch.optim.LBFGS(
+                [*weights, *biases], lr=1, max_iter=1, max_eval=25, history_size=10,
+                line_search_fn="strong_wolfe",
+            )  # fmt: skip
+        else:
+            optimizer = torch.optim.SGD(
+                [{"params": weights, "weight_decay": self.weight_decay}, {"params": biases}],
+                lr=self.learning_rate
+                or (_HIDDEN_LEARNING_RATE if self.hidden else _LINEAR_LEARNING_RATE),
+                momentum=0.9,
+                nesterov=True,
+            )
         state: dict[str, Any] = {
             "module": module,
             "optimizer": optimizer,
@@ -450,12 +489,26 @@ class HeadClassifier(ClassifierMixin, BaseEstimator):
         loss_fn = data.loss
         n = len(data.X)
         shuffle = torch.Generator()
+        weights = [p for name, p in module.named_parameters() if name.endswith("weight")]
+        # LogisticRegression's penalty on the raw vectors' weights: w_raw = w / scale.
+        C = self.C if self.C is not None else (_C_WITH_VALIDATION if data.val is not None else 1.0)
+        l2 = 1.0 / (2.0 * C * n * float(module.scale) ** 2)
+
+        def closure() -> torch.Tensor:
+            optimizer.zero_grad(set_to_none=True)
+            loss = loss_fn(module.net(data.X), data.Y) + l2 * sum(w.pow(2).sum() for w in weights)
+            loss.backward()
+            return loss
+
         while state["stop_reason"] is None:
             started = time.perf_counter()
             epoch = state["epoch"] + 1
             module.train()
-            if n <= self.batch_size:
-                batches: Any = [None]
+            if self._lbfgs:
+                batches: Any = []
+                optimizer.step(closure)
+            elif n <= self.batch_size:
+                batches = [None]
             else:
                 shuffle.manual_seed(self.random_state * 1_000_003 + epoch)
                 batches = torch.randperm(n, generator=shuffle).split(self.batch_size)
@@ -467,6 +520,8 @@ class HeadClassifier(ClassifierMixin, BaseEstimator):
                 optimizer.step()
             module.eval()
             metrics, watched = data.evaluate(module)
+            if data.val is None:  # the objective itself, penalty included: its minimum is the fit
+                watched = watched + self._penalty(module, l2, len(watched))
             state["seconds"] += time.perf_counter() - started
             row = {"epoch": epoch, **metrics, "seconds": state["seconds"]}
             self._end_epoch(state, row, watched, should_stop)
@@ -474,6 +529,16 @@ class HeadClassifier(ClassifierMixin, BaseEstimator):
                 self._save_checkpoint(state, data, Path(checkpoint_path))
             if on_epoch is not None:
                 on_epoch(row)
+
+    def _penalty(self, module: _Head, l2: float, n_watched: int) -> torch.Tensor:
+        """The L2 term of the objective minimised: L-BFGS's ``l2 |w|^2``, SGD's weight decay
+        ``wd / 2 |w|^2``; per class (rows of the linear layer) when each class is watched."""
+        coef = l2 if self._lbfgs else self.weight_decay / 2
+        with torch.no_grad():
+            weights = [p for name, p in module.named_parameters() if name.endswith("weight")]
+            if n_watched > 1:
+                return coef * weights[-1].pow(2).sum(dim=1).double()
+            return coef * sum(w.pow(2).sum() for w in weights).double().reshape(1)
 
     def _end_epoch(
         self,
