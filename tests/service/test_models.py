@@ -27,9 +27,14 @@ FAST = {"max_epochs": 60, "patience": 5}
 
 @pytest.fixture()
 def trained(coco_text_ws: Workspace) -> Workspace:
-    models.train_model(
-        coco_text_ws, "coco", "objects", kind="multi-label", space="text", min_examples=4, **FAST
-    )
+    seen: list[tuple[int, int]] = []
+    model, _ = models.train_model(
+        coco_text_ws, "coco", "objects", kind="multi-label", space="text", min_examples=4,
+        progress=lambda done, total: seen.append((done, total)), **FAST,
+    )  # fmt: skip
+    # Progress counts epochs, one report each, out of the maximum.
+    assert [d for d, _ in seen] == list(range(1, len(model.history) + 1))
+    assert {t for _, t in seen} == {FAST["max_epochs"]}
     return coco_text_ws
 
 

@@ -759,6 +759,7 @@ class Dataset:
         collection: str | None = None,
         where: str | None = None,
         validation: float | str = 0.2,
+        progress: bool = True,
         **params: Any,
     ) -> Model:
         """Train a classifier (over ``space``'s vectors) or a detector on the dataset's labels
@@ -767,20 +768,23 @@ class Dataset:
         ``model.info.history`` is the learning curve, ``model.stop()`` from another thread
         stops it keeping the best checkpoint. ``params``: ``learning_rate``, ``time_limit``,
         ``patience``, ``max_epochs``, ``hidden``, ``background``, ``min_examples``, ``size``,
-        ``seed``, ``restart`` (see ``service.models.train_model``)."""
+        ``seed``, ``restart`` (see ``service.models.train_model``); ``progress``: a bar of
+        the epochs."""
         from tagscope.service import models as _models  # torch: only when used
 
-        _models.train_model(
-            self._ws,
-            self.name,
-            name,
-            kind=kind,
-            space=space,
-            collection=collection,
-            where=where,
-            validation=validation,
-            **params,
-        )
+        with _bar(progress, "train") as report:
+            _models.train_model(
+                self._ws,
+                self.name,
+                name,
+                kind=kind,
+                space=space,
+                collection=collection,
+                where=where,
+                validation=validation,
+                progress=report,
+                **params,
+            )
         return Model(self._ws, self.name, name)
 
     def model(self, name: str) -> Model:

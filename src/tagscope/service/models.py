@@ -125,6 +125,7 @@ def train_model(
     architecture: dict[str, Any] | None = None,
     pretrained: str | None = None,
     image_size: int | None = None,
+    progress: ProgressFn | None = None,
 ) -> tuple[Model, Job]:
     """Train a model on the dataset's labels (or those of a collection or a grid filter's items).
 
@@ -144,6 +145,8 @@ def train_model(
     architecture, pretrained, image_size
         Detectors: configuration overrides (a tiny model for tests), a local folder of
         pretrained weights (a name in the model folders), the side images are resized to.
+    progress : callable, optional
+        ``progress(epochs_done, max_epochs)`` as training goes (a bar in the SDK).
     background : bool
         Unlabelled items are examples too: of the class "background" (single-label), of no
         class (multi-label and detectors).
@@ -210,7 +213,7 @@ def train_model(
                 raise
 
     job_params = {"dataset": dataset, "model": name, "kind": str(kind_), "version": model.version}
-    job = ws.runner.run(JOB_KIND, ds.id, job_params, work)
+    job = ws.runner.run(JOB_KIND, ds.id, job_params, work, on_progress=progress)
     catalog.update(ds.id, name, job_id=job.id)
     return catalog.get(ds.id, name), job
 
