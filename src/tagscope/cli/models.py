@@ -51,21 +51,35 @@ def _epoch_line(row: dict[str, Any]) -> str:
     )
 
 
-def _summary_row(m: Any) -> dict[str, Any]:
+def _summary_row(m: dict[str, Any]) -> dict[str, Any]:
+    """One row of the models table from a model's JSON (local ``to_dict()`` or REST)."""
+    metrics = m["metrics"]
     return {
-        "name": m.name,
-        "kind": str(m.kind),
-        "space": m.space,
-        "status": str(m.status),
-        "classes": len(m.classes),
-        "map": m.metrics.get("map"),
-        "best_epoch": m.metrics.get("best_epoch"),
-        "stop_reason": m.metrics.get("stop_reason"),
+        **{k: m[k] for k in ("name", "kind", "space", "status")},
+        "classes": len(m["classes"]),
+        **{k: metrics.get(k) for k in ("map", "best_epoch", "stop_reason")},
     }
 
 
+def print_models(models: list[dict[str, Any]], dataset: str) -> None:
+    """The models table (``tagscope models list`` and ``remote models``)."""
+    print_table([_summary_row(m) for m in models], _COLUMNS, title=f"models of {dataset}")
+
+
+def print_predictions(result: dict[str, Any]) -> None:
+    """The prediction JSON as lines: the predicted classes per file, its top-5 scores or its
+    boxes (``tagscope models predict`` and ``remote predict``)."""
+    for p in result["predictions"]:
+        console.print(f"{p['file']}: {', '.join(p['predicted']) or '(none)'}")
+        if p.get("scores") is not None:
+            best = sorted(p["scores"].items(), key=lambda kv: -kv[1])[:5]
+            console.print("  " + ", ".join(f"{c} {s:.3f}" for c, s in best))
+        for box in p.get("boxes") or []:
+            console.print(f"  {box['class']} {box['score']:.3f} at {box['bbox']}")
+
+
 def _print_model(m: Any) -> None:
-    print_table([_summary_row(m)], _COLUMNS, title=f"model {m.name} of {m.dataset}")
+    print_table([_summary_row(m.to_dict())], _COLUMNS, title=f"model {m.name} of {m.dataset}")
     if m.error:
         console.print(f"error: {m.error}")
     if m.history:
@@ -190,7 +204,7 @@ def list_(dataset: str, workspace: Path | None = WorkspaceOpt, as_json: bool = J
     if as_json:
         print_json([m.to_dict() for m in models])
         return
-    print_table([_summary_row(m) for m in models], _COLUMNS, title=f"models of {dataset}")
+    print_models([m.to_dict() for m in models], dataset)
 
 
 @app.command()
@@ -301,13 +315,7 @@ def predict(
     if as_json:
         print_json(result)
         return
-    for p in result["predictions"]:
-        console.print(f"{p['file']}: {', '.join(p['predicted']) or '(none)'}")
-        if p.get("scores") is not None:
-            best = sorted(p["scores"].items(), key=lambda kv: -kv[1])[:5]
-            console.print("  " + ", ".join(f"{c} {s:.3f}" for c, s in best))
-        for box in p.get("boxes") or []:
-            console.print(f"  {box['class']} {box['score']:.3f} at {box['bbox']}")
+    print_predictions(result)
 
 
 @app.command()

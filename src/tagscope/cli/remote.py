@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import typer
 
 from tagscope.cli.lazy import deferred
+from tagscope.cli.models import print_models, print_predictions
 from tagscope.cli.output import (
     JsonOpt,
     console,
@@ -28,7 +30,7 @@ TOKEN_HELP = (
 )
 
 app = typer.Typer(
-    help=f"Read a remote Tagscope server: datasets, items, search, SQL. {TOKEN_HELP}",
+    help=f"Read a remote Tagscope server: datasets, items, search, SQL, models. {TOKEN_HELP}",
     no_args_is_help=True,
 )
 
@@ -177,3 +179,38 @@ def sql(
     print_table(result.records(), result.columns)
     more = f" (cut at {limit}; use --limit)" if result.truncated else ""
     err_console.print(f"{result.n_rows} row(s){more} in {result.elapsed_ms:.0f} ms")
+
+
+@app.command()
+@handle_errors
+def models(
+    ctx: typer.Context,
+    dataset: str = typer.Argument(..., help="The dataset."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """List the dataset's models."""
+    with _connect(ctx) as ws:
+        found = ws.dataset(dataset).models()
+    if as_json:
+        print_json(found)
+    else:
+        print_models(found, dataset)
+
+
+@app.command()
+@handle_errors
+def predict(
+    ctx: typer.Context,
+    dataset: str = typer.Argument(..., help="The dataset."),
+    model: str = typer.Argument(..., help="The model."),
+    images: list[Path] = typer.Argument(..., help="Image files.", exists=True, dir_okay=False),
+    last: bool = typer.Option(False, "--last", help="The latest checkpoint, not the best."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Predict image files with a model on the server (--json: the REST API's answer)."""
+    with _connect(ctx) as ws:
+        result = ws.dataset(dataset).predict(model, images, last=last)
+    if as_json:
+        print_json(result)
+    else:
+        print_predictions(result)

@@ -18,13 +18,16 @@ Examples
 >>> ds = ws.dataset("coco")                                # doctest: +SKIP
 >>> [it["path"] for it in ds.items(where="has_label(id, 'dog')", limit=3)]  # doctest: +SKIP
 >>> ws.sql("SELECT count(*) AS n FROM items").records()    # doctest: +SKIP
+>>> ds.train_model("pets", kind="multi-label", space="text")["metrics"]["map"]  # doctest: +SKIP
+>>> ds.predict("pets", ["photo.jpg"])["predictions"][0]["predicted"]  # doctest: +SKIP
 """
 
 from __future__ import annotations
 
 import os
 import string
-from collections.abc import Iterator, Sequence
+import time
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import quote
@@ -43,6 +46,7 @@ from tagscope.domain import (
     TagscopeError,
     ValidationError,
 )
+from tagscope.sdk.models import Image, _read
 
 if TYPE_CHECKING:
     import httpx
@@ -147,10 +151,12 @@ class RemoteWorkspace:
         *,
         params: dict[str, Any] | None = None,
         json: Any = None,
+        files: Sequence[tuple[str, bytes]] | None = None,
         timeout: float | None = None,
     ) -> Any:
         """Send one request to an ``/api`` route and return its JSON answer (None for 204):
-        the way to any route this client has no method for.
+        the way to any route this client has no method for. ``files``: ``(name, bytes)`` pairs
+        sent as the multipart field ``files``.
 
         Raises
         ------
@@ -159,6 +165,8 @@ class RemoteWorkspace:
             server cannot be reached.
         """
         options: dict[str, Any] = {"params": _query(params), "json": json}
+        if files is not None:
+            options["files"] = [("files", f) for f in files]
         if timeout is not None:
             options["timeout"] = timeout
         try:
@@ -413,6 +421,94 @@ class RemoteDataset:
         return self.remote.request(
             "GET", f"{self._path}/history", params={"limit": limit, **filters}
         )
+
+    # -- models (JSON: name, kind, space, status, classes, thresholds, metrics, history, ...) --
+    def _model_path(self, name: str) -> str:
+        return f"{self._path}/models/{_segment(name)}"
+
+    def models(self) -> list[dict[str, Any]]:
+        """The dataset's models."""
+        return self.remote.request("GET", f"{self._path}/models")
+
+    def model(self, name: str) -> dict[str, Any]:
+        """The model ``name`` as it is now: status, metrics, thresholds, live learning curve."""
+        return self.remote.request("GET", self._model_path(name))
+
+    def train_model(
+        self,
+        name: str,
+        *,
+        kind: Literal["single-label", "multi-label", "detector"],
+        space: str | None = None,
+        wait: bool = True,
+        poll_s: float = 0.5,
+        timeout: float | None = None,
+        **params: Any,
+    ) -> dict[str, Any]:
+        """Train a model on the server (an editor's token), a job there; with ``wait``, return
+        it once trained (polling every ``poll_s`` seconds, for ``timeout`` seconds at most),
+        else at once, in status training. ``params``: what the server's route takes besides
+        (``collection``, ``where``, ``validation``, ``max_epochs``, ``restart``, ...).
+
+        Raises
+        ------
+        TagscopeError
+            The training failed (its error), or is still going after ``timeout`` seconds.
+        """
+        body = {"name": name, "kind": kind, "space": space, **params}
+        model = self.remote.request("POST", f"{self._path}/models", json=body)["model"]
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while wait and model["status"] == "training":
+            if deadline is not None and time.monotonic() > deadline:
+                raise TagscopeError(
+                    f"model {name!r} of dataset {self.name!r} is still training after "
+                    f"{timeout:g} s (job {model['job_id']}); stop it with stop_model({name!r})"
+                )
+            time.sleep(poll_s)
+            model = self.model(name)
+        if model["status"] == "failed":
+            raise TagscopeError(
+                f"training model {name!r} of dataset {self.name!r} failed: {model['error']}"
+            )
+        return model
+
+    def stop_model(self, name: str) -> dict[str, Any]:
+        """Stop the model's training: it keeps its best checkpoint."""
+        return self.remote.request("POST", f"{self._model_path(name)}/stop")
+
+    def delete_model(self, name: str) -> None:
+        self.remote.request("DELETE", self._model_path(name))
+
+    def set_thresholds(self, name: str, thresholds: Mapping[str, float] | None) -> dict[str, Any]:
+        """Save per class thresholds (``None``: every class's optimized, max-F1 one)."""
+        body = {"thresholds": None if thresholds is None else dict(thresholds)}
+        return self.remote.request("PUT", f"{self._model_path(name)}/thresholds", json=body)
+
+    def model_statistics(
+        self, name: str, subset: Literal["validation", "train"] = "validation"
+    ) -> dict[str, Any]:
+        """Per class PR curves, AP and best threshold; accuracy and the confusion matrix for
+        single-label; mAP."""
+        return self.remote.request(
+            "GET", f"{self._model_path(name)}/statistics", params={"subset": subset}
+        )
+
+    def predict(self, model: str, files: Sequence[Image], *, last: bool = False) -> dict[str, Any]:
+        """Predict image files (paths, or ``(name, bytes)`` pairs) with the model's best
+        checkpoint (``last``: its latest): ``{dataset, model, kind, checkpoint, predictions:
+        [{file, scores | boxes, predicted}]}``."""
+        path = f"/api/predict/{_segment(self.name)}/{_segment(model)}" + ("/last" if last else "")
+        images = [f if isinstance(f, tuple) else _read(f) for f in files]
+        return self.remote.request("POST", path, files=images)
+
+    def predict_items(
+        self, model: str, item_ids: Sequence[int], *, write_labels: bool = False
+    ) -> dict[str, Any]:
+        """Predict items of the dataset: ``{predictions: [{item_id, scores | boxes,
+        predicted}], change_set}``; ``write_labels`` (a labels.edit right) writes them as
+        labels of source prediction, one change-set."""
+        body = {"item_ids": [int(i) for i in item_ids], "write_labels": write_labels}
+        return self.remote.request("POST", f"{self._model_path(model)}/predict", json=body)
 
 
 def _search_options(

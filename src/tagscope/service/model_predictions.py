@@ -118,7 +118,7 @@ def list_predictions(
     model = ready_model(ws, dataset, name)
     if class_name is not None and class_name not in model.classes:
         raise ValidationError(f"model {name!r} has no class {class_name!r}", field="class_name")
-    table = files_of(ws, model).predictions()
+    table = files_of(ws, model).predictions(training_only=True)
     if table is None:
         raise ValidationError(f"model {name!r} has no predictions file", field="model")
     rows = _training_rows(model, table.to_pydict(), subset, _truth(ws, model))

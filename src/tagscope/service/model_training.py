@@ -350,36 +350,36 @@ def head_predictions(
     version: int,
     *,
     chunk: int = 65_536,
-) -> dict[str, list[Any]]:
-    """The ``pred_<model>`` rows of every item with a vector (see :mod:`tagscope.store.models`)."""
-    split = {
-        int(i): ("validation" if v else "train")
-        for i, v in zip(data.item_ids.tolist(), data.validation.tolist(), strict=True)
+) -> dict[str, Any]:
+    """The ``pred_<model>`` columns of every item with a vector (see
+    :mod:`tagscope.store.models`), as arrays: item-major, the classes in order."""
+    ids = np.asarray(ids, np.int64)
+    k, n = len(data.classes), len(ids)
+    proba = np.empty((n, k), np.float32)
+    for start in range(0, n, chunk):
+        block = np.asarray(vectors[start : start + chunk], np.float32)
+        proba[start : start + len(block)] = head.predict_proba(block)
+    if kind == ModelKind.SINGLE_LABEL:
+        top = proba.argmax(1)[:, None] == np.arange(k)[None, :]
+    else:
+        top = np.ones((n, k), bool)
+    # The training items' rows: their split (0 train, 1 validation) and truth; -1: not one.
+    rows = np.searchsorted(ids, data.item_ids)
+    split = np.full(n, -1, np.int8)
+    split[rows] = data.validation.astype(np.int8)
+    truth = np.zeros((n, k), bool)
+    truth[rows] = data.truth.astype(bool)
+    untrained = np.repeat(split < 0, k)
+    return {
+        "item_id": np.repeat(ids, k),
+        "class": (np.tile(np.arange(k, dtype=np.int32), n), list(data.classes)),  # (codes, names)
+        "score": proba.ravel(),
+        "top": top.ravel(),
+        "split": (np.repeat(split.astype(np.int32), k), ["train", "validation"]),  # -1: NULL
+        "truth": (truth.ravel(), untrained),  # (values, null mask)
+        "version": np.full(n * k, version, np.int32),
+        "bbox": None,
     }
-    truth = {int(i): row for i, row in zip(data.item_ids.tolist(), data.truth, strict=True)}
-    k = len(data.classes)
-    cols: dict[str, list[Any]] = {
-        n: [] for n in ("item_id", "class", "score", "top", "split", "truth")
-    }
-    for start in range(0, len(ids), chunk):
-        block = ids[start : start + chunk]
-        proba = head.predict_proba(np.asarray(vectors[start : start + chunk], np.float32))
-        if kind == ModelKind.SINGLE_LABEL:
-            top = proba.argmax(1)[:, None] == np.arange(k)[None, :]
-        else:
-            top = np.ones_like(proba, bool)
-        cols["item_id"].extend(np.repeat(block, k).tolist())
-        cols["class"].extend(list(data.classes) * len(block))
-        cols["score"].extend(proba.ravel().tolist())
-        cols["top"].extend(top.ravel().tolist())
-        for i in block.tolist():
-            s, t = split.get(i), truth.get(i)
-            cols["split"].extend([s] * k)
-            cols["truth"].extend([None] * k if t is None else [bool(x) for x in t])
-    n = len(cols["item_id"])
-    cols["version"] = [version] * n
-    cols["bbox"] = [None] * n
-    return cols
 
 
 def fit_detector(

@@ -37,6 +37,7 @@ from tagscope.domain.models import (
     validate_model_name,
 )
 from tagscope.jobs import ProgressFn
+from tagscope.jobs.runner import error_message
 from tagscope.service import background, embeddings, policy
 from tagscope.service.collections import collection_item_ids
 from tagscope.service.model_training import (
@@ -203,12 +204,11 @@ def train_model(
     files = files_of(ws, model)
 
     def work(report: ProgressFn) -> dict[str, Any]:
+        # A second trainer is refused before it touches the model (the first one's row).
         with _training_lock(files, model):
             try:
                 return _train(ws, catalog, model, data, report)
             except BaseException as exc:
-                from tagscope.jobs.runner import error_message
-
                 catalog.update(ds.id, name, status=ModelStatus.FAILED, error=error_message(exc))
                 raise
 

@@ -36,13 +36,15 @@ import json
 import os
 import shutil
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
@@ -279,14 +281,35 @@ class ModelFiles:
         path = self.folder / STATISTICS
         return json.loads(path.read_text()) if path.is_file() else None
 
-    def write_predictions(self, columns: dict[str, Sequence[Any]]) -> None:
-        """Replace the predictions with ``columns`` (the :data:`SCHEMA`'s)."""
-        table = pa.table({f.name: pa.array(columns[f.name], f.type) for f in SCHEMA}, SCHEMA)
+    def write_predictions(self, columns: dict[str, Any]) -> None:
+        """Replace the predictions with ``columns`` (the :data:`SCHEMA`'s): each a sequence
+        (None for NULL), or, without a Python object per row, ``(codes, names)`` for a string
+        column (code -1: NULL), ``(values, null_mask)``, or None (all NULL)."""
+        n = len(columns["item_id"])
+        table = pa.table({f.name: _column(columns[f.name], f.type, n) for f in SCHEMA}, SCHEMA)
         self.save(PREDICTIONS, lambda tmp: pq.write_table(table, tmp, compression="zstd"))
 
-    def predictions(self) -> pa.Table | None:
+    def predictions(self, *, training_only: bool = False) -> pa.Table | None:
+        """The rows (of the training items only: a filter the reader pushes down, so a model
+        of millions of items reads just its training rows)."""
         path = self.folder / PREDICTIONS
-        return pq.read_table(path) if path.is_file() else None
+        if not path.is_file():
+            return None
+        return pq.read_table(path, filters=pc.field("split").is_valid() if training_only else None)
+
+
+def _column(values: Any, type_: pa.DataType, n: int) -> pa.Array:
+    if values is None:
+        return pa.nulls(n, type_)
+    if isinstance(values, tuple) and type_ == pa.string():
+        codes, names = values
+        codes = np.asarray(codes, np.int32)
+        indices = pa.array(codes, pa.int32(), mask=codes < 0)
+        return pa.DictionaryArray.from_arrays(indices, pa.array(names, pa.string())).cast(type_)
+    if isinstance(values, tuple):
+        data, mask = values
+        return pa.array(data, type_, mask=np.asarray(mask, bool))
+    return pa.array(values, type_)
 
 
 def prediction_tables(catalog: Catalog, scores_root: Path) -> list[PredictionTable]:
