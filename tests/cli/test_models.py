@@ -101,6 +101,9 @@ def test_bad_options_fail_with_one_line(coco_text_ws: Workspace) -> None:
         ws, *train, "--kind", "multi-label", "--validation", "half"
     )
     assert "validation" in _fails(ws, *train, "--kind", "multi-label", "--validation", "split")
+    assert "fine-tuning needs a CLIP image space" in _fails(
+        ws, *train, "--kind", "multi-label", "--fine-tune"
+    )
     assert _json(ws, "models", "list", "coco") == []
 
 

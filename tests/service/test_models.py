@@ -335,3 +335,49 @@ def test_a_detector_trains_on_a_filtered_selection_and_predicts_boxes(
     with ws.sql_engine().session() as s:
         (n_boxes,) = s.execute("SELECT count(*) FROM pred_boxes WHERE bbox IS NOT NULL").rows[0]
     assert n_boxes == sum(len(r["boxes"]) for r in page["rows"])
+
+
+def test_a_fine_tuned_tower_predicts_in_the_app_and_in_its_bundle_alike(
+    workspace: Workspace, imagenette: Path, tiny_clip_dir: Path, tmp_path: Path
+) -> None:
+    from tagscope.bundle.predictor import BundlePredictor
+    from tagscope.service.embeddings import compute_embeddings
+    from tagscope.service.imports import import_images
+
+    photos = tmp_path / "photos"
+    for label in ("church", "tench", "parachute"):
+        (photos / label).mkdir(parents=True)
+        for src in sorted((imagenette / label).iterdir())[:5]:
+            (photos / label / src.name).write_bytes(src.read_bytes())
+    import_images(workspace, "pics", photos, labels_from_folders=True, thumbnails=False)
+    compute_embeddings(workspace, "pics", space="clip", kind="clip", model=str(tiny_clip_dir))
+    compute_embeddings(workspace, "pics", kind="phash")
+    with pytest.raises(ValidationError, match="fine-tuning needs a CLIP image space"):
+        models.train_model(
+            workspace, "pics", "x", kind="single-label", space="phash", fine_tune=True
+        )
+    model, job = models.train_model(
+        workspace, "pics", "tuned", kind="single-label", space="clip", fine_tune=True,
+        max_epochs=20, validation=0.34,
+    )  # fmt: skip
+    assert job.status == JobStatus.DONE and model.status == ModelStatus.READY, model.error
+    assert model.params["fine_tune"] is True
+    tower = model_predictions.tuned_tower(workspace, model)
+    assert tower is not None and (tower / "config.json").is_file()
+    ids = sorted(it.id for it in workspace.catalog.iter_items(workspace.dataset("pics").id))
+    with workspace.sql_engine().session() as s:
+        assert s.execute("SELECT count(DISTINCT item_id) FROM pred_tuned").rows[0][0] == len(ids)
+    # Items are predicted from the tuned tower's vectors, uploads through the tuned tower.
+    items = model_predictions.predict_items(workspace, "pics", "tuned", ids[:3])
+    paths = [workspace.catalog.get_item(i).path for i in ids[:3]]
+    files = [(Path(p).name, Path(p).read_bytes()) for p in paths]
+    app = model_predictions.predict_images(workspace, "pics", "tuned", files)
+    for a, b in zip(items["predictions"], app["predictions"], strict=True):
+        for c in model.classes:  # stored vectors are float16: close, not equal
+            assert a["scores"][c] == pytest.approx(b["scores"][c], abs=5e-3)
+    bundle = models.export_model(workspace, "pics", "tuned", tmp_path / "bundle")
+    offline = BundlePredictor(bundle).predict(files)
+    for a, b in zip(app["predictions"], offline["predictions"], strict=True):
+        assert a["predicted"] == b["predicted"]
+        for c in model.classes:
+            assert a["scores"][c] == pytest.approx(b["scores"][c], abs=1e-4)

@@ -620,6 +620,8 @@ export interface TrainModel {
   hidden?: number;
   background?: boolean;
   size?: "small" | "medium" | "large";
+  /** CLIP-space classifiers: fine-tune the image tower with the head (a GPU when there is one). */
+  fine_tune?: boolean;
   restart?: boolean;
 }
 

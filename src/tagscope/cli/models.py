@@ -161,6 +161,9 @@ def train(
         False, "--background", help="Single-label: images without a class form 'background'."
     ),
     size: str = typer.Option("small", "--size", help="Detectors: small, medium or large."),
+    fine_tune: bool = typer.Option(
+        False, "--fine-tune", help="CLIP-space classifiers: fine-tune the image tower too (GPU)."
+    ),
     seed: int = typer.Option(0, "--seed", min=0),
     restart: bool = typer.Option(False, "--restart", help="Replace a model of that name."),
     workspace: Path | None = WorkspaceOpt,
@@ -175,6 +178,7 @@ def train(
         "validation": validation, "learning_rate": learning_rate, "time_limit": time_limit,
         "patience": patience, "max_epochs": max_epochs, "hidden": hidden,
         "background": background, "size": size, "seed": seed, "restart": restart,
+        "fine_tune": fine_tune,
     }  # fmt: skip
     model, job = uc.start_training(ws, dataset, name, **options)
     with progress_bar(f"training {name}", enabled=not quiet) as report:

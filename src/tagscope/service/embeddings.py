@@ -208,10 +208,25 @@ def compute_embeddings(
         params["device"] = device
 
     def work(report: ProgressFn) -> dict[str, Any]:
-        run = _EmbedRun(ws, ds, embedder, store, size, report)
-        return {"space": space, "kind": kind, "model": embedder.model, **run.execute()}
+        done = embed_into(ws, ds, embedder, store, report=report, batch_size=size)
+        return {"space": space, "kind": kind, "model": embedder.model, **done}
 
     return ws.runner.run("embed", ds.id, params, work, on_progress=progress)
+
+
+def embed_into(
+    ws: Workspace,
+    ds: Dataset,
+    embedder: Embedder,
+    store: VectorStore,
+    *,
+    report: ProgressFn,
+    batch_size: int | None = None,
+) -> dict[str, Any]:
+    """Embed the dataset's items that ``store`` lacks with ``embedder`` (the work of
+    :func:`compute_embeddings`, for a store of no space: a fine-tuned model's own vectors)."""
+    size = batch_size or DEFAULT_BATCH_SIZE[embedder.kind]
+    return _EmbedRun(ws, ds, embedder, store, size, report).execute()
 
 
 def _decode(path: str, min_side: int | None) -> Image.Image:

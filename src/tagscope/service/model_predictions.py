@@ -16,6 +16,7 @@ import hashlib
 import threading
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -29,17 +30,30 @@ from tagscope.media.errors import MediaError
 from tagscope.media.images import load_rgb
 from tagscope.service import policy
 from tagscope.service.labels import label_record
+from tagscope.service.model_training import TOWER, TUNED_VECTORS, tuned_embedder
 from tagscope.service.models import files_of, ready_model, weights_name
 from tagscope.service.policy import Action
 from tagscope.service.workspace import Workspace
 from tagscope.store.collections import shown
 from tagscope.store.label_states import LabelStates
 from tagscope.store.ontology import OntologyCatalog
+from tagscope.store.vectors import VectorStore
 
 ENTITY = "predictions"  # the change log's entity of prediction labels (key: the dataset id)
 MAX_ITEMS = 10_000
 _CACHE: dict[tuple[str, int], Any] = {}  # (weights path, mtime) -> loaded estimator
 _CACHE_LOCK = threading.Lock()
+
+
+def _cached(path: Path, load: Any) -> Any:
+    """``load(path)``, once per process and file version (one at a time: weights are large)."""
+    key = (str(path), path.stat().st_mtime_ns)
+    with _CACHE_LOCK:
+        if key not in _CACHE:
+            for old in [k for k in _CACHE if k[0] == key[0] or len(_CACHE) > 2]:
+                del _CACHE[old]
+            _CACHE[key] = load(path)
+        return _CACHE[key]
 
 
 def load_estimator(ws: Workspace, model: Model, checkpoint: Checkpoint | str = "best") -> Any:
@@ -51,13 +65,13 @@ def load_estimator(ws: Workspace, model: Model, checkpoint: Checkpoint | str = "
         raise ValidationError(
             f"model {model.name!r} has no {checkpoint} checkpoint; train it again", field="model"
         )
-    key = (str(path), path.stat().st_mtime_ns)
-    with _CACHE_LOCK:
-        if key not in _CACHE:
-            cls = Detector if model.kind == ModelKind.DETECTOR else HeadClassifier
-            _CACHE.clear()  # one model at a time: weights can be large
-            _CACHE[key] = cls.load(path)
-        return _CACHE[key]
+    cls = Detector if model.kind == ModelKind.DETECTOR else HeadClassifier
+    return _cached(path, cls.load)
+
+
+def tuned_tower(ws: Workspace, model: Model) -> Path | None:
+    """The CLIP folder of a fine-tuned model's tower (None: the model uses its space's)."""
+    return files_of(ws, model).folder / TOWER if model.params.get("fine_tune") else None
 
 
 # -- deciding: the offline bundle's rules, so that both answer alike --------------------------
@@ -214,7 +228,12 @@ def predict_items(
 
 
 def _vectors_of(ws: Workspace, model: Model, ids: Sequence[int]) -> np.ndarray:
-    store_ids, vectors = ws.vectors(ws.dataset(model.dataset), str(model.space)).load()
+    tower = tuned_tower(ws, model)
+    if tower is not None:
+        store = VectorStore(files_of(ws, model).folder / TUNED_VECTORS)
+    else:
+        store = ws.vectors(ws.dataset(model.dataset), str(model.space))
+    store_ids, vectors = store.load()
     rows = np.searchsorted(store_ids, ids)
     rows = np.minimum(rows, max(len(store_ids) - 1, 0))
     missing = [i for i, r in zip(ids, rows.tolist(), strict=True)
@@ -335,7 +354,11 @@ def predict_images(
 
 def _embed(ws: Workspace, model: Model, images: Sequence[Any]) -> np.ndarray:
     space = ws.catalog.get_space(model.dataset_id, str(model.space))
-    embedder = load_embedder(space["kind"], space["model"])
+    tower = tuned_tower(ws, model)
+    if tower is not None:
+        embedder = _cached(tower / "config.json", lambda _p: tuned_embedder(tower))
+    else:
+        embedder = load_embedder(space["kind"], space["model"])
     if getattr(embedder, "input", None) != "image":
         raise ValidationError(
             f"model {model.name!r} learned from space {model.space!r} ({space['kind']} vectors "

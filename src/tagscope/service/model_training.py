@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -444,3 +444,60 @@ def detector_statistics(det: Any, data: TrainingSet, version: int) -> tuple[dict
         )
     }
     return stats, cols
+
+
+TOWER = "tower"  # a fine-tuned model's CLIP folder (its tuned image tower)
+TUNED_VECTORS = "vectors"  # that tower's vectors of the dataset's items
+
+
+def tuned_embedder(folder: Any) -> Any:
+    """The CLIP embedder of a fine-tuned tower, loaded afresh (the embedder registry caches by
+    folder, and a model trained again rewrites its folder)."""
+    from tagscope.embed.clip import ClipEmbedder
+
+    return ClipEmbedder.from_pretrained(str(folder))
+
+
+def fine_tune(
+    ws: Workspace,
+    ds: Dataset,
+    data: TrainingSet,
+    head: Any,
+    kind: ModelKind,
+    params: dict[str, Any],
+    files: Any,
+    *,
+    space_model: str,
+    curve: Curve,
+    should_stop: Callable[[], bool],
+) -> tuple[Any, TrainingSet, np.ndarray, np.ndarray]:
+    """Fine-tune the space's CLIP image tower with the head end to end (a GPU when there is
+    one), then embed every item with the tuned tower into the model's own vector store.
+
+    Returns the tuned head, the training set with the tuned vectors, and every item's ids and
+    tuned vectors.
+    """
+    from tagscope.service.embeddings import embed_into
+    from tagscope.store.vectors import VectorStore
+    from tagscope.train import fine_tune_tower
+
+    train, val = ~data.validation, data.validation
+    y = data.truth if kind == ModelKind.MULTI_LABEL else data.truth.argmax(1)
+    paths = np.array(data.paths, dtype=object)
+    tuned: dict[str, Any] = {}
+    options = {k: params[k] for k in ("time_limit",) if params.get(k) is not None}
+
+    def write(tmp: Any) -> None:
+        tuned["head"] = fine_tune_tower(
+            space_model, head, list(paths[train]), y[train], val_images=list(paths[val]),
+            y_val=y[val], out=tmp, random_state=params["seed"], on_epoch=curve,
+            should_stop=should_stop, **options,
+        )  # fmt: skip
+
+    files.save(TOWER, write)
+    files.clear_path(TUNED_VECTORS)  # vectors of an earlier tower are of no use
+    store = VectorStore(files.path(TUNED_VECTORS))
+    embed_into(ws, ds, tuned_embedder(files.folder / TOWER), store, report=lambda _d, _t: None)
+    ids, vectors = store.load()
+    rows = np.searchsorted(ids, data.item_ids)
+    return tuned["head"], replace(data, vectors=np.asarray(vectors[rows], np.float32)), ids, vectors

@@ -45,6 +45,7 @@ from tagscope.service.model_training import (
     Poller,
     check_validation,
     detector_statistics,
+    fine_tune,
     fit_detector,
     fit_head,
     head_predictions,
@@ -97,6 +98,10 @@ def _check_params(kind: ModelKind, space: str | None, params: dict[str, Any]) ->
             field="size",
         )
     if kind == ModelKind.DETECTOR:
+        if params.get("fine_tune"):
+            raise ValidationError(
+                "fine-tuning is for classifiers of a CLIP space", field="fine_tune"
+            )
         out["space"] = None
     elif not space:
         raise ValidationError(f"a {kind} model needs an embedding space (--space)", field="space")
@@ -126,6 +131,7 @@ def train_model(
     architecture: dict[str, Any] | None = None,
     pretrained: str | None = None,
     image_size: int | None = None,
+    fine_tune: bool = False,
     progress: ProgressFn | None = None,
 ) -> tuple[Model, Job]:
     """Train a model on the dataset's labels (or those of a collection or a grid filter's items).
@@ -146,6 +152,10 @@ def train_model(
     architecture, pretrained, image_size
         Detectors: configuration overrides (a tiny model for tests), a local folder of
         pretrained weights (a name in the model folders), the side images are resized to.
+    fine_tune : bool
+        Classifiers of a CLIP space: after the head, fine-tune the space's image tower with it
+        end to end (on a GPU when there is one), then embed every item with the tuned tower
+        (the model's own vectors; its predictions, REST answers and bundle use that tower).
     progress : callable, optional
         ``progress(epochs_done, max_epochs)`` as training goes (a bar in the SDK).
     background : bool
@@ -180,13 +190,18 @@ def train_model(
             "learning_rate": learning_rate, "time_limit": time_limit, "patience": patience,
             "max_epochs": max_epochs, "hidden": hidden, "background": bool(background),
             "min_examples": min_examples, "size": size, "seed": int(seed),
-            "architecture": architecture, "image_size": image_size,
+            "architecture": architecture, "image_size": image_size, "fine_tune": bool(fine_tune),
             # A client names a folder of the model folders, never a path of the server's disk.
             "pretrained": embeddings.served_model(ws, pretrained),
         },
     )  # fmt: skip
     if kind_ != ModelKind.DETECTOR:
-        ws.catalog.get_space(ds.id, str(space))  # NotFoundError names it
+        info = ws.catalog.get_space(ds.id, str(space))  # NotFoundError names it
+        if fine_tune and info["kind"] != "clip":
+            raise ValidationError(
+                f"fine-tuning needs a CLIP image space; {space!r} holds {info['kind']} vectors",
+                field="fine_tune",
+            )
     item_ids = _item_ids(ws, dataset, collection, where)
     data = training_set(
         ws,
@@ -342,9 +357,17 @@ def _train(
         est = fit_head(
             data, kind, params, curve=curve, should_stop=stop, state_path=files.path("state.pt")
         )
+        ds = ws.dataset(model.dataset)
+        if params.get("fine_tune"):
+            space = ws.catalog.get_space(ds_id, str(model.space))
+            est, data, ids, vectors = fine_tune(
+                ws, ds, data, est, kind, params, files, space_model=space["model"], curve=curve,
+                should_stop=stop,
+            )  # fmt: skip
+        else:
+            ids, vectors = ws.vectors(ds, str(model.space)).load()
         files.save(weights_name(model, "best"), est.save)
         stats = head_statistics(est, data, kind)
-        ids, vectors = ws.vectors(ws.dataset(model.dataset), str(model.space)).load()
         rows = head_predictions(est, data, ids, vectors, kind, model.version)
         summary = {"map": stats["validation"]["map"]}
         if kind == ModelKind.SINGLE_LABEL:
@@ -487,7 +510,7 @@ def export_model(
 ) -> Path:
     """Write the model as an offline bundle (ONNX graphs, classes, thresholds, a manifest) that
     ``tagscope-predict-server DIR`` serves without torch; returns the folder."""
-    from tagscope.service.model_predictions import load_estimator
+    from tagscope.service.model_predictions import load_estimator, tuned_tower
     from tagscope.train.export import export_classifier, export_detector
 
     model = ready_model(ws, dataset, name, Action.MODELS_TRAIN)
@@ -514,5 +537,7 @@ def export_model(
             "text): a bundle predicts from images, so it needs a model of an image space",
             field="model",
         )
-    manifest["embedding_model"] = space["model"]
-    return export_classifier(est, space["model"], folder, manifest=manifest)
+    tower = tuned_tower(ws, model)
+    image_model = str(tower) if tower is not None else space["model"]
+    manifest["embedding_model"] = image_model
+    return export_classifier(est, image_model, folder, manifest=manifest)

@@ -267,6 +267,14 @@ class ModelFiles:
         _write_atomic(path, write)
         return path
 
+    def clear_path(self, what: str) -> None:
+        """Remove one file or folder of the model, if it is there."""
+        path = self.folder / what
+        if path.is_dir():
+            shutil.rmtree(path)
+        else:
+            path.unlink(missing_ok=True)
+
     def clear(self) -> None:
         """Remove every file (a model trained again from scratch, or deleted)."""
         shutil.rmtree(self.folder, ignore_errors=True)

@@ -215,6 +215,7 @@ function TrainForm({
   const [maxEpochs, setMaxEpochs] = useState("");
   const [hidden, setHidden] = useState("0");
   const [background, setBackground] = useState(false);
+  const [fineTune, setFineTune] = useState(false);
   const [size, setSize] = useState<"small" | "medium" | "large">("small");
   const [where, setWhere] = useState("");
   const [busy, setBusy] = useState(false);
@@ -224,6 +225,7 @@ function TrainForm({
   }, [info]);
   const detector = kind === "detector";
   const replacing = taken.includes(name.trim());
+  const clipSpace = spaces.find((s) => s.name === space)?.kind === "clip";
 
   const submit = async (e: Event) => {
     e.preventDefault();
@@ -244,6 +246,7 @@ function TrainForm({
       body.space = space;
       body.hidden = numberOrUndefined(hidden) ?? 0;
       if (kind === "single-label") body.background = background;
+      if (clipSpace && fineTune) body.fine_tune = true;
     }
     setBusy(true);
     try {
@@ -337,6 +340,17 @@ function TrainForm({
                 onChange={(e) => setBackground((e.target as HTMLInputElement).checked)}
               />
               Background images: items without a label are a class of their own
+            </label>
+          ) : null}
+          {clipSpace ? (
+            <label class="inline">
+              <input
+                type="checkbox"
+                checked={fineTune}
+                data-testid="train-fine-tune"
+                onChange={(e) => setFineTune((e.target as HTMLInputElement).checked)}
+              />
+              Fine-tune the image tower with the head (slow without a GPU)
             </label>
           ) : null}
         </>

@@ -74,6 +74,9 @@ class NewModel(BaseModel):
     )
     min_examples: int = Field(2, ge=1, description="classes with fewer items are skipped")
     size: Literal["small", "medium", "large"] = Field("small", description="detectors")
+    fine_tune: bool = Field(
+        False, description="classifiers of a CLIP space: fine-tune its image tower too (GPU)"
+    )
     seed: int = Field(0, ge=0, le=2**31 - 1)
     restart: bool = Field(False, description="replace a model of that name")
 
