@@ -34,7 +34,7 @@ class Model(BaseModel):
     optimized_thresholds: dict[str, float] = Field(description="each class's max-F1 threshold")
     params: dict[str, Any] = Field(description="the training parameters")
     metrics: dict[str, Any] = Field(
-        description="map, accuracy (single-label), best_epoch, stop_reason, n_train, n_val, "
+        description="map, accuracy (single-label), best_epoch, stop_reason, n_train, n_validation, "
         "skipped_classes"
     )
     history: list[dict[str, Any]] = Field(
