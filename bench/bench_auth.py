@@ -26,7 +26,6 @@ import argparse
 import json
 import os
 import random
-import socket
 import subprocess
 import sys
 import tempfile
@@ -37,6 +36,7 @@ import httpx
 import numpy as np
 
 from _machine import cpu_info
+from _servers import free_ports, wait_until_up
 from bench_grid import DATASET, build_dataset, build_scores
 from tagscope.domain import NotFoundError
 from tagscope.service import Workspace, accounts
@@ -77,36 +77,14 @@ def viewer_token(ws: Workspace) -> str:
     return accounts.create_token(ws, USER, name, scope="read")[1]
 
 
-def _free_ports(n: int) -> list[int]:
-    socks = [socket.socket() for _ in range(n)]
-    for s in socks:
-        s.bind(("127.0.0.1", 0))
-    ports = [s.getsockname()[1] for s in socks]
-    for s in socks:
-        s.close()
-    return ports
-
-
 def start_servers(root: Path, token: str) -> tuple[subprocess.Popen[bytes], int, int]:
-    port_auth, port_open = _free_ports(2)
+    port_auth, port_open = free_ports(2)
     proc = subprocess.Popen(
         [sys.executable, "-c", SERVER, str(root), str(port_auth), str(port_open)]
     )
-    deadline = time.monotonic() + 60
-    checks = [(port_auth, {"Authorization": f"Bearer {token}"}), (port_open, {})]
-    while checks and time.monotonic() < deadline:
-        port, headers = checks[0]
-        try:
-            url = f"http://127.0.0.1:{port}/api/datasets"
-            if httpx.get(url, headers=headers, timeout=1).status_code == 200:
-                checks.pop(0)
-                continue
-        except httpx.TransportError:
-            pass
-        time.sleep(0.2)
-    if checks:
-        proc.kill()
-        raise RuntimeError("the servers did not start")
+    auth = {"Authorization": f"Bearer {token}"}
+    wait_until_up(proc, f"http://127.0.0.1:{port_auth}/api/datasets", headers=auth)
+    wait_until_up(proc, f"http://127.0.0.1:{port_open}/api/datasets")
     return proc, port_auth, port_open
 
 

@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -40,6 +39,7 @@ import numpy as np
 import torch
 
 from _machine import cpu_info
+from _servers import free_ports, wait_until_up
 from tagscope.bundle import BundlePredictor
 from tagscope.embed.clip import ClipEmbedder
 from tagscope.media.images import load_rgb
@@ -101,15 +101,7 @@ def start_server(bundle: Path, port: int) -> subprocess.Popen:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/api/health", timeout=2).status_code == 200:
-                return proc
-        except httpx.TransportError:
-            time.sleep(0.2)
-    proc.kill()
-    raise SystemExit("tagscope-predict-server did not start")
+    return wait_until_up(proc, f"http://127.0.0.1:{port}/api/health")
 
 
 def cpu_seconds(server_pid: int) -> float:
@@ -149,9 +141,7 @@ def main() -> None:
         export_classifier(head, model_dir, bundle_dir, manifest=manifest)
         export_s = time.perf_counter() - started
         bundle = BundlePredictor(bundle_dir)
-        with socket.socket() as s:  # a free port
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
+        (port,) = free_ports()
         server = start_server(bundle_dir, port)
         url = f"http://127.0.0.1:{port}/api/predict/bench/m1"
         multipart = [("files", (name, data, "image/jpeg")) for name, data in files]

@@ -29,7 +29,6 @@ import io
 import json
 import os
 import random
-import socket
 import subprocess
 import sys
 import tempfile
@@ -40,6 +39,7 @@ import httpx
 import numpy as np
 from PIL import Image
 
+from _servers import free_ports, wait_until_up
 from tagscope.domain import Label, LabelKind, MediaInfo, NewItem
 from tagscope.domain.tags import Tag, Visibility
 from tagscope.service import Workspace
@@ -110,12 +110,6 @@ def build_scores(ws: Workspace, dataset_id: int) -> None:
     tables.write(dataset_id, GROUP, 1, "visual", ids, [TAG], scores)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def start_server(root: Path, port: int) -> subprocess.Popen[bytes]:
     code = (
         "import uvicorn; from tagscope.api.app import create_app; "
@@ -123,15 +117,7 @@ def start_server(root: Path, port: int) -> subprocess.Popen[bytes]:
         "log_level='warning', access_log=False)"
     )
     proc = subprocess.Popen([sys.executable, "-c", code])
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/api/datasets", timeout=1).status_code == 200:
-                return proc
-        except httpx.TransportError:
-            time.sleep(0.2)
-    proc.kill()
-    raise RuntimeError("the server did not start")
+    return wait_until_up(proc, f"http://127.0.0.1:{port}/api/datasets")
 
 
 def _stats(times: list[float]) -> dict[str, float]:
@@ -158,6 +144,9 @@ def scroll(client: httpx.Client, n_requests: int, **params: object) -> tuple[dic
     while len(times) < n_requests:
         query = {"limit": 100, **params, **({"cursor": cursor} if cursor else {})}
         elapsed, page = _get(client, query)
+        if not page["items"] and cursor:  # past the last page (a total the page divides)
+            cursor = None
+            continue
         assert page["items"], page
         times.append(elapsed)
         total, cursor = page["total"], page["next_cursor"]
@@ -196,7 +185,7 @@ def main() -> None:
     build_s = time.perf_counter() - t0
     ws.catalog.engine.dispose()
 
-    port = _free_port()
+    (port,) = free_ports()
     server = start_server(root, port)
     try:
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:

@@ -35,7 +35,8 @@ from playwright.sync_api import sync_playwright
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _machine import cpu_info
-from bench_grid import _free_port, start_server
+from _servers import free_ports
+from bench_grid import start_server
 from bench_paint import CHROMIUM, CHROMIUM_ARGS, ensure_web_app
 from tagscope.service import Workspace
 
@@ -124,7 +125,7 @@ def main() -> None:
     item_id = ws.catalog.item_ids(ws.dataset(DATASET).id)[0]
     ws.catalog.engine.dispose()
 
-    port = _free_port()
+    (port,) = free_ports()
     server = start_server(root / "ws", port)
     base = f"http://127.0.0.1:{port}"
     try:

@@ -35,7 +35,8 @@ from playwright.sync_api import sync_playwright
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _machine import cpu_info
-from bench_grid import DATASET, _free_port, build_dataset, start_server
+from _servers import free_ports
+from bench_grid import DATASET, build_dataset, start_server
 from bench_paint import CHROMIUM, CHROMIUM_ARGS, ensure_web_app
 from tagscope.service import Workspace
 from tagscope.store.maps import MapStore
@@ -105,7 +106,7 @@ def main() -> None:
     n_items = next(d.n_items for d in ws.catalog.list_datasets() if d.name == DATASET)
     ws.catalog.engine.dispose()
 
-    port = _free_port()
+    (port,) = free_ports()
     server = start_server(root, port)
     base = f"http://127.0.0.1:{port}"
     httpx.get(f"{base}/api/datasets/{DATASET}/maps/{SPACE}", timeout=60).raise_for_status()

@@ -37,7 +37,8 @@ import httpx
 from playwright.sync_api import sync_playwright
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_grid import DATASET, _free_port, build_dataset, start_server
+from _servers import free_ports
+from bench_grid import DATASET, build_dataset, start_server
 from tagscope.service import Workspace
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -144,7 +145,7 @@ def main() -> None:
     n_items = next(d.n_items for d in ws.catalog.list_datasets() if d.name == DATASET)
     ws.catalog.engine.dispose()
 
-    port = _free_port()
+    (port,) = free_ports()
     server = start_server(root, port)
     warm_up(f"http://127.0.0.1:{port}", n_items)
     viewport = {"width": args.width, "height": args.height}

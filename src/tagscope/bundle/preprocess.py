@@ -23,8 +23,9 @@ DEFAULT_MAX_PIXELS = 100_000_000
 # Our own limit (checked on the header, before any pixel is decoded) replaces Pillow's warning.
 warnings.simplefilter("ignore", Image.DecompressionBombWarning)
 
-_EXIF_ORIENTATION = 0x0112
-_ORIENT = {
+EXIF_ORIENTATION = 0x0112
+# The transpose that makes each EXIF orientation upright (the app's decoder uses these too).
+ORIENTATIONS = {
     2: Image.Transpose.FLIP_LEFT_RIGHT,
     3: Image.Transpose.ROTATE_180,
     4: Image.Transpose.FLIP_TOP_BOTTOM,
@@ -92,7 +93,7 @@ def decode_rgb(data: bytes) -> Image.Image:
     try:
         with Image.open(io.BytesIO(data)) as im:
             _check_pixels(*im.size, limit)
-            orientation = _orientation(im)
+            orientation = exif_orientation(im)
             rgb = im.convert("RGB")
     except ImageError:
         raise
@@ -107,17 +108,17 @@ def decode_rgb(data: bytes) -> Image.Image:
         raise ImageError("not an image (unknown format)") from None
     except Exception as exc:  # Pillow's many exception types for damaged data
         raise ImageError(f"cannot decode the image: {exc}") from None
-    method = _ORIENT.get(orientation)
+    method = ORIENTATIONS.get(orientation)
     return rgb.transpose(method) if method is not None else rgb
 
 
-def _orientation(im: Image.Image) -> int:
+def exif_orientation(im: Image.Image) -> int:
     """The EXIF orientation (1: upright), read without decoding the pixels."""
     # A PNG's getexif() decodes the whole image to look for an eXIf chunk after the pixels.
     if im.format == "PNG" and "exif" not in im.info:
         return 1
     try:
-        return int(im.getexif().get(_EXIF_ORIENTATION, 1))
+        return int(im.getexif().get(EXIF_ORIENTATION, 1))
     except Exception:  # a damaged EXIF block does not make the picture unusable
         return 1
 

@@ -125,6 +125,17 @@ def print_table(rows: Sequence[dict[str, Any]], columns: Sequence[str], title: s
     console.print(table)
 
 
+def print_sql_result(result: Any, *, limit: int | None, as_json: bool) -> None:
+    """A SQL result (the local engine's or a server's): JSON, or a table and a count line."""
+    if as_json:
+        keys = ("columns", "types", "rows", "n_rows", "truncated", "elapsed_ms")
+        print_json({k: getattr(result, k) for k in keys})
+        return
+    print_table([dict(zip(result.columns, r, strict=True)) for r in result.rows], result.columns)
+    more = f" (cut at {limit}; use --limit)" if result.truncated else ""
+    err_console.print(f"{result.n_rows} row(s){more} in {result.elapsed_ms:.0f} ms")
+
+
 def _cell(value: Any) -> Text:
     if isinstance(value, float):
         return Text(f"{value:.4f}")

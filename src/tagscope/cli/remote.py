@@ -16,6 +16,7 @@ from tagscope.cli.output import (
     err_console,
     handle_errors,
     print_json,
+    print_sql_result,
     print_table,
 )
 
@@ -164,21 +165,7 @@ def sql(
         query = sys.stdin.read()
     with _connect(ctx) as ws:
         result = ws.sql(query, limit=limit, timeout_s=timeout)
-    if as_json:
-        print_json(
-            {
-                "columns": result.columns,
-                "types": result.types,
-                "rows": result.rows,
-                "n_rows": result.n_rows,
-                "truncated": result.truncated,
-                "elapsed_ms": result.elapsed_ms,
-            }
-        )
-        return
-    print_table(result.records(), result.columns)
-    more = f" (cut at {limit}; use --limit)" if result.truncated else ""
-    err_console.print(f"{result.n_rows} row(s){more} in {result.elapsed_ms:.0f} ms")
+    print_sql_result(result, limit=limit, as_json=as_json)
 
 
 @app.command()

@@ -12,10 +12,10 @@ from tagscope.cli.lazy import deferred
 from tagscope.cli.output import (
     JsonOpt,
     WorkspaceOpt,
-    err_console,
     handle_errors,
     open_workspace,
     print_json,
+    print_sql_result,
     print_table,
 )
 
@@ -66,18 +66,4 @@ def sql(
     result = uc.run_sql(
         ws, query, limit=limit, timeout_s=timeout, max_bytes=max_bytes, max_columns=max_columns
     )
-    if as_json:
-        print_json(
-            {
-                "columns": result.columns,
-                "types": result.types,
-                "rows": result.rows,
-                "n_rows": result.n_rows,
-                "truncated": result.truncated,
-                "elapsed_ms": result.elapsed_ms,
-            }
-        )
-        return
-    print_table([dict(zip(result.columns, r, strict=True)) for r in result.rows], result.columns)
-    more = f" (cut at {limit}; use --limit)" if result.truncated else ""
-    err_console.print(f"{result.n_rows} row(s){more} in {result.elapsed_ms:.0f} ms")
+    print_sql_result(result, limit=limit, as_json=as_json)

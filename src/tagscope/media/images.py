@@ -12,6 +12,7 @@ from collections.abc import Iterator
 
 from PIL import Image, UnidentifiedImageError
 
+from tagscope.bundle.preprocess import ORIENTATIONS, exif_orientation
 from tagscope.domain import MediaInfo, ValidationError
 from tagscope.media.errors import MediaError
 
@@ -37,18 +38,8 @@ _SIGNATURES = (
 _JPEG_FRAMES = frozenset(
     {0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF}
 )
-_EXIF_ORIENTATION = 0x0112
 # EXIF orientations 5-8 rotate by 90 degrees: the displayed image is height x width.
 _TRANSPOSED = frozenset({5, 6, 7, 8})
-_ORIENT = {
-    2: Image.Transpose.FLIP_LEFT_RIGHT,
-    3: Image.Transpose.ROTATE_180,
-    4: Image.Transpose.FLIP_TOP_BOTTOM,
-    5: Image.Transpose.TRANSPOSE,
-    6: Image.Transpose.ROTATE_270,
-    7: Image.Transpose.TRANSVERSE,
-    8: Image.Transpose.ROTATE_90,
-}
 # A larger PNG is decoded in strips of about this many bytes, each reduced as it comes.
 _STRIP_BYTES = 4 << 20
 # 8-bit PNG layouts the strip decoder handles: bytes per pixel.
@@ -120,7 +111,7 @@ def _probe(data: bytes) -> tuple[int, int, str]:
             fmt = (im.format or "").lower()
             if not _has_end_marker(data, fmt):
                 im.load()
-            if _orientation(im) in _TRANSPOSED:
+            if exif_orientation(im) in _TRANSPOSED:
                 width, height = height, width
     except MediaError:
         raise
@@ -288,22 +279,11 @@ def to_rgb(im: Image.Image, box: tuple[int, int] | None) -> Image.Image:
     Orientation and conversion come after the reduction, so the full-size picture is never
     copied (``exif_transpose`` and ``convert`` each copy what they are given).
     """
-    orientation = _orientation(im)
+    orientation = exif_orientation(im)
     reduced = _reduced(im, box) if box else im
     rgb = reduced.convert("RGB")
-    method = _ORIENT.get(orientation)
+    method = ORIENTATIONS.get(orientation)
     return rgb.transpose(method) if method is not None else rgb
-
-
-def _orientation(im: Image.Image) -> int:
-    """The EXIF orientation (1: upright), read without decoding the pixels."""
-    # A PNG's getexif() decodes the whole image to look for an eXIf chunk after the pixels.
-    if im.format == "PNG" and "exif" not in im.info:
-        return 1
-    try:
-        return int(im.getexif().get(_EXIF_ORIENTATION, 1))
-    except Exception:  # a damaged EXIF block does not make the picture unusable
-        return 1
 
 
 def _reduced(im: Image.Image, box: tuple[int, int]) -> Image.Image:

@@ -9,11 +9,11 @@ from pathlib import Path
 
 from PIL import Image
 
+from tagscope.bundle.preprocess import exif_orientation
 from tagscope.media.errors import MediaError
 from tagscope.media.images import jpeg_frame, open_image, to_rgb
 
 THUMBNAIL_SIZE = 256
-_EXIF_ORIENTATION = 0x0112
 
 
 def thumbnail_path(folder: Path, content_hash: str) -> Path:
@@ -148,5 +148,5 @@ def _is_own_thumbnail(im: Image.Image, max_side: int) -> bool:
         im.format == "JPEG"
         and max(im.size) <= max_side
         and im.mode in ("RGB", "L")
-        and im.getexif().get(_EXIF_ORIENTATION, 1) == 1
+        and exif_orientation(im) == 1
     )
