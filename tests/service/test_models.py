@@ -49,6 +49,10 @@ def test_a_multi_label_model_trains_to_ready_with_statistics_and_thresholds(
     assert model.history and model.history[-1]["epoch"] >= model.metrics["best_epoch"]
     assert model.metrics["stop_reason"] in ("early_stopping", "max_epochs")
     assert model.metrics["n_train"] + model.metrics["n_validation"] <= 79
+    folder = models.files_of(trained, model).folder
+    assert sorted(p.name for p in folder.iterdir() if not p.name.startswith(".")) == [
+        "best.pt", "last.pt", "predictions.parquet", "statistics.json"
+    ]  # fmt: skip
     stats = models.model_statistics(trained, "coco", "objects", subset="validation")
     assert 0 < stats["map"] <= 1
     person = stats["per_class"]["person"]
@@ -310,6 +314,9 @@ def test_a_detector_trains_on_a_filtered_selection_and_predicts_boxes(
     assert model.status == ModelStatus.READY and model.space is None
     assert [row["epoch"] for row in model.history] == [1, 2]
     assert model.metrics["n_train"] + model.metrics["n_validation"] <= 12
+    folder = models.files_of(ws, model).folder
+    assert (folder / "best").is_dir() and (folder / "last").is_dir()
+    assert not (folder / "state").exists()  # finished: nothing left to resume
     stats = models.model_statistics(ws, "coco", "boxes")
     assert 0 <= stats["map"] <= 1 and set(stats["per_class"]) <= set(model.classes)
     # Every box counts at threshold 0: predictions of training items hold boxes in the image.

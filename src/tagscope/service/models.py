@@ -65,6 +65,11 @@ def files_of(ws: Workspace, model: Model) -> ModelFiles:
     return ModelFiles(ws.paths.scores, model.dataset_id, model.name)
 
 
+def _state(model: Model) -> str:
+    """The file (heads) or folder (detectors) of the training state a killed run resumes."""
+    return "state" if model.kind == ModelKind.DETECTOR else "state.pt"
+
+
 def weights_name(model: Model, checkpoint: Checkpoint | str) -> str:
     """The file (heads) or folder (detectors) of a checkpoint's weights."""
     suffix = "" if model.kind == ModelKind.DETECTOR else ".pt"
@@ -348,14 +353,14 @@ def _train(
     )
     if kind == ModelKind.DETECTOR:
         est = fit_detector(
-            data, params, curve=curve, should_stop=stop, state_path=files.path("state")
+            data, params, curve=curve, should_stop=stop, state_path=files.path(_state(model))
         )
         files.save(weights_name(model, "best"), est.save)
         stats, rows = detector_statistics(est, data, model.version)
         summary = {"map": stats["validation"]["map"], "map50": stats["validation"]["map50"]}
     else:
         est = fit_head(
-            data, kind, params, curve=curve, should_stop=stop, state_path=files.path("state.pt")
+            data, kind, params, curve=curve, should_stop=stop, state_path=files.path(_state(model))
         )
         ds = ws.dataset(model.dataset)
         if params.get("fine_tune"):
@@ -395,7 +400,7 @@ def _train(
         history=list(est.history_),
         stop_requested=False,
     )
-    (files.folder / "state.pt").unlink(missing_ok=True)
+    files.clear_path(_state(model))  # finished: nothing left to resume
     return {"model": name, "version": model.version, **summary}
 
 
