@@ -110,3 +110,13 @@ def test_pred_views_decide_at_current_thresholds_and_hide_other_datasets(
     assert seen == [("b",)]
     with engine.session(datasets=set()) as s:
         assert view not in s.tables()
+
+
+def test_one_training_lock_at_a_time(tmp_path: Path) -> None:
+    files = ModelFiles(tmp_path, 7, "m")
+    assert not files.is_locked()
+    with files.training_lock() as held:
+        assert held and files.is_locked()
+        with ModelFiles(tmp_path, 7, "m").training_lock() as second:
+            assert not second
+    assert not files.is_locked()

@@ -18,7 +18,6 @@ Examples
 
 from __future__ import annotations
 
-import fcntl
 import math
 import os
 from collections.abc import Iterator
@@ -270,7 +269,7 @@ def _start(
     """The model row to train: a new one, the next version (restart), or the one a killed
     process left in status training (resume, with the same parameters)."""
     existing = {m.name: m for m in catalog.list(ds.id)}.get(name)
-    if existing is not None and _is_locked(files_of(ws, existing)):
+    if existing is not None and files_of(ws, existing).is_locked():
         raise ValidationError(
             f"model {name!r} of dataset {ds.name!r} is being trained now (job "
             f"{existing.job_id}); stop it with `tagscope models stop {ds.name} {name}`",
@@ -312,31 +311,12 @@ def _jsonable(params: dict[str, Any]) -> dict[str, Any]:
 
 @contextmanager
 def _training_lock(files: ModelFiles, model: Model) -> Iterator[None]:
-    path = files.path(".lock")
-    with open(path, "a") as f:
-        try:
-            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
+    with files.training_lock() as held:
+        if not held:
             raise ValidationError(
                 f"model {model.name!r} is being trained by another job", field="name"
-            ) from None
-        try:
-            yield
-        finally:
-            fcntl.flock(f, fcntl.LOCK_UN)
-
-
-def _is_locked(files: ModelFiles) -> bool:
-    path = files.folder / ".lock"
-    if not path.is_file():
-        return False
-    with open(path, "a") as f:
-        try:
-            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return True
-        fcntl.flock(f, fcntl.LOCK_UN)
-        return False
+            )
+        yield
 
 
 def _train(
@@ -450,7 +430,7 @@ def delete_model(ws: Workspace, dataset: str, name: str) -> None:
     catalog = ModelCatalog(ws.catalog)
     model = catalog.get(ds.id, name)
     files = files_of(ws, model)
-    if _is_locked(files):
+    if files.is_locked():
         raise ValidationError(
             f"model {name!r} is being trained; stop it first (`tagscope models stop`)",
             field="model",

@@ -32,11 +32,13 @@ threshold (``top AND score >= threshold``).
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import shutil
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -58,6 +60,7 @@ from tagscope.store.schema import DatasetRow
 FOLDER = ".models"
 PREDICTIONS = "predictions.parquet"
 STATISTICS = "statistics.json"
+LOCK = ".lock"
 
 SCHEMA = pa.schema(
     [
@@ -266,6 +269,28 @@ class ModelFiles:
         path = self.path(what)
         _write_atomic(path, write)
         return path
+
+    @contextmanager
+    def training_lock(self) -> Iterator[bool]:
+        """Hold the model's training lock for the block if no process holds it: yields whether
+        it is held (an OS lock: a killed trainer's goes with it)."""
+        with open(self.path(LOCK), "a") as f:
+            try:
+                fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                yield False
+                return
+            try:
+                yield True
+            finally:
+                fcntl.flock(f, fcntl.LOCK_UN)
+
+    def is_locked(self) -> bool:
+        """Whether a process trains the model now."""
+        if not (self.folder / LOCK).is_file():
+            return False
+        with self.training_lock() as held:
+            return not held
 
     def clear_path(self, what: str) -> None:
         """Remove one file or folder of the model, if it is there."""
