@@ -92,8 +92,6 @@ def training_set(
     ValidationError
         No labelled item, fewer than two classes (single-label), no validation item.
     """
-    from tagscope.train import validation_split
-
     items = _selected_items(ws, ds, item_ids)
     if kind != ModelKind.DETECTOR and space is not None:
         ids, vectors = ws.vectors(ds, space).load()
@@ -144,9 +142,7 @@ def training_set(
                 "cannot learn when they are absent; add items without them (or --background)",
                 field="labels",
             )
-    is_val = _validation_mask(
-        ds, [it for it, _ in chosen], truth, kind, validation, seed, validation_split
-    )
+    is_val = _validation_mask(ds, [it for it, _ in chosen], truth, kind, validation, seed)
     item_ids_arr = np.array([it.id for it, _ in chosen], np.int64)
     vecs = None
     if kind != ModelKind.DETECTOR and space is not None:
@@ -181,10 +177,11 @@ def _validation_mask(
     kind: ModelKind,
     validation: float | str,
     seed: int,
-    validation_split: Callable[..., np.ndarray],
 ) -> np.ndarray:
     """Which training items are validation items: a seeded stratified share, or (``"split"``)
     the items the user put in the validation set."""
+    from tagscope.train import validation_split  # torch: only when a model trains
+
     if validation == "split":
         mask = np.array([it.split == "validation" for it in items], bool)
         if not mask.any():
