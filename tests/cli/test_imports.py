@@ -246,3 +246,20 @@ def test_import_video_then_metadata(
     )
     assert out.exit_code == 0, out.output
     assert "Echo" in out.stdout
+
+
+def test_import_images_from_a_file_uri_and_a_uri_leading_out(
+    workspace: Workspace, photos: Path
+) -> None:
+    """A ``file://`` folder is the local one (items by their path); a ``..`` URI is refused,
+    named, with exit 1."""
+    ws = str(workspace.paths.root)
+    out = runner.invoke(app, ["import", "images", "pets", f"file://{photos}", "-w", ws, "-q"])
+    assert out.exit_code == 0, out.output
+    paths = {it.path for it in workspace.catalog.iter_items(workspace.dataset("pets").id)}
+    assert paths == {str(p) for p in photos.rglob("*.jpg")}
+    sneaky = f"file://{photos}/cats/../.."
+    out = runner.invoke(app, ["import", "images", "more", sneaky, "-w", ws, "-q"])
+    assert out.exit_code == 1
+    message = f"URI {sneaky!r} leads out of its folder ('..')"
+    assert message.replace(" ", "") in "".join(out.output.split())  # wrapped anywhere

@@ -1,14 +1,22 @@
-"""The local job runner records status, progress and errors."""
+"""The local job runner records status, progress and errors; make_runner picks a runner."""
 
 from __future__ import annotations
 
+import dataclasses
 import logging
+import sys
 import time
+from collections.abc import Iterator
 
 import pytest
+from typer.testing import CliRunner
 
+from tagscope.cli.main import app
 from tagscope.domain import Job, JobStatus, ValidationError
+from tagscope.jobs import LocalRunner, make_runner
 from tagscope.service import Workspace
+from tagscope.service.background import in_background
+from tagscope.store import Catalog
 
 
 def test_run_records_progress_and_result(workspace: Workspace) -> None:
@@ -25,6 +33,7 @@ def test_run_records_progress_and_result(workspace: Workspace) -> None:
     assert job.status is JobStatus.DONE
     assert (job.n_done, job.n_total, job.result) == (3, 3, {"n": 3})
     assert seen == [(1, 3), (2, 3), (3, 3)]
+    assert job.params == {"x": 1, "runner": "local"}  # which runner computed it
 
 
 def test_errors_are_recorded_and_raised(workspace: Workspace) -> None:
@@ -80,3 +89,75 @@ def test_submit_runs_in_the_background(workspace: Workspace) -> None:
             break
         time.sleep(0.05)
     assert workspace.catalog.get_job(job.id).result == {"ok": True}
+
+
+def test_map_streams_each_shards_results_in_order(workspace: Workspace) -> None:
+    pulled: list[int] = []
+
+    def shards() -> Iterator[int]:
+        for n in range(4):
+            pulled.append(n)
+            yield n
+
+    results = workspace.runner.map(_twice, shards())
+    assert (next(results), next(results), pulled) == ((0, "a"), (0, "b"), [0])  # lazily
+    assert list(results) == [(n, ab) for n in range(1, 4) for ab in "ab"]
+
+
+def _twice(n: int) -> Iterator[tuple[int, str]]:
+    yield n, "a"
+    yield n, "b"
+
+
+class _Tracing(LocalRunner):
+    """A runner of another name that records the shards it maps."""
+
+    name = "tracing"
+
+    def __init__(self, catalog: Catalog) -> None:
+        super().__init__(catalog)
+        self.mapped: list[int] = []
+
+    def map(self, task, shards):  # type: ignore[no-untyped-def]
+        shards = list(shards)
+        self.mapped.extend(shards)
+        return super().map(task, shards)
+
+
+def test_background_jobs_map_through_the_workspaces_runner(workspace: Workspace) -> None:
+    tracing = _Tracing(workspace.catalog)
+    ws = in_background(dataclasses.replace(workspace, runner=tracing))
+
+    def work(report):  # type: ignore[no-untyped-def]
+        return {"n": len(list(ws.runner.map(_twice, [7])))}
+
+    job = _finished(workspace, ws.runner.run("demo", None, {}, work))
+    assert (job.result, job.params["runner"], tracing.mapped) == ({"n": 2}, "tracing", [7])
+
+
+def test_make_runner_picks_the_runner_named_or_the_environments(
+    workspace: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("TAGSCOPE_RUNNER", raising=False)
+    assert type(make_runner(workspace.catalog)) is LocalRunner
+    monkeypatch.setenv("TAGSCOPE_RUNNER", "Local")
+    assert make_runner(workspace.catalog).name == "local"
+    with pytest.raises(ValidationError, match="unknown runner 'spark'; choose one of local, ray"):
+        make_runner(workspace.catalog, "spark")
+
+
+def test_the_ray_runner_without_ray_says_how_to_install_it(
+    workspace: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "ray", None)  # as if Ray were not installed
+    with pytest.raises(ValidationError, match=r"pip install 'tagscope\[ray\]'") as err:
+        make_runner(workspace.catalog, "ray")
+    assert err.value.field == "runner"
+    monkeypatch.setenv("TAGSCOPE_RUNNER", "ray")
+    with pytest.raises(ValidationError, match="Ray, which is not installed"):
+        Workspace.open(workspace.paths.root)
+    monkeypatch.setenv("TAGSCOPE_RUNNER", "local")  # restored after: the option sets it
+    result = CliRunner().invoke(app, ["--runner", "ray", "init", "-w", str(workspace.paths.root)])
+    assert result.exit_code == 1
+    assert "pip install 'tagscope[ray]'" in " ".join(result.output.split())
+    assert make_runner(workspace.catalog, "local").name == "local"  # the local one still works

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import pickle
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -21,10 +23,12 @@ from tagscope.domain import (
 )
 from tagscope.embed import load_embedder
 from tagscope.embed.phash import N_VARIANTS, PHashEmbedder, unpack_hashes
+from tagscope.jobs import LocalRunner
 from tagscope.media.images import load_rgb, read_media_info
 from tagscope.service import Workspace
 from tagscope.service.embeddings import compute_embeddings, import_vectors, phash_variant_store
 from tagscope.service.search import search_similar
+from tagscope.store import Catalog
 
 MakeDataset = Callable[..., Dataset]
 
@@ -493,3 +497,47 @@ def test_a_video_dataset_embeds_keyframes_as_pictures_and_cues_as_texts(
     words = compute_embeddings(workspace, "clips", space="text", kind="text").result
     assert (words["n_embedded"], words["n_problems"]) == (2, 0)
     assert workspace.vectors(ds, "text").ids().tolist() == by_modality[Modality.TRANSCRIPT]
+
+
+class _PicklingRunner(LocalRunner):
+    """The local runner, but each shard is computed by a copy of the task that went through
+    pickle, as another process would receive it; records the pickled sizes and shards."""
+
+    def __init__(self, catalog: Catalog) -> None:
+        super().__init__(catalog)
+        self.task_bytes: list[int] = []
+        self.shards: list[object] = []
+
+    def map(self, task, shards):  # type: ignore[no-untyped-def]
+        blob = pickle.dumps(task)
+        self.task_bytes.append(len(blob))
+        for shard in shards:
+            self.shards.append(shard)
+            yield from pickle.loads(blob)(pickle.loads(pickle.dumps(shard)))
+
+
+def test_embedding_maps_shards_of_a_few_batches_through_the_runner(
+    workspace: Workspace,
+    make_dataset: MakeDataset,
+    photos: list[Path],
+    spoiled: tuple[list[Path], Callable[[], None]],
+) -> None:
+    copies, spoil = spoiled
+    make_dataset("local", [*photos, *copies])
+    make_dataset("mapped", [*photos, *copies])
+    spoil()
+    local = compute_embeddings(workspace, "local", kind="phash", batch_size=2).result
+    runner = _PicklingRunner(workspace.catalog)
+    ws = dataclasses.replace(workspace, runner=runner)
+    mapped = compute_embeddings(ws, "mapped", kind="phash", batch_size=2).result
+    # 15 items in shards of 4 batches of 2; the task names its model (no weights travel).
+    assert [len(s) for s in runner.shards] == [8, 7] and runner.task_bytes[0] < 1000
+    assert {k: v for k, v in mapped.items() if k != "problems"} == {
+        k: v for k, v in local.items() if k != "problems"
+    }
+    assert [p["path"] for p in mapped["problems"]] == [p["path"] for p in local["problems"]]
+    for space in (lambda ds: workspace.vectors(ds, "phash"),
+                  lambda ds: phash_variant_store(workspace.vectors(ds, "phash"))):  # fmt: skip
+        a = space(workspace.dataset("local")).load()[1]
+        b = space(workspace.dataset("mapped")).load()[1]
+        np.testing.assert_array_equal(a, b)

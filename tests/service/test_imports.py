@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
+import uuid
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import fsspec
 import numpy as np
 import pytest
 from PIL import Image
@@ -15,8 +19,9 @@ from PIL import Image
 from tagscope.domain import ImportProblem, JobStatus, ValidationError
 from tagscope.labels.geometry import ring_parts
 from tagscope.media.images import read_media_info
-from tagscope.media.thumbnails import ensure_thumbnail
-from tagscope.service import Workspace
+from tagscope.media.thumbnails import ensure_thumbnail, thumbnail_path
+from tagscope.service import Workspace, imports
+from tagscope.service.embeddings import compute_embeddings
 from tagscope.service.imports import (
     import_coco,
     import_csv,
@@ -475,3 +480,189 @@ def test_bad_yolo_lines_and_files_are_reported_and_the_rest_imported(
     with Image.open(root / "images" / f"{second}.jpg") as im:
         width, height = im.size
     assert polygon.geometry == {"polygons": [[0.0, 0.0, width, 0.0, width, height]]}
+
+
+# Issue 14: import as a map job over shards of files (local runner, Ray), media by URI.
+
+
+@pytest.fixture()
+def memory() -> Iterator[str]:
+    """A fresh folder on fsspec's in-memory file system (this process only), removed after."""
+    fs = fsspec.filesystem("memory")
+    root = f"/t-{uuid.uuid4().hex}"
+    yield f"memory://{root}"
+    if fs.exists(root):
+        fs.rm(root, recursive=True)
+
+
+def _items(ws: Workspace, dataset: str) -> dict[str, tuple[Any, ...]]:
+    """Each item of the dataset by path: its media info, modification time and labels."""
+    ds = ws.dataset(dataset)
+    return {
+        it.path: (
+            it.media,
+            it.mtime_ns,
+            sorted((str(lab.kind), lab.name, lab.is_main) for lab in ws.catalog.item_labels(it.id)),
+        )
+        for it in ws.catalog.iter_items(ds.id)
+    }
+
+
+def _thumbnail_files(ws: Workspace) -> dict[str, bytes]:
+    return {
+        str(p.relative_to(ws.paths.thumbnails)): p.read_bytes()
+        for p in ws.paths.thumbnails.rglob("*.jpg")
+    }
+
+
+def _with_bad_files(photos: Path) -> Path:
+    """The photos with a truncated one among them, a text file named .jpg and a note."""
+    data = next((photos / "cats").iterdir()).read_bytes()
+    (photos / "cats" / "b-truncated.jpg").write_bytes(data[: len(data) // 2])
+    (photos / "dogs" / "text.jpg").write_text("not a photo")
+    (photos / "notes.txt").write_text("shopping list")
+    return photos
+
+
+def test_a_corrupt_file_in_a_shard_is_a_problem_and_loses_nothing_else(
+    workspace: Workspace, photos: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Shards of 4 files in batches of 2: the bad files fall inside shards, every other file of
+    theirs is stored, and the job reports a batch at a time."""
+    monkeypatch.setattr(imports, "_BATCH", 2)
+    monkeypatch.setattr(imports, "_SHARD_BATCHES", 2)
+    _with_bad_files(photos)
+    seen: list[tuple[int, int]] = []
+    report = import_images(
+        workspace, "pets", photos, thumbnails="now", progress=lambda *a: seen.append(a)
+    )
+    assert sorted(report.problems, key=lambda p: p.source) == [
+        ImportProblem(str(photos / "cats" / "b-truncated.jpg"), "truncated image"),
+        ImportProblem(str(photos / "dogs" / "text.jpg"), "not an image (unknown format)"),
+        ImportProblem(str(photos / "notes.txt"), "not an image file type (.txt)"),
+    ]
+    good = {str(p) for p in photos.rglob("*.jpg")} - {p.source for p in report.problems}
+    assert report.n_added == 6 and _paths(workspace, "pets") == good
+    assert seen == [(0, 8), (2, 8), (4, 8), (6, 8), (8, 8)]
+    assert len(_thumbnails(workspace)) == 6
+    job = workspace.catalog.list_jobs(workspace.dataset("pets").id)[0]
+    assert job.params["runner"] == "local" and job.result["n_problems"] == 3
+
+    again = import_images(workspace, "pets", photos, thumbnails="now")
+    assert (again.n_added, again.n_existing, len(again.problems)) == (0, 6, 3)
+
+
+def test_a_folder_by_file_uri_is_the_local_folder(
+    workspace: Workspace, photos: Path, tmp_path: Path
+) -> None:
+    by_path = import_images(workspace, "a", photos, labels_from_folders=True)
+    by_uri = import_images(workspace, "b", f"file://{photos}", labels_from_folders=True)
+    assert (by_uri.n_added, by_uri.problems) == (by_path.n_added, by_path.problems)
+    assert _items(workspace, "b") == _items(workspace, "a")
+    with pytest.raises(ValidationError, match="is not a folder"):
+        import_images(workspace, "c", f"file://{tmp_path}/nowhere")
+
+
+def test_a_memory_folder_is_imported_by_uri_with_thumbnails_and_embeddings(
+    workspace: Workspace, photos: Path, memory: str
+) -> None:
+    """Items keep their URIs; hashes and sizes are the files'; thumbnails are made into the
+    workspace (by default too); embedding reads the images through the URIs; importing again
+    adds nothing."""
+    _with_bad_files(photos)
+    fs, root = fsspec.core.url_to_fs(memory)
+    for path in photos.rglob("*"):
+        if path.is_file():
+            fs.pipe_file(f"{root}/{path.relative_to(photos)}", path.read_bytes())
+    report = import_images(workspace, "mem", memory, labels_from_folders=True)
+    reasons = {p.source.removeprefix(f"memory://{root}/"): p.reason for p in report.problems}
+    assert reasons == {
+        "cats/b-truncated.jpg": "truncated image",
+        "dogs/text.jpg": "not an image (unknown format)",
+        "notes.txt": "not an image file type (.txt)",
+    }
+    items = _items(workspace, "mem")
+    # Made into the cache from the bytes read (none is "its own", none left to the filler).
+    assert report.n_thumbnails_deferred == 0 and len(_thumbnails(workspace)) == 6
+    for media, _, _ in items.values():
+        assert thumbnail_path(workspace.paths.thumbnails, media.content_hash).is_file()
+
+    local = import_images(workspace, "local", photos, labels_from_folders=True)
+    assert report.n_added == local.n_added == 6
+    expected = {
+        f"memory://{root}/{Path(p).relative_to(photos)}": (media, labels)
+        for p, (media, _, labels) in _items(workspace, "local").items()
+    }
+    assert {p: (media, labels) for p, (media, _, labels) in items.items()} == expected
+    assert {mtime for _, mtime, _ in items.values()} == {None}  # none kept by the file system
+
+    for name in ("mem", "local"):
+        assert compute_embeddings(workspace, name, kind="phash").result["n_embedded"] == 6
+    vectors = {}
+    for name in ("mem", "local"):
+        ds = workspace.dataset(name)
+        ids, vecs = workspace.vectors(ds, "phash").load()
+        by_id = {it.id: it.media.content_hash for it in workspace.catalog.iter_items(ds.id)}
+        vectors[name] = {by_id[i]: np.asarray(v).tobytes() for i, v in zip(ids, vecs, strict=True)}
+    assert vectors["mem"] == vectors["local"]
+
+    again = import_images(workspace, "mem", memory, labels_from_folders=True)
+    assert (again.n_added, again.n_existing) == (0, 6)
+
+
+def test_a_folder_uri_leading_out_of_its_folder_is_refused(
+    workspace: Workspace, memory: str
+) -> None:
+    sneaky = f"{memory}/imgs/../.."
+    with pytest.raises(ValidationError) as info:
+        import_images(workspace, "x", sneaky)
+    assert str(info.value) == f"URI {sneaky!r} leads out of its folder ('..')"
+    assert info.value.field == "folder"
+    with pytest.raises(ValidationError, match="leads out of its folder"):
+        import_images(workspace, "x", "file:///tmp/a/../../etc")
+    with pytest.raises(ValidationError, match="is not a folder"):
+        import_images(workspace, "x", f"{memory}/nowhere")
+    assert workspace.catalog.list_datasets() == []
+
+
+@pytest.fixture(scope="module")
+def local_ray() -> Iterator[Any]:
+    """One local Ray for the module (2 CPUs), shut down after."""
+    ray = pytest.importorskip("ray")
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    yield ray
+    ray.shutdown()
+
+
+def test_an_import_through_ray_equals_the_local_one(
+    local_ray: Any, photos: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same items, hashes, labels and thumbnail files; the bad files reported by name; the
+    shards (of 4 files here) probed by Ray workers, not by the driver."""
+    from tagscope.jobs.ray_runner import RayRunner
+
+    monkeypatch.delenv("TAGSCOPE_DATABASE_URL", raising=False)
+    monkeypatch.setattr(imports, "_BATCH", 2)
+    monkeypatch.setattr(imports, "_SHARD_BATCHES", 2)
+    _with_bad_files(photos)
+    local = Workspace.open(tmp_path / "local")
+    ws = Workspace.open(tmp_path / "ray")
+    on_ray = dataclasses.replace(ws, runner=RayRunner(ws.catalog))
+    reports = [import_images(local, "pets", photos, labels_from_folders=True, thumbnails="now")]
+
+    def not_here(path: object) -> None:
+        raise AssertionError(f"{path} probed in the driver")
+
+    monkeypatch.setattr(imports, "read_media", not_here)  # the workers' module is their own
+    reports.append(
+        import_images(on_ray, "pets", photos, labels_from_folders=True, thumbnails="now")
+    )
+    assert reports[1].problems == reports[0].problems and len(reports[1].problems) == 3
+    assert reports[1].n_added == reports[0].n_added == 6
+    assert _items(on_ray, "pets") == _items(local, "pets")
+    assert _thumbnail_files(on_ray) == _thumbnail_files(local) and _thumbnail_files(local)
+    job = on_ray.catalog.list_jobs(on_ray.dataset("pets").id)[0]
+    assert (job.status, job.params["runner"], job.n_done) == (JobStatus.DONE, "ray", 8)
+
+    again = import_images(on_ray, "pets", photos, labels_from_folders=True)
+    assert (again.n_added, again.n_existing) == (0, 6)

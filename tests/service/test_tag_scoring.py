@@ -4,6 +4,9 @@ aggregate the keyframes' scores, all joinable with ``items`` in SQL."""
 
 from __future__ import annotations
 
+import dataclasses
+import pickle
+import shutil
 from collections import defaultdict
 from collections.abc import Callable
 from pathlib import Path
@@ -12,12 +15,14 @@ import numpy as np
 import pytest
 
 from tagscope.domain import ValidationError
+from tagscope.jobs import LocalRunner
 from tagscope.media.transcripts import read_transcript
 from tagscope.service import Workspace, tag_scoring
 from tagscope.service import tags as uc
 from tagscope.service.embeddings import compute_embeddings
 from tagscope.service.sql import run_sql
 from tagscope.service.video_import import import_video
+from tagscope.store import Catalog
 
 
 def _publish(ws: Workspace) -> None:
@@ -139,3 +144,52 @@ def test_transcripts_in_an_image_space_need_a_text_space(
     compute_embeddings(workspace, "clips", space="text", kind="text")
     job = tag_scoring.publish_group(workspace, "clips", "walls")
     assert job.result["tables"] == ["dt_walls_transcript", "dt_walls_visual"]
+
+
+class _PicklingRunner(LocalRunner):
+    """The local runner, but each shard is computed by a copy of the task that went through
+    pickle, as another process would receive it; records the shards."""
+
+    def __init__(self, catalog: Catalog) -> None:
+        super().__init__(catalog)
+        self.shards: list[tag_scoring.ScoreShard] = []
+
+    def map(self, task, shards):  # type: ignore[no-untyped-def]
+        blob = pickle.dumps(task)
+        for shard in shards:
+            self.shards.append(shard)
+            yield from pickle.loads(blob)(pickle.loads(pickle.dumps(shard)))
+
+
+def test_scoring_maps_one_shard_per_part_reading_the_vectors_by_folder(
+    coco_text_ws: Workspace,
+) -> None:
+    ws = coco_text_ws
+    uc.create_group(ws, "coco", "pets", "dog\ncat")
+    uc.publish_group(ws, "coco", "pets", chunk_size=20)
+    tables = tag_scoring.score_tables(ws)
+    ds = ws.dataset("coco")
+    ids, _, scores = tables.load(ds.id, "pets", 1)
+    shutil.rmtree(tables.path(ds.id, "pets", 1))  # the same version scored again, mapped
+    runner = _PicklingRunner(ws.catalog)
+    job = uc.publish_group(dataclasses.replace(ws, runner=runner), "coco", "pets", chunk_size=20)
+    folder = str(ws.vectors(ds, "text").folder)
+    assert [(s.table, s.part, len(s.ids), s.folder) for s in runner.shards] == [
+        ("visual", p, n, folder) for p, n in enumerate([20, 20, 20, 19])
+    ]
+    assert job.result["n_scored"] == 79
+    mapped_ids, _, mapped = tables.load(ds.id, "pets", 1)
+    np.testing.assert_array_equal(mapped_ids, ids)
+    np.testing.assert_array_equal(mapped, scores)
+
+
+def test_a_worker_reads_a_spaces_vectors_once_until_they_change(coco_text_ws: Workspace) -> None:
+    store = coco_text_ws.vectors(coco_text_ws.dataset("coco"), "text")
+    first = tag_scoring._space_vectors(str(store.folder))
+    assert tag_scoring._space_vectors(str(store.folder)) is first  # memory-mapped once
+    ids, X = store.load()
+    store.append(ids[:1], -np.asarray(X[:1], np.float32))  # the space embedded again
+    store.compact()
+    again = tag_scoring._space_vectors(str(store.folder))
+    assert again is not first
+    np.testing.assert_array_equal(again.X[0], -X[0])

@@ -3,16 +3,21 @@ files reported; re-import and resume; the sample video joined in SQL."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import shutil
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
+import fsspec
 import pytest
 from PIL import Image
 
 from tagscope.domain import Item, JobStatus, Modality, ValidationError
-from tagscope.service import Workspace, browse
+from tagscope.media.thumbnails import thumbnail_path
+from tagscope.service import Workspace, browse, video_import
 from tagscope.service.sql import run_sql
 from tagscope.service.thumbnails import fill_thumbnails
 from tagscope.service.video_import import import_video
@@ -235,3 +240,93 @@ def test_the_sample_video_with_its_transcript_in_sql(
     ).rows
     assert [r[0] for r in keyframes] == list(range(45))
     assert all(r[2] is not None and r[3] is not None for r in keyframes)
+
+
+# Issue 14: video ingest as a map job (a shard per video) on the local runner and on Ray; videos
+# by URI.
+
+
+def _portable(ws: Workspace, dataset: str) -> list[tuple[Any, ...]]:
+    """The dataset's items, their keyframe files named relative to the workspace."""
+    keyframes = str(ws.paths.keyframes)
+    return [
+        (it.path.replace(keyframes, "<keyframes>"), it.modality, it.media, it.text, it.metadata)
+        for it in sorted(ws.catalog.iter_items(ws.dataset(dataset).id), key=lambda i: i.id)
+    ]
+
+
+@pytest.fixture(scope="module")
+def local_ray() -> Iterator[Any]:
+    """One local Ray for the module (2 CPUs), shut down after."""
+    ray = pytest.importorskip("ray")
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    yield ray
+    ray.shutdown()
+
+
+def test_a_video_import_through_ray_equals_the_local_one(
+    local_ray: Any, videos: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each video scanned by a Ray worker (none in the driver): the same items, keyframe files
+    and problems as the local runner's; importing again adds nothing."""
+    from tagscope.jobs.ray_runner import RayRunner
+
+    monkeypatch.delenv("TAGSCOPE_DATABASE_URL", raising=False)
+    local = Workspace.open(tmp_path / "local")
+    ws = Workspace.open(tmp_path / "ray")
+    on_ray = dataclasses.replace(ws, runner=RayRunner(ws.catalog))
+    expected = import_video(local, "clips", videos, keyframes="scene", thumbnails="now")
+
+    def not_here(path: object, *args: object, **kwargs: object) -> None:
+        raise AssertionError(f"{path} scanned in the driver")
+
+    monkeypatch.setattr(video_import, "scan_video", not_here)  # the workers' module is their own
+    report = import_video(on_ray, "clips", videos, keyframes="scene", thumbnails="now")
+    assert report == expected and report.n_videos == 2
+    assert _portable(on_ray, "clips") == _portable(local, "clips")
+    files = [
+        {str(p.relative_to(w.paths.root)): p.read_bytes() for p in w.paths.keyframes.rglob("*.jpg")}
+        for w in (local, on_ray)
+    ]
+    assert files[0] == files[1] and files[0]
+    job = on_ray.catalog.list_jobs(on_ray.dataset("clips").id)[0]
+    assert (job.status, job.params["runner"]) == (JobStatus.DONE, "ray")
+    again = import_video(on_ray, "clips", videos)
+    assert (again.n_added, again.n_existing) == (0, 2)
+
+
+def test_videos_by_uri_with_their_transcripts(
+    workspace: Workspace, videos: Path, tmp_path: Path
+) -> None:
+    """A folder on fsspec's in-memory file system: the videos are items by URI, read through
+    fsspec, with the cues of the transcript next to them; the bad ones are reported by URI."""
+    fs = fsspec.filesystem("memory")
+    root = f"/t-{uuid.uuid4().hex}"
+    try:
+        for path in videos.rglob("*"):
+            if path.is_file():
+                fs.pipe_file(f"{root}/{path.relative_to(videos)}", path.read_bytes())
+        local = import_video(workspace, "local", videos, keyframes="scene")
+        report = import_video(workspace, "mem", f"memory://{root}", keyframes="scene")
+        names = {p.source.removeprefix(f"memory://{root}/"): p.reason for p in report.problems}
+        assert names == {Path(p.source).name: p.reason for p in local.problems}
+        assert (report.n_videos, report.n_shots, report.n_cues) == (2, 5, 3)
+        by_path = {it.path: it for it in workspace.catalog.iter_items(workspace.dataset("mem").id)}
+        a = by_path[f"memory://{root}/a.mp4"]
+        assert a.modality == Modality.VIDEO and a.metadata["transcript"] == f"memory://{root}/a.srt"
+        (a_local,) = (
+            it
+            for it in workspace.catalog.iter_items(workspace.dataset("local").id)
+            if it.path == str((videos / "a.mp4").resolve())
+        )
+        assert a.media == a_local.media and a.mtime_ns is None
+        cues = sorted(
+            (it for it in by_path.values() if it.modality == Modality.TRANSCRIPT),
+            key=_start,
+        )
+        assert [c.text for c in cues] == ["in the red", "mostly green", "blue at last"]
+        assert thumbnail_path(workspace.paths.thumbnails, a.media.content_hash).is_file()
+        with pytest.raises(ValidationError, match="leads out of its folder"):
+            import_video(workspace, "mem", f"memory://{root}/more/..")
+    finally:
+        fs.rm(root, recursive=True)

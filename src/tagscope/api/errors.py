@@ -12,6 +12,7 @@
 | :class:`~tagscope.domain.ValidationError` (``field`` names the input) | 422 |
 | :class:`~tagscope.domain.SqlError` (refused, failed or timed-out SQL) | 400 |
 | :class:`~tagscope.domain.ModelUnavailableError` | 503 |
+| :class:`~tagscope.domain.WriteConflictError` (concurrent writes: try again) | 503 |
 | any other :class:`~tagscope.domain.TagscopeError` | 400 |
 | request validation (FastAPI), with the offending parameter as ``field`` | 422 |
 | ``ValueError`` of the engine packages (bad input they refuse; text that is no UTF-8) | 422 |
@@ -43,6 +44,7 @@ from tagscope.domain import (
     SqlError,
     TagscopeError,
     ValidationError,
+    WriteConflictError,
 )
 from tagscope.domain.changes import UndoConflictError
 from tagscope.domain.tags import ReadOnlyGroupError
@@ -77,7 +79,7 @@ def status_of(exc: TagscopeError) -> int:
         return 400
     if isinstance(exc, ValidationError):
         return 422
-    if isinstance(exc, ModelUnavailableError):
+    if isinstance(exc, ModelUnavailableError | WriteConflictError):
         return 503
     return 400
 

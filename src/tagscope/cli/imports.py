@@ -141,7 +141,9 @@ def _print_problems(problems: list[ImportProblem]) -> None:
 @handle_errors
 def images(
     dataset: str = DatasetArg,
-    folder: Path = typer.Argument(..., help="Folder of images, scanned recursively."),
+    folder: str = typer.Argument(
+        ..., help="Folder of images, scanned recursively: a path, file:// or fsspec URI."
+    ),
     labels_from_folders: bool = typer.Option(
         False, "--labels-from-folders", help="The folder holding an image names its class."
     ),
@@ -310,7 +312,9 @@ def yolo(
 @handle_errors
 def video(
     dataset: str = DatasetArg,
-    folder: Path = typer.Argument(..., help="Folder of videos (mp4, webm, mkv, mov), recursively."),
+    folder: str = typer.Argument(
+        ..., help="Folder of videos (mp4, webm, mkv, mov), recursively: a path or URI."
+    ),
     keyframes: str = typer.Option(
         "every:1s",
         "--keyframes",

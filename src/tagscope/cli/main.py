@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+from enum import StrEnum
 from pathlib import Path
 
 import typer
@@ -67,6 +69,36 @@ app.add_typer(result_sets.app, name="result-sets")
 app.add_typer(users.app, name="users")
 app.add_typer(tokens.app, name="tokens")
 app.add_typer(remote.app, name="remote")
+
+
+class RunnerChoice(StrEnum):
+    local = "local"
+    ray = "ray"
+
+
+@app.callback()
+def main(
+    runner: RunnerChoice | None = typer.Option(
+        None,
+        "--runner",
+        envvar="TAGSCOPE_RUNNER",
+        case_sensitive=False,
+        help="Where jobs compute: in this process (local) or on a Ray cluster (ray).",
+    ),
+    ray_address: str | None = typer.Option(
+        None,
+        "--ray-address",
+        envvar="TAGSCOPE_RAY_ADDRESS",
+        help="The Ray cluster: ray://host:port, host:port; unset: a local Ray started on demand.",
+    ),
+) -> None:
+    """Tagscope: import, embed, search, tag and query image and video collections."""
+    # Through the environment: every workspace this process opens (and `serve`) picks the
+    # runner there (tagscope.jobs.make_runner), with no option threaded through each verb.
+    if runner is not None:
+        os.environ["TAGSCOPE_RUNNER"] = runner.value
+    if ray_address is not None:
+        os.environ["TAGSCOPE_RAY_ADDRESS"] = ray_address
 
 
 @app.command()

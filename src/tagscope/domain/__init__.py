@@ -20,6 +20,7 @@ from tagscope.domain.errors import (
     SqlTimeoutError,
     TagscopeError,
     ValidationError,
+    WriteConflictError,
 )
 from tagscope.domain.items import (
     Item,
@@ -58,5 +59,6 @@ __all__ = [
     "SqlTimeoutError",
     "TagscopeError",
     "ValidationError",
+    "WriteConflictError",
     "validate_dataset_name",
 ]

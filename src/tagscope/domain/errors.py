@@ -13,6 +13,11 @@ class AlreadyExistsError(TagscopeError):
     """Creating something whose name is taken."""
 
 
+class WriteConflictError(TagscopeError):
+    """A change the catalog refused again and again because others were changing the same
+    records at the same time (HTTP 503): nothing of it was saved; trying again later works."""
+
+
 class ValidationError(TagscopeError):
     """Input that breaks a rule; ``field`` names the offending input."""
 

@@ -15,6 +15,7 @@ from PIL import Image, UnidentifiedImageError
 from tagscope.bundle.preprocess import ORIENTATIONS, exif_orientation
 from tagscope.domain import MediaInfo, ValidationError
 from tagscope.media.errors import MediaError
+from tagscope.media.sources import local_path, read_bytes
 
 MAX_PIXELS_VARIABLE = "TAGSCOPE_MAX_IMAGE_PIXELS"
 DEFAULT_MAX_PIXELS = 100_000_000
@@ -57,7 +58,7 @@ def read_media_info(path: str | os.PathLike[str]) -> MediaInfo:
     Parameters
     ----------
     path : path-like
-        The image file.
+        The image file (or its URI, see :mod:`tagscope.media.sources`).
 
     Returns
     -------
@@ -77,15 +78,7 @@ def read_media_info(path: str | os.PathLike[str]) -> MediaInfo:
 def read_media(path: str | os.PathLike[str]) -> tuple[MediaInfo, bytes]:
     """:func:`read_media_info` and the file's bytes, for a caller that needs them too (a
     thumbnail made from the same read)."""
-    try:
-        with open(path, "rb") as f:
-            data = f.read()
-    except FileNotFoundError:
-        raise MediaError("file not found") from None
-    except IsADirectoryError:
-        raise MediaError("a folder, not a file") from None
-    except OSError as exc:
-        raise MediaError(f"cannot read the file: {exc.strerror}") from None
+    data = read_bytes(path)
     if not data:
         raise MediaError("empty file")
     width, height, fmt = _probe(data)
@@ -211,17 +204,21 @@ def check_pixels(width: int, height: int) -> None:
 
 
 def open_image(source: str | os.PathLike[str] | bytes) -> Image.Image:
-    """Open an image lazily (its header only) and refuse it if it is too large.
+    """Open an image (a path, a URI: see :mod:`tagscope.media.sources`, or bytes) lazily (its
+    header only) and refuse it if it is too large.
 
     Raises
     ------
     MediaError
-        Above the pixel limit (:func:`check_pixels`); Pillow's own errors pass through.
+        Above the pixel limit (:func:`check_pixels`), or a URI that cannot be read; Pillow's
+        own errors pass through.
     """
     # Pillow's own bomb check follows ours: it raises only above twice the limit, where ours
     # has refused the image first; the warning below that is silenced above.
     Image.MAX_IMAGE_PIXELS = max_image_pixels()
-    fp = io.BytesIO(source) if isinstance(source, bytes) else source
+    fp = io.BytesIO(source) if isinstance(source, bytes) else local_path(source)
+    if fp is None:  # a URI: images are read whole (as probing does), Pillow seeks about
+        fp = io.BytesIO(read_bytes(source))
     try:
         im = Image.open(fp)
     except Image.DecompressionBombError as exc:
@@ -245,8 +242,8 @@ def load_rgb(source: str | os.PathLike[str] | bytes, *, min_side: int | None = N
 
     Parameters
     ----------
-    source : path-like or bytes
-        The image.
+    source : path-like, URI or bytes
+        The image (a URI: ``file://`` or any fsspec one, see :mod:`tagscope.media.sources`).
     min_side : int, optional
         Decode at a reduced scale that keeps at least this many pixels a side: a large JPEG
         decodes at 1/2 to 1/8 scale (Pillow's ``draft``), a large PNG strip by strip, so memory

@@ -11,19 +11,15 @@ import os
 import stat
 from pathlib import Path
 
-from tagscope.media.errors import MediaError
+from tagscope.media.errors import MediaError, UnsafePath
 from tagscope.media.images import IMAGE_SUFFIXES
+from tagscope.media.sources import file_stat, is_uri
 
 _FOLLOW_HINT = "follow_symlinks (--follow-symlinks) allows it"
 # A pipe, socket or device: reading it could wait forever or never end.
 NOT_REGULAR = "{name!r} is not a regular file (a pipe, socket or device)"
 # What :func:`changed_since_import` says of a file that is gone.
 FILE_MISSING = "file not found"
-
-
-class UnsafePath(MediaError):
-    """A file an import must not open: named or linked out of its folder, or not a regular file
-    (the message says which)."""
 
 
 class ImportFolder:
@@ -114,6 +110,8 @@ def changed_since_import(path: str, size: int | None, mtime_ns: int | None) -> s
     modification time recorded at import. Items imported before modification times were
     recorded (``mtime_ns`` None) are checked by size only.
     """
+    if is_uri(path):  # an object store keeps no modification time we can trust
+        return _changed_uri(path, size)
     try:
         st = os.stat(path) if mtime_ns is None else os.lstat(path)
     except FileNotFoundError:
@@ -130,4 +128,14 @@ def changed_since_import(path: str, size: int | None, mtime_ns: int | None) -> s
         return f"its size changed ({size} bytes at import, {st.st_size} now)"
     if mtime_ns is not None and st.st_mtime_ns != mtime_ns:
         return "modified since import"
+    return None
+
+
+def _changed_uri(uri: str, size: int | None) -> str | None:
+    try:
+        now, _ = file_stat(uri)
+    except MediaError as exc:
+        return FILE_MISSING if str(exc) == FILE_MISSING else str(exc)
+    if size is not None and now != size:
+        return f"its size changed ({size} bytes at import, {now} now)"
     return None

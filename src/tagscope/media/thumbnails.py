@@ -12,6 +12,7 @@ from PIL import Image
 from tagscope.bundle.preprocess import exif_orientation
 from tagscope.media.errors import MediaError
 from tagscope.media.images import jpeg_frame, open_image, to_rgb
+from tagscope.media.sources import local_path
 
 THUMBNAIL_SIZE = 256
 
@@ -36,14 +37,15 @@ def ensure_thumbnail(
     """The thumbnail of ``source``: made unless the cache has it, or the file itself.
 
     Identical files share one thumbnail, since the cache is keyed by content hash. A small
-    upright RGB or grey JPEG is its own thumbnail: its path is returned and nothing is written
-    (copying it costs more than reading and hashing it). Large images are decoded at a reduced
-    scale (JPEG at 1/2..1/8, PNG strip by strip), so memory stays far below the full picture's.
+    upright RGB or grey JPEG on a local disk is its own thumbnail: its path is returned and
+    nothing is written (copying it costs more than reading and hashing it). Large images are
+    decoded at a reduced scale (JPEG at 1/2..1/8, PNG strip by strip), so memory stays far
+    below the full picture's.
 
     Parameters
     ----------
     source : path-like
-        The image file.
+        The image file, or its URI (see :mod:`tagscope.media.sources`).
     content_hash : str
         Its content hash (:attr:`MediaInfo.content_hash`).
     folder : Path
@@ -63,15 +65,17 @@ def ensure_thumbnail(
     MediaError
         The image cannot be decoded, or it is above the pixel limit.
     """
-    if data is not None and _is_own_jpeg(data, max_side):
-        return Path(source), False
+    # Only a local file can be its own thumbnail: the server sends thumbnails from this disk.
+    local = local_path(source)
+    if local is not None and data is not None and _is_own_jpeg(data, max_side):
+        return Path(local), False
     target = thumbnail_path(folder, content_hash)
     if target.exists():
         return target, False
     try:
         with open_image(source if data is None else data) as im:
-            if data is None and _is_own_thumbnail(im, max_side):
-                return Path(source), False
+            if local is not None and data is None and _is_own_thumbnail(im, max_side):
+                return Path(local), False
             thumb = to_rgb(im, _box(im, max_side))
         thumb.thumbnail((max_side, max_side), Image.Resampling.BICUBIC)
     except MediaError:
@@ -122,8 +126,9 @@ def ready_thumbnail(
     or one already cached; any other must be made by :func:`ensure_thumbnail`, which costs a
     decode (about 2-4 ms for a 640x480 photo) that an import may leave to later.
     """
-    if _is_own_jpeg(data, max_side):
-        return Path(source)
+    local = local_path(source)
+    if local is not None and _is_own_jpeg(data, max_side):
+        return Path(local)
     target = thumbnail_path(folder, content_hash)
     return target if target.exists() else None
 

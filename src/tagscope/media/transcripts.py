@@ -20,6 +20,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from tagscope.media.errors import MediaError
+from tagscope.media.sources import read_bytes
 
 TRANSCRIPT_SUFFIXES = (".srt", ".vtt")
 
@@ -68,20 +69,15 @@ class Transcript:
 
 
 def read_transcript(path: str | os.PathLike[str]) -> Transcript:
-    """Read the cues of an SRT or WebVTT file (told apart by its ``WEBVTT`` header).
+    """Read the cues of an SRT or WebVTT file (told apart by its ``WEBVTT`` header), by its path
+    or URI (see :mod:`tagscope.media.sources`).
 
     Raises
     ------
     MediaError
         The file cannot be read, or it is empty.
     """
-    try:
-        data = Path(path).read_bytes()
-    except FileNotFoundError:
-        raise MediaError("file not found") from None
-    except OSError as exc:
-        raise MediaError(f"cannot read the file: {exc.strerror}") from None
-    text, encoding = decode_text(data)
+    text, encoding = decode_text(read_bytes(path))
     if not text.strip():
         raise MediaError("empty transcript")
     return parse_transcript(text, encoding=encoding)

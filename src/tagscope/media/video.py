@@ -22,8 +22,9 @@ import itertools
 import os
 import re
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -33,9 +34,11 @@ import numpy as np
 from tagscope.domain import ValidationError
 from tagscope.media.errors import MediaError
 from tagscope.media.shots import CutDetector
+from tagscope.media.sources import local_path, open_media
 from tagscope.media.thumbnails import THUMBNAIL_SIZE, save_thumbnail
 
 if TYPE_CHECKING:
+    import av.container
     import av.video.frame
     from av.video.reformatter import VideoReformatter
     from PIL import Image
@@ -149,7 +152,7 @@ def scan_video(
     Parameters
     ----------
     path : path-like
-        The video file.
+        The video file, or its URI (see :mod:`tagscope.media.sources`).
     keyframe_dir : Path
         Where the keyframes go, as ``<index>.jpg`` (created; files of an earlier scan replaced).
     policy : KeyframePolicy, default every second
@@ -167,11 +170,7 @@ def scan_video(
     """
     import av
 
-    try:
-        container = av.open(os.fspath(path))
-    except av.error.FFmpegError as exc:
-        raise MediaError(f"not a readable video: {_ffmpeg_reason(exc)}") from None
-    with container:
+    with _opened(path) as container:
         if not container.streams.video:
             raise MediaError("no video stream")
         stream = container.streams.video[0]
@@ -199,13 +198,32 @@ def scan_video(
 def probe_duration_ms(path: str | os.PathLike[str]) -> int:
     """The duration a video's header gives, in milliseconds (0 when it gives none or the file
     cannot be opened: decoding it says why)."""
+    try:
+        with _opened(path) as container:
+            return round(container.duration / 1000) if container.duration else 0
+    except MediaError:
+        return 0
+
+
+@contextmanager
+def _opened(path: str | os.PathLike[str]) -> Iterator[av.container.InputContainer]:
+    """``path`` opened by PyAV: a local file by its path, a URI's as a file object (fsspec).
+
+    Raises
+    ------
+    MediaError
+        The file cannot be read, or FFmpeg cannot open it.
+    """
     import av
 
-    try:
-        with av.open(os.fspath(path)) as container:
-            return round(container.duration / 1000) if container.duration else 0
-    except av.error.FFmpegError:
-        return 0
+    local = local_path(path)
+    with nullcontext(local) if local is not None else open_media(path) as source:
+        try:
+            container = av.open(source)
+        except av.error.FFmpegError as exc:
+            raise MediaError(f"not a readable video: {_ffmpeg_reason(exc)}") from None
+        with container:
+            yield container
 
 
 def _ffmpeg_reason(exc: Exception) -> str:

@@ -46,6 +46,7 @@ from tagscope.service import policy
 from tagscope.service.policy import Action
 from tagscope.service.workspace import Workspace
 from tagscope.store.accounts import Account, AccountCatalog, LoginFailures, TokenRecord
+from tagscope.store.retry import retrying
 
 TOKEN_PREFIX = "tsk_"
 WRONG_CREDENTIALS = "wrong user name or password"
@@ -111,6 +112,7 @@ def get_user(ws: Workspace, name: str) -> User:
     return AccountCatalog(ws.catalog).get_user(name)
 
 
+@retrying
 def set_role(ws: Workspace, name: str, role: str | None, dataset: str | None = None) -> User:
     """Set a user's workspace-wide role (``dataset`` None; ``role`` None: none), or its role on
     one dataset, which overrides it there (``role`` None removes it).
@@ -136,6 +138,7 @@ def set_role(ws: Workspace, name: str, role: str | None, dataset: str | None = N
         return accounts.get_user(name)
 
 
+@retrying
 def disable_user(ws: Workspace, name: str, disabled: bool = True) -> User:
     """Disable a user (its sessions end, its tokens are refused, it cannot log in) or enable
     it again (``disabled=False``). The last enabled workspace admin cannot be disabled."""
@@ -335,6 +338,7 @@ def _touch(accounts: AccountCatalog, token: TokenRecord, digest: str, now: datet
 # -- sessions and logins ------------------------------------------------------------------------
 
 
+@retrying
 def login(
     ws: Workspace,
     name: str,
@@ -414,6 +418,7 @@ def csrf_token(session_secret: str) -> str:
     return hmac.new(session_secret.encode(), b"csrf", hashlib.sha256).hexdigest()
 
 
+@retrying
 def _count_attempt(
     ws: Workspace, accounts: AccountCatalog, keys: list[str], now: datetime, rules: LockoutPolicy
 ) -> None:

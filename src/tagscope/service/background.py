@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from tagscope.domain import Job, ModelUnavailableError, ValidationError
 from tagscope.jobs import LocalRunner, ProgressFn, Work
+from tagscope.jobs.runner import R, S
 from tagscope.service import embeddings, ground_truth, policy, tag_scoring, thumbnails
 from tagscope.service.policy import Action
 from tagscope.service.workspace import Workspace
@@ -23,7 +25,15 @@ log = logging.getLogger(__name__)
 
 
 class _SubmittingRunner(LocalRunner):
-    """A runner whose ``run`` starts the work in a background thread and returns the job."""
+    """A runner whose ``run`` starts the work in a background thread and returns the job; its
+    work maps through the workspace's own runner (local or Ray)."""
+
+    def __init__(self, runner: LocalRunner) -> None:
+        super().__init__(runner.catalog)
+        self.runner, self.name = runner, runner.name
+
+    def map(self, task: Callable[[S], Iterable[R]], shards: Iterable[S]) -> Iterator[R]:
+        return self.runner.map(task, shards)
 
     def run(
         self,
@@ -39,7 +49,7 @@ class _SubmittingRunner(LocalRunner):
 
 def in_background(ws: Workspace) -> Workspace:
     """The same workspace, whose jobs run in background threads."""
-    return dataclasses.replace(ws, runner=_SubmittingRunner(ws.catalog))
+    return dataclasses.replace(ws, runner=_SubmittingRunner(ws.runner))
 
 
 def start_embeddings(

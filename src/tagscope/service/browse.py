@@ -14,7 +14,6 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass, field
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +23,7 @@ from tagscope.domain import Hit, Item, Label, NotFoundError, PermissionDeniedErr
 from tagscope.domain.tags import GroupUse, TagGroup
 from tagscope.media.errors import MediaError
 from tagscope.media.paths import FILE_MISSING, changed_since_import
+from tagscope.media.sources import is_uri, local_copy
 from tagscope.media.thumbnails import ensure_thumbnail
 from tagscope.service import _pages, defaults, policy, search, tag_scoring, tags
 from tagscope.service.policy import Action
@@ -31,7 +31,7 @@ from tagscope.service.sql import sql_session
 from tagscope.service.workspace import Workspace
 from tagscope.store import grid
 from tagscope.store.collections import CollectionCatalog
-from tagscope.store.scores import ScoreTables, ScoreVersion
+from tagscope.store.scores import ScoreTables
 from tagscope.store.sql import FilteredItems
 
 _log = logging.getLogger("tagscope.media")
@@ -107,20 +107,6 @@ class ItemDetail:
         return [t.key for t in self.tag_scores if t.decision]
 
 
-@lru_cache(maxsize=64)
-def _load_scores(root: Path, key: tuple[int, str, int, str], written_ns: int) -> tuple:
-    """The scores of one finished version ``key = (dataset id, group slug, version, modality)``:
-    (item ids, tag names, scores). Versions never change, so once read they are kept (4 bytes per
-    item and tag); ``written_ns``, when the version was put in place, tells it apart from a
-    version of a deleted dataset whose id was given out again."""
-    return ScoreTables(root).load(*key)
-
-
-def _scores_of(ws: Workspace, v: ScoreVersion) -> tuple[np.ndarray, list[str], np.ndarray]:
-    key = (v.dataset_id, v.group, v.version, v.modality)
-    return _load_scores(ws.paths.scores, key, v.path.stat().st_mtime_ns)
-
-
 @dataclass(frozen=True, slots=True)
 class _ItemScores:
     """The current tag scores of some items, decided at today's thresholds."""
@@ -141,10 +127,8 @@ class _ItemScores:
                 continue
             group, thresholds = groups[v.group]
             columns = tag_scoring.score_columns(ws, v.group)
-            ids, names, matrix = _scores_of(ws, v)
-            rows = np.searchsorted(ids, wanted).clip(max=max(len(ids) - 1, 0))
-            hit = ids[rows] == wanted if len(ids) else np.zeros(len(wanted), bool)
-            for item_id, row in zip(wanted[hit].tolist(), rows[hit].tolist(), strict=True):
+            names, matrix = v.tags, tables.scores_of(v, wanted)
+            for row, item_id in enumerate(wanted.tolist()):
                 for col, name in enumerate(names):
                     score = matrix[row, col]
                     if np.isnan(score):  # not scored
@@ -357,9 +341,9 @@ _MEDIA_TYPES = {
 }
 
 
-def _imported_file(item: Item) -> Path:
-    """The item's file, when it is still the one imported (see
-    :func:`tagscope.media.paths.changed_since_import`).
+def _imported_file(item: Item) -> str:
+    """The item's file (a path, or a URI of an fsspec file system), when it is still the one
+    imported (see :func:`tagscope.media.paths.changed_since_import`).
 
     Raises
     ------
@@ -369,19 +353,30 @@ def _imported_file(item: Item) -> Path:
     size = item.media.size if item.media else None
     reason = changed_since_import(item.path, size, item.mtime_ns)
     if reason is None:
-        return Path(item.path)
+        return item.path
     _log.warning("not serving the file of item %d, %s: %s", item.id, item.path, reason)
     what = "missing" if reason == FILE_MISSING else "changed since its import"
     raise NotFoundError(f"the media file of item {item.id} is {what}")
 
 
 def get_media_file(ws: Workspace, item_id: int) -> MediaFile:
-    """The media file of item ``item_id``, when it is still the one its import recorded."""
+    """The media file of item ``item_id``, when it is still the one its import recorded; one
+    stored by URI is sent from a local copy in the workspace's cache (fetched once)."""
     item = ws.catalog.get_item(item_id)
     check_read(ws, item.dataset_id)
-    path = _imported_file(item)
-    fmt = (item.media.format if item.media else "") or path.suffix.lstrip(".")
-    etag = item.media.content_hash if item.media else f"{path.stat().st_mtime_ns:x}"
+    source = _imported_file(item)
+    fmt = (item.media.format if item.media else "") or Path(source).suffix.lstrip(".")
+    if not is_uri(source):
+        path = Path(source)
+        etag = item.media.content_hash if item.media else f"{path.stat().st_mtime_ns:x}"
+    elif item.media is None:  # imports record the media of every file they store by URI
+        raise NotFoundError(f"the media file of item {item.id} has no record of its content")
+    else:
+        etag = item.media.content_hash
+        try:
+            path = local_copy(source, etag, ws.paths.cache / "media")
+        except MediaError as exc:
+            raise NotFoundError(f"the media file of item {item.id}: {exc}") from exc
     return MediaFile(path, _MEDIA_TYPES.get(fmt.lower(), "application/octet-stream"), etag)
 
 

@@ -38,6 +38,7 @@ from tagscope.store.gc_pause import paused_gc
 from tagscope.store.label_jobs import LabelJobCatalog
 from tagscope.store.label_states import FIELDS, LabelStates
 from tagscope.store.ontology import OntologyCatalog
+from tagscope.store.retry import retrying
 
 ALREADY_CLASSIFIED = "already classified"
 ALREADY_THIS_LABEL = "already this label"
@@ -61,6 +62,7 @@ class BulkResult:
 
 
 @paused_gc()
+@retrying
 def bulk_classify(
     ws: Workspace,
     dataset: str,

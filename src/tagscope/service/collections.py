@@ -29,6 +29,7 @@ from tagscope.service.browse import _filter_items
 from tagscope.service.policy import Action
 from tagscope.service.workspace import Workspace
 from tagscope.store.collections import RECORD, CollectionCatalog, shown
+from tagscope.store.retry import retrying
 from tagscope.store.uow import UnitOfWork
 
 MAX_ITEMS = SNAPSHOT_MAX_IDS
@@ -36,6 +37,7 @@ MAX_ITEMS = SNAPSHOT_MAX_IDS
 _ENTITY = "collection"
 
 
+@retrying
 def create_collection(
     ws: Workspace,
     dataset: str,
@@ -122,6 +124,7 @@ def remove_items(ws: Workspace, dataset: str, title: str, item_ids: Sequence[int
     return _edit_members(ws, dataset, title, item_ids, None, "remove_from_collection")
 
 
+@retrying
 def freeze(ws: Workspace, dataset: str, title: str) -> Collection:
     """Turn a dynamic collection into a static one holding the items its filter matches now."""
     ds = policy.dataset(ws, Action.COLLECTIONS_EDIT, dataset)
@@ -138,6 +141,7 @@ def freeze(ws: Workspace, dataset: str, title: str) -> Collection:
     return _get(ws, dataset, title)
 
 
+@retrying
 def delete_collection(ws: Workspace, dataset: str, title: str) -> None:
     """Delete a collection (its items stay in the dataset); undo brings it back whole."""
     ds = policy.dataset(ws, Action.COLLECTIONS_EDIT, dataset)
@@ -180,6 +184,7 @@ def _checked_ids(uow: UnitOfWork, dataset_id: int, item_ids: Sequence[int]) -> l
     return ids
 
 
+@retrying
 def _edit_members(
     ws: Workspace,
     dataset: str,

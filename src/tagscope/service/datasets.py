@@ -10,6 +10,7 @@ from tagscope.domain import Dataset
 from tagscope.service import policy
 from tagscope.service.policy import Action
 from tagscope.service.workspace import Workspace
+from tagscope.store.retry import retrying
 
 
 def create_dataset(ws: Workspace, name: str, description: str = "") -> Dataset:
@@ -47,6 +48,7 @@ def describe_dataset(ws: Workspace, name: str) -> dict[str, Any]:
     }
 
 
+@retrying
 def delete_dataset(ws: Workspace, name: str) -> None:
     """Delete a dataset and everything that belonged to it: its items, labels, embedding spaces
     and vectors, reviews, examples, collections, history and jobs; the tag groups trained on it,

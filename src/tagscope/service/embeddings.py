@@ -2,7 +2,9 @@
 
 ``compute_embeddings`` is resumable: it embeds only the items that have no vector in the space
 yet, and stores each batch as it is done (an atomic chunk of the vector store), so a run that is
-killed loses at most the batch in flight and the next run continues from there.
+killed loses at most the batch in flight and the next run continues from there. The batches are
+computed through the workspace runner's ``map`` (here, or on Ray workers: :class:`EmbedTask`),
+and stored by this process only, in order.
 """
 
 from __future__ import annotations
@@ -10,16 +12,17 @@ from __future__ import annotations
 import os
 import re
 from collections import Counter, deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple, TypeVar
 
 import numpy as np
 from PIL import Image
 
-from tagscope.domain import Dataset, Item, Job, Modality, NotFoundError, ValidationError
+from tagscope.domain import Dataset, Job, Modality, NotFoundError, ValidationError
 from tagscope.embed import IMPORTED, KINDS, Embedder, load_embedder
 from tagscope.embed.phash import PHashEmbedder
 from tagscope.embed.text import text_lines
@@ -63,9 +66,10 @@ def _decode_threads(device: str | None) -> int:
 
 
 _REPORT_EVERY = 1024  # items already done are counted in steps of this many
+T = TypeVar("T")
 
 
-def _batched(items: Iterable[Item], n: int) -> Iterator[tuple[Item, ...]]:
+def _batched(items: Iterable[T], n: int) -> Iterator[tuple[T, ...]]:
     """``itertools.batched`` (Python 3.12+)."""
     it = iter(items)
     while batch := tuple(islice(it, n)):
@@ -207,8 +211,10 @@ def compute_embeddings(
     if device is not None:
         params["device"] = device
 
+    task = EmbedTask(kind, model, device, size)  # workers load the model by its name
+
     def work(report: ProgressFn) -> dict[str, Any]:
-        done = embed_into(ws, ds, embedder, store, report=report, batch_size=size)
+        done = _EmbedRun(ws, ds, task, embedder.dim, store, report).execute()
         return {"space": space, "kind": kind, "model": embedder.model, **done}
 
     return ws.runner.run("embed", ds.id, params, work, on_progress=progress)
@@ -226,7 +232,8 @@ def embed_into(
     """Embed the dataset's items that ``store`` lacks with ``embedder`` (the work of
     :func:`compute_embeddings`, for a store of no space: a fine-tuned model's own vectors)."""
     size = batch_size or DEFAULT_BATCH_SIZE[embedder.kind]
-    return _EmbedRun(ws, ds, embedder, store, size, report).execute()
+    task = EmbedTask(embedder.kind, embedder.model, None, size, embedder=embedder)
+    return _EmbedRun(ws, ds, task, embedder.dim, store, report).execute()
 
 
 def _decode(path: str, min_side: int | None) -> Image.Image:
@@ -236,22 +243,138 @@ def _decode(path: str, min_side: int | None) -> Image.Image:
     return load_rgb(path, min_side=min_side)
 
 
+BATCHES_PER_SHARD = 4
+"""Batches per shard of an embedding job's map: a shard is what a Ray worker takes at a time
+(and retries whole), and within one decoding runs a batch ahead of the model."""
+
+
+class ItemRef(NamedTuple):
+    """What a worker needs of an item to embed it."""
+
+    id: int
+    path: str
+    modality: str
+    text: str | None
+
+
+@dataclass(frozen=True)
+class Skip:
+    """An item a batch leaves without a vector: why, and for an unreadable file the error."""
+
+    item_id: int
+    path: str
+    reason: str
+    detail: str | None = None
+
+
+@dataclass(frozen=True)
+class EmbeddedBatch:
+    """One batch's results: the vectors of the items embedded (with their phash variants in a
+    phash space) and the items skipped; ``n_items`` counts both."""
+
+    n_items: int
+    ids: np.ndarray
+    vectors: np.ndarray
+    variants: np.ndarray | None
+    skips: tuple[Skip, ...]
+
+
+@dataclass(frozen=True)
+class EmbedTask:
+    """The map task of an embedding job: a shard of item refs -> one :class:`EmbeddedBatch` per
+    batch. The model is named (kind, model, device) and loaded once per worker process (the
+    embedder registry's cache); ``embedder`` is given instead for one of no registry (a
+    fine-tuned tower), which then travels with the task."""
+
+    kind: str
+    model: str | None
+    device: str | None
+    batch_size: int
+    embedder: Embedder | None = None
+
+    def __call__(self, shard: Sequence[ItemRef]) -> Iterator[EmbeddedBatch]:
+        embedder = self.embedder or load_embedder(self.kind, self.model, device=self.device)
+        batches = _batched(shard, self.batch_size)
+        if embedder.input == "text":
+            return (_embed_texts(embedder, batch) for batch in batches)
+        return _embed_images(embedder, batches)
+
+
+def _embed_texts(embedder: Embedder, batch: Sequence[ItemRef]) -> EmbeddedBatch:
+    encode = getattr(embedder, "encode_documents", embedder.encode_texts)
+    keep = [it for it in batch if text_lines(it.text)]
+    skips = tuple(Skip(it.id, it.path, "no text") for it in batch if not text_lines(it.text))
+    vectors = encode([it.text or "" for it in keep])
+    return EmbeddedBatch(len(batch), _ids(keep), vectors, None, skips)
+
+
+def _embed_images(
+    embedder: Embedder, batches: Iterable[Sequence[ItemRef]]
+) -> Iterator[EmbeddedBatch]:
+    """Decode in a thread pool, one batch ahead, so decoding overlaps the model's work."""
+    min_side = getattr(embedder, "min_image_side", None)
+    pending: deque[tuple[Sequence[ItemRef], list[Future[Image.Image]]]] = deque()
+    threads = _decode_threads(getattr(embedder, "device", None))
+    with ThreadPoolExecutor(threads, thread_name_prefix="tagscope-decode") as pool:
+        for batch in batches:
+            futures = [
+                pool.submit(_decode, it.path, min_side)
+                for it in batch
+                if it.modality in IMAGE_MODALITIES
+            ]
+            pending.append((batch, futures))
+            if len(pending) > 1:
+                yield _embed_image_batch(embedder, *pending.popleft())
+        while pending:
+            yield _embed_image_batch(embedder, *pending.popleft())
+
+
+def _embed_image_batch(
+    embedder: Embedder, batch: Sequence[ItemRef], futures: list[Future[Image.Image]]
+) -> EmbeddedBatch:
+    skips = [
+        Skip(it.id, it.path, f"no image ({it.modality})")
+        for it in batch
+        if it.modality not in IMAGE_MODALITIES
+    ]
+    pictures = [it for it in batch if it.modality in IMAGE_MODALITIES]
+    decoded, images = [], []
+    for item, future in zip(pictures, futures, strict=True):
+        try:
+            images.append(future.result())
+            decoded.append(item)
+        except Exception as exc:  # any decoding failure is this file's problem only
+            skips.append(Skip(item.id, item.path, "unreadable", f"{type(exc).__name__}: {exc}"))
+    variants = None
+    if not images:
+        vectors = np.empty((0, 0), np.float32)
+    elif isinstance(embedder, PHashEmbedder):
+        vectors, packed = embedder.encode_with_variants(images)
+        variants = packed.reshape(len(images), -1)
+    else:
+        vectors = embedder.encode_images(images)
+    return EmbeddedBatch(len(batch), _ids(decoded), vectors, variants, tuple(skips))
+
+
+def _ids(items: Sequence[ItemRef]) -> np.ndarray:
+    return np.array([it.id for it in items], dtype=np.int64)
+
+
 class _EmbedRun:
-    """One pass over a dataset's items: skip those done, embed the rest batch by batch."""
+    """One pass over a dataset's items: skip those done, embed the rest through the runner's
+    map (shards of a few batches) and store each batch's results here, as they come."""
 
     def __init__(
         self,
         ws: Workspace,
         ds: Dataset,
-        embedder: Embedder,
+        task: EmbedTask,
+        dim: int,
         store: VectorStore,
-        batch_size: int,
         report: ProgressFn,
     ) -> None:
-        self.ws, self.ds, self.embedder, self.store = ws, ds, embedder, store
-        self.phash = embedder if isinstance(embedder, PHashEmbedder) else None
-        self.variants = phash_variant_store(store) if self.phash is not None else None
-        self.batch_size = batch_size
+        self.ws, self.ds, self.task, self.dim, self.store = ws, ds, task, dim, store
+        self.variants = phash_variant_store(store) if task.kind == "phash" else None
         self.report = report
         self.n_total = ws.catalog.count_items(ds.id)
         self.n_done = self.n_existing = self.n_embedded = 0
@@ -261,17 +384,16 @@ class _EmbedRun:
 
     def execute(self) -> dict[str, Any]:
         self.report(0, self.n_total)
-        if self.embedder.input == "text":
-            self._embed_texts()
-        else:
-            self._embed_images()
+        shards = _batched(self._todo(), self.task.batch_size * BATCHES_PER_SHARD)
+        for batch in self.ws.runner.map(self.task, shards):
+            self._commit(batch)
         self.store.compact()
         if self.variants is not None:
             self.variants.compact()
         _build_search_index(self.store)
         self.report(self.n_total, self.n_total)
         return {
-            "dim": self.embedder.dim,
+            "dim": self.dim,
             "n_items": self.n_total,
             "n_existing": self.n_existing,
             "n_embedded": self.n_embedded,
@@ -281,7 +403,7 @@ class _EmbedRun:
             "n_problems": self.n_problems,
         }
 
-    def _todo(self) -> Iterator[Item]:
+    def _todo(self) -> Iterator[ItemRef]:
         """The dataset's items without a vector, in id order (those with one count as done).
         In a phash space an item needs its variants too: one embedded before they were stored
         is hashed again."""
@@ -296,71 +418,25 @@ class _EmbedRun:
                 if self.n_done % _REPORT_EVERY == 0:
                     self.report(self.n_done, self.n_total)
             else:
-                yield item
+                yield ItemRef(item.id, item.path, str(item.modality), item.text)
 
-    def _skip(self, item: Item, reason: str, detail: str | None = None) -> None:
-        self.skipped[reason] += 1
-        if detail is not None:
-            self.n_problems += 1
-            if len(self.problems) < MAX_PROBLEMS:
-                self.problems.append({"item_id": item.id, "path": item.path, "reason": detail})
-
-    def _store(self, ids: list[int], vectors: np.ndarray, n_batch: int) -> None:
-        if ids:
-            self.store.append(np.asarray(ids, np.int64), vectors)
-            self.n_embedded += len(ids)
-        self.n_done += n_batch
+    def _commit(self, batch: EmbeddedBatch) -> None:
+        for skip in batch.skips:
+            self.skipped[skip.reason] += 1
+            if skip.detail is not None:
+                self.n_problems += 1
+                if len(self.problems) < MAX_PROBLEMS:
+                    self.problems.append(
+                        {"item_id": skip.item_id, "path": skip.path, "reason": skip.detail}
+                    )
+        if len(batch.ids):
+            if self.variants is not None and batch.variants is not None:
+                # Before the vectors: an item with a vector has its variants, even if killed here.
+                self.variants.append(batch.ids, batch.variants)
+            self.store.append(batch.ids, batch.vectors)
+            self.n_embedded += len(batch.ids)
+        self.n_done += batch.n_items
         self.report(self.n_done, self.n_total)
-
-    def _embed_texts(self) -> None:
-        encode = getattr(self.embedder, "encode_documents", self.embedder.encode_texts)
-        for batch in _batched(self._todo(), self.batch_size):
-            keep = []
-            for it in batch:
-                if text_lines(it.text):
-                    keep.append(it)
-                else:
-                    self._skip(it, "no text")
-            vectors = encode([it.text or "" for it in keep])
-            self._store([it.id for it in keep], vectors, len(batch))
-
-    def _embed_images(self) -> None:
-        """Decode in a thread pool, one batch ahead, so decoding overlaps the model's work."""
-        min_side = getattr(self.embedder, "min_image_side", None)
-        pending: deque[tuple[int, list[Item], list[Future[Image.Image]]]] = deque()
-        threads = _decode_threads(getattr(self.embedder, "device", None))
-        with ThreadPoolExecutor(threads, thread_name_prefix="tagscope-decode") as pool:
-            for batch in _batched(self._todo(), self.batch_size):
-                pictures = []
-                for it in batch:
-                    if it.modality in IMAGE_MODALITIES:
-                        pictures.append(it)
-                    else:
-                        self._skip(it, f"no image ({it.modality})")
-                futures = [pool.submit(_decode, it.path, min_side) for it in pictures]
-                pending.append((len(batch), pictures, futures))
-                if len(pending) > 1:
-                    self._embed_image_batch(*pending.popleft())
-            while pending:
-                self._embed_image_batch(*pending.popleft())
-
-    def _embed_image_batch(
-        self, n_batch: int, batch: list[Item], futures: list[Future[Image.Image]]
-    ) -> None:
-        ids, images = [], []
-        for item, future in zip(batch, futures, strict=True):
-            try:
-                images.append(future.result())
-                ids.append(item.id)
-            except Exception as exc:  # any decoding failure is this file's problem only
-                self._skip(item, "unreadable", f"{type(exc).__name__}: {exc}")
-        if self.phash is not None and self.variants is not None and images:
-            vectors, packed = self.phash.encode_with_variants(images)
-            # Before the vectors: an item with a vector has its variants, even if killed here.
-            self.variants.append(np.asarray(ids, np.int64), packed.reshape(len(ids), -1))
-        else:
-            vectors = self.embedder.encode_images(images) if images else None
-        self._store(ids, vectors if vectors is not None else np.empty((0, 0)), n_batch)
 
 
 def import_vectors(

@@ -28,6 +28,7 @@ from tagscope.service import history as hist
 from tagscope.service.policy import Action
 from tagscope.service.tag_insights import current_scores
 from tagscope.service.workspace import Workspace
+from tagscope.store.retry import retrying
 from tagscope.store.tag_catalog import TagCatalog
 from tagscope.tags.sampling import stratified_sample
 
@@ -117,6 +118,7 @@ def judge_tag(
 
     target = {"group": grp.name, "tag": t.name}
 
+    @retrying
     def save(verdicts: list[tuple[int, bool, str]]) -> None:
         # One change-set per saved batch: a batch of wrong verdicts can be undone.
         with ws.uow() as uow:
@@ -208,6 +210,7 @@ def list_reviews(
     ]
 
 
+@retrying
 def remove_reviews(ws: Workspace, dataset: str, group: str, tag: str, item_ids: list[int]) -> int:
     """Remove the reviews of these items (e.g. a judge's wrong verdicts); returns how many.
 

@@ -31,6 +31,7 @@ from tagscope.store.gc_pause import paused_gc
 from tagscope.store.label_jobs import LabelJobCatalog
 from tagscope.store.label_states import LabelStates
 from tagscope.store.ontology import OntologyCatalog
+from tagscope.store.retry import retrying
 from tagscope.store.review import ReviewCatalog
 from tagscope.store.splits import SplitStates
 from tagscope.store.uow import UnitOfWork
@@ -189,6 +190,7 @@ def get_change_set(ws: Workspace, dataset: str, change_id: int) -> ChangeSet:
 
 
 @paused_gc()
+@retrying
 def undo(ws: Workspace, dataset: str, change_id: int, *, force: bool = False) -> UndoResult:
     """Put back what change-set ``change_id`` changed, as a new change-set that undoes it.
 
@@ -243,6 +245,7 @@ def undo_user_plan(ws: Workspace, dataset: str, actor: str, since: datetime) -> 
 
 
 @paused_gc()
+@retrying
 def undo_user(
     ws: Workspace, dataset: str, actor: str, since: datetime, *, force: bool = False
 ) -> UndoUserResult:

@@ -4,14 +4,17 @@ YOLO.
 Each import reads its source whole first: a source file that is not valid (not JSON, not a COCO
 object, not UTF-8) raises :class:`ValidationError` before anything changes. Then it runs as an
 ``import`` job: files already in the dataset (keyed by absolute path) are not read again but get
-the labels and text the source adds; new files are probed (size, dimensions, format, hash) by a
-few threads, given a thumbnail as ``thumbnails`` asks (see :mod:`tagscope.service.thumbnails`:
-by default only those that need no decoding, the rest left to the filler), and inserted in
-batches with their modification time. A
-file or record that cannot be used becomes an :class:`ImportProblem`; the import goes on and keeps
-what is there. Files stay inside the folder an import is given: a name with ``..``, an absolute
-name or a symbolic link leading out of it is such a problem, unless ``follow_symlinks`` allows
-links (see :class:`tagscope.media.paths.ImportFolder`). Items are keyed by their real path.
+the labels and text the source adds; new files are probed (size, dimensions, format, hash) and
+given a thumbnail as ``thumbnails`` asks (see :mod:`tagscope.service.thumbnails`: by default
+only those that need no decoding, the rest left to the filler) by a map over shards of them on
+the workspace's runner (:class:`ProbeFiles`: a few threads per shard, in this process or on Ray
+workers), and inserted here in batches with their modification time. A file or record that
+cannot be used becomes an :class:`ImportProblem`; the import goes on and keeps what is there.
+Files stay inside the folder an import is given: a name with ``..``, an absolute name or a
+symbolic link leading out of it is such a problem, unless ``follow_symlinks`` allows links (see
+:class:`tagscope.media.paths.ImportFolder`). Items are keyed by their real path. A folder may
+be a ``file://`` URI (that local folder) or, for :func:`import_images`, any fsspec URI, whose
+images are items by their URI (:mod:`tagscope.media.sources`).
 
 Adding to a dataset needs ``dataset.edit`` on it, creating one ``dataset.create`` on the
 workspace (:func:`check_import`): checked before the source is read.
@@ -20,9 +23,9 @@ workspace (:func:`check_import`): checked before the source is read.
 from __future__ import annotations
 
 import os
-import stat
 from collections.abc import Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -31,8 +34,8 @@ from tagscope.domain import (
     Dataset,
     ImportProblem,
     ImportReport,
-    Item,
     Label,
+    LabelKind,
     MediaInfo,
     NewItem,
     NotFoundError,
@@ -47,7 +50,9 @@ from tagscope.labels.formats.json_list import read_json_list
 from tagscope.labels.formats.records import Entry, Parsed
 from tagscope.labels.formats.yolo import in_pixels, read_yolo
 from tagscope.media.errors import MediaError
-from tagscope.media.images import read_media
+from tagscope.media.images import IMAGE_SUFFIXES, read_media
+from tagscope.media.paths import UnsafePath
+from tagscope.media.sources import file_stat, is_uri, list_files, local_path
 from tagscope.media.thumbnails import ensure_thumbnail, ready_thumbnail
 from tagscope.service import policy
 from tagscope.service.policy import Action
@@ -56,6 +61,9 @@ from tagscope.service.workspace import Workspace
 
 # Files per batch: one catalog transaction and one progress report each.
 _BATCH = 500
+# Batches per shard of the probing map: a worker's (or this process's) probing threads stay busy
+# while the batches probed before are stored; smaller shards spread over more workers.
+_SHARD_BATCHES = 4
 # Reading, hashing and decoding release the GIL: a thread per core (a few at most) overlaps
 # them with the catalog inserts of the main thread; more only contend for the GIL.
 _WORKERS = min(4, os.cpu_count() or 1)
@@ -84,15 +92,18 @@ def import_images(
     ----------
     ws : Workspace
     dataset_name : str
-    folder : path-like
-        Scanned recursively; hidden files are skipped, other non-image files are reported.
+    folder : path-like or URI
+        Scanned recursively; hidden files are skipped, other non-image files are reported. A
+        ``file://`` URI is the local folder it names; another fsspec URI (``s3://bucket/x``)
+        is listed through fsspec, and its images are items by their URI.
     labels_from_folders : bool, default False
         The folder holding an image names its main classification label.
     thumbnails : {"defer", "now", "none"} or bool, default "defer"
         ``"defer"``: settle the thumbnails that need no decoding (a small upright JPEG is its
         own, a cached one is reused) and leave the others to
         :func:`tagscope.service.thumbnails.fill_thumbnails` (``tagscope thumbnails``, or
-        ``tagscope serve`` in the background); ``"now"`` (True): make every one now;
+        ``tagscope serve`` in the background; a file by URI gets its own now, from the bytes
+        read); ``"now"`` (True): make every one now;
         ``"none"`` (False): none (each is made on its first view). Thumbnails are cached by
         content hash and made once.
     follow_symlinks : bool, default False
@@ -114,9 +125,14 @@ def import_images(
         ``folder`` is not a folder, the dataset name or the ``thumbnails`` mode is invalid.
     """
     check_import(ws, dataset_name)
-    parsed = scan_folder(
-        Path(folder), labels_from_folders=labels_from_folders, follow_symlinks=follow_symlinks
-    )
+    if is_uri(folder):
+        parsed = scan_uri_folder(str(folder), labels_from_folders=labels_from_folders)
+    else:
+        parsed = scan_folder(
+            local_file(folder, "folder"),
+            labels_from_folders=labels_from_folders,
+            follow_symlinks=follow_symlinks,
+        )
     params = {
         "format": "folder",
         "source": str(folder),
@@ -150,7 +166,9 @@ def import_csv(
     """
     check_import(ws, dataset_name)
     parsed = read_csv_list(
-        Path(path), base=import_folder(base) if base else None, follow_symlinks=follow_symlinks
+        local_file(path, "path"),
+        base=import_folder(base) if base else None,
+        follow_symlinks=follow_symlinks,
     )
     params = _list_params("csv", path, base, follow_symlinks)
     return _import(ws, dataset_name, parsed, params, thumbnails=thumbnails, progress=progress)
@@ -180,7 +198,9 @@ def import_json(
     """
     check_import(ws, dataset_name)
     parsed = read_json_list(
-        Path(path), base=import_folder(base) if base else None, follow_symlinks=follow_symlinks
+        local_file(path, "path"),
+        base=import_folder(base) if base else None,
+        follow_symlinks=follow_symlinks,
     )
     params = _list_params("json", path, base, follow_symlinks)
     return _import(ws, dataset_name, parsed, params, thumbnails=thumbnails, progress=progress)
@@ -220,9 +240,9 @@ def import_coco(
     """
     check_import(ws, dataset_name)
     parsed = read_coco(
-        Path(annotations),
+        local_file(annotations, "annotations"),
         images=import_folder(images),
-        captions=Path(captions) if captions else None,
+        captions=local_file(captions, "captions") if captions else None,
         follow_symlinks=follow_symlinks,
     )
     params = {
@@ -258,7 +278,7 @@ def import_yolo(
         ``classes.txt`` is malformed, or the dataset name is invalid.
     """
     check_import(ws, dataset_name)
-    parsed = read_yolo(Path(root).expanduser(), follow_symlinks=follow_symlinks)
+    parsed = read_yolo(local_file(root, "root"), follow_symlinks=follow_symlinks)
     params = {"format": "yolo", "source": str(root), "follow_symlinks": follow_symlinks}
     return _import(
         ws,
@@ -283,11 +303,57 @@ def _list_params(
 
 
 def import_folder(folder: PathLike) -> Path:
-    """The folder an import reads, checked to be one."""
-    path = Path(folder).expanduser()
+    """The local folder an import reads (a path or a ``file://`` URI), checked to be one."""
+    path = local_file(folder, "folder")
     if not path.is_dir():
         raise ValidationError(f"{folder} is not a folder", field="folder")
     return path
+
+
+def local_file(path: PathLike, field: str) -> Path:
+    """The local path ``path`` names: itself, or a ``file://`` URI's path.
+
+    Raises
+    ------
+    ValidationError
+        ``path`` is a URI of another file system, or a ``file://`` URI with ``..``.
+    """
+    try:
+        local = local_path(path)
+    except UnsafePath as exc:
+        raise ValidationError(str(exc), field=field) from None
+    if local is None:
+        raise ValidationError(
+            f"{field} {path}: only a local path or a file:// URI is read here", field=field
+        )
+    return Path(local).expanduser()
+
+
+def scan_uri_folder(folder: str, *, labels_from_folders: bool = False) -> Parsed:
+    """Every image file under the folder URI ``folder`` (any fsspec file system), sorted by
+    name, as :func:`~tagscope.labels.formats.folder.scan_folder` finds those of a local one:
+    hidden files are skipped, other files reported, and with ``labels_from_folders`` the folder
+    holding an image names its main classification label.
+
+    Raises
+    ------
+    ValidationError
+        ``folder`` is not a folder, or leads out of one (``..``).
+    """
+    try:
+        files = list_files(folder)
+    except MediaError as exc:
+        raise ValidationError(str(exc), field="folder") from None
+    parsed = Parsed()
+    for uri, name in files:
+        suffix = os.path.splitext(name)[1].lower()
+        if suffix not in IMAGE_SUFFIXES:
+            parsed.problem(uri, f"not an image file type ({suffix or 'no suffix'})")
+            continue
+        parent = name.rpartition("/")[0].rpartition("/")[2]
+        main = Label(LabelKind.CLASSIFICATION, parent, is_main=True)
+        parsed.entries.append(Entry(uri, (main,) if labels_from_folders and parent else ()))
+    return parsed
 
 
 def check_import(ws: Workspace, name: str) -> None:
@@ -353,7 +419,9 @@ def _import(
 
 
 class _ImportRun:
-    """One import job's work over the entries of a source."""
+    """One import job's work over the entries of a source: the new files are probed by a map
+    over shards of them (:class:`ProbeFiles`, on the workspace's runner), their rows stored
+    here, a batch per transaction."""
 
     def __init__(
         self,
@@ -372,8 +440,6 @@ class _ImportRun:
         self.mode = thumbnails
         self.folder = ws.paths.thumbnails
         self.progress = progress
-        # Paths whose thumbnail was left to the filler (set.add is atomic: probing threads).
-        self.deferred: set[str] = set()
 
     def execute(self, entries: Sequence[Entry]) -> None:
         merged = _merge(entries)
@@ -381,53 +447,35 @@ class _ImportRun:
         known = self.ws.catalog.existing_paths(self.dataset_id, paths)
         n_done = 0
         self.progress(0, len(paths))
-        workers = _THUMBNAIL_WORKERS if self.mode == "now" else _WORKERS
-        with ThreadPoolExecutor(workers, thread_name_prefix="tagscope-import") as pool:
-            old = [merged[p] for p in paths if p in known]
-            new = [merged[p] for p in paths if p not in known]
-            for batch in _batches(old):
-                self._update(pool, batch, known)
-                n_done += len(batch)
-                self.progress(n_done, len(paths))
-            for batch, infos in self._probed(pool, _batches(new)):
-                self._add(batch, infos)
-                n_done += len(batch)
-                self.progress(n_done, len(paths))
+        old = [merged[p] for p in paths if p in known]
+        for batch in _batches(old):
+            self._update(batch, known)
+            n_done += len(batch)
+            self.progress(n_done, len(paths))
+        new = [p for p in paths if p not in known]
+        for files in self.ws.runner.map(ProbeFiles(self.mode, self.folder), _shards(new)):
+            self._add([merged[f.path] for f in files], files)
+            n_done += len(files)
+            self.progress(n_done, len(paths))
 
-    def _probed(
-        self, pool: ThreadPoolExecutor, batches: Iterator[list[Entry]]
-    ) -> Iterator[tuple[list[Entry], list[MediaInfo | str]]]:
-        """Each batch with its files' media info; the next batch is probed while the caller
-        stores this one."""
-        ahead: tuple[list[Entry], list[Future[MediaInfo | str]]] | None = None
-        for batch in batches:
-            futures = [pool.submit(self._probe, entry.path) for entry in batch]
-            if ahead is not None:
-                yield ahead[0], [f.result() for f in ahead[1]]
-            ahead = (batch, futures)
-        if ahead is not None:
-            yield ahead[0], [f.result() for f in ahead[1]]
-
-    def _add(self, batch: list[Entry], infos: list[MediaInfo | str]) -> None:
+    def _add(self, batch: list[Entry], files: list[ProbedFile]) -> None:
         """Insert the readable files of a batch with their labels; report the others."""
         items = []
-        for entry, info in zip(batch, infos, strict=True):
-            mtime_ns = info if isinstance(info, str) else _mtime_ns(entry.path, info)
-            if isinstance(info, str) or isinstance(mtime_ns, str):
-                self.report.problems.append(ImportProblem(entry.path, str(mtime_ns)))
-            else:
-                labels = self._labels(entry, info)
-                item = NewItem(
-                    entry.path,
-                    info,
-                    text=entry.text,
-                    split=entry.split,
-                    labels=labels,
-                    mtime_ns=mtime_ns,
-                )
-                items.append(item)
+        for entry, file in zip(batch, files, strict=True):
+            if file.info is None:
+                self.report.problems.append(ImportProblem(entry.path, str(file.reason)))
+                continue
+            item = NewItem(
+                entry.path,
+                file.info,
+                text=entry.text,
+                split=entry.split,
+                labels=self._labels(entry, file.info),
+                mtime_ns=file.mtime_ns,
+            )
+            items.append(item)
+            self.report.n_thumbnails_deferred += file.deferred
         n_added, n_existing, n_labels = self.ws.catalog.add_items(self.dataset_id, items)
-        self.report.n_thumbnails_deferred += sum(item.path in self.deferred for item in items)
         self.report.n_added += n_added
         self.report.n_existing += n_existing  # added by another process since we looked
         self.report.n_labels += n_labels
@@ -443,22 +491,7 @@ class _ImportRun:
             return ()
         return tuple(in_pixels(label, media.width, media.height) for label in entry.labels)
 
-    def _probe(self, path: str) -> MediaInfo | str:
-        """The file's media info (and its thumbnail made or settled, from the same read), or why
-        it cannot be used."""
-        try:
-            info, data = read_media(path)
-            if self.mode == "now":
-                ensure_thumbnail(path, info.content_hash, self.folder, data=data)
-            elif self.mode == "defer" and not ready_thumbnail(
-                path, info.content_hash, self.folder, data=data
-            ):
-                self.deferred.add(path)
-        except MediaError as exc:
-            return str(exc)
-        return info
-
-    def _update(self, pool: ThreadPoolExecutor, batch: list[Entry], known: dict[str, int]) -> None:
+    def _update(self, batch: list[Entry], known: dict[str, int]) -> None:
         """Give items already there the labels and text the source adds (files not re-read)."""
         items = self.ws.catalog.get_items([known[e.path] for e in batch])
         self.report.n_existing += len(batch)
@@ -475,32 +508,90 @@ class _ImportRun:
         if texts:
             self.ws.catalog.update_item_text(texts)
         if self.mode == "now":  # deferred ones are the filler's
-            old = list(items.values())
-            for item, reason in zip(old, pool.map(self._thumbnail, old), strict=True):
-                if reason:
-                    self.report.problems.append(ImportProblem(item.path, reason))
+            shard = [(i.path, i.media.content_hash) for i in items.values() if i.media is not None]
+            for path, reason in self.ws.runner.map(MakeThumbnails(self.folder), [shard]):
+                self.report.problems.append(ImportProblem(path, reason))
 
-    def _thumbnail(self, item: Item) -> str | None:
-        """Make the thumbnail of an item already there if it is missing; why not, or None."""
-        if item.media is None:
-            return None
+
+@dataclass(frozen=True, slots=True)
+class ProbedFile:
+    """What probing a file found (plain values: a worker sends them back): its media info and
+    modification time, whether its thumbnail was left to the filler; or, with no ``info``, why
+    it cannot be used."""
+
+    path: str
+    info: MediaInfo | None = None
+    mtime_ns: int | None = None
+    deferred: bool = False
+    reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ProbeFiles:
+    """An import's map task over a shard of file paths (or URIs): each file's size, dimensions,
+    format and content hash, and its thumbnail made or settled as ``mode`` asks in the folder
+    ``thumbnails`` (which every worker shares), from one read of the file, by a few threads.
+
+    Yields a list of :class:`ProbedFile` per batch of the shard, in order: on a local runner,
+    the threads probe the next batches while the job stores this one.
+    """
+
+    mode: ThumbnailMode
+    thumbnails: Path
+
+    def __call__(self, shard: list[str]) -> Iterator[list[ProbedFile]]:
+        workers = _THUMBNAIL_WORKERS if self.mode == "now" else _WORKERS
+        pool = ThreadPoolExecutor(workers, thread_name_prefix="tagscope-import")
         try:
-            ensure_thumbnail(item.path, item.media.content_hash, self.folder)
+            futures = [pool.submit(self.probe, path) for path in shard]
+            for i in range(0, len(futures), _BATCH):
+                yield [f.result() for f in futures[i : i + _BATCH]]
+        finally:  # also when the job stops early: no probing goes on behind it
+            pool.shutdown(cancel_futures=True)
+
+    def probe(self, path: str) -> ProbedFile:
+        """The file's media info (and its thumbnail made or settled, from the same read), or why
+        it cannot be used."""
+        folder = self.thumbnails
+        deferred = False
+        # A file by URI gets its thumbnail now from the bytes read here: the filler would read
+        # it again from its (remote) file system.
+        now = self.mode == "now" or (self.mode == "defer" and is_uri(path))
+        try:
+            info, data = read_media(path)
+            if now:
+                ensure_thumbnail(path, info.content_hash, folder, data=data)
+            elif self.mode == "defer":
+                deferred = ready_thumbnail(path, info.content_hash, folder, data=data) is None
+            # Serving checks that the file is still the one imported: by this size and time.
+            size, mtime_ns = file_stat(path)
+        except MediaError as exc:
+            return ProbedFile(path, reason=str(exc))
+        if size != info.size:
+            return ProbedFile(path, reason="the file changed while it was imported")
+        return ProbedFile(path, info, mtime_ns, deferred)
+
+
+@dataclass(frozen=True, slots=True)
+class MakeThumbnails:
+    """A map task over a shard of ``(path, content hash)`` of items already imported: makes the
+    thumbnails missing from the folder ``thumbnails``; yields ``(path, reason)`` for each that
+    cannot be made."""
+
+    thumbnails: Path
+
+    def __call__(self, shard: list[tuple[str, str]]) -> Iterator[tuple[str, str]]:
+        with ThreadPoolExecutor(_THUMBNAIL_WORKERS, thread_name_prefix="tagscope-import") as pool:
+            for (path, _), reason in zip(shard, pool.map(self.make, shard), strict=True):
+                if reason is not None:
+                    yield path, reason
+
+    def make(self, item: tuple[str, str]) -> str | None:
+        try:
+            ensure_thumbnail(item[0], item[1], self.thumbnails)
         except MediaError as exc:
             return str(exc)
         return None
-
-
-def _mtime_ns(path: str, info: MediaInfo) -> int | str:
-    """The modification time of the file just probed (serving checks it is still the one
-    imported), or why it cannot be trusted."""
-    try:
-        st = os.lstat(path)
-    except OSError as exc:
-        return f"cannot read the file: {exc.strerror}"
-    if not stat.S_ISREG(st.st_mode) or st.st_size != info.size:
-        return "the file changed while it was imported"
-    return st.st_mtime_ns
 
 
 def _merge(entries: Sequence[Entry]) -> dict[str, Entry]:
@@ -521,3 +612,9 @@ def _merge(entries: Sequence[Entry]) -> dict[str, Entry]:
 def _batches(entries: list[Entry]) -> Iterator[list[Entry]]:
     for i in range(0, len(entries), _BATCH):
         yield entries[i : i + _BATCH]
+
+
+def _shards(paths: list[str]) -> Iterator[list[str]]:
+    step = _BATCH * _SHARD_BATCHES
+    for i in range(0, len(paths), step):
+        yield paths[i : i + step]

@@ -59,6 +59,7 @@ from tagscope.store.gc_pause import paused_gc
 from tagscope.store.label_jobs import LabelJobCatalog
 from tagscope.store.label_states import LabelStates, iso_time
 from tagscope.store.ontology import OntologyCatalog
+from tagscope.store.retry import retrying
 from tagscope.store.uow import UnitOfWork
 
 if TYPE_CHECKING:
@@ -77,6 +78,7 @@ State = dict[str, Any]
 
 # -- jobs -----------------------------------------------------------------------------------
 @paused_gc()
+@retrying
 def create_auto_job(
     ws: Workspace,
     dataset: str,
@@ -141,6 +143,7 @@ def create_auto_job(
         )
 
 
+@retrying
 def create_manual_job(
     ws: Workspace, dataset: str, name: str, collection: str, assignees: Sequence[str] = ()
 ) -> LabelJob:
@@ -186,6 +189,7 @@ def get_job(ws: Workspace, dataset: str, name: str) -> LabelJob:
     return LabelJobCatalog(ws.catalog).get(ds.id, validate_job_name(name))
 
 
+@retrying
 def delete_job(ws: Workspace, dataset: str, name: str) -> None:
     """Delete the job with its items and label changes; the labels stay (undo an auto job's
     change-set to remove its prelabels). A job whose review is complete on some items is
@@ -226,6 +230,7 @@ def job_items(
     ]
 
 
+@retrying
 def mark_done(
     ws: Workspace, dataset: str, name: str, item_ids: Sequence[int], *, done: bool = True
 ) -> int:
@@ -257,6 +262,7 @@ def mark_done(
 
 
 @paused_gc()
+@retrying
 def submit_job(ws: Workspace, dataset: str, name: str, iou: float = DEFAULT_IOU) -> LabelJob:
     """Submit an open manual job: match each item's expert labels to its prelabels (boxes,
     polygons and masks by IoU at least ``iou``) and write the label changes, pending review.

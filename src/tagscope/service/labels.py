@@ -51,6 +51,7 @@ from tagscope.store.catalog import Catalog, label_key
 from tagscope.store.label_jobs import LabelJobCatalog
 from tagscope.store.label_states import LabelStates
 from tagscope.store.ontology import OntologyCatalog
+from tagscope.store.retry import retrying
 from tagscope.store.uow import UnitOfWork
 
 ENTITY = "annotations"
@@ -83,6 +84,7 @@ def item_labels(ws: Workspace, dataset: str, item_id: int) -> list[Label]:
     return ws.catalog.item_labels(item_id)
 
 
+@retrying
 def add_label(ws: Workspace, dataset: str, item_id: int, label: Label) -> LabelEdit:
     """Add one ground-truth label to the item.
 
@@ -103,6 +105,7 @@ def add_label(ws: Workspace, dataset: str, item_id: int, label: Label) -> LabelE
     return _edit(ws, dataset, item_id, "add_label", params, edit)
 
 
+@retrying
 def update_label(
     ws: Workspace,
     dataset: str,
@@ -146,6 +149,7 @@ def update_label(
     return _edit(ws, dataset, item_id, "update_label", params, edit)
 
 
+@retrying
 def delete_label(ws: Workspace, dataset: str, label_id: int) -> LabelEdit:
     """Delete a ground-truth label.
 
@@ -165,6 +169,7 @@ def delete_label(ws: Workspace, dataset: str, label_id: int) -> LabelEdit:
     return _edit(ws, dataset, item_id, "delete_label", params, edit)
 
 
+@retrying
 def set_labels(ws: Workspace, dataset: str, item_id: int, labels: Sequence[Label]) -> LabelEdit:
     """Make the item's ground-truth labels ``labels`` (an empty list: none). A label the item
     has already (same kind, name and geometry) keeps its id, and its author and time when

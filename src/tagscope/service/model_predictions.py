@@ -37,6 +37,7 @@ from tagscope.service.workspace import Workspace
 from tagscope.store.collections import shown
 from tagscope.store.label_states import LabelStates
 from tagscope.store.ontology import OntologyCatalog
+from tagscope.store.retry import retrying
 from tagscope.store.vectors import VectorStore
 
 ENTITY = "predictions"  # the change log's entity of prediction labels (key: the dataset id)
@@ -247,6 +248,7 @@ def _vectors_of(ws: Workspace, model: Model, ids: Sequence[int]) -> np.ndarray:
     return np.asarray(vectors[rows], np.float32)
 
 
+@retrying
 def _write_labels(ws: Workspace, model: Model, predictions: Sequence[dict[str, Any]]) -> int | None:
     """Replace the model's prediction labels of the items with ``predictions`` (one change-set
     of entity :data:`ENTITY`); its id, or None when nothing changed."""

@@ -30,6 +30,7 @@ from tagscope.service import policy
 from tagscope.service.policy import Action
 from tagscope.service.workspace import Workspace
 from tagscope.store.ontology import RECORD, OntologyCatalog
+from tagscope.store.retry import retrying
 from tagscope.store.uow import UnitOfWork
 
 ENTITY = "ontology_class"
@@ -51,6 +52,7 @@ def ontology(ws: Workspace, dataset: str) -> Ontology:
     return Ontology(tuple(repo.list_classes(ds.id)), tuple(repo.list_questions(ds.id)))
 
 
+@retrying
 def add_class(
     ws: Workspace,
     dataset: str,
@@ -83,6 +85,7 @@ def add_class(
     return made
 
 
+@retrying
 def update_class(
     ws: Workspace,
     dataset: str,
@@ -130,6 +133,7 @@ def update_class(
     return ClassEdit(edited, change_set)
 
 
+@retrying
 def delete_class(ws: Workspace, dataset: str, name: str) -> int | None:
     """Delete a class no label refers to; return the change-set (undo brings it back).
 
@@ -144,6 +148,7 @@ def delete_class(ws: Workspace, dataset: str, name: str) -> int | None:
         return _write(uow, ds.id, current.id, before, None, "delete_class", {"name": current.name})
 
 
+@retrying
 def add_question(
     ws: Workspace,
     dataset: str,
@@ -168,6 +173,7 @@ def add_question(
         return OntologyCatalog(uow.catalog).add_question(ds.id, name, kind, clean, required)
 
 
+@retrying
 def delete_question(ws: Workspace, dataset: str, name: str) -> None:
     """Delete a question; answers given already stay in the labels' attributes."""
     ds = policy.dataset(ws, Action.ONTOLOGY_EDIT, dataset)

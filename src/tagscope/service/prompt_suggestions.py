@@ -37,6 +37,7 @@ from tagscope.service import defaults, policy
 from tagscope.service import tags as uc
 from tagscope.service.policy import Action
 from tagscope.service.workspace import Workspace
+from tagscope.store.retry import retrying
 from tagscope.store.tag_catalog import TagCatalog
 
 __all__ = [
@@ -147,6 +148,7 @@ def suggest_prompts(
     return _from_dataset(ws, ds, space, the_tag, mod, n)
 
 
+@retrying
 def add_suggestions(
     ws: Workspace,
     dataset: str,

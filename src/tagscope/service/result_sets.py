@@ -23,12 +23,14 @@ from tagscope.service.policy import Action
 from tagscope.service.workspace import Workspace
 from tagscope.store.gc_pause import paused_gc
 from tagscope.store.result_sets import ResultSetCatalog
+from tagscope.store.retry import retrying
 from tagscope.store.review import ReviewCatalog
 
 REVIEWED = (LabelJobStatus.SUBMITTED, LabelJobStatus.CLOSED)  # jobs with label changes
 
 
 @paused_gc()
+@retrying
 def save_result_set(
     ws: Workspace, dataset: str, name: str, job: str, description: str = ""
 ) -> ResultSet:
@@ -77,6 +79,7 @@ def get_result_set(ws: Workspace, dataset: str, name: str) -> ResultSet:
     return ResultSetCatalog(ws.catalog).get(policy.dataset(ws, Action.READ, dataset).id, name)
 
 
+@retrying
 def delete_result_set(ws: Workspace, dataset: str, name: str) -> None:
     """Delete a result set and its labels (the job and its review stay)."""
     ds = policy.dataset(ws, Action.RESULT_SETS_EDIT, dataset)

@@ -38,6 +38,7 @@ from tagscope.service.policy import Action
 from tagscope.service.workspace import Workspace
 from tagscope.store.collections import shown
 from tagscope.store.gc_pause import paused_gc
+from tagscope.store.retry import retrying
 from tagscope.store.review import JobRef, ReviewCatalog
 
 ENTITY = "label_review"
@@ -115,6 +116,7 @@ def changes(
 
 
 @paused_gc()
+@retrying
 def decide(
     ws: Workspace,
     dataset: str,

@@ -24,6 +24,7 @@ from tagscope.service.policy import Action
 from tagscope.service.workspace import Workspace
 from tagscope.store.collections import CollectionCatalog, shown
 from tagscope.store.gc_pause import paused_gc
+from tagscope.store.retry import retrying
 from tagscope.store.splits import SplitStates
 
 SPLITS = ("train", "validation", "test")
@@ -39,6 +40,7 @@ class SplitResult:
 
 
 @paused_gc()
+@retrying
 def set_split(
     ws: Workspace,
     dataset: str,

@@ -6,7 +6,9 @@ with it. Applying a shareable group to another dataset scores that dataset with 
 version. Scoring is a ``score_tags`` job: the dataset's use of the group goes ``queued`` →
 ``scoring`` → ``scored`` (or ``error``), with progress; the scores land in immutable Parquet files
 per (dataset, group, version, modality), written part by part, so a killed job resumes where it
-stopped when the same use case runs again, and a new version never touches an old one.
+stopped when the same use case runs again, and a new version never touches an old one. Each part
+is computed through the workspace runner's ``map`` (:func:`score_part`, here or on a Ray worker,
+which reads the vectors from the space's folder itself) and written by the job's process.
 """
 
 from __future__ import annotations
@@ -14,7 +16,8 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -36,7 +39,8 @@ from tagscope.service import _tag_models as tm
 from tagscope.service import policy
 from tagscope.service.policy import Action
 from tagscope.service.workspace import Workspace
-from tagscope.store.scores import ScoreTables
+from tagscope.store import VectorStore
+from tagscope.store.scores import ScoreTables, ScoreWriter
 from tagscope.store.sql import tag_columns
 from tagscope.store.tag_catalog import TagCatalog
 from tagscope.tags.scoring import score_matrix
@@ -380,21 +384,29 @@ class _ScoringRun:
                 )  # fmt: skip
             missing = writer.missing_parts()
             n_resumed += len(ids) - sum(len(self._chunk(ids, part)) for part in missing)
-            todo.append((self.vectors[table], ids, W, b, writer, missing))
+            folder = str(self.ws.vectors(self.ds, self.vectors[table].space["name"]).folder)
+            todo.append((table, folder, ids, W, b, writer, missing))
         done, n_scored = n_resumed, 0
         progress(done, total)
-        for vectors, ids, W, b, writer, missing in todo:
-            for part in missing:
-                chunk = self._chunk(ids, part)
-                X, found = vectors.take(chunk)
-                scores = score_matrix(X, W, b, normalize=True)
-                writer.write_part(part, chunk[found], scores)
-                n_scored += int(found.sum())
-                done += len(chunk)
-                progress(done, total)
-            # Another run may have finished the same version: its files are whole either way.
-            with contextlib.suppress(AlreadyExistsError):
-                writer.finalize()
+        shards = [
+            ScoreShard(table, part, self._chunk(ids, part), folder, W, b)
+            for table, folder, ids, W, b, _, missing in todo
+            for part in missing
+        ]
+        left = {table: len(missing) for table, *_, missing in todo}
+        writers = {table: writer for table, *_, writer, _ in todo}
+        for table in [t for t, n in left.items() if n == 0]:
+            self._finalize(writers[table])  # every part written by an earlier run
+        for shard, (table, part, found, scores) in zip(
+            shards, self.ws.runner.map(score_part, shards), strict=True
+        ):
+            writers[table].write_part(part, found, scores)
+            n_scored += len(found)
+            done += len(shard.ids)
+            progress(done, total)
+            left[table] -= 1
+            if left[table] == 0:
+                self._finalize(writers[table])
         return {
             "group": self.grp.name,
             "dataset": self.ds.name,
@@ -404,6 +416,12 @@ class _ScoringRun:
             "n_resumed": n_resumed,
             "tables": [self.grp.table(t) for t in self.by_table],
         }
+
+    @staticmethod
+    def _finalize(writer: ScoreWriter) -> None:
+        # Another run may have finished the same version: its files are whole either way.
+        with contextlib.suppress(AlreadyExistsError):
+            writer.finalize()
 
     def _chunk(self, ids: np.ndarray, part: int) -> np.ndarray:
         return ids[part * self.chunk_size : (part + 1) * self.chunk_size]
@@ -416,3 +434,49 @@ class _ScoringRun:
         intercept = np.array([models[n][modality]["intercept"] for n in names], dtype=np.float32)
         thresholds = {n: self.frozen["thresholds"][n] for n in names}
         return names, coef, intercept, thresholds
+
+
+# -- the map task: one part, on whichever worker ---------------------------------------------
+@dataclass(frozen=True)
+class ScoreShard:
+    """One part of a score table to compute: its items, where their vectors are, the weights."""
+
+    table: str
+    part: int
+    ids: np.ndarray
+    folder: str  # the vector store of the space (every node sees the workspace at one path)
+    W: np.ndarray
+    b: np.ndarray
+
+
+# The vectors of the last space a worker process scored from, by (folder, file stamp): one
+# memory map per space and job, not one per part; a space embedded again is read again.
+_WORKER_VECTORS: dict[str, tuple[tuple[int, ...], tm.SpaceVectors]] = {}
+_WORKER_LOCK = threading.Lock()
+
+
+def _space_vectors(folder: str) -> tm.SpaceVectors:
+    store = VectorStore(folder)
+    stat = (store.folder / "vectors.npy").stat()
+    # A compaction replaces the file: a new inode (the old one stays mapped here, so it is not
+    # reused), whatever the clock's resolution.
+    stamp = (stat.st_ino, stat.st_mtime_ns, stat.st_size)
+    with _WORKER_LOCK:
+        cached = _WORKER_VECTORS.get(folder)
+        if cached is None or cached[0] != stamp:
+            ids, X = store.load()
+            _WORKER_VECTORS.clear()
+            _WORKER_VECTORS[folder] = stamp, tm.SpaceVectors({}, ids, X)
+        return _WORKER_VECTORS[folder][1]
+
+
+def score_part(shard: ScoreShard) -> Iterator[tuple[str, int, np.ndarray, np.ndarray]]:
+    """The map task of a scoring job: ``(table, part, ids of the items found, their scores)``
+    (an item without a vector has no row)."""
+    X, found = _space_vectors(shard.folder).take(shard.ids)
+    yield (
+        shard.table,
+        shard.part,
+        shard.ids[found],
+        score_matrix(X, shard.W, shard.b, normalize=True),
+    )

@@ -41,6 +41,7 @@ from tagscope.service import defaults, policy
 from tagscope.service import history as hist
 from tagscope.service.policy import Action
 from tagscope.service.workspace import Workspace
+from tagscope.store.retry import retrying
 from tagscope.store.scores import ScoreTables
 from tagscope.store.tag_catalog import TagCatalog
 
@@ -158,6 +159,7 @@ def list_groups(ws: Workspace, dataset: str | None = None) -> list[TagGroup]:
     return [g for g in _catalog(ws).list_groups(ds_id) if tm.seen(ws, g, ds_id)]
 
 
+@retrying
 def set_visibility(ws: Workspace, dataset: str, group: str, visibility: str) -> TagGroup:
     with ws.uow() as uow:
         _, grp = _editable(ws, dataset, group)
@@ -166,6 +168,7 @@ def set_visibility(ws: Workspace, dataset: str, group: str, visibility: str) -> 
 
 
 # -- tags ---------------------------------------------------------------------------------
+@retrying
 def add_tags(ws: Workspace, dataset: str, group: str, names_text: str) -> TagGroup:
     """Add tags to a group, one name per line, as :func:`create_group` does: all of them, or
     none when one fails (a name the group has already)."""
@@ -178,6 +181,7 @@ def add_tags(ws: Workspace, dataset: str, group: str, names_text: str) -> TagGro
         return uow.tags.get_group_by_id(grp.id)
 
 
+@retrying
 def rename_tag(ws: Workspace, dataset: str, group: str, tag: str, new_name: str) -> Tag:
     name = validate_tag_name(new_name)
     with ws.uow() as uow:
@@ -186,6 +190,7 @@ def rename_tag(ws: Workspace, dataset: str, group: str, tag: str, new_name: str)
         return uow.tags.get_group_by_id(grp.id).tag(name)
 
 
+@retrying
 def remove_tag(ws: Workspace, dataset: str, group: str, tag: str) -> None:
     with ws.uow() as uow:
         _, grp = _editable(ws, dataset, group)
@@ -195,6 +200,7 @@ def remove_tag(ws: Workspace, dataset: str, group: str, tag: str) -> None:
 
 
 # -- text prompts (F-21) ------------------------------------------------------------------
+@retrying
 def add_prompt(
     ws: Workspace,
     dataset: str,
@@ -223,6 +229,7 @@ def add_prompt(
         return uow.tags.add_prompt(grp.tag(tag).id, prompt)
 
 
+@retrying
 def edit_prompt(
     ws: Workspace,
     dataset: str,
@@ -248,6 +255,7 @@ def edit_prompt(
         return new
 
 
+@retrying
 def remove_prompt(ws: Workspace, dataset: str, group: str, tag: str, prompt_id: int) -> None:
     with ws.uow() as uow:
         _, grp = _editable(ws, dataset, group)
@@ -264,6 +272,7 @@ def _prompt(tag: Tag, prompt_id: int) -> TextPrompt:
 
 
 # -- visual prompts (F-22) ----------------------------------------------------------------
+@retrying
 def mark_items(
     ws: Workspace,
     dataset: str,
@@ -299,6 +308,7 @@ def mark_items(
         )
 
 
+@retrying
 def unmark_items(ws: Workspace, dataset: str, group: str, tag: str, item_ids: Sequence[int]) -> int:
     """Remove items from the examples of a tag; returns how many were examples."""
     ids = [int(i) for i in item_ids]
@@ -319,6 +329,7 @@ def unmark_items(ws: Workspace, dataset: str, group: str, tag: str, item_ids: Se
 
 
 # -- thresholds and ground truth (F-29) ---------------------------------------------------
+@retrying
 def save_threshold(ws: Workspace, dataset: str, group: str, tag: str, threshold: float) -> Tag:
     """Save the tag's threshold: decisions (grid, SQL views, score files written from now on)
     follow it at once.
@@ -333,6 +344,7 @@ def save_threshold(ws: Workspace, dataset: str, group: str, tag: str, threshold:
         return uow.tags.get_group_by_id(grp.id).tag(tag)
 
 
+@retrying
 def add_reviews(
     ws: Workspace,
     dataset: str,

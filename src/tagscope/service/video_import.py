@@ -14,7 +14,10 @@ and becomes, in one catalog transaction:
   words as its text; ``video_id``, ``shot_id`` of the shot it overlaps most, ``start_ms``,
   ``end_ms``).
 
-The import is an ``import`` job whose progress counts seconds of video. A video already in the
+The import is an ``import`` job whose progress counts seconds of video. Each video is scanned by
+a map task (:class:`ScanVideo`, a shard per video) on the workspace's runner, in this process or
+on a Ray worker; the job stores what it found. The folder may be a ``file://`` URI or any fsspec
+URI (its videos then read through fsspec, items by their URI). A video already in the
 dataset (by real path) is skipped, so running the import again adds nothing, and after a kill it
 goes on with the videos not done: a video is stored whole or not at all. A file that cannot be
 decoded (corrupt, truncated, no video stream, not a video), and each malformed transcript cue
@@ -25,9 +28,11 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from queue import SimpleQueue
 from typing import Any
 
 from tagscope.domain import (
@@ -36,11 +41,13 @@ from tagscope.domain import (
     MediaInfo,
     Modality,
     NewItem,
+    ValidationError,
 )
 from tagscope.jobs.runner import ProgressFn
 from tagscope.media.errors import MediaError
 from tagscope.media.images import open_image, read_media
 from tagscope.media.paths import NOT_REGULAR
+from tagscope.media.sources import file_stat, is_uri, list_files, open_media
 from tagscope.media.thumbnails import (
     THUMBNAIL_SIZE,
     ensure_thumbnail,
@@ -131,9 +138,11 @@ def import_video(
     check_import(ws, dataset_name)
     policy = KeyframePolicy.parse(keyframes)
     mode = thumbnail_mode(thumbnails)
-    root = import_folder(folder)
     transcript_dir = import_folder(transcripts) if transcripts is not None else None
-    files, problems = find_videos(root, follow_symlinks=follow_symlinks)
+    if is_uri(folder):
+        files, problems = find_uri_videos(str(folder))
+    else:
+        files, problems = find_videos(import_folder(folder), follow_symlinks=follow_symlinks)
     ds = import_dataset(ws, dataset_name)
     report = VideoImportReport(problems=problems)
     params = {
@@ -145,8 +154,16 @@ def import_video(
         "thumbnails": mode,
     }
 
+    task = ScanVideo(
+        policy,
+        str(transcript_dir) if transcript_dir is not None else None,
+        mode,
+        str(ws.paths.keyframes),
+        str(ws.paths.thumbnails),
+    )
+
     def work(report_progress: ProgressFn) -> dict[str, Any]:
-        run = _VideoRun(ws, ds.id, report, policy, transcript_dir, mode, report_progress)
+        run = _VideoRun(ws, ds.id, report, task, report_progress)
         run.execute(files)
         return {
             "n_added": report.n_added,
@@ -166,6 +183,29 @@ def import_video(
 
     ws.runner.run("import", ds.id, params, work, on_progress=progress)
     return report
+
+
+def find_uri_videos(folder: str) -> tuple[list[str], list[ImportProblem]]:
+    """The URIs of the video files under the folder URI ``folder`` (any fsspec file system;
+    sorted, hidden files skipped, transcripts left to their video), and the other files.
+
+    Raises
+    ------
+    ValidationError
+        ``folder`` is not a folder, or leads out of one (``..``).
+    """
+    try:
+        files = list_files(folder)
+    except MediaError as exc:
+        raise ValidationError(str(exc), field="folder") from None
+    videos, problems = [], []
+    for uri, name in files:
+        suffix = os.path.splitext(name)[1].lower()
+        if suffix in VIDEO_SUFFIXES:
+            videos.append(uri)
+        elif suffix not in TRANSCRIPT_SUFFIXES:
+            problems.append(ImportProblem(uri, f"not a video file type ({suffix or 'no suffix'})"))
+    return videos, problems
 
 
 def find_videos(
@@ -222,24 +262,22 @@ def find_videos(
 
 
 class _VideoRun:
-    """One video import job's work over the video files found."""
+    """One video import job's work over the video files found: each is scanned by a map over
+    shards of one video (:class:`ScanVideo`, on the workspace's runner) and stored here whole,
+    in one transaction."""
 
     def __init__(
         self,
         ws: Workspace,
         dataset_id: int,
         report: VideoImportReport,
-        policy: KeyframePolicy,
-        transcript_dir: Path | None,
-        mode: ThumbnailMode,
+        task: ScanVideo,
         progress: ProgressFn,
     ) -> None:
         self.ws = ws
         self.dataset_id = dataset_id
         self.report = report
-        self.policy = policy
-        self.transcript_dir = transcript_dir
-        self.mode = mode
+        self.task = task
         self.progress = progress
 
     def execute(self, files: list[str]) -> None:
@@ -248,53 +286,44 @@ class _VideoRun:
         total_s = round(sum(durations.values()) / 1000)
         done_ms = 0
         self.progress(0, total_s)
-        for path in files:
-            if path in known:
-                self.report.n_existing += 1
+        self.report.n_existing += sum(p in known for p in files)
+        for event in self.ws.runner.map(self.task, [p for p in files if p not in known]):
+            cap = durations[event.path]
+            if isinstance(event, Decoding):
+                self.progress(round((done_ms + min(event.time_ms, cap)) / 1000), total_s)
                 continue
-
-            def at(time_ms: int, base: int = done_ms, cap: int = durations[path]) -> None:
-                self.progress(round((base + min(time_ms, cap)) / 1000), total_s)
-
-            try:
-                self._import_one(path, at)
-            except MediaError as exc:
-                self.report.problems.append(ImportProblem(path, str(exc)))
-            done_ms += durations[path]
+            if event.scan is None:
+                self.report.problems.append(ImportProblem(event.path, str(event.reason)))
+            else:
+                self._store(event)
+            done_ms += cap
             self.progress(round(done_ms / 1000), total_s)
 
-    def _import_one(self, path: str, on_frame: Callable[[int], None]) -> None:
-        """Decode one video and store it with its shots, keyframes and cues (all or none)."""
-        before = _stat(path)
-        content_hash = _file_hash(path)
-        folder = self._keyframe_dir(path, content_hash)
-        # "now": the keyframes' thumbnails are made from the decoded frames, in the scan.
-        thumbs = self.ws.paths.thumbnails if self.mode == "now" else None
-        scan = scan_video(path, folder, policy=self.policy, thumbnails=thumbs, on_frame=on_frame)
-        if _stat(path) != before:
-            raise MediaError("the file changed while it was imported")
-        cues = self._cues(path)
-        keyframes = [self._keyframe_media(k.path) for k in scan.keyframes]
-        if scan.keyframes:
-            with open_image(scan.keyframes[0].path) as first:
-                first.draft("RGB", (THUMBNAIL_SIZE, THUMBNAIL_SIZE))  # decoded at 1/2..1/8
-                save_thumbnail(first, content_hash, self.ws.paths.thumbnails)
-        media = MediaInfo(before[0], scan.info.width, scan.info.height, _format(path), content_hash)
-        video = NewItem(
-            path, media, Modality.VIDEO, metadata=_video_meta(scan, cues[1]), mtime_ns=before[1]
+    def _store(self, video: ScannedVideo) -> None:
+        """Store a video with its shots, keyframes and cues (all or none)."""
+        scan, path = video.scan, video.path
+        assert scan is not None
+        self.report.problems.extend(ImportProblem(s, r) for s, r in video.problems)
+        item = NewItem(
+            path,
+            video.media,
+            Modality.VIDEO,
+            metadata=_video_meta(scan, video.transcript),
+            mtime_ns=video.mtime_ns,
         )
         with self.ws.catalog.transaction():
-            video_id = self._add([video])[0]
+            video_id = self._add([item])[0]
             shot_ids = self._add(_shot_items(path, scan, video_id))
-            self._add(_keyframe_items(scan, keyframes, video_id, shot_ids))
-            self._add(_cue_items(path, scan, cues[0], video_id, shot_ids))
+            self._add(_keyframe_items(scan, list(video.keyframes), video_id, shot_ids))
+            self._add(_cue_items(path, scan, list(video.cues), video_id, shot_ids))
         report = self.report
         report.n_videos += 1
         report.n_shots += len(scan.shots)
         report.n_keyframes += len(scan.keyframes)
-        report.n_cues += len(cues[0])
+        report.n_cues += len(video.cues)
         report.n_frames += scan.info.n_frames
-        report.n_added += 1 + len(scan.shots) + len(scan.keyframes) + len(cues[0])
+        report.n_thumbnails_deferred += video.n_deferred
+        report.n_added += 1 + len(scan.shots) + len(scan.keyframes) + len(video.cues)
 
     def _add(self, items: list[NewItem]) -> list[int]:
         """Insert ``items``; their ids, in order."""
@@ -302,39 +331,162 @@ class _VideoRun:
         ids = self.ws.catalog.existing_paths(self.dataset_id, [it.path for it in items])
         return [ids[it.path] for it in items]
 
+
+@dataclass(frozen=True, slots=True)
+class Decoding:
+    """Progress of a video's scan: the time (ms) of the frame just decoded."""
+
+    path: str
+    time_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class ScannedVideo:
+    """What scanning a video found (plain values: a worker sends them back): its media info and
+    modification time, its scan (keyframe files written), each keyframe file's media info and
+    modification time, its transcript's cues and file, the ``(source, reason)`` of the cues not
+    read, the keyframe thumbnails left to the filler; or, with no ``scan``, why it cannot be
+    used."""
+
+    path: str
+    media: MediaInfo | None = None
+    mtime_ns: int | None = None
+    scan: VideoScan | None = None
+    keyframes: tuple[tuple[MediaInfo, int | None], ...] = ()
+    cues: tuple[Cue, ...] = ()
+    transcript: str | None = None
+    problems: tuple[tuple[str, str], ...] = ()
+    n_deferred: int = 0
+    reason: str | None = None
+
+
+class _Stopped(Exception):
+    """The job stopped taking a scan's results (it failed, or was killed): the scan ends."""
+
+
+@dataclass(frozen=True, slots=True)
+class ScanVideo:
+    """A video import's map task over shards of one video (path or URI): it is decoded once
+    (:func:`~tagscope.media.video.scan_video`), its keyframes written under ``keyframes`` and
+    thumbnails under ``thumbnails`` as ``mode`` asks (folders every worker shares), its
+    transcript read (from ``transcripts``, default next to it).
+
+    Yields :class:`Decoding` events while the video decodes, then its :class:`ScannedVideo`.
+    """
+
+    policy: KeyframePolicy
+    transcripts: str | None
+    mode: ThumbnailMode
+    keyframes: str
+    thumbnails: str
+
+    def __call__(self, path: str) -> Iterator[Decoding | ScannedVideo]:
+        # The scan runs in a thread so its progress comes out as events while it decodes.
+        events: SimpleQueue[Decoding | ScannedVideo | BaseException] = SimpleQueue()
+        stop = threading.Event()
+
+        def on_frame(time_ms: int) -> None:
+            if stop.is_set():
+                raise _Stopped
+            events.put(Decoding(path, time_ms))
+
+        def scan() -> None:
+            try:
+                events.put(self.scan(path, on_frame))
+            except MediaError as exc:
+                events.put(ScannedVideo(path, reason=str(exc)))
+            except BaseException as exc:  # a bug, or _Stopped: raised in the job (if it listens)
+                events.put(exc)
+
+        thread = threading.Thread(target=scan, name="tagscope-video-scan", daemon=True)
+        thread.start()
+        try:
+            while True:
+                event = events.get()
+                if isinstance(event, BaseException):
+                    raise event
+                yield event
+                if isinstance(event, ScannedVideo):
+                    return
+        finally:
+            stop.set()
+            thread.join()
+
+    def scan(self, path: str, on_frame: Callable[[int], None]) -> ScannedVideo:
+        """Decode one video: its scan, keyframe files, thumbnail and cues."""
+        before = file_stat(path)
+        content_hash = _file_hash(path)
+        folder = self._keyframe_dir(path, content_hash)
+        # "now": the keyframes' thumbnails are made from the decoded frames, in the scan.
+        thumbnails = Path(self.thumbnails)
+        thumbs = thumbnails if self.mode == "now" else None
+        scan = scan_video(path, folder, policy=self.policy, thumbnails=thumbs, on_frame=on_frame)
+        if file_stat(path) != before:
+            raise MediaError("the file changed while it was imported")
+        cues, transcript, problems = self._cues(path)
+        keyframes = [self._keyframe_media(k.path) for k in scan.keyframes]
+        if scan.keyframes:
+            with open_image(scan.keyframes[0].path) as first:
+                first.draft("RGB", (THUMBNAIL_SIZE, THUMBNAIL_SIZE))  # decoded at 1/2..1/8
+                save_thumbnail(first, content_hash, thumbnails)
+        return ScannedVideo(
+            path,
+            MediaInfo(before[0], scan.info.width, scan.info.height, _format(path), content_hash),
+            before[1],
+            scan,
+            tuple((info, mtime_ns) for info, mtime_ns, _ in keyframes),
+            tuple(cues),
+            transcript,
+            tuple(problems),
+            sum(deferred for _, _, deferred in keyframes),
+        )
+
     def _keyframe_dir(self, path: str, content_hash: str) -> Path:
         # By content (videos in two datasets share their keyframes) and path (two copies of a
         # video in one dataset keep theirs apart), and by policy (another rate, other frames).
         key = hashlib.sha256(f"{path}\0{content_hash}\0{self.policy}".encode()).hexdigest()
-        return self.ws.paths.keyframes / key[:2] / key[:32]
+        return Path(self.keyframes) / key[:2] / key[:32]
 
-    def _keyframe_media(self, path: Path) -> tuple[MediaInfo, int]:
-        """A keyframe file's media info and modification time, its thumbnail as the mode asks."""
+    def _keyframe_media(self, path: Path) -> tuple[MediaInfo, int | None, bool]:
+        """A keyframe file's media info, modification time, and whether its thumbnail was left
+        to the filler (made or settled as the mode asks)."""
         info, data = read_media(path)
-        folder = self.ws.paths.thumbnails
+        folder = Path(self.thumbnails)
         if self.mode == "now":
             ensure_thumbnail(path, info.content_hash, folder, data=data)
-        elif (
+        deferred = (
             self.mode == "defer"
             and ready_thumbnail(path, info.content_hash, folder, data=data) is None
-        ):
-            self.report.n_thumbnails_deferred += 1
-        return info, os.lstat(path).st_mtime_ns
+        )
+        return info, file_stat(path)[1], deferred
 
-    def _cues(self, path: str) -> tuple[list[Cue], str | None]:
-        """The cues of the video's transcript (its problems reported), and the file's path."""
-        source = transcript_for(Path(path), self.transcript_dir)
+    def _cues(self, path: str) -> tuple[list[Cue], str | None, list[tuple[str, str]]]:
+        """The cues of the video's transcript, its file, and the problems of reading it."""
+        source = self._transcript(path)
         if source is None:
-            return [], None
+            return [], None, []
         try:
             transcript = read_transcript(source)
         except MediaError as exc:
-            self.report.problems.append(ImportProblem(str(source), str(exc)))
-            return [], str(source)
-        self.report.problems.extend(
-            ImportProblem(f"{source}:{p.line}", p.reason) for p in transcript.problems
-        )
-        return list(transcript.cues), str(source)
+            return [], source, [(source, str(exc))]
+        problems = [(f"{source}:{p.line}", p.reason) for p in transcript.problems]
+        return list(transcript.cues), source, problems
+
+    def _transcript(self, path: str) -> str | None:
+        """The transcript file of the video (see :func:`transcript_for`; next to a video by URI,
+        on its file system), None when it has none."""
+        if self.transcripts is not None or not is_uri(path):
+            folder = Path(self.transcripts) if self.transcripts is not None else None
+            found = transcript_for(Path(path), folder)  # the stem of a URI's path is its name's
+            return str(found) if found is not None else None
+        stem = os.path.splitext(path)[0]
+        for suffix in TRANSCRIPT_SUFFIXES:
+            try:
+                file_stat(stem + suffix)
+            except MediaError:
+                continue
+            return stem + suffix
+        return None
 
 
 def _shot_items(path: str, scan: VideoScan, video_id: int) -> list[NewItem]:
@@ -430,21 +582,12 @@ def _format(path: str) -> str:
     return os.path.splitext(path)[1].lstrip(".").lower()
 
 
-def _stat(path: str) -> tuple[int, int]:
-    """(size, modification time) of the file: a change during the import is caught."""
-    try:
-        st = os.lstat(path)
-    except OSError as exc:
-        raise MediaError(f"cannot read the file: {exc.strerror}") from None
-    return st.st_size, st.st_mtime_ns
-
-
 def _file_hash(path: str) -> str:
     digest = hashlib.sha256()
     try:
-        with open(path, "rb") as f:
+        with open_media(path) as f:
             while chunk := f.read(_HASH_CHUNK):
                 digest.update(chunk)
     except OSError as exc:
-        raise MediaError(f"cannot read the file: {exc.strerror}") from None
+        raise MediaError(f"cannot read the file: {exc.strerror or exc}") from None
     return digest.hexdigest()

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from tagscope.domain import Dataset
 from tagscope.domain.access import Identity
-from tagscope.jobs import LocalRunner
+from tagscope.jobs import LocalRunner, make_runner
 from tagscope.store import Catalog, VectorStore, WorkspacePaths
 from tagscope.store.uow import UnitOfWork, unit_of_work
 
@@ -50,11 +50,12 @@ class Workspace:
 
     @classmethod
     def open(cls, root: str | os.PathLike[str] | None = None) -> Workspace:
-        """Open (creating if needed) the workspace at ``root`` (see ``WorkspacePaths.resolve``)."""
+        """Open (creating if needed) the workspace at ``root`` (see ``WorkspacePaths.resolve``),
+        with the runner ``$TAGSCOPE_RUNNER`` names (see :func:`tagscope.jobs.make_runner`)."""
         paths = WorkspacePaths.resolve(root)
         paths.create()
         catalog = Catalog.connect(paths.database_url)
-        return cls(paths=paths, catalog=catalog, runner=LocalRunner(catalog))
+        return cls(paths=paths, catalog=catalog, runner=make_runner(catalog))
 
     @property
     def actor(self) -> str:
@@ -76,8 +77,10 @@ class Workspace:
         with unit_of_work(self.catalog, self.actor) as uow:
             yield uow
 
-    def vectors(self, dataset: Dataset, space: str) -> VectorStore:
-        return VectorStore(self.paths.vectors / str(dataset.id) / space)
+    def vectors(self, dataset: Dataset | int, space: str) -> VectorStore:
+        """The vector store of ``space`` of a dataset (or of a dataset id)."""
+        dataset_id = dataset if isinstance(dataset, int) else dataset.id
+        return VectorStore(self.paths.vectors / str(dataset_id) / space)
 
     def sql_engine(self) -> SqlEngine:
         """The workspace's SQL engine, created on first use and shared by every query after.

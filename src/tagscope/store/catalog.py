@@ -7,6 +7,7 @@ import json
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
+from functools import partial
 from typing import Any, Literal
 
 from sqlalchemy import Engine, delete, func, select, text, update
@@ -30,11 +31,21 @@ from tagscope.domain import (
     validate_dataset_name,
 )
 from tagscope.domain.geometry import label_area
-from tagscope.store.database import make_engine, upgrade
+from tagscope.store.database import make_engine, unit_of_work_engine, upgrade
+from tagscope.store.retry import (
+    TurnTaken,
+    in_retrying_call,
+    is_rerun,
+    run_retrying,
+    unit_of_work_scope,
+)
 from tagscope.store.schema import DatasetRow, EmbeddingSpaceRow, ItemRow, JobRow, LabelRow
 
 # SQLite caps bound parameters per statement; 500 rows x 13 columns stays far below.
 _CHUNK = 500
+# The PostgreSQL advisory lock of units of work: shared by those running side by side,
+# exclusive for one running alone (Catalog._turn). A constant key: one per database.
+_TURNS = 0x7461_6773_636F_7065 >> 1  # "tagscope", as a positive bigint
 
 
 def label_key(label: Label) -> str:
@@ -87,6 +98,18 @@ def label_of(row: Any) -> Label:
     )
 
 
+def _share_turns(session: Session) -> None:
+    """Hold the units of work's lock shared, as the transaction's first statement (its data
+    are read as of then). When one runs alone, a unit of work that can run again does so, alone
+    after it, instead of waiting here and reading what that one is changing."""
+    turns = {"k": _TURNS}
+    if not in_retrying_call():
+        session.execute(text("SELECT pg_advisory_xact_lock_shared(:k)"), turns)
+        return
+    if not session.execute(text("SELECT pg_try_advisory_xact_lock_shared(:k)"), turns).scalar():
+        raise TurnTaken("a change runs alone: this one runs after it")
+
+
 def _job(row: JobRow) -> Job:
     return Job(
         id=row.id,
@@ -110,8 +133,11 @@ class Catalog:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._sessions = sessionmaker(engine, expire_on_commit=False)
+        self._uow_sessions = sessionmaker(unit_of_work_engine(engine), expire_on_commit=False)
         # The open unit of work's session, per thread and task: other threads keep their own.
         self._ambient: ContextVar[Session | None] = ContextVar(f"catalog_{id(self)}", default=None)
+        # Whether this thread holds the units of work's lock exclusive (see _turn).
+        self._alone: ContextVar[bool] = ContextVar(f"catalog_alone_{id(self)}", default=False)
 
     @classmethod
     def connect(cls, url: str) -> Catalog:
@@ -138,16 +164,23 @@ class Catalog:
 
         A nested ``transaction`` joins the outer one. Callbacks added with :meth:`after_commit`
         run once the outermost one has committed.
+
+        On PostgreSQL it runs SERIALIZABLE: when a concurrent transaction changed what it read,
+        it fails (a serialization failure) instead of committing over that change. Open it in
+        a function decorated with :func:`tagscope.store.retry.retrying`, which runs the whole
+        function again.
         """
         outer = self._ambient.get()
         if outer is not None:
             yield outer
             return
-        with self._sessions.begin() as session:
+        with unit_of_work_scope(), self._turn() as alone, self._uow_sessions.begin() as session:
             if self.engine.dialect.name == "sqlite":
                 # Take the write lock first: what the unit of work reads (a record's value
                 # before its change) cannot change under it, and no upgrade to writing fails.
                 session.execute(text("BEGIN IMMEDIATE"))
+            elif not alone:
+                _share_turns(session)
             token = self._ambient.set(session)
             try:
                 yield session
@@ -155,6 +188,27 @@ class Catalog:
                 self._ambient.reset(token)
         for callback in session.info.pop("after_commit", []):
             callback()
+
+    @contextmanager
+    def _turn(self) -> Iterator[bool]:
+        """Whether the unit of work about to begin runs alone. On PostgreSQL units of work run
+        side by side (each holds the lock :data:`_TURNS` shared), and one that the database
+        refused for a concurrent one (a re-run of :func:`~tagscope.store.retry.run_retrying`)
+        runs alone: it takes the lock exclusive, on a connection of its own, before its
+        transaction begins, so it waits for those under way, no other starts, and what it reads
+        cannot change under it. A few writers at once run side by side; many on the same records
+        (a team labelling one dataset) fall back to one at a time instead of refusing each other
+        again and again."""
+        if self.engine.dialect.name != "postgresql" or not is_rerun() or self._alone.get():
+            yield self._alone.get()
+            return
+        with self.engine.connect() as conn:  # its rollback at the end lets the lock go
+            conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _TURNS})
+            token = self._alone.set(True)  # a unit of work opened inside does not wait on it
+            try:
+                yield True
+            finally:
+                self._alone.reset(token)
 
     def after_commit(self, callback: Callable[[], None]) -> None:
         """Run ``callback`` after the open transaction commits (at once when none is open)."""
@@ -263,6 +317,9 @@ class Catalog:
 
     def add_labels(self, labels: Iterable[tuple[int, Label]]) -> int:
         """Insert (item id, label) pairs not already there; return how many were new."""
+        return run_retrying(partial(self._add_labels, list(labels)), "the labels")
+
+    def _add_labels(self, labels: list[tuple[int, Label]]) -> int:
         rows = [
             {
                 "item_id": item_id,

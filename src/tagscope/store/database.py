@@ -1,14 +1,17 @@
-"""Engine creation and migrations: SQLite in WAL mode by default, PostgreSQL by URL."""
+"""Engine creation and migrations: SQLite in WAL mode by default, PostgreSQL by URL (pooled)."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
 import orjson
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, make_url
+
+from tagscope.domain import ValidationError
 
 _MIGRATIONS = Path(__file__).with_name("migrations")
 
@@ -23,7 +26,8 @@ _JSON = {"json_serializer": _json_dumps, "json_deserializer": orjson.loads}
 
 
 def make_engine(url: str) -> Engine:
-    """Return an engine for ``url``; SQLite gets WAL, a busy timeout and foreign keys."""
+    """Return an engine for ``url``; SQLite gets WAL, a busy timeout and foreign keys,
+    PostgreSQL the pool of :func:`pool_settings`."""
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"timeout": 30}, **_JSON)
 
@@ -40,7 +44,64 @@ def make_engine(url: str) -> Engine:
         return engine
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
-    return create_engine(url, pool_pre_ping=True, **_JSON)
+    if not url.startswith("postgresql"):
+        return create_engine(url, pool_pre_ping=True, **_JSON)
+    return create_engine(url, **pool_settings(), connect_args=_connect_args(url), **_JSON)
+
+
+def _env_int(name: str, default: int) -> int:
+    value = os.environ.get(name, "").strip()
+    if not value:
+        return default
+    try:
+        number = int(value)
+    except ValueError:
+        message = f"${name} must be a whole number, not {value!r}"
+        raise ValidationError(message, field=name) from None
+    if number < 0:
+        raise ValidationError(f"${name} must be 0 or more, not {number}", field=name)
+    return number
+
+
+def pool_settings() -> dict[str, Any]:
+    """The connection pool of a server catalog, per process: connections open on demand, up to
+    ``$TAGSCOPE_DB_POOL_SIZE`` (10) kept open and ``$TAGSCOPE_DB_MAX_OVERFLOW`` (10) more
+    under a burst (a web server's threads); a caller waits at most ``$TAGSCOPE_DB_POOL_TIMEOUT``
+    seconds (30) for one. A single-threaded process (a CLI, a job's driver) uses one or two:
+    many processes fit PostgreSQL's default ``max_connections`` (100)."""
+    return {
+        "pool_size": _env_int("TAGSCOPE_DB_POOL_SIZE", 10),
+        "max_overflow": _env_int("TAGSCOPE_DB_MAX_OVERFLOW", 10),
+        "pool_timeout": _env_int("TAGSCOPE_DB_POOL_TIMEOUT", 30),
+        # A connection the server or a proxy dropped (restart, idle cut-off) is replaced
+        # before use instead of failing the request that drew it.
+        "pool_pre_ping": True,
+        "pool_recycle": 1800,
+        "pool_use_lifo": True,  # idle connections beyond the burst age out and get recycled
+    }
+
+
+def _connect_args(url: str) -> dict[str, Any]:
+    """libpq settings the URL leaves open: fail fast on an unreachable server, and name the
+    connections so that ``pg_stat_activity`` shows whose they are."""
+    query = make_url(url).query
+    args: dict[str, Any] = {}
+    if "connect_timeout" not in query:
+        args["connect_timeout"] = 10
+    if "application_name" not in query:
+        args["application_name"] = "tagscope"
+    return args
+
+
+def unit_of_work_engine(engine: Engine) -> Engine:
+    """The engine a unit of work runs on: the same pool, at an isolation level where a unit of
+    work that read a value cannot commit over a concurrent change of it. PostgreSQL runs it
+    SERIALIZABLE (the database refuses one of two conflicting units of work, and
+    :mod:`tagscope.store.retry` runs it again); SQLite's ``BEGIN IMMEDIATE`` already runs
+    writers one at a time."""
+    if engine.dialect.name == "postgresql":
+        return engine.execution_options(isolation_level="SERIALIZABLE")
+    return engine
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
