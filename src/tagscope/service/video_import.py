@@ -71,6 +71,7 @@ from tagscope.media.video import (
 from tagscope.service.imports import check_import, import_dataset, import_folder
 from tagscope.service.thumbnails import DEFAULT_MODE, ThumbnailMode, thumbnail_mode
 from tagscope.service.workspace import Workspace
+from tagscope.store.retry import run_retrying
 
 PathLike = str | os.PathLike[str]
 DEFAULT_KEYFRAMES = "every:1s"
@@ -311,11 +312,15 @@ class _VideoRun:
             metadata=_video_meta(scan, video.transcript),
             mtime_ns=video.mtime_ns,
         )
-        with self.ws.catalog.transaction():
-            video_id = self._add([item])[0]
-            shot_ids = self._add(_shot_items(path, scan, video_id))
-            self._add(_keyframe_items(scan, list(video.keyframes), video_id, shot_ids))
-            self._add(_cue_items(path, scan, list(video.cues), video_id, shot_ids))
+
+        def insert() -> None:
+            with self.ws.catalog.transaction():
+                video_id = self._add([item])[0]
+                shot_ids = self._add(_shot_items(path, scan, video_id))
+                self._add(_keyframe_items(scan, list(video.keyframes), video_id, shot_ids))
+                self._add(_cue_items(path, scan, list(video.cues), video_id, shot_ids))
+
+        run_retrying(insert, f"the video {path}")  # SERIALIZABLE on PostgreSQL: may be refused
         report = self.report
         report.n_videos += 1
         report.n_shots += len(scan.shots)
