@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tagscope.index import faiss_index
 from tagscope.index.faiss_index import FaissIndex
 from tagscope.index.flat import FlatIndex
 from tagscope.index.select import open_index
@@ -74,6 +75,74 @@ def test_save_and_load(tmp_path: Path, data: tuple[np.ndarray, np.ndarray, Faiss
     assert not list(tmp_path.glob(".*tmp"))
 
 
+@pytest.fixture(scope="module")
+def compressed_data(data: tuple[np.ndarray, np.ndarray, FaissIndex]) -> FaissIndex:
+    index = FaissIndex.build(data[0], compress=True)
+    index.exact_below = 100
+    return index
+
+
+def test_compressed_index_keeps_4_bit_codes_and_ranks_by_the_stored_vectors(
+    data: tuple[np.ndarray, np.ndarray, FaissIndex], compressed_data: FaissIndex
+) -> None:
+    x, q, fp16 = data
+    index = compressed_data
+    assert index.reranks and not fp16.reranks
+    assert index.index.code_size * 4 == fp16.index.code_size == 2 * x.shape[1]
+    scores, rows = index.search(q, 10)
+    want_scores, want_rows = FlatIndex(x).search(q, 10)
+    assert recall(rows, want_rows) >= 0.95
+    # Scores are the stored vectors' exact ones, not the codes' estimates.
+    exact = np.einsum("qkd,qd->qk", x[rows].astype(np.float32), q)
+    np.testing.assert_allclose(scores, exact, atol=1e-6)
+    np.testing.assert_allclose(scores[:, 0], want_scores[:, 0], atol=1e-6)
+
+
+def test_compressed_index_with_a_mask_and_after_a_reload(
+    tmp_path: Path, data: tuple[np.ndarray, np.ndarray, FaissIndex], compressed_data: FaissIndex
+) -> None:
+    x, q, _ = data
+    mask = np.random.default_rng(2).random(len(x)) < 0.3
+    _, rows = compressed_data.search(q, 10, mask=mask)
+    assert (rows >= 0).all() and mask[rows].all()
+    assert recall(rows, FlatIndex(x).search(q, 10, mask=mask)[1]) >= 0.9
+    compressed_data.save(tmp_path / "ivf.faiss")
+    again = FaissIndex.load(tmp_path / "ivf.faiss", x)
+    again.exact_below = 100
+    assert again.reranks
+    np.testing.assert_array_equal(again.search(q, 5)[1], compressed_data.search(q, 5)[1])
+
+
+@pytest.mark.parametrize("compress", [False, True])
+def test_a_mask_leaving_out_a_few_rows_is_applied_to_the_results(
+    data: tuple[np.ndarray, np.ndarray, FaissIndex], compressed_data: FaissIndex, compress: bool
+) -> None:
+    """ "More like this item": every row but the item's own, which FAISS would find first."""
+    x, _, fp16 = data
+    index = compressed_data if compress else fp16
+    own = np.array([5, 500, 5000])
+    mask = np.ones(len(x), bool)
+    mask[own] = False
+    q = x[own].astype(np.float32)
+    _, rows = index.search(q, 10, mask=mask)
+    assert (rows >= 0).all() and mask[rows].all()
+    assert recall(rows, FlatIndex(x).search(q, 10, mask=mask)[1]) >= 0.95
+
+
+def test_large_vector_sets_get_compressed_codes_and_capped_cells(
+    data: tuple[np.ndarray, np.ndarray, FaissIndex], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    x = data[0]
+    assert not faiss_index.compressed(len(x), x.shape[1])  # 20,000 x 32: fp16 codes, as before
+    assert faiss_index.compressed(10_000_000, 512)  # 10 GB of fp16 codes: over the budget
+    monkeypatch.setattr(faiss_index, "COMPRESS_ABOVE_BYTES", x.nbytes - 1)
+    monkeypatch.setattr(faiss_index, "MAX_COMPRESSED_CELLS", 16)
+    index = FaissIndex.build(x)
+    assert index.reranks and index.index.nlist == 16
+    assert index.nprobe == 8 and faiss_index.compressed_nprobe(1024) == 8  # big cells: fewer
+    assert data[2].nprobe == faiss_index.default_nprobe(data[2].index.nlist)  # fp16: as before
+
+
 def test_open_index_chooses_by_size_caches_and_rebuilds(tmp_path: Path) -> None:
     store = VectorStore(tmp_path / "space")
     x = clustered(3_000, 16, seed=3)
@@ -97,3 +166,22 @@ def test_open_index_chooses_by_size_caches_and_rebuilds(tmp_path: Path) -> None:
     assert len(now) == 1 and now[0] != cached[0]
     row = int(np.searchsorted(store.load()[0], 5_000))
     assert rebuilt.search(vectors[row].astype(np.float32), 1)[1][0, 0] == row
+
+
+def _rss_file_kib() -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("RssFile:"):
+            return int(line.split()[1])
+    raise AssertionError("no RssFile in /proc/self/status")
+
+
+def test_a_build_leaves_the_memory_mapped_vectors_out_of_memory(tmp_path: Path) -> None:
+    """Adding 10M x 512 float16 rows reads 10 GB of the vector file: the pages read leave the
+    process's resident set batch by batch (the index itself is what stays)."""
+    np.save(tmp_path / "v.npy", clustered(65_536, 512, seed=5))  # 64 MiB
+    vectors = np.load(tmp_path / "v.npy", mmap_mode="r")
+    FaissIndex.build(clustered(2_000, 512, seed=6), compress=True)  # FAISS's libraries loaded
+    before = _rss_file_kib()
+    index = FaissIndex.build(vectors, compress=True)
+    assert _rss_file_kib() - before < 16 * 1024
+    assert len(index) == len(vectors)

@@ -215,3 +215,28 @@ def test_one_query_without_the_native_kernel(monkeypatch: pytest.MonkeyPatch) ->
         want_scores, want_rows = brute_force(x, q[None], 7, mask)
         np.testing.assert_array_equal(rows, want_rows)
         np.testing.assert_allclose(scores, want_scores, atol=1e-6)
+
+
+def _rss_file_kib() -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("RssFile:"):
+            return int(line.split()[1])
+    raise AssertionError("no RssFile in /proc/self/status")
+
+
+@pytest.mark.parametrize("n_queries", [1, 3])
+def test_a_pass_over_a_memory_mapped_matrix_leaves_it_out_of_memory(
+    tmp_path: Path, n_queries: int
+) -> None:
+    """One exact search reads the whole matrix (10 GB at 10M x 512): the pages it read leave
+    the process's resident set as the pass goes, whether one query or a batch."""
+    x = np.random.default_rng(0).standard_normal((65_536, 512)).astype(np.float16)  # 64 MiB
+    x /= np.linalg.norm(x.astype(np.float32), axis=1, keepdims=True).astype(np.float16)
+    np.save(tmp_path / "v.npy", x)
+    q = x[:n_queries].astype(np.float32)
+    index = FlatIndex(np.load(tmp_path / "v.npy", mmap_mode="r"), block_rows=8192)
+    want = FlatIndex(x, block_rows=8192).search(q, 5)  # loads the kernels' libraries first
+    before = _rss_file_kib()
+    got = index.search(q, 5)
+    assert _rss_file_kib() - before < 16 * 1024
+    np.testing.assert_array_equal(got[1], want[1])

@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import textwrap
+import tracemalloc
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +13,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from tagscope.domain import AlreadyExistsError, NotFoundError, ValidationError
-from tagscope.store.scores import SCHEMA, ScoreTables
+from tagscope.store.scores import SCHEMA, ScoreTables, _cached_part
 
 TAGS = ["dog", "street sign"]
 
@@ -45,6 +46,59 @@ def test_write_is_long_tag_major_with_decisions(tables: ScoreTables) -> None:
         {"dog": 0.7, "street sign": 0.5}
     )
     assert {r["version"] for r in rows} == {1}
+
+
+def test_load_reads_a_part_at_a_time(tables: ScoreTables) -> None:
+    """A version of many parts loads into its matrix with memory near the matrix itself (the
+    grid keeps it: 200M scores at 10M items x 20 tags), not the long table's ~25 bytes a score."""
+    rng = np.random.default_rng(3)
+    tags = [f"t{i}" for i in range(8)]
+    ids = np.arange(1, 40_001)
+    scores = rng.random((len(ids), len(tags)), dtype=np.float32)
+    w = tables.writer(1, "animals", 1, tags=tags, n_parts=10)
+    for part in range(10):
+        w.write_part(part, ids[part * 4000 : (part + 1) * 4000], scores[part * 4000 :][:4000])
+    w.finalize()
+    tracemalloc.start()
+    try:
+        got_ids, got_tags, got = tables.load(1, "animals", 1)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert got_tags == tags
+    np.testing.assert_array_equal(got_ids, ids)
+    np.testing.assert_array_equal(got, scores)
+    assert peak < 3 * scores.nbytes  # the matrix (and its parts) + one part's rows
+
+
+def test_load_merges_parts_out_of_id_order(tables: ScoreTables) -> None:
+    ids, scores = _scores(30)
+    w = tables.writer(1, "animals", 1, tags=TAGS, n_parts=3)
+    w.write_part(0, ids[20:], scores[20:])  # parts need not hold ascending ids
+    w.write_part(1, ids[:10], scores[:10])
+    w.write_part(2, ids[10:20][::-1], scores[10:20][::-1])
+    w.finalize()
+    got_ids, _, got = tables.load(1, "animals", 1)
+    np.testing.assert_array_equal(got_ids, ids)
+    np.testing.assert_array_equal(got, scores)
+
+
+def test_scores_of_some_items_reads_only_their_parts(tables: ScoreTables) -> None:
+    """A grid page's scores come from the parts holding its items, not the whole version."""
+    rng = np.random.default_rng(4)
+    ids = np.arange(1, 1001) * 2  # even ids: odd ones have no score
+    scores = rng.random((len(ids), len(TAGS)), dtype=np.float32)
+    w = tables.writer(1, "animals", 1, tags=TAGS, n_parts=10)
+    for part in range(10):
+        w.write_part(part, ids[part * 100 : (part + 1) * 100], scores[part * 100 :][:100])
+    w.finalize()
+    info = tables.info(1, "animals", 1)
+    _cached_part.cache_clear()
+    wanted = np.array([1800, 3, 404, 402])
+    got = tables.scores_of(info, wanted)
+    np.testing.assert_array_equal(got[[0, 2, 3]], scores[[899, 201, 200]])
+    assert np.isnan(got[1]).all()
+    assert _cached_part.cache_info().currsize == 3  # parts 0, 2 and 8 of the 10
 
 
 def test_info_load_versions_latest(tables: ScoreTables) -> None:

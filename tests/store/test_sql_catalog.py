@@ -11,7 +11,7 @@ import duckdb
 import pytest
 
 from tagscope.domain import Label, LabelKind, MediaInfo, NewItem
-from tagscope.store import Catalog
+from tagscope.store import Catalog, sql_catalog
 from tagscope.store.sql_catalog import INTERNAL, CatalogCopy
 
 
@@ -83,6 +83,28 @@ def test_text_edited_in_place_shows_at_the_next_refresh(catalog: Catalog) -> Non
     # Only the edited dataset was fetched again (2 items, 2 labels), not the birds.
     assert copy.rows_fetched - fetched == 4
     assert sorted(_labels(copy)) == ["label-a.jpg", "label-b.jpg", "label-c.jpg"]
+
+
+def test_items_are_copied_a_slice_at_a_time(
+    catalog: Catalog, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """10M items do not fit the engine's memory twice: they come a slice at a time, and a
+    snapshot streams out and back in; every item is there once, a new metadata field too."""
+    monkeypatch.setattr(sql_catalog, "LOAD_ROWS", 3)
+    ds = catalog.create_dataset("many")
+    _add(catalog, ds.id, *(f"{i:02d}.jpg" for i in range(10)))
+    _add(catalog, ds.id, "late.jpg", series_name="Coast")  # in the last slice
+    snapshot = tmp_path / "cache" / "sql-catalog.duckdb"
+    first = _copy(catalog, snapshot)
+    want = [("many", f"{i:02d}.jpg", None) for i in range(10)] + [("many", "late.jpg", None)]
+    assert _paths(first) == want and first.rows_fetched == 22
+    again = _copy(catalog, snapshot)
+    assert _paths(again) == want and again.rows_fetched == 0
+    assert len(_labels(again)) == 11
+    series = again.con.execute(
+        f"SELECT path FROM {INTERNAL}.items WHERE series_name = 'Coast'"
+    ).fetchall()
+    assert series == [("late.jpg",)]
 
 
 def test_the_next_copy_starts_from_the_snapshot(catalog: Catalog, tmp_path: Path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tracemalloc
 from pathlib import Path
 
 import numpy as np
@@ -9,6 +10,7 @@ import pytest
 
 from tagscope.domain import ValidationError
 from tagscope.store import VectorStore
+from tagscope.store import vectors as vectors_module
 
 
 def test_append_load_and_last_write_wins(tmp_path: Path) -> None:
@@ -53,6 +55,58 @@ def test_remove(tmp_path: Path) -> None:
     ids, vectors = store.load()
     assert list(ids) == [0, 2, 4]
     np.testing.assert_array_equal(vectors, np.eye(5)[[0, 2, 4]])
+
+
+def test_compaction_writes_a_block_at_a_time(tmp_path: Path, monkeypatch) -> None:
+    """Chunks and the main matrix are merged block by block (last vector per id wins): the
+    memory used stays near one block, never the whole matrix (10 GB at 10M x 512)."""
+    monkeypatch.setattr(vectors_module, "WRITE_ROWS", 1000)
+    store = VectorStore(tmp_path / "v", dtype="float32")
+    rng = np.random.default_rng(0)
+    want = {}
+    for start in range(0, 20_000, 5_000):  # four chunks, then a main matrix and two more
+        x = rng.standard_normal((5_000, 256)).astype(np.float32)
+        store.append(np.arange(start, start + 5_000), x)
+        want.update(zip(range(start, start + 5_000), x, strict=True))
+    store.load()
+    again = rng.standard_normal((3_000, 256)).astype(np.float32)
+    store.append(np.arange(1_000, 4_000), again)  # replaces some, in the middle
+    store.append(np.arange(20_000, 21_000), again[:1_000])  # adds some at the end
+    want.update(zip(range(1_000, 4_000), again, strict=True))
+    want.update(zip(range(20_000, 21_000), again[:1_000], strict=True))
+    tracemalloc.start()
+    try:
+        ids, vectors = store.load()
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert list(ids) == sorted(want)
+    np.testing.assert_array_equal(vectors, np.stack([want[i] for i in sorted(want)]))
+    assert peak < vectors.nbytes / 5  # a 21.5 MB matrix; a block (and its bytes) 2 MB
+
+
+def test_remove_rewrites_a_block_at_a_time(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setattr(vectors_module, "WRITE_ROWS", 100)
+    store = VectorStore(tmp_path / "v")
+    x = np.random.default_rng(1).standard_normal((1_000, 8)).astype(np.float16)
+    store.append(np.arange(1_000), x)
+    store.remove(np.arange(0, 1_000, 3))
+    ids, vectors = store.load()
+    keep = np.arange(1_000) % 3 != 0
+    np.testing.assert_array_equal(ids, np.arange(1_000)[keep])
+    np.testing.assert_array_equal(vectors, x[keep])
+
+
+def test_ids_are_read_once_per_version_of_the_file(tmp_path: Path) -> None:
+    """Every search loads the space: its ids (80 MB at 10M items) come from memory until the
+    file changes."""
+    store = VectorStore(tmp_path / "v")
+    store.append(np.arange(10), np.eye(10))
+    ids, _ = store.load()
+    assert store.load()[0] is ids
+    assert not ids.flags.writeable  # shared by every caller
+    store.append(np.array([42]), np.ones((1, 10)))
+    assert list(store.load()[0]) == [*range(10), 42]
 
 
 # -- user vector files, read a chunk at a time -----------------------------------------------

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from tagscope._lazy import deferred
+from tagscope._mapped import drop_pages
 from tagscope.domain import ValidationError
 
 try:
@@ -238,6 +239,14 @@ class FlatIndex:
         rows = selected[start:stop]
         return rows, self.vectors[rows]
 
+    def _release(self, start: int, stop: int, selected: np.ndarray | None) -> None:
+        """Rows start..stop of a whole-matrix pass are read: their pages of a memory-mapped
+        file leave the resident set (a 10M x 512 pass would hold 10 GB). The next pass maps
+        them again from the page cache: one query over 1M x 512 took 185-285 ms so and 145-400
+        ms without, on the busy 2-core machine (within its noise)."""
+        if selected is None:
+            drop_pages(self.vectors, start, stop)
+
     def _search_blocks(
         self, q: np.ndarray, k: int, mask: np.ndarray | None, selected: np.ndarray | None
     ) -> tuple[np.ndarray, np.ndarray]:
@@ -256,6 +265,7 @@ class FlatIndex:
             m = stop - start
             rows, part = self._rows(start, stop, selected)
             x = to_float32(part, buf[: m * d].view(m, d))
+            self._release(start, stop, selected)
             drop = None if mask is None else torch.from_numpy(~mask[start:stop])
             for q0 in range(0, len(q), chunk):
                 q1 = min(q0 + chunk, len(q))
@@ -334,6 +344,7 @@ class FlatIndex:
                 stop = min(start + ONE_PASS_ROWS, n_rows)
                 part = np.ascontiguousarray(self._rows(start, stop, selected)[1])
                 _score_kernel.logits_f16(part, w, zero, out[start:stop], self.dim, False)
+                self._release(start, stop, selected)
 
             starts = range(0, n_rows, ONE_PASS_ROWS)
             if len(starts) == 1:
@@ -351,6 +362,7 @@ class FlatIndex:
                 continue
             x = to_float32(part, buf[: (stop - start) * self.dim].view(stop - start, self.dim))
             torch.mv(x, qt, out=out_t[start:stop])
+            self._release(start, stop, selected)
         return out
 
 

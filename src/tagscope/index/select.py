@@ -30,10 +30,11 @@ machine while others ran their tests, load ~8). One exact query, the interactive
 at recall@10 0.999-1.0, but its build took 8 s, 30 s and 52 s and it holds a second copy of
 the vectors in memory. Up to 1M rows exact search stays within ~0.2 s a query, needs no build
 and no extra memory, and is exact; beyond, its time grows linearly (about 2 s at 10M) while
-IVF's build is paid once and cached."""
+IVF's build is paid once and cached. Above ``faiss_index.COMPRESS_ABOVE_BYTES`` the IVF index
+holds 4-bit codes and re-ranks its candidates from the vectors (see :mod:`faiss_index`)."""
 
 _LOADED: OrderedDict[str, FaissIndex] = OrderedDict()
-_KEEP = 2  # FAISS indexes kept loaded (about n * d * 2 bytes each)
+_KEEP = 2  # FAISS indexes kept loaded (n * d * 2 bytes each; n * d / 2 when compressed)
 _lock = threading.Lock()
 
 

@@ -19,7 +19,7 @@ from typing import Any, Literal
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from tagscope.domain import Dataset, Hit, NotFoundError, PairHit, ValidationError
+from tagscope.domain import Hit, NotFoundError, PairHit, ValidationError
 from tagscope.embed import load_embedder
 from tagscope.embed.phash import MODEL as PHASH_MODEL
 from tagscope.embed.phash import (
@@ -38,6 +38,7 @@ from tagscope.service import policy
 from tagscope.service.embeddings import phash_variant_store
 from tagscope.service.policy import Action
 from tagscope.service.workspace import Workspace
+from tagscope.store import grid
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +72,7 @@ UNPACK_ROWS = 1 << 16
 
 @dataclass(frozen=True, slots=True)
 class _Space:
-    dataset: Dataset
+    dataset_id: int
     name: str
     kind: str
     model: str | None
@@ -82,11 +83,14 @@ class _Space:
 
 def _open_space(ws: Workspace, dataset_name: str, space: str) -> _Space:
     """The vectors of ``space``, once the caller may read the dataset (every search's check)."""
-    ds = policy.dataset(ws, Action.READ, dataset_name)
-    info = ws.catalog.get_space(ds.id, space)
-    store = ws.vectors(ds, space)
+    # The dataset's id without counting its items (``policy.dataset`` does: 0.4 s at 10M).
+    dataset_id = grid.dataset_id(ws.catalog, dataset_name)
+    if not policy.allows(ws.identity, Action.READ, dataset_id):
+        policy.dataset(ws, Action.READ, dataset_name)  # raises, saying why
+    info = ws.catalog.get_space(dataset_id, space)
+    store = ws.vectors(dataset_id, space)
     ids, vectors = store.load()
-    return _Space(ds, space, info["kind"], info["model"], ids, vectors, store.folder)
+    return _Space(dataset_id, space, info["kind"], info["model"], ids, vectors, store.folder)
 
 
 def _check_options(k: int | None, min_score: float | None, mode: str) -> None:
@@ -111,13 +115,13 @@ def _label_mask(
     names = sorted({name for name in labels or () if name})
     if not names:
         return None
-    keep = ws.catalog.items_with_labels(sp.dataset.id, names, mode)
+    keep = ws.catalog.items_with_labels(sp.dataset_id, names, mode)
     return np.isin(sp.ids, np.fromiter(keep, np.int64, len(keep)))
 
 
 def _live_mask(ws: Workspace, sp: _Space) -> np.ndarray:
     """Rows whose item is still in the catalog."""
-    return np.isin(sp.ids, np.asarray(ws.catalog.item_ids(sp.dataset.id), np.int64))
+    return np.isin(sp.ids, np.asarray(ws.catalog.item_ids(sp.dataset_id), np.int64))
 
 
 def _and(a: np.ndarray | None, b: np.ndarray | None) -> np.ndarray | None:
@@ -280,7 +284,7 @@ def search_similar(
     mask = _label_mask(ws, sp, labels, mode)
     if item_id is not None:
         item = ws.catalog.get_item(int(item_id))
-        if item.dataset_id != sp.dataset.id:
+        if item.dataset_id != sp.dataset_id:
             raise NotFoundError(f"item {item_id} is not in dataset {dataset_name!r}")
         row = int(np.searchsorted(sp.ids, item.id))
         if row >= len(sp.ids) or sp.ids[row] != item.id:
@@ -387,7 +391,7 @@ def _phash_variants(ws: Workspace, sp: _Space, mask: np.ndarray | None) -> np.nd
 def _stored_variants(ws: Workspace, sp: _Space, rows: np.ndarray, out: np.ndarray) -> np.ndarray:
     """Fill ``out[rows]`` with the variants the embedding job stored, where the hash stored with
     them is still the row's vector; return the rows left (none stored, or stale)."""
-    ids, packed = phash_variant_store(ws.vectors(sp.dataset, sp.name)).load()
+    ids, packed = phash_variant_store(ws.vectors(sp.dataset_id, sp.name)).load()
     if not len(ids) or not len(rows):
         return rows
     at = np.searchsorted(ids, sp.ids[rows]).clip(max=len(ids) - 1)

@@ -59,6 +59,8 @@ SNAPSHOT_FORMAT = 3  # 2: labels gained geometry, class_id, area, ...; 3: datase
 SNAPSHOT_EVERY_S = 60.0
 """Seconds between two saves of a snapshot while the catalog keeps changing (an import)."""
 _BATCH = 50_000
+LOAD_ROWS = 1_000_000
+"""Items copied (fetched, then inserted) at a time, and rows per batch of a snapshot's stream."""
 _MAX_META_COLUMNS = 100
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 log = logging.getLogger(__name__)
@@ -337,7 +339,8 @@ class CatalogCopy:
         try:
             with duckdb.connect(str(tmp)) as out:
                 for name, query in tables.items():
-                    out.register("_rows", self.con.sql(query).to_arrow_table())
+                    # Streamed: the rows never stand whole in Arrow beside the copy.
+                    out.register("_rows", self.con.sql(query).to_arrow_reader(LOAD_ROWS))
                     out.execute(f"CREATE TABLE {name} AS FROM _rows")
                     out.unregister("_rows")
                 out.execute("CREATE TABLE state AS SELECT ? AS json", [json.dumps(state)])
@@ -358,24 +361,24 @@ class CatalogCopy:
                 ):
                     log.info("ignoring the SQL catalog snapshot %s: another catalog", path)
                     return
-                items = src.sql("FROM items").to_arrow_table()
-                labels = src.sql("FROM labels").to_arrow_table()
+                self.meta_types = {k: set(v) for k, v in state["meta_types"].items()}
+                self._set_meta_columns()
+                # Streamed from the file into the copy: no whole Arrow table on the way.
+                into = {
+                    "items": f"CREATE OR REPLACE TABLE {INTERNAL}.items AS "
+                    f"{self._item_select('_snap')}",
+                    "labels": f"INSERT INTO {INTERNAL}.labels SELECT * FROM _snap",
+                }
+                for table, statement in into.items():  # one open result at a time
+                    self.con.register("_snap", src.sql(f"FROM {table}").to_arrow_reader(LOAD_ROWS))
+                    try:
+                        self.con.execute(statement)
+                    finally:
+                        self.con.unregister("_snap")
         except (OSError, duckdb.Error, ValueError, KeyError, IndexError) as exc:
             log.warning("ignoring the SQL catalog snapshot %s: %s", path, exc)
+            self.reset()
             return
-        self.meta_types = {k: set(v) for k, v in state["meta_types"].items()}
-        self._set_meta_columns()
-        con = self.con
-        con.register("_snap_items", items)
-        con.register("_snap_labels", labels)
-        try:
-            con.execute(
-                f"CREATE OR REPLACE TABLE {INTERNAL}.items AS {self._item_select('_snap_items')}"
-            )
-            con.execute(f"INSERT INTO {INTERNAL}.labels SELECT * FROM _snap_labels")
-        finally:
-            con.unregister("_snap_items")
-            con.unregister("_snap_labels")
         self._load_datasets(tuple(tuple(d) for d in state["datasets"]))  # type: ignore[misc]
         self.item_mark = int(state["item_mark"])
         self.label_mark = int(state["label_mark"])
@@ -488,6 +491,19 @@ class CatalogCopy:
         return int(rows.fetchall()[0][0])
 
     def _load_items(self, where: ColumnElement[bool]) -> None:
+        """Copy the items matching ``where``, ``LOAD_ROWS`` at a time: the rows fetched wait in
+        a temporary table before they are inserted, so a slice, not the whole (10M items: 2 GB
+        each, over the engine's memory), is held twice."""
+        after = 0
+        while True:
+            n, last = self._load_item_slice(where & (ItemRow.id > after))
+            if n < LOAD_ROWS:
+                return
+            after = last
+
+    def _load_item_slice(self, where: ColumnElement[bool]) -> tuple[int, int]:
+        """Copy the first ``LOAD_ROWS`` items matching ``where`` by id; return how many and the
+        last id."""
         t = ItemRow.__table__.c
         stmt = (
             select(
@@ -506,6 +522,7 @@ class CatalogCopy:
             )
             .where(where)
             .order_by(t.id)
+            .limit(LOAD_ROWS)
         )
         con = self.con
         con.register("_items_batches", _fetch(self.catalog, stmt, _ITEMS))
@@ -523,11 +540,15 @@ class CatalogCopy:
                 base = ", ".join(_ITEMS.names)
                 old = self._item_select(f"(SELECT {base} FROM {INTERNAL}.items)")
                 con.execute(f"CREATE OR REPLACE TABLE {INTERNAL}.items AS {old} UNION ALL {new}")
-            self.rows_fetched += con.execute("SELECT count(*) FROM _items_new").fetchall()[0][0]
+            n, last = con.execute(
+                "SELECT count(*), coalesce(max(id), 0) FROM _items_new"
+            ).fetchall()[0]
+            self.rows_fetched += n
         finally:
             con.execute("DROP TABLE IF EXISTS _items_new")
         self.item_mark = max(self.item_mark, self._max_id("items"))
         self._dirty = True
+        return int(n), int(last)
 
     def _discover_metadata(self, table: str) -> None:
         rows = self.con.execute(

@@ -40,6 +40,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 
 from tagscope._lazy import deferred
+from tagscope._mapped import drop_pages
 
 if TYPE_CHECKING:
     import torch
@@ -214,6 +215,7 @@ def score_matrix(
         candidates = present if native_fits else ("torch",)
         backend = _auto_backend(X, W, b, normalize, block_rows, n_threads, candidates)
     _run(backend, X, W, b, out, normalize, calibrated, block_rows, n_threads)
+    drop_pages(X, 0, n)  # a memory-mapped X read once: out of the resident set (10 GB at 10M)
     return out
 
 

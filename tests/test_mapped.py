@@ -1,0 +1,53 @@
+"""Dropping the pages of a memory-mapped matrix a pass has read."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from tagscope._mapped import drop_pages, read_rows
+
+
+def _rss_file_kib() -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("RssFile:"):
+            return int(line.split()[1])
+    raise AssertionError("no RssFile in /proc/self/status")
+
+
+def test_dropped_rows_leave_the_resident_set_and_read_back_the_same(tmp_path: Path) -> None:
+    x = np.random.default_rng(0).standard_normal((32_768, 512)).astype(np.float16)  # 32 MiB
+    np.save(tmp_path / "v.npy", x)
+    m = np.load(tmp_path / "v.npy", mmap_mode="r")
+    assert float(m.astype(np.float32).sum()) == float(x.astype(np.float32).sum())  # all read
+    before = _rss_file_kib()
+    drop_pages(m, 0, len(m))
+    assert before - _rss_file_kib() > 24 * 1024  # most of the 32 MiB left the resident set
+    np.testing.assert_array_equal(m[1000:1010], x[1000:1010])  # read back from the file
+
+
+def test_only_the_rows_asked_go_and_memory_arrays_are_untouched(tmp_path: Path) -> None:
+    x = np.arange(4096 * 64, dtype=np.float32).reshape(4096, 64)
+    np.save(tmp_path / "v.npy", x)
+    m = np.load(tmp_path / "v.npy", mmap_mode="r")[100:]  # a view keeps its mapping
+    drop_pages(m, 10, 2000)
+    np.testing.assert_array_equal(m, x[100:])
+    y = x.copy()
+    drop_pages(y, 0, len(y))  # not memory-mapped: nothing to drop, nothing lost
+    np.testing.assert_array_equal(y, x)
+
+
+def test_rows_read_from_the_file_equal_the_mapped_rows_and_map_nothing(tmp_path: Path) -> None:
+    x = np.random.default_rng(1).standard_normal((65_536, 512)).astype(np.float16)  # 64 MiB
+    np.save(tmp_path / "v.npy", x)
+    m = np.load(tmp_path / "v.npy", mmap_mode="r")
+    rows = np.sort(np.random.default_rng(2).choice(len(x), 300, replace=False))
+    before = _rss_file_kib()
+    got = read_rows(m, rows)
+    assert _rss_file_kib() - before < 1024  # no page of the file mapped
+    assert got.dtype == np.float32
+    np.testing.assert_array_equal(got, x[rows].astype(np.float32))
+    view = m[10:]  # a view of the map, and an array in memory: plain indexing
+    np.testing.assert_array_equal(read_rows(view, rows[:5]), x[10:][rows[:5]].astype(np.float32))
+    np.testing.assert_array_equal(read_rows(x, rows), x[rows].astype(np.float32))
