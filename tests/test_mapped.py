@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -51,3 +52,18 @@ def test_rows_read_from_the_file_equal_the_mapped_rows_and_map_nothing(tmp_path:
     view = m[10:]  # a view of the map, and an array in memory: plain indexing
     np.testing.assert_array_equal(read_rows(view, rows[:5]), x[10:][rows[:5]].astype(np.float32))
     np.testing.assert_array_equal(read_rows(x, rows), x[rows].astype(np.float32))
+
+
+def test_rows_out_of_the_page_cache_are_read_back_exactly(tmp_path: Path) -> None:
+    """Rows not cached are asked of the disk all at once (no read-ahead), then read in order."""
+    x = np.random.default_rng(3).standard_normal((20_000, 256)).astype(np.float16)
+    np.save(tmp_path / "v.npy", x)
+    m = np.load(tmp_path / "v.npy", mmap_mode="r")
+    fd = os.open(tmp_path / "v.npy", os.O_RDONLY)
+    os.fsync(fd)
+    os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)  # this file's pages leave the cache
+    os.close(fd)
+    rows = np.array([0, 7, 7, 4_095, 19_999])  # first, repeated, last
+    np.testing.assert_array_equal(read_rows(m, rows), x[rows].astype(np.float32))
+    np.testing.assert_array_equal(read_rows(m, rows[3:4]), x[rows[3:4]].astype(np.float32))
+    assert read_rows(m, np.array([], np.int64)).shape == (0, 256)

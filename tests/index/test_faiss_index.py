@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import faiss
 import numpy as np
 import pytest
 
@@ -82,13 +83,15 @@ def compressed_data(data: tuple[np.ndarray, np.ndarray, FaissIndex]) -> FaissInd
     return index
 
 
-def test_compressed_index_keeps_4_bit_codes_and_ranks_by_the_stored_vectors(
+def test_compressed_index_keeps_4_bit_fast_scan_pq_codes_and_ranks_by_the_stored_vectors(
     data: tuple[np.ndarray, np.ndarray, FaissIndex], compressed_data: FaissIndex
 ) -> None:
     x, q, fp16 = data
     index = compressed_data
     assert index.reranks and not fp16.reranks
-    assert index.index.code_size * 4 == fp16.index.code_size == 2 * x.shape[1]
+    assert isinstance(index.index, faiss.IndexIVFPQFastScan) and index.index.by_residual
+    assert (index.index.pq.M, index.index.pq.nbits) == (x.shape[1] // 2, 4)
+    assert index.index.code_size * 8 == fp16.index.code_size == 2 * x.shape[1]
     scores, rows = index.search(q, 10)
     want_scores, want_rows = FlatIndex(x).search(q, 10)
     assert recall(rows, want_rows) >= 0.95
@@ -111,6 +114,32 @@ def test_compressed_index_with_a_mask_and_after_a_reload(
     again.exact_below = 100
     assert again.reranks
     np.testing.assert_array_equal(again.search(q, 5)[1], compressed_data.search(q, 5)[1])
+
+
+def test_an_index_of_4_bit_scalar_codes_built_before_fast_scan_still_re_ranks(
+    tmp_path: Path, data: tuple[np.ndarray, np.ndarray, FaissIndex]
+) -> None:
+    x, q, _ = data
+    d = x.shape[1]
+    old = faiss.IndexIVFScalarQuantizer(
+        faiss.IndexFlatIP(d), d, 16, faiss.ScalarQuantizer.QT_4bit, faiss.METRIC_INNER_PRODUCT
+    )
+    old.train(x.astype(np.float32))
+    old.add(x.astype(np.float32))
+    faiss.write_index(old, str(tmp_path / "ivf.faiss"))
+    index = FaissIndex.load(tmp_path / "ivf.faiss", x)
+    index.exact_below = 100
+    assert index.reranks
+    scores, rows = index.search(q, 10)
+    assert recall(rows, FlatIndex(x).search(q, 10)[1]) >= 0.95
+    np.testing.assert_allclose(
+        scores, np.einsum("qkd,qd->qk", x[rows].astype(np.float32), q), atol=1e-6
+    )
+
+
+@pytest.mark.parametrize(("d", "m"), [(512, 256), (32, 16), (6, 3), (7, 1), (1, 1)])
+def test_pq_sub_quantizers_divide_the_dimensions(d: int, m: int) -> None:
+    assert faiss_index.pq_subquantizers(d) == m
 
 
 @pytest.mark.parametrize("compress", [False, True])

@@ -14,8 +14,18 @@ import pytest
 from PIL import Image
 from sqlalchemy import delete, event
 
-from tagscope.domain import Dataset, NotFoundError, ValidationError
+from tagscope.domain import (
+    Dataset,
+    Label,
+    LabelKind,
+    MediaInfo,
+    NewItem,
+    NotFoundError,
+    ValidationError,
+)
 from tagscope.embed.phash import MODEL as PHASH_MODEL
+from tagscope.index import faiss_index
+from tagscope.index.flat import FlatIndex
 from tagscope.service import Workspace
 from tagscope.service.embeddings import compute_embeddings, import_vectors, phash_variant_store
 from tagscope.service.imports import import_coco, import_images
@@ -402,6 +412,56 @@ def test_faiss_backend_above_the_threshold(
     assert search_similar(workspace, "small", item_id=ids[2], space="own", k=7) == exact
     folder = workspace.vectors(small, "own").folder
     assert len(list(folder.glob("ivf-*.faiss"))) == 1
+
+
+def test_similar_items_through_the_compressed_index(
+    workspace: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A big space's path, forced at 6,000 rows: fast-scan codes, re-ranked from the vectors;
+    the query's own item is left out by asking one more hit, with and without a label filter."""
+    import tagscope.index.select as select
+
+    ds = workspace.catalog.create_dataset("big", "")
+    workspace.catalog.add_items(
+        ds.id,
+        [NewItem(f"/big/{i}.jpg", MediaInfo(100, 8, 8, "JPEG", f"{i:064x}")) for i in range(6_000)],
+    )
+    ids = np.asarray(workspace.catalog.item_ids(ds.id), np.int64)
+    rng = np.random.default_rng(0)
+    centres = rng.standard_normal((60, 32)).astype(np.float32)
+    x = centres[rng.integers(0, 60, len(ids))] + 0.6 * rng.standard_normal((len(ids), 32))
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    workspace.vectors(ds, "own").append(ids, x.astype(np.float32))
+    workspace.catalog.ensure_space(ds.id, "own", "imported", "hand-made", 32)
+    workspace.catalog.add_labels(
+        (int(i), Label(LabelKind.CLASSIFICATION, "even")) for i in ids[::2]
+    )
+    monkeypatch.setattr(select, "EXACT_MAX_ROWS", 1_000)
+    monkeypatch.setattr(faiss_index, "COMPRESS_ABOVE_BYTES", 0)
+    monkeypatch.setattr(faiss_index, "EXACT_BELOW", 100)
+    _, vectors = workspace.vectors(ds, "own").load()
+    flat = FlatIndex(vectors)
+    found, n = 0, 0
+    for row in range(0, 6_000, 300):
+        for labels in (None, ["even"]):
+            hits = search_similar(
+                workspace, "big", item_id=int(ids[row]), space="own", k=10, labels=labels
+            )
+            mask = (
+                np.ones(len(ids), bool) if labels is None else np.isin(np.arange(len(ids)) % 2, 0)
+            )
+            mask[row] = False
+            want = ids[flat.search(vectors[row].astype(np.float32), 10, mask=mask)[1][0]]
+            got = [h.item_id for h in hits]
+            assert len(got) == 10 and int(ids[row]) not in got
+            assert labels is None or all(g in set(ids[::2].tolist()) for g in got)
+            found, n = found + len(set(got) & set(want.tolist())), n + 10
+    assert found / n >= 0.95
+    index = select.open_index(vectors, cache_dir=workspace.vectors(ds, "own").folder)
+    assert isinstance(index, faiss_index.FaissIndex) and index.reranks
+    assert isinstance(index.index, faiss_index.faiss.IndexIVFPQFastScan)
+    hits = search_similar(workspace, "big", item_id=int(ids[0]), space="own", k=3, min_score=0.0)
+    assert len(hits) == 3 and int(ids[0]) not in {h.item_id for h in hits}
 
 
 # -- the clip path end to end with a tiny random CLIP (plumbing only) ----------------------------

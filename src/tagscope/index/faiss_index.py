@@ -13,13 +13,18 @@ A mask (label filter) is passed to FAISS as a bitmap selector; where it leaves f
 the selected rows instead (that is fast, since they are few).
 
 Above ``COMPRESS_ABOVE_BYTES`` of fp16 codes (2,097,152 rows at d = 512) the codes are 4-bit
-scalar-quantized instead (a quarter of the memory: 2.5 GB at 10M x 512, where fp16 codes would
-take 10 GB), and each query's top ``rerank_candidates(k)`` by those codes is re-scored exactly
-from the memory-mapped vectors. On 1M clustered 512-d vectors (1,024 cells, 8 probed, this 2-core
-Xeon) 4-bit codes re-ranked from 200 candidates gave recall@10 1.0 in 1.3 ms a query; 8-bit PQ
-(64 bytes) needed 1,000 candidates for it, 4-bit fast-scan PQ more. Their k-means cells are
-capped at ``MAX_COMPRESSED_CELLS``: assigning every row to its cell costs n x cells dot products,
-the bulk of a 10M-row build.
+product-quantizer codes scanned by FAISS's fast-scan kernels (``IndexIVFPQFastScan``: one
+sub-quantizer of 16 centroids per ``PQ_DIMS`` dimensions, residuals from the cell's centre;
+128 bytes a vector at d = 512, 1.3 GB at 10M, where fp16 codes would take 10 GB), and each
+query's top ``rerank_candidates(k)`` by those codes is re-scored exactly from the memory-mapped
+vectors. Fast-scan compares codes by table look-ups in SIMD registers: on 10M clustered 512-d
+vectors (1,024 cells, 8 probed, this 2-core Xeon) a query scanned its cells and re-ranked 512
+candidates in 4.2 ms (p50) at recall@10 0.984, where 4-bit scalar codes (256 bytes) took
+12-15 ms for the scan alone. On 1M of them, 2 dimensions a sub-quantizer re-ranked from 128
+candidates gave recall@10 0.993, 4 dimensions (64 bytes) 0.82 and 8 dimensions 0.60. The
+k-means cells are capped at ``MAX_COMPRESSED_CELLS``: assigning every row to its cell costs
+n x cells dot products, the bulk of a 10M-row build. An index built with 4-bit scalar codes
+(before fast-scan) still loads and re-ranks the same way.
 """
 
 from __future__ import annotations
@@ -61,19 +66,27 @@ COMPRESS_ABOVE_BYTES = 2 << 30
 """Vector sets whose fp16 codes would take more memory than this get 4-bit codes and exact
 re-ranking (the 8 GB a 10M-item workspace may use, less the catalog, scores and the rest)."""
 
+PQ_DIMS = 2
+"""Dimensions per 4-bit sub-quantizer of a compressed index (d / 2 of them: d / 4 bytes). At
+10M x 512 (clustered, this 2-core Xeon, load ~3), 1 dimension (256 bytes, as many as 4-bit
+scalar codes) gave recall@10 1.0 from 176 candidates in about the same time a query as 2 from
+512 (p50 4.5-4.9 ms cached), but took 419 s and 3.9 GB to build where 2 took 190 s and
+2.3 GB, and holds 2.6 GB where 2 holds 1.3 GB."""
+
 MAX_COMPRESSED_CELLS = 1024
-"""Cells of a compressed index at most (10M rows: ~9,800 a cell, 20 probed)."""
+"""Cells of a compressed index at most (10M rows: ~9,800 a cell, 8 probed)."""
 
 FEW_LEFT_OUT = 64
 """A mask leaving out at most this many rows is applied to the results, not in the scan."""
 
-RERANK_MIN = 256
+RERANK_MIN = 512
 RERANK_PER_K = 16
 """A compressed index re-scores max(RERANK_MIN, RERANK_PER_K * k) candidates a query exactly,
-each a read of its row (~65 us from disk where the vectors are not all in the page cache). On
-10M clustered 512-d vectors (item queries, 8 of 1,024 cells), 32 candidates gave recall@10
-0.90, 64 gave 0.955, 100 gave 0.99 and 256 gave 1.0; 128 (recall 0.997) answered no faster
-than 256 on the busy machine."""
+each a read of its row (asked of the disk all at once where they are not in the page cache:
+``read_rows``). On 10M clustered 512-d vectors (item queries, 8 of 1,024 cells, fast-scan
+codes of 2 dimensions a sub-quantizer, this 2-core Xeon), 128 candidates gave recall@10 0.88,
+256 gave 0.95, 512 gave 0.984 and 1,024 gave 0.994, in p50 2.4, 2.9, 4.2 and 5.9 ms a query
+(the rows in the page cache) or 3.4, 5.1, 7.9 and 12.4 ms (the vector file out of it)."""
 
 
 def n_cells(n: int) -> int:
@@ -89,14 +102,22 @@ def default_nprobe(nlist: int) -> int:
 def compressed_nprobe(nlist: int) -> int:
     """Cells a compressed index scans per query: 1/128 of them, at least 8. Its cells are big
     (10M rows: 1,024 of ~9,800); on 10M clustered 512-d vectors, item queries, this 2-core Xeon,
-    20 cells took 27 ms a query (p50), 12 took 18 ms, 8 took 12 ms and 4 took 8 ms, each at
-    recall@10 1.0 after re-ranking."""
+    4-bit scalar codes took 27 ms a query (p50) scanning 20 cells, 12 ms scanning 8; fast-scan
+    codes (512 candidates re-ranked) took 5.0 ms at 4 cells, 5.2-5.5 ms at 8 and 7.1 ms at 16
+    (load ~2.4), at the same recall: the neighbours of these clustered queries lie in the
+    nearest few cells, and 8 leave room for real embeddings, whose clusters are less clear."""
     return min(nlist, max(8, nlist // 128))
 
 
 def compressed(n: int, d: int) -> bool:
     """Whether an index over ``n`` x ``d`` vectors keeps 4-bit codes (see the module)."""
     return n * d * 2 > COMPRESS_ABOVE_BYTES
+
+
+def pq_subquantizers(d: int) -> int:
+    """Sub-quantizers of a compressed index over ``d`` dimensions: about ``d / PQ_DIMS``, a
+    divisor of ``d`` (each takes an equal slice of the dimensions)."""
+    return next(m for m in range(max(1, d // PQ_DIMS), 0, -1) if d % m == 0)
 
 
 def rerank_candidates(k: int) -> int:
@@ -146,7 +167,8 @@ class FaissIndex:
         self.index = index
         self.vectors = vectors
         self.exact_below = exact_below
-        # Lossy codes (4-bit) find candidates; the stored vectors rank them.
+        # Lossy codes (4-bit PQ, or 4-bit scalar in older files) find candidates; the stored
+        # vectors rank them.
         self.reranks = faiss.extract_index_ivf(index).code_size < 2 * index.d
         default = compressed_nprobe if self.reranks else default_nprobe
         self.nprobe = nprobe or default(index.nlist)
@@ -157,24 +179,34 @@ class FaissIndex:
     ) -> FaissIndex:
         """Train the cells on a sample of rows and add every row, a batch at a time.
 
-        ``compress`` (default: :func:`compressed` of the size) chooses 4-bit codes over fp16.
+        ``compress`` (default: :func:`compressed` of the size) chooses 4-bit fast-scan PQ codes
+        over fp16.
         """
         n, d = vectors.shape
         if n == 0:
             raise ValidationError("cannot build a FAISS index over no vectors")
         if compress is None:
             compress = compressed(n, d)
-        nlist = min(n_cells(n), MAX_COMPRESSED_CELLS) if compress else n_cells(n)
-        codes = faiss.ScalarQuantizer.QT_4bit if compress else faiss.ScalarQuantizer.QT_fp16
         quantizer = faiss.IndexFlatIP(d)
-        index = faiss.IndexIVFScalarQuantizer(
-            quantizer, d, nlist, codes, faiss.METRIC_INNER_PRODUCT
-        )
+        if compress:
+            nlist = min(n_cells(n), MAX_COMPRESSED_CELLS)
+            index = faiss.IndexIVFPQFastScan(
+                quantizer, d, nlist, pq_subquantizers(d), 4, faiss.METRIC_INNER_PRODUCT
+            )
+            index.by_residual = True  # codes of the offset from the cell's centre
+            index.pq.cp.seed = seed
+        else:
+            nlist = n_cells(n)
+            index = faiss.IndexIVFScalarQuantizer(
+                quantizer, d, nlist, faiss.ScalarQuantizer.QT_fp16, faiss.METRIC_INNER_PRODUCT
+            )
         rng = np.random.default_rng(seed)
         n_train = min(n, nlist * TRAIN_PER_CELL)
         sample = np.sort(rng.choice(n, n_train, replace=False))
         index.cp.seed = seed
         index.train(_gather(vectors, sample))
+        if compress:  # a faster encoding of the rows added (10M x 512: 74 s rather than 94 s)
+            index.pq.sync_transposed_centroids()
         for start in range(0, n, ADD_BATCH):
             stop = min(start + ADD_BATCH, n)
             index.add(np.asarray(vectors[start:stop], dtype=np.float32))

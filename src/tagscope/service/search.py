@@ -142,8 +142,11 @@ def _search(
     k: int,
     min_score: float | None,
     mask: np.ndarray | None,
+    exclude: int | None = None,
 ) -> list[Hit]:
-    """The best ``k`` live items for one query vector, at ``min_score`` or more."""
+    """The best ``k`` live items for one query vector, at ``min_score`` or more, leaving out
+    row ``exclude`` (the query's own item) by asking one more: no mask of every row to build
+    and count (10 MB at 10M items) when there is no label filter."""
     query = np.asarray(query, np.float32).reshape(1, -1)
     if query.shape[1] != sp.vectors.shape[1]:
         raise ValidationError(
@@ -155,10 +158,13 @@ def _search(
         return []
     index = open_index(sp.vectors, cache_dir=sp.folder)
     for attempt in range(2):
-        scores, rows = index.search(query, k, mask=mask)
+        scores, rows = index.search(query, k + (exclude is not None), mask=mask)
         keep = rows[0] >= 0
+        if exclude is not None:
+            keep &= rows[0] != exclude
         if min_score is not None:
             keep &= scores[0] >= min_score
+        keep &= np.cumsum(keep) <= k
         item_ids = sp.ids[rows[0][keep]]
         items = ws.catalog.get_items(item_ids.tolist())
         if len(items) == len(item_ids) or attempt == 1:
@@ -282,6 +288,7 @@ def search_similar(
     _check_options(k, min_score, mode)
     sp = _open_space(ws, dataset_name, space)
     mask = _label_mask(ws, sp, labels, mode)
+    row: int | None = None
     if item_id is not None:
         item = ws.catalog.get_item(int(item_id))
         if item.dataset_id != sp.dataset_id:
@@ -294,13 +301,10 @@ def search_similar(
                 field="item_id",
             )
         query = np.asarray(sp.vectors[row], np.float32)
-        if mask is None:
-            mask = np.ones(len(sp.ids), bool)
-        mask[row] = False
     else:
         picture = _read_image(image)
         query = load_embedder(sp.kind, sp.model).encode_images([picture])
-    return _search(ws, sp, query, k, min_score, mask)
+    return _search(ws, sp, query, k, min_score, mask, exclude=row)
 
 
 def default_min_score(kind: str) -> float:
