@@ -179,6 +179,36 @@ def test_filtered_cursor_survives_a_lost_snapshot(
     assert again["total"] == first["total"]
 
 
+@pytest.mark.parametrize(("sort", "order"), [("id", "asc"), ("size", "desc")])
+def test_a_filtered_snapshot_grows_a_chunk_at_a_time(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch, sort: str, order: str
+) -> None:
+    """The first page snapshots only the first chunk of matches; scrolling past it extends the
+    snapshot (the cursors keep naming it) and sees every match once, in the order of offset
+    pages."""
+    monkeypatch.setattr(browse, "SNAPSHOT_CHUNK", 8)
+    where, params = "width > 1", {"limit": 5, "sort": sort, "order": order}
+    seen, tokens, cursor = [], [], None
+    while True:
+        page = _page(client, where=where, **params, **({"cursor": cursor} if cursor else {}))
+        seen.extend(it["id"] for it in page["items"])
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+        tokens.append(_pages.Cursor.decode(cursor, sort, order == "desc", _pages.digest(where)))
+    total = page["total"]
+    by_offset = [
+        it["id"]
+        for start in range(0, total, 20)
+        for it in _page(client, where=where, limit=20, offset=start, sort=sort, order=order)[
+            "items"
+        ]
+    ]
+    assert total > 20 and seen == by_offset and len(set(seen)) == total
+    assert all(t.snapshot == tokens[0].snapshot != "" for t in tokens)
+    assert len(browse._SNAPSHOTS.get(tokens[0].snapshot)) == total
+
+
 @pytest.fixture()
 def two_datasets(
     workspace: Workspace, make_dataset: Callable[..., Dataset], imagenette: Path, tmp_path: Path

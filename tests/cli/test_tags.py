@@ -149,7 +149,8 @@ app(sys.argv[1:])
 
 
 def _digest(folder: Path) -> dict[str, str]:
-    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.iterdir())}
+    files = (p for p in sorted(folder.rglob("*")) if p.is_file())  # the parts' twins too
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest() for p in files}
 
 
 @pytest.mark.slow

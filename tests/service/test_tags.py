@@ -175,7 +175,9 @@ def _ap(scores: dict[int, float], positives: set[int]) -> float:
 
 def _version_files(ws: Workspace, dataset: str, group: str, version: int) -> dict[str, bytes]:
     folder = tag_scoring.score_tables(ws).path(ws.dataset(dataset).id, group, version, "visual")
-    return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
+    return {
+        str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()
+    }
 
 
 @pytest.mark.slow
@@ -499,7 +501,7 @@ real, calls = scores.pq.write_table, []
 def killed_on_the_third_part(table, where, **kwargs):
     real(table, where, **kwargs)
     calls.append(1)
-    if len(calls) == 3:  # part 2 written, not yet named: as a kill mid-write
+    if len(calls) == 6:  # a twin, then a part per chunk: part 2 written, not yet named
         os.kill(os.getpid(), signal.SIGKILL)
 
 scores.pq.write_table = killed_on_the_third_part
@@ -532,6 +534,7 @@ def test_a_killed_publish_leaves_no_temporary_file_and_resumes_with_true_progres
     partial = folder / "v000001.partial"
     assert sorted(p.name for p in partial.iterdir()) == [
         "_manifest.json",
+        "_wide",
         "part-00000.parquet",
         "part-00001.parquet",
     ]
@@ -543,10 +546,13 @@ def test_a_killed_publish_leaves_no_temporary_file_and_resumes_with_true_progres
     assert seen[0] == (40, 79)  # the two parts the killed run wrote, from the first report
     assert seen[-1] == (79, 79) and [d for d, _ in seen] == [40, 60, 79]
     assert job.result == {**job.result, "version": 1, "n_resumed": 40, "n_scored": 39}
+    parts = [f"part-0000{i}.parquet" for i in range(4)]
     assert sorted(p.name for p in (folder / "v000001").iterdir()) == [
         "_manifest.json",
-        *[f"part-0000{i}.parquet" for i in range(4)],
+        "_wide",
+        *parts,
     ]
+    assert sorted(p.name for p in (folder / "v000001" / "_wide").iterdir()) == parts
     assert len(_scores(ws, "killed", "dog", "coco")) == 79
 
 

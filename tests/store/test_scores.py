@@ -48,6 +48,45 @@ def test_write_is_long_tag_major_with_decisions(tables: ScoreTables) -> None:
     assert {r["version"] for r in rows} == {1}
 
 
+def test_each_part_has_a_wide_twin(tables: ScoreTables) -> None:
+    """One row per item, item_id then a float32 column per tag named as the tag, the same
+    scores as the long rows; the manifest says the version is wide."""
+    w = tables.writer(1, "animals", 1, tags=TAGS, n_parts=2)
+    ids, scores = _scores(10)
+    w.write_part(1, ids[5:], scores[5:])
+    w.write_part(0, ids[:5], scores[:5])
+    w.finalize()
+    info = tables.info(1, "animals", 1)
+    assert info.wide and [p.name for p in info.wide_files] == [p.name for p in info.files]
+    twins = pq.read_table(info.wide_files)
+    assert twins.column_names == ["item_id", *TAGS]
+    assert twins.schema.field("dog").type == "float"
+    np.testing.assert_array_equal(twins.column("item_id").to_numpy(), ids)
+    got = np.stack([twins.column(t).to_numpy() for t in TAGS], axis=1)
+    np.testing.assert_array_equal(got, tables.load(1, "animals", 1)[2])
+
+
+@pytest.mark.parametrize(
+    ("tags", "parts"),
+    [
+        (TAGS, [np.arange(1, 6), np.arange(4, 9)]),  # item 4 and 5 in two parts
+        (["Dog", "dog"], [np.arange(1, 6)]),  # one SQL name
+        (["item_id", "dog"], [np.arange(1, 6)]),
+    ],
+)
+def test_a_version_is_not_wide_when_twins_would_mislead(
+    tables: ScoreTables, tags: list[str], parts: list[np.ndarray]
+) -> None:
+    """Parts sharing an item (the twins would show it twice) or tags that clash as columns
+    leave the version long only: the SQL views pivot it as before."""
+    w = tables.writer(1, "animals", 1, tags=tags, n_parts=len(parts))
+    for i, ids in enumerate(parts):
+        w.write_part(i, ids, np.full((len(ids), 2), 0.5, np.float32))
+    w.finalize()
+    info = tables.info(1, "animals", 1)
+    assert not info.wide and info.wide_files == []
+
+
 def test_load_reads_a_part_at_a_time(tables: ScoreTables) -> None:
     """A version of many parts loads into its matrix with memory near the matrix itself (the
     grid keeps it: 200M scores at 10M items x 20 tags), not the long table's ~25 bytes a score."""
@@ -123,17 +162,21 @@ def test_info_load_versions_latest(tables: ScoreTables) -> None:
         tables.info(1, "animals", 3)
 
 
+def _contents(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+
+
 def test_a_new_version_never_overwrites_an_old_one(tables: ScoreTables) -> None:
     ids, scores = _scores(20)
     path = tables.write(1, "animals", 1, "visual", ids, TAGS, scores)
-    before = {p.name: p.read_bytes() for p in path.iterdir()}
+    before = _contents(path)
     with pytest.raises(AlreadyExistsError, match=r"v000001 already exists.*immutable"):
         tables.write(1, "animals", 1, "visual", ids, TAGS, 1 - scores)
     with pytest.raises(AlreadyExistsError):
         tables.writer(1, "animals", 1, "visual", tags=TAGS, n_parts=2)
-    assert {p.name: p.read_bytes() for p in path.iterdir()} == before
+    assert _contents(path) == before
     tables.write(1, "animals", 2, "visual", ids, TAGS, 1 - scores)
-    assert {p.name: p.read_bytes() for p in path.iterdir()} == before
+    assert _contents(path) == before
     np.testing.assert_array_equal(tables.load(1, "animals", 1)[2], scores)
 
 
@@ -180,10 +223,9 @@ def test_a_killed_job_resumes_at_its_first_missing_part(tables: ScoreTables) -> 
         w.write_part(part, np.arange(part * 10, part * 10 + 10) + 1, np.full((10, 2), part / 10))
     path = w.finalize()
     assert not w.partial.exists()
-    assert sorted(p.name for p in path.iterdir()) == [
-        "_manifest.json",
-        *[f"part-0000{i}.parquet" for i in range(4)],
-    ]
+    parts = [f"part-0000{i}.parquet" for i in range(4)]
+    assert sorted(p.name for p in path.iterdir()) == ["_manifest.json", "_wide", *parts]
+    assert [p.name for p in tables.info(1, "animals", 1).wide_files] == parts
     ids, _, scores = tables.load(1, "animals", 1)
     np.testing.assert_array_equal(ids, np.arange(1, 41))
     np.testing.assert_allclose(scores[:, 0], np.repeat([0.0, 0.1, 0.2, 0.3], 10))

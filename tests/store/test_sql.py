@@ -3,6 +3,8 @@ files: views, joins, the sandbox's refusals, time and row limits, grid filters."
 
 from __future__ import annotations
 
+import json
+import shutil
 import time
 from dataclasses import replace
 from datetime import datetime
@@ -29,6 +31,7 @@ from tagscope.store import Catalog
 from tagscope.store.label_states import LabelStates
 from tagscope.store.scores import ScoreTables
 from tagscope.store.sql import (
+    FIRST_MATCHES_MAX,
     MEMORY_LIMIT_ENV,
     QuerySession,
     SqlEngine,
@@ -561,6 +564,84 @@ def test_filter_items_by_columns_scores_and_labels(session: QuerySession, world:
     past_the_end = session.filter_items("fish", "width > 0", limit=2, offset=10)
     assert (past_the_end.ids, past_the_end.total) == ([], 4)
     assert session.filter_items("fish", "width < 0").total == 0
+
+
+def _without_twins(scores: Path, into: Path) -> ScoreTables:
+    """A copy of the score files whose versions lost their wide twins (as versions written
+    before twins existed): the tags_ views pivot their long rows."""
+    shutil.copytree(scores, into)
+    for manifest in into.rglob("_manifest.json"):
+        spec = json.loads(manifest.read_text())
+        spec.pop("wide", None)
+        manifest.write_text(json.dumps(spec))
+        shutil.rmtree(manifest.parent / "_wide", ignore_errors=True)
+    return ScoreTables(into)
+
+
+GRID_FILTERS = [
+    ("tags_animals.dog > 0.3", "id", False),
+    ("tags_animals.dog > 0.3 AND tags_animals.street_sign <= 0.7", "id", False),
+    ("tags_animals.dog >= 0.2 AND width > 300", "path", True),
+    ("tags_animals.street_sign > 0.1 OR split = 'validation'", "tags_animals.dog", True),
+    ("tags_animals.dog IS NULL", "id", False),
+]
+
+
+def test_tag_filters_read_the_wide_twins(session: QuerySession, world: World) -> None:
+    """The latest version of each dataset (birds: v2 of two) is read from its wide twins, with
+    no GROUP BY; filters on one tag, two, tags and metadata find what the scores say."""
+    plan = session.execute("EXPLAIN ANALYZE SELECT item_id, dog FROM tags_animals").rows[0][1]
+    assert "v000002/_wide/part-00000.parquet" in plan and "Group By" not in plan
+    dog, sign = world.v2[:, 0], world.v2[:, 1]
+    width = np.arange(1, 9) * 100
+    one = session.filter_items("birds", "tags_animals.dog > 0.3")
+    assert one.ids == world.bird_ids[dog > np.float32(0.3)].tolist()
+    two = session.filter_items("birds", "tags_animals.dog > 0.3 AND tags_animals.street_sign < 0.7")
+    keep = (dog > np.float32(0.3)) & (sign < np.float32(0.7))
+    assert (two.ids, two.total) == (world.bird_ids[keep].tolist(), int(keep.sum()))
+    mixed = session.filter_items(
+        "birds", "tags_animals.dog >= 0.2 AND width > 300", order_by="tags_animals.dog",
+        descending=True,
+    )  # fmt: skip
+    keep = (dog >= np.float32(0.2)) & (width > 300)
+    order = np.argsort(-dog[keep], kind="stable")
+    assert mixed.ids == world.bird_ids[keep][order].tolist()
+
+
+@pytest.mark.parametrize(("where", "order_by", "descending"), GRID_FILTERS)
+def test_grid_filters_give_what_the_pivot_gave(
+    world: World, tmp_path: Path, where: str, order_by: str, descending: bool
+) -> None:
+    """Same ids, totals and order from the wide twins as from the pivot of the long rows (the
+    views' only form before twins), first pages and pages by offset alike; an item added after
+    scoring has no score (NULL, sorted last)."""
+    world.catalog.add_items(world.birds.id, [_item(9)])
+    pivoted = _without_twins(world.scores.root, tmp_path / "pivoted")
+    answers = []
+    for scores in (world.scores, pivoted):
+        engine = SqlEngine(world.catalog, scores, timeout_s=20)
+        with engine.session() as s:
+            query = {"order_by": order_by, "descending": descending}
+            pages = [s.filter_items("birds", where, limit=3, offset=o, **query) for o in (0, 3, 6)]
+            whole = s.filter_items("birds", where, limit=100, **query)
+            sorted_ = s.filter_items("birds", where, limit=FIRST_MATCHES_MAX + 1, **query)
+            assert (sorted_.ids, sorted_.total) == (whole.ids, whole.total)
+            answers.append(([(p.ids, p.total) for p in pages], whole.ids, whole.total))
+        engine.close()
+    assert answers[0] == answers[1]
+    pages, whole, total = answers[0]
+    assert [i for ids, _ in pages for i in ids] == whole and len(whole) == total > 0
+
+
+def test_a_group_without_twins_pivots_its_long_rows(world: World, tmp_path: Path) -> None:
+    pivoted = _without_twins(world.scores.root, tmp_path / "pivoted")
+    engine = SqlEngine(world.catalog, pivoted, timeout_s=20)
+    with engine.session() as s:
+        plan = s.execute("EXPLAIN ANALYZE SELECT item_id, dog FROM tags_animals").rows[0][1]
+        page = s.filter_items("birds", "tags_animals.dog > 0.3")
+    engine.close()
+    assert "_wide" not in plan and "Group By" in plan
+    assert page.ids == world.bird_ids[world.v2[:, 0] > np.float32(0.3)].tolist()
 
 
 def test_label_counts_are_those_of_the_filtered_items(session: QuerySession) -> None:

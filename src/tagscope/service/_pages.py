@@ -1,11 +1,13 @@
 """Paging helpers of the grid (:mod:`tagscope.service.browse`): cursors and filtered snapshots.
 
 A cursor is an opaque token naming where the previous page ended. Filtered listings are
-snapshots: their first page asks the SQL engine for the ordered ids of every match (as cheap as
-one page: the filter is evaluated whole either way), which are kept here for a while, so later
-pages are slices of that list, and scrolling shows each item once even while the catalog
-changes. A cursor whose snapshot is gone (evicted, another server process) falls back to asking
-the engine for its page by offset.
+snapshots: their first page asks the SQL engine for how many items match and the ordered ids of
+the first :data:`SNAPSHOT_CHUNK` (one pass that keeps the best ids, as cheap as one page: the
+filter is evaluated whole either way, but the matches are not sorted), which are kept here for
+a while, so later pages are slices of that list, and scrolling shows each item once even while
+the catalog changes. A page past the snapshot's end extends it by the next chunk (by offset, up
+to :data:`SNAPSHOT_MAX_IDS`). A cursor whose snapshot is gone (evicted, another server process)
+falls back to asking the engine for its page by offset.
 """
 
 from __future__ import annotations
@@ -26,7 +28,9 @@ import numpy as np
 from tagscope.domain import ValidationError
 
 SNAPSHOT_MAX_IDS = 100_000
-"""Filtered listings with more matches are paged by offset instead of snapshotted."""
+"""Filtered listings with more matches are paged by offset past these."""
+SNAPSHOT_CHUNK = 10_000
+"""Ids a snapshot starts with, and gains when a page goes past its end (100 pages of 100)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +94,18 @@ class Snapshots:
                 self._lists.popitem(last=False)
         return token
 
+    def extend(self, token: str, ids: np.ndarray) -> np.ndarray | None:
+        """Append to a snapshot the ``ids`` it does not hold (the next chunk of its listing,
+        which may overlap it when the catalog changed); None when it is gone."""
+        with self._lock:
+            found = self._lists.get(token)
+            if found is None:
+                return None
+            old = found[1]
+            grown = np.concatenate([old, ids[~np.isin(ids, old)]])
+            self._lists[token] = (found[0], grown)
+            return grown
+
     def get(self, token: str) -> np.ndarray | None:
         with self._lock:
             found = self._lists.get(token)
@@ -100,4 +116,4 @@ class Snapshots:
             return found[1]
 
 
-__all__ = ["SNAPSHOT_MAX_IDS", "Cursor", "Snapshots", "digest"]
+__all__ = ["SNAPSHOT_CHUNK", "SNAPSHOT_MAX_IDS", "Cursor", "Snapshots", "digest"]

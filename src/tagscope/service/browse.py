@@ -4,8 +4,9 @@ A page is cut by ``offset`` or by an opaque ``cursor``, the ``next_cursor`` of t
 (infinite scroll). Without a filter, pages come from the catalog and the cursor is a keyset (the
 sort value and id of the last item), which stays fast deep into large datasets. With a SQL filter
 (``where``, F-42) or a sort by tag score, the first page asks the SQL engine
-(:meth:`tagscope.store.sql.QuerySession.filter_items`) for every match and later pages slice that
-snapshot (:mod:`tagscope.service._pages`). Every cell carries its label names and its tag scores,
+(:meth:`tagscope.store.sql.QuerySession.filter_items`) how many items match and for the first
+chunk of them, and later pages slice that snapshot, extended a chunk at a time
+(:mod:`tagscope.service._pages`). Every cell carries its label names and its tag scores,
 read from the score files (immutable, so they are cached in memory once read).
 """
 
@@ -37,6 +38,7 @@ from tagscope.store.sql import FilteredItems
 _log = logging.getLogger("tagscope.media")
 _SNAPSHOTS = _pages.Snapshots()
 SNAPSHOT_MAX_IDS = _pages.SNAPSHOT_MAX_IDS
+SNAPSHOT_CHUNK = _pages.SNAPSHOT_CHUNK
 
 SORT_KEYS = tuple(grid.SORT_COLUMNS)
 MAX_PAGE = 500
@@ -193,19 +195,26 @@ def _filtered_page(
 ) -> tuple[list[int], int, _pages.Cursor]:
     """The ids of a filtered (or tag-score sorted) page, its total and the cursor after it.
 
-    The first page snapshots every matching id (see :mod:`tagscope.service._pages`); the
-    pages after it slice the snapshot, or ask the engine by offset when it is gone.
+    The first page snapshots the first matching ids (see :mod:`tagscope.service._pages`); the
+    pages after it slice the snapshot, extended by a chunk when they reach its end, or ask the
+    engine by offset when it is gone or full.
     """
     query = {"order_by": sort, "descending": descending}
     snapshot, token = None, ""
     if previous is None and not offset:
-        found = _filter_items(ws, dataset, where or None, limit=SNAPSHOT_MAX_IDS, **query)
+        first = max(limit, SNAPSHOT_CHUNK)
+        found = _filter_items(ws, dataset, where or None, limit=first, **query)
         snapshot, start, total = np.asarray(found.ids, np.int64), 0, found.total
         token = _SNAPSHOTS.put(snapshot) if total > limit else ""
     elif previous is not None and previous.snapshot:
         start, total = previous.offset, previous.total
         snapshot = _SNAPSHOTS.get(previous.snapshot)
         token = previous.snapshot
+        if snapshot is not None and start + limit > len(snapshot) and _growing(snapshot, total):
+            more = _filter_items(
+                ws, dataset, where or None, limit=SNAPSHOT_CHUNK, offset=len(snapshot), **query
+            )
+            snapshot = _SNAPSHOTS.extend(token, np.asarray(more.ids, np.int64))
     else:
         start = previous.offset if previous else offset
         total = previous.total if previous else 0
@@ -215,10 +224,16 @@ def _filtered_page(
         found = _filter_items(ws, dataset, where or None, limit=limit, offset=start, **query)
         ids, total = found.ids, total or found.total
     end = start + len(ids)
-    # Past the snapshot (more matches than it holds), pages come by offset.
-    keep = token if snapshot is not None and end < len(snapshot) else ""
+    # Past a full snapshot (more matches than it may hold), pages come by offset.
+    held = snapshot is not None and (end < len(snapshot) or _growing(snapshot, total))
+    keep = token if held else ""
     after = _pages.Cursor(sort, descending, _pages.digest(where), None, 0, total, end, keep)
     return ids, total, after
+
+
+def _growing(snapshot: np.ndarray, total: int) -> bool:
+    """Whether a snapshot holds fewer ids than match, and may hold more."""
+    return len(snapshot) < min(total, SNAPSHOT_MAX_IDS)
 
 
 def list_items(

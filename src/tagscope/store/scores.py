@@ -5,6 +5,7 @@ Layout under the workspace's ``scores/`` folder::
     <group slug>/<dataset id>/<modality>/v000003/part-00000.parquet
                                                   part-00001.parquet
                                                   _manifest.json
+                                                  _wide/part-00000.parquet ...
                                         v000004.partial/...        (a scoring job under way)
 
 A version is a folder of Parquet parts (a Parquet "dataset", readable as ``v000003/*.parquet`` by
@@ -29,6 +30,14 @@ threshold  float32   the tag's threshold when the file was written
 version    int32     the group version that produced the scores
 =========  ========  =========================================================
 
+Each part has a wide twin under ``_wide/`` (a folder Spark and Hive skip, and ``*.parquet``
+does not reach): the same items, one row each, ``item_id`` then one float32 column per tag,
+named as the tag. The grid's ``tags_<group>`` views read these instead of pivoting the long
+rows, so a filter on a tag reads that tag's column and no ``GROUP BY`` runs. A version is
+``wide`` (its manifest says so) when every part has its twin and no two parts share an item;
+versions written before twins existed, and groups whose tag names clash as columns
+(``item_id``, names equal but for case), have none, and the views pivot their long rows.
+
 Thresholds saved after a file was written do not touch the file: the SQL views
 (:mod:`tagscope.store.sql`) recompute ``decision`` and ``threshold`` from the catalog's current
 thresholds, so a query always sees the decision at today's threshold, while the file keeps the
@@ -46,6 +55,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
+from itertools import pairwise
 from pathlib import Path
 from typing import BinaryIO
 
@@ -63,6 +73,7 @@ MANIFEST = "_manifest.json"
 
 _VERSION_DIR = re.compile(r"^v(\d{6})$")
 _PART_FILE = re.compile(r"^part-(\d{5})\.parquet$")
+WIDE_DIR = "_wide"
 
 SCHEMA = pa.schema(
     [
@@ -88,11 +99,19 @@ class ScoreVersion:
     tags: tuple[str, ...]
     thresholds: dict[str, float]
     n_items: int
+    wide: bool = False  # every part has a wide twin, and no item is in two parts
 
     @property
     def files(self) -> list[Path]:
         """The Parquet parts, in order."""
         return sorted(p for p in self.path.iterdir() if _PART_FILE.match(p.name))
+
+    @property
+    def wide_files(self) -> list[Path]:
+        """The wide twins of the parts, in order (none unless ``wide``)."""
+        if not self.wide:
+            return []
+        return sorted(p for p in (self.path / WIDE_DIR).iterdir() if _PART_FILE.match(p.name))
 
 
 def _version_name(version: int) -> str:
@@ -203,6 +222,27 @@ def _to_table(
     )
 
 
+_WIDE_OPTIONS = {
+    "row_group_size": 1 << 20,
+    "write_statistics": True,
+    "use_dictionary": False,  # ids and scores do not repeat
+    "compression": "none",  # random scores do not compress; ids ascend (statistics prune)
+}
+
+
+def _wide_table(item_ids: np.ndarray, tags: Sequence[str], scores: np.ndarray) -> pa.Table:
+    """The wide twin of a part: ``item_id`` and one float32 column per tag, named as the tag."""
+    columns = {"item_id": pa.array(item_ids, pa.int64())}
+    columns.update({t: pa.array(scores[:, j], pa.float32()) for j, t in enumerate(tags)})
+    return pa.table(columns)
+
+
+def _wide_names_ok(tags: Sequence[str]) -> bool:
+    """Whether the tags can be columns beside ``item_id`` (SQL names ignore case)."""
+    names = [t.strip().lower() for t in tags]
+    return "item_id" not in names and len(set(names)) == len(names)
+
+
 def _check_part(item_ids: object, scores: object, n_tags: int) -> tuple[np.ndarray, np.ndarray]:
     ids = np.asarray(item_ids)
     if ids.ndim != 1 or not np.issubdtype(ids.dtype, np.integer):
@@ -268,9 +308,13 @@ class ScoreWriter:
                 f"part must be within 0..{self.n_parts - 1}, got {part}", field="part"
             )
         ids, s = _check_part(item_ids, scores, len(self.tags))
+        name = _part_name(part)
+        if _wide_names_ok(self.tags):
+            # The twin first: a part that exists has its twin (a resumed job skips it).
+            (self.partial / WIDE_DIR).mkdir(exist_ok=True)
+            wide = _wide_table(ids, self.tags, s)
+            _write_parquet(wide, self.partial / WIDE_DIR / name, _WIDE_OPTIONS)
         table = _to_table(ids, self.tags, s, self.spec["thresholds"], self.spec["version"])
-        path = self.partial / _part_name(part)
-        tmp = self.partial / f".{path.name}.{os.getpid()}.tmp"
         options = {
             "row_group_size": max(len(ids), 1),
             "write_statistics": True,
@@ -279,22 +323,7 @@ class ScoreWriter:
             "use_dictionary": ["tag", "threshold", "version"],
             "compression": {c: "none" if c == "score" else "snappy" for c in SCHEMA.names},
         }
-        unnamed = _unnamed_file(self.partial)
-        if unnamed is None:  # no O_TMPFILE here: a named temporary file, removed on resume
-            pq.write_table(table, tmp, **options)
-            with open(tmp, "rb+") as f:
-                os.fsync(f.fileno())
-        else:
-            # The part is written to a file without a name, so a job killed while writing it
-            # leaves nothing behind; it gets a name only once whole.
-            with unnamed as f:
-                pq.write_table(table, f, **options)
-                f.flush()
-                os.fsync(f.fileno())
-                tmp.unlink(missing_ok=True)  # left by a killed process of the same pid
-                _link_unnamed(f, tmp)
-        os.replace(tmp, path)
-        return path
+        return _write_parquet(table, self.partial / name, options)
 
     def finalize(self) -> Path:
         """Publish the version: every part must be there. Returns the version's folder."""
@@ -306,6 +335,8 @@ class ScoreWriter:
             )
         n_rows = sum(pq.ParquetFile(p).metadata.num_rows for p in self._part_paths())
         spec = {**self.spec, "n_items": n_rows // len(self.tags), "finished_at": _now()}
+        if self._wide_whole():
+            spec["wide"] = True
         _write_json(self.partial / MANIFEST, spec)
         _fsync_dir(self.partial)
         if self.final.exists():
@@ -318,12 +349,43 @@ class ScoreWriter:
         _fsync_dir(self.final.parent)
         return self.final
 
+    def _wide_whole(self) -> bool:
+        """Every part has its wide twin and no two parts share an item (their id ranges, from
+        the statistics, do not overlap): the twins hold one row per item."""
+        twins = [self.partial / WIDE_DIR / _part_name(p) for p in range(self.n_parts)]
+        if not all(t.is_file() for t in twins):
+            return False
+        found = (_part_range(t, t.stat().st_mtime_ns) for t in twins)
+        ranges = sorted(r for r in found if r[0] <= r[1])  # an empty part has none
+        return all(a[1] < b[0] for a, b in pairwise(ranges))
+
     def discard(self) -> None:
         """Remove the unfinished parts."""
         shutil.rmtree(self.partial, ignore_errors=True)
 
     def _part_paths(self) -> list[Path]:
         return [self.partial / _part_name(p) for p in range(self.n_parts)]
+
+
+def _write_parquet(table: pa.Table, path: Path, options: dict) -> Path:
+    """Write ``table`` at ``path`` atomically: a reader sees the file whole or not at all."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    unnamed = _unnamed_file(path.parent)
+    if unnamed is None:  # no O_TMPFILE here: a named temporary file, removed on resume
+        pq.write_table(table, tmp, **options)
+        with open(tmp, "rb+") as f:
+            os.fsync(f.fileno())
+    else:
+        # The part is written to a file without a name, so a job killed while writing it
+        # leaves nothing behind; it gets a name only once whole.
+        with unnamed as f:
+            pq.write_table(table, f, **options)
+            f.flush()
+            os.fsync(f.fileno())
+            tmp.unlink(missing_ok=True)  # left by a killed process of the same pid
+            _link_unnamed(f, tmp)
+    os.replace(tmp, path)
+    return path
 
 
 def _now() -> str:
@@ -399,6 +461,7 @@ class ScoreTables:
             thresholds={k: float(v) for k, v in spec["thresholds"].items()},
             n_items=int(spec.get("n_items", 0)),
             path=folder,
+            wide=bool(spec.get("wide", False)),
         )
 
     def scored(self, group: str | None = None) -> list[ScoreVersion]:
@@ -488,7 +551,7 @@ class ScoreTables:
         else:
             partial.mkdir(parents=True, exist_ok=True)
             _write_json(manifest, {**spec, "started_at": _now()})
-        for stale in partial.glob(".part-*.tmp"):
+        for stale in [*partial.glob(".part-*.tmp"), *(partial / WIDE_DIR).glob(".part-*.tmp")]:
             stale.unlink(missing_ok=True)  # a part a killed job was writing
         return ScoreWriter(spec, partial, final)
 
@@ -647,4 +710,4 @@ def _int_or_zero(name: str) -> int:
     return int(name) if name.isdigit() else 0
 
 
-__all__ = ["MODALITIES", "SCHEMA", "ScoreTables", "ScoreVersion", "ScoreWriter"]
+__all__ = ["MODALITIES", "SCHEMA", "WIDE_DIR", "ScoreTables", "ScoreVersion", "ScoreWriter"]

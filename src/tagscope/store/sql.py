@@ -34,7 +34,9 @@ A session sees these views:
               (``-`` read as ``_``), decided at their current thresholds (see
               :mod:`tagscope.store.models`)
 ``tags_<group>``  item_id and one score column per tag (``tags_animals.dog``,
-              ``tags_animals.street_sign``): the wide form grid filters use (F-42)
+              ``tags_animals.street_sign``): the wide form grid filters use (F-42), read from
+              the versions' wide twins (:mod:`tagscope.store.scores`) where they all have them,
+              else the pivot of the long rows
 
 and macros ``has_label(item_id, name)`` and ``in_collection(item_id, title)`` (static ones).
 
@@ -135,6 +137,8 @@ _UNITS = {"": 1, "b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12,
           "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40}  # fmt: skip
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*$", re.I)
 SORTABLE = ("id", "path", "size", "width", "height", "format", "split", "modality")
+FIRST_MATCHES_MAX = 10_000
+"""First pages up to this long keep their best ids in one pass; longer ones sort (faster)."""
 READ_ALL = "tagscope_all"
 READ_DATASETS = "tagscope_datasets"
 Readable = Collection[int] | Callable[[frozenset[int]], Collection[int] | None] | None
@@ -379,6 +383,8 @@ class SqlEngine:
         con = duckdb.connect(":memory:", config=config)
         scores_dir = str(self.scores.root.resolve()).rstrip("/") + "/"
         con.execute(f"SET allowed_directories = [{sql_string(scores_dir)}]")
+        # Score files are immutable: their footers are parsed once, not on every grid filter.
+        con.execute("SET parquet_metadata_cache = true")
         con.execute("SET enable_external_access = false")
         con.execute("SET lock_configuration = true")
         _cap_values(con, self.memory_bytes // 4, self.memory_limit)
@@ -580,8 +586,8 @@ class SqlEngine:
                     wanted.add(name)
                     parts.append(name)
                     shows[name] = shows[f"dt_{slug}_visual"]
-            view = WideView(tuple(parts), tag_columns(t for v in versions for t in v.tags))
-            con.execute(f"CREATE OR REPLACE VIEW main.tags_{slug} AS {view.select()}")
+            view = _wide_view(slug, versions, parts)
+            con.execute(f"CREATE OR REPLACE VIEW main.{view.name} AS {view.definition()}")
             wanted.add(f"tags_{slug}")
             wide[f"tags_{slug}"] = view
             shows[f"tags_{slug}"] = of_group
@@ -810,6 +816,16 @@ def _score_select(versions: Sequence[ScoreVersion], current: dict[str, float]) -
     )
 
 
+def _wide_view(slug: str, versions: Sequence[ScoreVersion], parts: Sequence[str]) -> WideView:
+    """The ``tags_<slug>`` view of a group's versions over its score views ``parts``: on the
+    wide twins where every version has them and no aggregate is among the parts."""
+    columns = tag_columns(t for v in versions for t in v.tags)
+    aggregates = any(p.rsplit("_", 1)[-1] not in _VIDEO_COLUMNS for p in parts)
+    files = [v for v in versions if v.modality in _VIDEO_COLUMNS]  # those the parts read
+    twins = () if aggregates or not all(v.wide for v in files) else tuple(files)
+    return WideView(f"tags_{slug}", tuple(parts), columns, twins)
+
+
 def tag_columns(tags: Iterable[str]) -> dict[str, str]:
     """The columns of a ``tags_<group>`` view: column name -> tag, in order; repeats of a column
     name get ``_2``, ``_3``... (the web app shows these, so it never derives them)."""
@@ -824,24 +840,58 @@ def tag_columns(tags: Iterable[str]) -> dict[str, str]:
 
 @dataclass(frozen=True, slots=True)
 class WideView:
-    """A ``tags_<group>`` view: the group's score views and its columns (column -> tag)."""
+    """A ``tags_<group>`` view (``name``) and its columns (column -> tag).
 
+    Where every version of the group has wide twins (:attr:`ScoreVersion.wide_files`) and no
+    shot or video aggregates, the view reads the twins as they are (``twins``): a filter on a
+    tag reads that tag's column, with no ``GROUP BY``. Otherwise it pivots the long rows of the
+    group's score views (``parts``).
+    """
+
+    name: str
     parts: tuple[str, ...]
     columns: dict[str, str]
+    twins: tuple[ScoreVersion, ...] = ()
 
-    def select(self, columns: Iterable[str] | None = None, where: str = "") -> str:
-        """The pivot of ``columns`` (all by default); ``where`` filters the long rows first."""
-        names = list(self.columns) if columns is None else list(columns)
+    def definition(self) -> str:
+        """The view's query: every column."""
+        if not self.twins:
+            return self._pivot(list(self.columns))
+        return " UNION ALL ".join(self._twin_select(v) for v in self.twins)
+
+    def select(self, columns: Iterable[str], where: str = "") -> str:
+        """The rows of ``columns`` only (their tags' rows, or columns, alone are read);
+        ``where`` (on ``item_id``) filters them first."""
+        names = list(columns)
+        if self.twins:
+            cols = "".join(f", {sql_ident(c)}" for c in names)
+            condition = f" WHERE {where}" if where else ""
+            return f"SELECT item_id{cols} FROM main.{self.name}{condition}"
+        if names:
+            tags = ", ".join(sql_string(self.columns[c]) for c in names)
+            where = f"tag IN ({tags})" + (f" AND {where}" if where else "")
+        return self._pivot(names, where)
+
+    def _pivot(self, names: list[str], where: str = "") -> str:
         source = " UNION ALL ".join(f"SELECT item_id, tag, score FROM main.{p}" for p in self.parts)
         pivot = "".join(
             f", max(score) FILTER (WHERE tag = {sql_string(self.columns[c])}) AS {sql_ident(c)}"
             for c in names
         )
-        if columns is not None and names:
-            tags = ", ".join(sql_string(self.columns[c]) for c in names)
-            where = f"tag IN ({tags})" + (f" AND {where}" if where else "")
         condition = f" WHERE {where}" if where else ""
         return f"SELECT item_id{pivot} FROM ({source}){condition} GROUP BY item_id"
+
+    def _twin_select(self, version: ScoreVersion) -> str:
+        """One version's twins (a session that may not read its dataset never opens them)."""
+        cols = "".join(
+            f", {sql_ident(tag)} AS {sql_ident(c)}"
+            if tag in version.tags
+            else f", CAST(NULL AS FLOAT) AS {sql_ident(c)}"
+            for c, tag in self.columns.items()
+        )
+        files = ", ".join(sql_string(str(p.resolve())) for p in version.wide_files)
+        readable = _readable(str(int(version.dataset_id)))
+        return f"SELECT item_id{cols} FROM read_parquet([{files}]) WHERE {readable}"
 
 
 class QuerySession:
@@ -1014,6 +1064,8 @@ class QuerySession:
         if limit < 0 or offset < 0:
             raise SqlError("limit and offset must be >= 0", field="where")
         rows, compiled, order = self._dataset_rows(dataset, where, order_by)
+        if offset == 0 and 0 < limit <= FIRST_MATCHES_MAX:
+            return self._first_matches(rows, compiled, order, descending, limit)
 
         def page(condition: str) -> str:
             return (
@@ -1037,6 +1089,28 @@ class QuerySession:
             counted = self._run(checked, replace(self.limits, max_rows=1), field="where")
             total = int(counted.rows[0][0])
         return FilteredItems(ids=ids, total=total)
+
+    def _first_matches(
+        self, rows: str, compiled: Filter | None, order: str, descending: bool, limit: int
+    ) -> FilteredItems:
+        """The first ``limit`` matches and how many there are, in one pass that keeps the best
+        ``limit`` (``arg_min``/``arg_max`` of the sort key) instead of sorting every match.
+        The key puts missing values last and breaks ties by id, as ``filter_items`` orders."""
+        if descending:
+            best, key = "arg_max", f"{{n: {order} IS NOT NULL, v: {order}, i: -items.id}}"
+        else:
+            best, key = "arg_min", f"{{n: {order} IS NULL, v: {order}, i: items.id}}"
+
+        def first(condition: str) -> str:
+            return (
+                f"SELECT count(*) AS n, {best}(items.id, {key}, {int(limit)}) AS ids "
+                f"FROM {rows} WHERE {condition}"
+            )
+
+        checked = check_filtered(self._con, first, compiled, self.table_names)
+        result = self._run(checked, replace(self.limits, max_rows=1), field="where")
+        total, ids = result.rows[0]
+        return FilteredItems(ids=list(ids or []), total=int(total))
 
     def label_counts(self, dataset: str, where: str) -> dict[str, int]:
         """Each label name and on how many of the dataset's items matching the grid filter
@@ -1065,14 +1139,16 @@ class QuerySession:
         """The dataset's own rows joined with the tag scores the filter and the order use (the
         ``FROM`` of a filtered query), the compiled filter and the ``ORDER BY`` expression."""
         found = self._con.execute(
-            f"SELECT id, (SELECT min(id) FROM {INTERNAL}.items WHERE dataset_id = d.id), "
-            f"(SELECT max(id) FROM {INTERNAL}.items WHERE dataset_id = d.id) "
-            "FROM main.datasets d WHERE name = ?",  # those the session may read
+            "SELECT id FROM main.datasets WHERE name = ?",  # those the session may read
             [dataset],
         ).fetchall()
         if not found:
             raise NotFoundError(f"no dataset named {dataset!r}")
-        dataset_id, lo, hi = found[0]
+        dataset_id = int(found[0][0])
+        # A plain scan with a constant: as correlated subqueries, the bounds cost 10x more.
+        lo, hi = self._con.execute(
+            f"SELECT min(id), max(id) FROM {INTERNAL}.items WHERE dataset_id = ?", [dataset_id]
+        ).fetchone()
         used: dict[str, set[str]] = {}  # tags_<group> -> its columns the filter uses
         compiled = None
         if where and where.strip():
@@ -1149,6 +1225,7 @@ __all__ = [
     "DEFAULT_MAX_ROWS",
     "DEFAULT_MEMORY_LIMIT",
     "DEFAULT_TIMEOUT_S",
+    "FIRST_MATCHES_MAX",
     "MEMORY_LIMIT_ENV",
     "FilteredItems",
     "Limits",
