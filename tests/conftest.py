@@ -7,6 +7,7 @@ import os
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -150,6 +151,15 @@ def tiny_sam_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     images = SamImageProcessor(size={"longest_edge": 64}, pad_size={"height": 64, "width": 64})
     SamProcessor(image_processor=images).save_pretrained(folder)
     return folder
+
+
+@pytest.fixture(scope="module")
+def local_ray() -> Iterator[Any]:
+    """One local Ray for the module (2 CPUs), shut down after."""
+    ray = pytest.importorskip("ray")
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    yield ray
+    ray.shutdown()
 
 
 @pytest.fixture(scope="session")

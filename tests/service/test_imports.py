@@ -625,15 +625,6 @@ def test_a_folder_uri_leading_out_of_its_folder_is_refused(
     assert workspace.catalog.list_datasets() == []
 
 
-@pytest.fixture(scope="module")
-def local_ray() -> Iterator[Any]:
-    """One local Ray for the module (2 CPUs), shut down after."""
-    ray = pytest.importorskip("ray")
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
-    yield ray
-    ray.shutdown()
-
-
 def test_an_import_through_ray_equals_the_local_one(
     local_ray: Any, photos: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

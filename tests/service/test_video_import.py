@@ -7,7 +7,7 @@ import dataclasses
 import os
 import shutil
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -253,15 +253,6 @@ def _portable(ws: Workspace, dataset: str) -> list[tuple[Any, ...]]:
         (it.path.replace(keyframes, "<keyframes>"), it.modality, it.media, it.text, it.metadata)
         for it in sorted(ws.catalog.iter_items(ws.dataset(dataset).id), key=lambda i: i.id)
     ]
-
-
-@pytest.fixture(scope="module")
-def local_ray() -> Iterator[Any]:
-    """One local Ray for the module (2 CPUs), shut down after."""
-    ray = pytest.importorskip("ray")
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
-    yield ray
-    ray.shutdown()
 
 
 def test_a_video_import_through_ray_equals_the_local_one(

@@ -329,6 +329,21 @@ def local_file(path: PathLike, field: str) -> Path:
     return Path(local).expanduser()
 
 
+def uri_files(folder: str) -> list[tuple[str, str]]:
+    """The files under the folder URI ``folder``: :func:`~tagscope.media.sources.list_files`,
+    its refusals as the import's (``field="folder"``).
+
+    Raises
+    ------
+    ValidationError
+        ``folder`` is not a folder, or leads out of one (``..``).
+    """
+    try:
+        return list_files(folder)
+    except MediaError as exc:
+        raise ValidationError(str(exc), field="folder") from None
+
+
 def scan_uri_folder(folder: str, *, labels_from_folders: bool = False) -> Parsed:
     """Every image file under the folder URI ``folder`` (any fsspec file system), sorted by
     name, as :func:`~tagscope.labels.formats.folder.scan_folder` finds those of a local one:
@@ -340,10 +355,7 @@ def scan_uri_folder(folder: str, *, labels_from_folders: bool = False) -> Parsed
     ValidationError
         ``folder`` is not a folder, or leads out of one (``..``).
     """
-    try:
-        files = list_files(folder)
-    except MediaError as exc:
-        raise ValidationError(str(exc), field="folder") from None
+    files = uri_files(folder)
     parsed = Parsed()
     for uri, name in files:
         suffix = os.path.splitext(name)[1].lower()

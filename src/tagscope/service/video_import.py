@@ -41,13 +41,12 @@ from tagscope.domain import (
     MediaInfo,
     Modality,
     NewItem,
-    ValidationError,
 )
 from tagscope.jobs.runner import ProgressFn
 from tagscope.media.errors import MediaError
 from tagscope.media.images import open_image, read_media
 from tagscope.media.paths import NOT_REGULAR
-from tagscope.media.sources import file_stat, is_uri, list_files, open_media
+from tagscope.media.sources import file_stat, is_uri, open_media
 from tagscope.media.thumbnails import (
     THUMBNAIL_SIZE,
     ensure_thumbnail,
@@ -68,7 +67,7 @@ from tagscope.media.video import (
     probe_duration_ms,
     scan_video,
 )
-from tagscope.service.imports import check_import, import_dataset, import_folder
+from tagscope.service.imports import check_import, import_dataset, import_folder, uri_files
 from tagscope.service.thumbnails import DEFAULT_MODE, ThumbnailMode, thumbnail_mode
 from tagscope.service.workspace import Workspace
 from tagscope.store.retry import run_retrying
@@ -195,10 +194,7 @@ def find_uri_videos(folder: str) -> tuple[list[str], list[ImportProblem]]:
     ValidationError
         ``folder`` is not a folder, or leads out of one (``..``).
     """
-    try:
-        files = list_files(folder)
-    except MediaError as exc:
-        raise ValidationError(str(exc), field="folder") from None
+    files = uri_files(folder)
     videos, problems = [], []
     for uri, name in files:
         suffix = os.path.splitext(name)[1].lower()
