@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+import fsspec
 import pytest
 from sqlalchemy import create_engine, text
 
@@ -160,6 +161,16 @@ def local_ray() -> Iterator[Any]:
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
     yield ray
     ray.shutdown()
+
+
+@pytest.fixture()
+def memory() -> Iterator[str]:
+    """A fresh folder on fsspec's in-memory file system (this process only), removed after."""
+    fs = fsspec.filesystem("memory")
+    root = f"/t-{uuid.uuid4().hex}"
+    yield f"memory://{root}"
+    if fs.exists(root):
+        fs.rm(root, recursive=True)
 
 
 @pytest.fixture(scope="session")

@@ -257,45 +257,40 @@ def test_a_range_of_a_changed_file_is_not_served(
 
 
 def test_items_stored_by_uri_are_served_from_a_local_copy(
-    tmp_path: Path, coco_mini: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, coco_mini: Path, memory: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Items imported from an fsspec folder (here the in-process memory file system) are sent
     like local ones: the media from a copy fetched once into the cache, the thumbnail made from
     the URI; a file changed in the store since its import is a 404, as a local one is."""
     monkeypatch.delenv("TAGSCOPE_DATABASE_URL", raising=False)
-    fs = fsspec.filesystem("memory")
-    root = f"/media-{os.getpid()}-{tmp_path.name}"
+    fs, root = fsspec.core.url_to_fs(memory)
     sources = sorted((coco_mini / "val2017").glob("*.jpg"))[:2]
     for src in sources:
         fs.pipe_file(f"{root}/{src.name}", src.read_bytes())
-    try:
-        ws = Workspace.open(tmp_path / "ws")
-        import_images(ws, "remote", f"memory://{root}")
-        app = create_app(ws, auth=False, web_dist=tmp_path / "no-web")
-        client = TestClient(app, base_url="http://localhost")
-        items = client.get("/api/datasets/remote/items", params={"limit": 10}).json()["items"]
-        by_name = {it["path"].rsplit("/", 1)[-1]: it for it in items}
-        first = by_name[sources[0].name]
-        assert first["path"] == f"memory://{root}/{sources[0].name}"
-        media = client.get(f"/api/items/{first['id']}/media")
-        assert media.status_code == 200
-        assert media.content == sources[0].read_bytes()
-        copy = ws.paths.cache / "media" / first["media"]["content_hash"]
-        assert copy.read_bytes() == sources[0].read_bytes()
-        thumb = client.get(f"/api/items/{first['id']}/thumbnail")
-        assert thumb.status_code == 200
-        with Image.open(io.BytesIO(thumb.content)) as im:
-            assert max(im.size) <= 256
+    ws = Workspace.open(tmp_path / "ws")
+    import_images(ws, "remote", memory)
+    app = create_app(ws, auth=False, web_dist=tmp_path / "no-web")
+    client = TestClient(app, base_url="http://localhost")
+    items = client.get("/api/datasets/remote/items", params={"limit": 10}).json()["items"]
+    by_name = {it["path"].rsplit("/", 1)[-1]: it for it in items}
+    first = by_name[sources[0].name]
+    assert first["path"] == f"memory://{root}/{sources[0].name}"
+    media = client.get(f"/api/items/{first['id']}/media")
+    assert media.status_code == 200
+    assert media.content == sources[0].read_bytes()
+    copy = ws.paths.cache / "media" / first["media"]["content_hash"]
+    assert copy.read_bytes() == sources[0].read_bytes()
+    thumb = client.get(f"/api/items/{first['id']}/thumbnail")
+    assert thumb.status_code == 200
+    with Image.open(io.BytesIO(thumb.content)) as im:
+        assert max(im.size) <= 256
 
-        second = by_name[sources[1].name]
-        fs.pipe_file(f"{root}/{sources[1].name}", b"changed")
-        r = client.get(f"/api/items/{second['id']}/media")
-        assert r.status_code == 404
-        assert "changed since its import" in r.json()["message"]
-        fs.rm(f"{root}/{sources[1].name}")
-        r = client.get(f"/api/items/{second['id']}/thumbnail")
-        assert r.status_code == 404
-        assert "missing" in r.json()["message"]
-    finally:
-        if fs.exists(root):
-            fs.rm(root, recursive=True)
+    second = by_name[sources[1].name]
+    fs.pipe_file(f"{root}/{sources[1].name}", b"changed")
+    r = client.get(f"/api/items/{second['id']}/media")
+    assert r.status_code == 404
+    assert "changed since its import" in r.json()["message"]
+    fs.rm(f"{root}/{sources[1].name}")
+    r = client.get(f"/api/items/{second['id']}/thumbnail")
+    assert r.status_code == 404
+    assert "missing" in r.json()["message"]

@@ -116,27 +116,6 @@ def test_compressed_index_with_a_mask_and_after_a_reload(
     np.testing.assert_array_equal(again.search(q, 5)[1], compressed_data.search(q, 5)[1])
 
 
-def test_an_index_of_4_bit_scalar_codes_built_before_fast_scan_still_re_ranks(
-    tmp_path: Path, data: tuple[np.ndarray, np.ndarray, FaissIndex]
-) -> None:
-    x, q, _ = data
-    d = x.shape[1]
-    old = faiss.IndexIVFScalarQuantizer(
-        faiss.IndexFlatIP(d), d, 16, faiss.ScalarQuantizer.QT_4bit, faiss.METRIC_INNER_PRODUCT
-    )
-    old.train(x.astype(np.float32))
-    old.add(x.astype(np.float32))
-    faiss.write_index(old, str(tmp_path / "ivf.faiss"))
-    index = FaissIndex.load(tmp_path / "ivf.faiss", x)
-    index.exact_below = 100
-    assert index.reranks
-    scores, rows = index.search(q, 10)
-    assert recall(rows, FlatIndex(x).search(q, 10)[1]) >= 0.95
-    np.testing.assert_allclose(
-        scores, np.einsum("qkd,qd->qk", x[rows].astype(np.float32), q), atol=1e-6
-    )
-
-
 @pytest.mark.parametrize(("d", "m"), [(512, 256), (32, 16), (6, 3), (7, 1), (1, 1)])
 def test_pq_sub_quantizers_divide_the_dimensions(d: int, m: int) -> None:
     assert faiss_index.pq_subquantizers(d) == m

@@ -4,8 +4,7 @@ alike by probing, decoding, thumbnails and videos; a URI leading out of its fold
 from __future__ import annotations
 
 import shutil
-import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import fsspec
@@ -25,16 +24,6 @@ from tagscope.media.sources import (
 )
 from tagscope.media.thumbnails import ensure_thumbnail, ready_thumbnail, thumbnail_path
 from tagscope.media.video import scan_video
-
-
-@pytest.fixture()
-def memory() -> Iterator[str]:
-    """A fresh folder on fsspec's in-memory file system (this process only), removed after."""
-    fs = fsspec.filesystem("memory")
-    root = f"/t-{uuid.uuid4().hex}"
-    yield f"memory://{root}"
-    if fs.exists(root):
-        fs.rm(root, recursive=True)
 
 
 def _put(uri: str, data: bytes) -> str:

@@ -5,9 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import shutil
-import uuid
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -483,16 +481,6 @@ def test_bad_yolo_lines_and_files_are_reported_and_the_rest_imported(
 
 
 # Issue 14: import as a map job over shards of files (local runner, Ray), media by URI.
-
-
-@pytest.fixture()
-def memory() -> Iterator[str]:
-    """A fresh folder on fsspec's in-memory file system (this process only), removed after."""
-    fs = fsspec.filesystem("memory")
-    root = f"/t-{uuid.uuid4().hex}"
-    yield f"memory://{root}"
-    if fs.exists(root):
-        fs.rm(root, recursive=True)
 
 
 def _items(ws: Workspace, dataset: str) -> dict[str, tuple[Any, ...]]:

@@ -633,6 +633,51 @@ def test_grid_filters_give_what_the_pivot_gave(
     assert [i for ids, _ in pages for i in ids] == whole and len(whole) == total > 0
 
 
+SCORES_ALONE = [
+    ("tags_animals.dog > 0.8", "id", False, True),
+    ("tags_animals.dog > 0.8 AND tags_animals.street_sign < 0.8", "tags_animals.dog", True, True),
+    ("NOT (tags_animals.dog > 0.8)", "tags_animals.street_sign", False, True),
+    # True for an item without scores: those items match too, so the join stays.
+    ("coalesce(tags_animals.dog, 0) < 0.5", "id", False, False),
+    ("tags_animals.dog IS NULL", "id", False, False),
+    ("tags_animals.dog > 0.8 AND width > 0", "id", False, False),  # reads the items too
+    ("tags_animals.dog > 0.8", "path", False, False),
+]
+
+
+@pytest.mark.parametrize(("where", "order_by", "descending", "alone"), SCORES_ALONE)
+def test_filters_on_scores_alone_skip_the_items(
+    world: World, where: str, order_by: str, descending: bool, alone: bool
+) -> None:
+    """A filter reading one group's scores and nothing else is answered from the score rows
+    without joining the items (10M of them) when that gives the same matches: the dataset's
+    ids fill their range and the filter is false for an item without scores. Ids, totals and
+    order equal those of the same filter read through the join (``AND id > 0`` forces it),
+    on a dataset some of whose items have no scores, and on one whose ids interleave with
+    another dataset's."""
+    cats = world.catalog.create_dataset("cats")
+    world.catalog.add_items(cats.id, [_item(i) for i in range(40, 46)])
+    cat_ids = np.array(world.catalog.item_ids(cats.id))
+    scored = cat_ids[[0, 2, 3, 5]]  # the others have no scores
+    world.scores.write(cats.id, "Animals", 1, "visual", scored, TAGS, _scores(scored, 4))
+    world.catalog.add_items(world.birds.id, [_item(9)])  # birds' ids now skip the fish
+    engine = SqlEngine(world.catalog, world.scores, timeout_s=20)
+    query = {"order_by": order_by, "descending": descending}
+    with engine.session() as s:
+        for dataset, skips in (("cats", alone), ("birds", False)):
+            *_, ident = s._filtered_rows(dataset, where, order_by)
+            assert (ident == "tags_animals.item_id") is skips
+            joined = [
+                s.filter_items(dataset, f"({where}) AND id > 0", limit=n, offset=o, **query)
+                for n, o in ((2, 0), (100, 0), (2, 2))
+            ]
+            got = [s.filter_items(dataset, where, limit=n, offset=o, **query)
+                   for n, o in ((2, 0), (100, 0), (2, 2))]  # fmt: skip
+            assert got == joined
+            assert joined[1].total > 0 and len(joined[1].ids) == joined[1].total
+    engine.close()
+
+
 def test_a_group_without_twins_pivots_its_long_rows(world: World, tmp_path: Path) -> None:
     pivoted = _without_twins(world.scores.root, tmp_path / "pivoted")
     engine = SqlEngine(world.catalog, pivoted, timeout_s=20)

@@ -167,8 +167,7 @@ class FaissIndex:
         self.index = index
         self.vectors = vectors
         self.exact_below = exact_below
-        # Lossy codes (4-bit PQ, or 4-bit scalar in older files) find candidates; the stored
-        # vectors rank them.
+        # Lossy codes (4-bit PQ) find candidates; the stored vectors rank them.
         self.reranks = faiss.extract_index_ivf(index).code_size < 2 * index.d
         default = compressed_nprobe if self.reranks else default_nprobe
         self.nprobe = nprobe or default(index.nlist)

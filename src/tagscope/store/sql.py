@@ -894,6 +894,56 @@ class WideView:
         return f"SELECT item_id{cols} FROM read_parquet([{files}]) WHERE {readable}"
 
 
+@dataclass(frozen=True, slots=True)
+class _Scope:
+    """What a grid filter over one dataset reads: the dataset's ids (``lo`` to ``hi``, ``n`` of
+    them), the compiled filter, its ``ORDER BY`` expression, and the columns of each
+    ``tags_<group>`` view the filter and the order use."""
+
+    dataset_id: int
+    lo: int
+    hi: int
+    n: int
+    compiled: Filter | None
+    order: str
+    used: dict[str, set[str]]
+
+    @property
+    def ids(self) -> str:
+        """Score rows of the dataset's ids only: other datasets' files and row groups are
+        skipped."""
+        return f"item_id BETWEEN {self.lo} AND {self.hi}"
+
+    def joined(self, wide: dict[str, WideView]) -> str:
+        """The dataset's own rows joined with the tag scores used; whatever the filter says,
+        no row of another dataset is there to match."""
+        joins = "".join(
+            f" LEFT JOIN ({wide[v].select(sorted(cols), self.ids)}) AS {v}"
+            f" ON {v}.item_id = items.id"
+            for v, cols in sorted(self.used.items())
+        )
+        own = f"SELECT * FROM main.items WHERE dataset_id = {int(self.dataset_id)}"
+        return f"({own}) AS items{joins}"
+
+    def scores_view(self) -> str | None:
+        """The ``tags_<group>`` view whose score rows alone could answer the filter (no join
+        with 10M items): the filter and the order read its columns and nothing else, and the
+        dataset's ids fill ``lo`` to ``hi``, so a score row there is one of its items'. The
+        caller still checks that the filter is not true for an item without scores (which has
+        no score row to match)."""
+        if self.compiled is None or self.n != self.hi - self.lo + 1:
+            return None
+        view = self.compiled.reads_only()
+        if view is None or set(self.used) != {view}:
+            return None
+        return view if self.order == "items.id" or self.order.startswith(f"{view}.") else None
+
+    def unscored(self, view: str) -> str:
+        """One row as an item without scores reads in ``view``: every column used NULL."""
+        nulls = "".join(f", CAST(NULL AS FLOAT) AS {sql_ident(c)}" for c in sorted(self.used[view]))
+        return f"(SELECT CAST(NULL AS BIGINT) AS item_id{nulls}) AS {view}"
+
+
 class QuerySession:
     """One read-only DuckDB connection of a :class:`SqlEngine`; use as a context manager."""
 
@@ -1063,14 +1113,14 @@ class QuerySession:
         """
         if limit < 0 or offset < 0:
             raise SqlError("limit and offset must be >= 0", field="where")
-        rows, compiled, order = self._dataset_rows(dataset, where, order_by)
+        rows, compiled, order, ident = self._filtered_rows(dataset, where, order_by)
         if offset == 0 and 0 < limit <= FIRST_MATCHES_MAX:
-            return self._first_matches(rows, compiled, order, descending, limit)
+            return self._first_matches(rows, compiled, order, ident, descending, limit)
 
         def page(condition: str) -> str:
             return (
-                f"SELECT items.id, count(*) OVER () AS n FROM {rows} WHERE {condition} "
-                f"ORDER BY {order} {'DESC' if descending else 'ASC'} NULLS LAST, items.id "
+                f"SELECT {ident} AS id, count(*) OVER () AS n FROM {rows} WHERE {condition} "
+                f"ORDER BY {order} {'DESC' if descending else 'ASC'} NULLS LAST, {ident} "
                 f"LIMIT {int(limit)} OFFSET {int(offset)}"
             )
 
@@ -1091,19 +1141,25 @@ class QuerySession:
         return FilteredItems(ids=ids, total=total)
 
     def _first_matches(
-        self, rows: str, compiled: Filter | None, order: str, descending: bool, limit: int
+        self,
+        rows: str,
+        compiled: Filter | None,
+        order: str,
+        ident: str,
+        descending: bool,
+        limit: int,
     ) -> FilteredItems:
         """The first ``limit`` matches and how many there are, in one pass that keeps the best
         ``limit`` (``arg_min``/``arg_max`` of the sort key) instead of sorting every match.
         The key puts missing values last and breaks ties by id, as ``filter_items`` orders."""
         if descending:
-            best, key = "arg_max", f"{{n: {order} IS NOT NULL, v: {order}, i: -items.id}}"
+            best, key = "arg_max", f"{{n: {order} IS NOT NULL, v: {order}, i: -{ident}}}"
         else:
-            best, key = "arg_min", f"{{n: {order} IS NULL, v: {order}, i: items.id}}"
+            best, key = "arg_min", f"{{n: {order} IS NULL, v: {order}, i: {ident}}}"
 
         def first(condition: str) -> str:
             return (
-                f"SELECT count(*) AS n, {best}(items.id, {key}, {int(limit)}) AS ids "
+                f"SELECT count(*) AS n, {best}({ident}, {key}, {int(limit)}) AS ids "
                 f"FROM {rows} WHERE {condition}"
             )
 
@@ -1138,6 +1194,33 @@ class QuerySession:
     ) -> tuple[str, Filter | None, str]:
         """The dataset's own rows joined with the tag scores the filter and the order use (the
         ``FROM`` of a filtered query), the compiled filter and the ``ORDER BY`` expression."""
+        scope = self._scope(dataset, where, order_by)
+        return scope.joined(self._wide), scope.compiled, scope.order
+
+    def _filtered_rows(
+        self, dataset: str, where: str | None, order_by: str
+    ) -> tuple[str, Filter | None, str, str]:
+        """As :meth:`_dataset_rows`, and the expression of an item's id there; a filter that
+        reads one group's scores alone reads them without the items (see
+        :meth:`_Scope.scores_view`)."""
+        scope = self._scope(dataset, where, order_by)
+        view = scope.scores_view()
+        if view is not None:  # is the filter true for an item without scores?
+            probe = check_filtered(
+                self._con,
+                lambda condition: f"SELECT count(*) FROM {scope.unscored(view)} WHERE {condition}",
+                scope.compiled,
+                self.table_names,
+            )
+            if self._run(probe, replace(self.limits, max_rows=1), field="where").rows[0][0]:
+                view = None
+        if view is None:
+            return scope.joined(self._wide), scope.compiled, scope.order, "items.id"
+        rows = f"({self._wide[view].select(sorted(scope.used[view]), scope.ids)}) AS {view}"
+        order = f"{view}.item_id" if scope.order == "items.id" else scope.order
+        return rows, scope.compiled, order, f"{view}.item_id"
+
+    def _scope(self, dataset: str, where: str | None, order_by: str) -> _Scope:
         found = self._con.execute(
             "SELECT id FROM main.datasets WHERE name = ?",  # those the session may read
             [dataset],
@@ -1146,8 +1229,9 @@ class QuerySession:
             raise NotFoundError(f"no dataset named {dataset!r}")
         dataset_id = int(found[0][0])
         # A plain scan with a constant: as correlated subqueries, the bounds cost 10x more.
-        lo, hi = self._con.execute(
-            f"SELECT min(id), max(id) FROM {INTERNAL}.items WHERE dataset_id = ?", [dataset_id]
+        lo, hi, n = self._con.execute(
+            f"SELECT min(id), max(id), count(*) FROM {INTERNAL}.items WHERE dataset_id = ?",
+            [dataset_id],
         ).fetchone()
         used: dict[str, set[str]] = {}  # tags_<group> -> its columns the filter uses
         compiled = None
@@ -1157,18 +1241,7 @@ class QuerySession:
                 if view.startswith("tags_"):
                     self._wide_column(view, column, used, field="where")
         order = self._order_by(order_by, used)
-        # Only the tags the filter uses, only the dataset's ids: row groups of other tags and
-        # other datasets' files are skipped.
-        ids = f"item_id BETWEEN {lo or 0} AND {hi or 0}"
-        joins = "".join(
-            f" LEFT JOIN ({self._wide[v].select(sorted(cols), ids)}) AS {v}"
-            f" ON {v}.item_id = items.id"
-            for v, cols in sorted(used.items())
-        )
-        # The filter applies over the dataset's own rows: whatever it says, no row of another
-        # dataset is there to match.
-        rows = f"(SELECT * FROM main.items WHERE dataset_id = {int(dataset_id)}) AS items{joins}"
-        return rows, compiled, order
+        return _Scope(dataset_id, lo or 0, hi or 0, int(n), compiled, order, used)
 
     def _wide_column(self, view: str, column: str, used: dict[str, set[str]], field: str) -> str:
         wide = self._wide.get(view)

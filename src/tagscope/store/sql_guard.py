@@ -382,6 +382,14 @@ class Filter:
     sql: str
     node: dict[str, Any]
     columns: frozenset[tuple[str, str]]
+    unqualified: bool = False
+    """Whether some column reference has no qualifier (``width``, a subquery's own columns)."""
+
+    def reads_only(self) -> str | None:
+        """The one qualifier of every column the filter reads, when it reads no other column;
+        else ``None``."""
+        qualifiers = {q for q, _ in self.columns}
+        return qualifiers.pop() if len(qualifiers) == 1 and not self.unqualified else None
 
 
 def compile_filter(
@@ -402,12 +410,14 @@ def compile_filter(
     if not rendered.startswith("SELECT "):
         raise _refuse("this filter", "it could not be checked", field)
     sql = f"({rendered.removeprefix('SELECT ')})"
-    columns = frozenset(
-        (str(n["column_names"][0]).lower(), str(n["column_names"][1]).lower())
-        for n in _nodes(node)
-        if n.get("class") == "COLUMN_REF" and len(n.get("column_names", [])) > 1
+    refs = [n["column_names"] for n in _nodes(node) if n.get("class") == "COLUMN_REF"]
+    columns = frozenset((str(r[0]).lower(), str(r[1]).lower()) for r in refs if len(r) > 1)
+    return Filter(
+        sql=sql,
+        node=_expression(con, f"SELECT {sql}", field),
+        columns=columns,
+        unqualified=any(len(r) != 2 for r in refs),
     )
-    return Filter(sql=sql, node=_expression(con, f"SELECT {sql}", field), columns=columns)
 
 
 def _expression(con: duckdb.DuckDBPyConnection, wrapped: str, field: str) -> dict[str, Any]:
