@@ -18,35 +18,15 @@ import argparse
 import json
 import os
 import tempfile
-import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sqlalchemy import create_engine, text
 
 import _team_load as load
 from _machine import cpu_info
+from _pg import fresh_database
 from tagscope.service import Workspace
-
-
-@contextmanager
-def _fresh_pg(server_url: str) -> Iterator[str]:
-    name = f"bench_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(
-        server_url.replace("postgresql://", "postgresql+psycopg://", 1),
-        isolation_level="AUTOCOMMIT",
-    )
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield server_url.rsplit("/", 1)[0] + "/" + name
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def _summed(counts: list[dict[str, int]]) -> dict[str, int]:
@@ -105,7 +85,7 @@ def main() -> None:
             if not server:
                 out["postgresql"] = "skipped: set TAGSCOPE_TEST_DATABASE_URL"
                 continue
-            with _fresh_pg(server) as url:
+            with fresh_database(server, prefix="bench") as url:
                 out["postgresql"] = _measure(url, root, args.writers, args.seconds)
     print(json.dumps({**out, **cpu_info()}))
 

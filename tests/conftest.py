@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -11,11 +12,13 @@ from typing import Any
 
 import fsspec
 import pytest
-from sqlalchemy import create_engine, text
 
 from tagscope.domain import Dataset, MediaInfo, NewItem
 from tagscope.media.images import read_media_info
 from tagscope.service import Workspace
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+from _pg import fresh_database  # the benchmarks' helper: one way to make a database
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # tests never download a model
 
@@ -60,18 +63,8 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
         return
     if not PG_URL:
         pytest.skip("TAGSCOPE_TEST_DATABASE_URL is not set (.ci/run starts PostgreSQL)")
-    name = f"tagscope_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(
-        PG_URL.replace("postgresql://", "postgresql+psycopg://", 1), isolation_level="AUTOCOMMIT"
-    )
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield PG_URL.rsplit("/", 1)[0] + "/" + name
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with fresh_database(PG_URL) as url:
+        yield url
 
 
 # -- embeddings: a tiny random CLIP and small datasets of real images -----------------------------
