@@ -33,10 +33,10 @@ import time
 from pathlib import Path
 
 import httpx
-import numpy as np
 
 from _machine import cpu_info
 from _servers import free_ports, wait_until_up
+from _stats import latency
 from bench_grid import DATASET, build_dataset, build_scores
 from tagscope.domain import NotFoundError
 from tagscope.service import Workspace, accounts
@@ -113,14 +113,6 @@ class Scroller:
         return elapsed
 
 
-def _ms(values: list[float], q: float) -> float:
-    return round(float(np.percentile(np.asarray(values) * 1000, q)), 2)
-
-
-def _stats(times: list[float]) -> dict[str, float]:
-    return {"p50_ms": _ms(times, 50), "p95_ms": _ms(times, 95), "n": len(times)}
-
-
 def interleaved(auth: Scroller, open_: Scroller, n: int) -> tuple[list[float], list[float]]:
     rng = random.Random(0)
     with_token, without = [], []
@@ -180,9 +172,9 @@ def time_in_process(root: Path, token: str, n: int) -> dict[str, dict[str, float
         copies.append(t2 - t1)
     ws.catalog.engine.dispose()
     return {
-        "identity_for_token": _stats(lookups),
-        "identity_for_token_cpu": _stats(lookups_cpu),
-        "acting_as": _stats(copies),
+        "identity_for_token": latency(lookups),
+        "identity_for_token_cpu": latency(lookups_cpu),
+        "acting_as": latency(copies),
     }
 
 
@@ -216,7 +208,7 @@ def main() -> None:
         server.wait(10)
     in_process = time_in_process(root, token, args.requests)
 
-    a, b = _stats(with_token), _stats(without)
+    a, b = latency(with_token), latency(without)
     paired = [x - y for x, y in zip(with_token, without, strict=True)]
     added_p95 = round(a["p95_ms"] - b["p95_ms"], 2)
     print(
@@ -233,7 +225,7 @@ def main() -> None:
                 "no_auth": b,
                 "added_p50_ms": round(a["p50_ms"] - b["p50_ms"], 2),
                 "added_p95_ms": added_p95,
-                "paired_diff_p50_ms": _ms(paired, 50),
+                "paired_diff_p50_ms": latency(paired)["p50_ms"],
                 "server_cpu_per_request": cpu,
                 "in_process": in_process,
                 "goal_added_p95_ms": GOAL_MS,

@@ -40,6 +40,7 @@ import numpy as np
 from PIL import Image
 
 from _servers import free_ports, wait_until_up
+from _stats import latency
 from tagscope.domain import Label, LabelKind, MediaInfo, NewItem
 from tagscope.domain.tags import Tag, Visibility
 from tagscope.service import Workspace
@@ -120,16 +121,6 @@ def start_server(root: Path, port: int) -> subprocess.Popen[bytes]:
     return wait_until_up(proc, f"http://127.0.0.1:{port}/api/datasets")
 
 
-def _stats(times: list[float]) -> dict[str, float]:
-    ms = np.asarray(times) * 1000
-    return {
-        "p50_ms": round(float(np.percentile(ms, 50)), 1),
-        "p95_ms": round(float(np.percentile(ms, 95)), 1),
-        "max_ms": round(float(ms.max()), 1),
-        "n": len(ms),
-    }
-
-
 def _get(client: httpx.Client, params: dict) -> tuple[float, dict]:
     t0 = time.perf_counter()
     r = client.get(f"/api/datasets/{DATASET}/items", params=params)
@@ -150,7 +141,7 @@ def scroll(client: httpx.Client, n_requests: int, **params: object) -> tuple[dic
         assert page["items"], page
         times.append(elapsed)
         total, cursor = page["total"], page["next_cursor"]
-    return _stats(times), total
+    return latency(times, digits=1), total
 
 
 def first_pages(client: httpx.Client, n_requests: int, **params: object) -> dict:
@@ -159,7 +150,7 @@ def first_pages(client: httpx.Client, n_requests: int, **params: object) -> dict
         elapsed, page = _get(client, {"limit": 100, **params})
         assert page["items"], page
         times.append(elapsed)
-    return _stats(times)
+    return latency(times, digits=1)
 
 
 def random_offsets(client: httpx.Client, n_requests: int, n_items: int) -> dict:
@@ -169,7 +160,7 @@ def random_offsets(client: httpx.Client, n_requests: int, n_items: int) -> dict:
         elapsed, page = _get(client, {"limit": 100, "offset": rng.randrange(0, n_items - 100)})
         assert len(page["items"]) == 100
         times.append(elapsed)
-    return _stats(times)
+    return latency(times, digits=1)
 
 
 def main() -> None:

@@ -36,6 +36,7 @@ from playwright.sync_api import sync_playwright
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _machine import cpu_info
 from _servers import free_ports
+from _stats import latency
 from bench_grid import start_server
 from bench_paint import CHROMIUM, CHROMIUM_ARGS, ensure_web_app
 from tagscope.service import Workspace
@@ -97,11 +98,6 @@ def polygons(n: int, vertices: int, w: int, h: int, seed: int = 0) -> list[dict]
     return labels
 
 
-def percentiles(ms: list[float]) -> dict[str, float]:
-    q = statistics.quantiles(ms, n=100)
-    return {"p50_ms": round(statistics.median(ms), 2), "p95_ms": round(q[94], 2)}
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=4.0)
@@ -159,7 +155,8 @@ def main() -> None:
         server.wait(10)
         shutil.rmtree(root, ignore_errors=True)
 
-    raf = percentiles(result["raf"])
+    raf = latency([m / 1000 for m in result["raf"]])
+    draw = latency([m / 1000 for m in result["draw"]])
     print(
         json.dumps(
             {
@@ -172,8 +169,8 @@ def main() -> None:
                 "frames": len(result["raf"]),
                 "raf_p50_ms": raf["p50_ms"],
                 "raf_p95_ms": raf["p95_ms"],
-                "draw_p50_ms": percentiles(result["draw"])["p50_ms"],
-                "draw_p95_ms": percentiles(result["draw"])["p95_ms"],
+                "draw_p50_ms": draw["p50_ms"],
+                "draw_p95_ms": draw["p95_ms"],
                 "visible_median": statistics.median(result["visible"]),
                 "goal_p95_ms": 16,
                 "pass": raf["p95_ms"] < 16,

@@ -21,11 +21,10 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 import _team_load as load
 from _machine import cpu_info
 from _pg import fresh_database
+from _stats import latency
 from tagscope.service import Workspace
 
 
@@ -47,17 +46,15 @@ def _measure(url: str | None, root: Path, writers: int, seconds: float) -> dict[
     results = load.run_writers(url, root, plan, writers, seconds)
     found = load.problems(ws, plan, results)
     ws.catalog.engine.dispose()
-    latencies = np.array([s for r in results for _, _, s in r["ops"]]) * 1000
+    seconds_each = [s for r in results for _, _, s in r["ops"]]
     by_op: dict[str, int] = {}
     for r in results:
         for op, _, _ in r["ops"]:
             by_op[op] = by_op.get(op, 0) + 1
     refused = [e for r in results for e in r["errors"] if "WriteConflictError" in e]
     return {
-        "ops_per_s": round(len(latencies) / seconds, 1),
-        "p50_ms": round(float(np.percentile(latencies, 50)), 1),
-        "p95_ms": round(float(np.percentile(latencies, 95)), 1),
-        "max_ms": round(float(latencies.max()), 1),
+        "ops_per_s": round(len(seconds_each) / seconds, 1),
+        **latency(seconds_each, digits=1),
         "ops": by_op,
         "retries": sum(r["retries"] for r in results),
         "retries_by_reason": _summed([r["retries_by_reason"] for r in results]),
