@@ -2,9 +2,34 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
+
+
+def unit_centres(n_clusters: int, d: int, rng: np.random.Generator) -> np.ndarray:
+    """``n_clusters`` random float32 unit vectors: the centres of :func:`clustered_batches`."""
+    centres = rng.standard_normal((n_clusters, d)).astype(np.float32)
+    return centres / np.linalg.norm(centres, axis=1, keepdims=True)
+
+
+def clustered_batches(
+    centres: np.ndarray,
+    n: int,
+    rng: np.random.Generator,
+    *,
+    noise: float = 0.8,
+    step: int = 100_000,
+) -> Iterator[np.ndarray]:
+    """``n`` float32 unit vectors, ``step`` at a time: each a random centre plus Gaussian noise."""
+    d = centres.shape[1]
+    for start in range(0, n, step):
+        m = min(step, n - start)
+        x = centres[rng.integers(0, len(centres), m)]
+        x += (noise / np.sqrt(d)) * rng.standard_normal((m, d), dtype=np.float32)
+        x /= np.linalg.norm(x, axis=1, keepdims=True)
+        yield x
 
 
 def clustered_unit_vectors(
@@ -17,16 +42,12 @@ def clustered_unit_vectors(
     meaningful and near-ties are as common as in real embeddings.
     """
     rng = np.random.default_rng(seed)
-    centres = rng.standard_normal((n_clusters, d)).astype(np.float32)
-    centres /= np.linalg.norm(centres, axis=1, keepdims=True)
+    centres = unit_centres(n_clusters, d, rng)
     out = np.lib.format.open_memmap(path, mode="w+", dtype=np.float16, shape=(n, d))
-    step = 100_000
-    for start in range(0, n, step):
-        m = min(step, n - start)
-        x = centres[rng.integers(0, n_clusters, m)]
-        x += (noise / np.sqrt(d)) * rng.standard_normal((m, d), dtype=np.float32)
-        x /= np.linalg.norm(x, axis=1, keepdims=True)
-        out[start : start + m] = x
+    start = 0
+    for x in clustered_batches(centres, n, rng, noise=noise):
+        out[start : start + len(x)] = x
+        start += len(x)
     out.flush()
     del out
     return np.load(path, mmap_mode="r")

@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+import ctypes
 import mmap
 import os
+import threading
+from pathlib import Path
 
 import numpy as np
+
+PREFETCH_SPARE = 2 << 30
+"""Memory (bytes) :func:`prefetch` leaves available after the pages it reads."""
+PREFETCH_CHUNK = 8 << 20
+"""Bytes :func:`prefetch` reads at a time (one buffer, reused)."""
 
 
 def drop_pages(matrix: np.ndarray, start: int, stop: int) -> None:
@@ -53,3 +61,85 @@ def read_rows(matrix: np.ndarray, rows: np.ndarray) -> np.ndarray:
     finally:
         os.close(fd)
     return out.astype(np.float32, copy=False)
+
+
+def prefetch(matrix: np.ndarray, *, spare: int = PREFETCH_SPARE) -> threading.Thread | None:
+    """Bring the file behind a memory-mapped ``matrix`` into the page cache, in a daemon
+    thread: the chunks not all there yet are read once with ``pread`` (into one buffer, not
+    mapped: the resident set of the process does not grow).
+
+    A re-ranking search reads hundreds of scattered rows a query; from the disk each costs tens
+    of microseconds even when asked at once (10M x 512 float16, 512 rows: p50 21 ms a query,
+    against 3 ms from the page cache). The kernel's own read-ahead (``POSIX_FADV_WILLNEED``
+    over the file) drops most of a large file's pages. Returns the thread, or ``None`` when
+    every page is there already, when ``mincore`` cannot tell, or when the memory available
+    could not hold the missing pages and ``spare`` bytes more.
+    """
+    mm = getattr(matrix, "_mmap", None)
+    filename = getattr(matrix, "filename", None)
+    if not isinstance(mm, mmap.mmap) or filename is None:
+        return None
+    resident = _resident_pages(mm)
+    if resident is None or resident.all():
+        return None
+    missing = int(np.count_nonzero(resident == 0)) * mmap.PAGESIZE
+    if missing + spare > _memory_available():
+        return None
+    per_chunk = PREFETCH_CHUNK // mmap.PAGESIZE
+    chunks = [
+        i for i in range(0, len(resident), per_chunk) if not resident[i : i + per_chunk].all()
+    ]
+    # The map starts at the file offset of the array's data, rounded down to a granule.
+    offset = int(getattr(matrix, "offset", 0) or 0)
+    start = offset - offset % mmap.ALLOCATIONGRANULARITY
+    starts = [start + i * mmap.PAGESIZE for i in chunks]
+    thread = threading.Thread(
+        target=_read_chunks, args=(filename, starts), name="tagscope-prefetch", daemon=True
+    )
+    thread.start()
+    return thread
+
+
+def cached_share(matrix: np.ndarray) -> float | None:
+    """The share of the pages behind a memory-mapped ``matrix`` that are in the page cache
+    (``None``: not memory-mapped, or ``mincore`` cannot tell)."""
+    mm = getattr(matrix, "_mmap", None)
+    resident = _resident_pages(mm) if isinstance(mm, mmap.mmap) else None
+    return None if resident is None else float(resident.mean())
+
+
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
+def _resident_pages(mm: mmap.mmap) -> np.ndarray | None:
+    """One bool a page of the map: whether it is in the page cache (``mincore(2)``)."""
+    mincore = getattr(_libc, "mincore", None)
+    if mincore is None or len(mm) == 0:
+        return None
+    vec = np.zeros((len(mm) + mmap.PAGESIZE - 1) // mmap.PAGESIZE, np.uint8)
+    base = np.frombuffer(mm, np.uint8).ctypes.data
+    ok = mincore(
+        ctypes.c_void_p(base), ctypes.c_size_t(len(mm)), vec.ctypes.data_as(ctypes.c_void_p)
+    )
+    return (vec & 1).astype(bool) if ok == 0 else None
+
+
+def _memory_available() -> int:
+    """The kernel's estimate of memory available without swapping (bytes; 0: unknown)."""
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
+
+
+def _read_chunks(filename: str, starts: list[int]) -> None:
+    buffer = bytearray(PREFETCH_CHUNK)
+    fd = os.open(filename, os.O_RDONLY)
+    try:
+        for start in starts:
+            os.preadv(fd, [buffer], start)
+    finally:
+        os.close(fd)

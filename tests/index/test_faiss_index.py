@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import os
+from collections import OrderedDict
 from pathlib import Path
 
 import faiss
 import numpy as np
 import pytest
 
-from tagscope.index import faiss_index
+from tagscope._mapped import cached_share
+from tagscope.index import faiss_index, select
 from tagscope.index.faiss_index import FaissIndex
 from tagscope.index.flat import FlatIndex
 from tagscope.index.select import open_index
@@ -174,6 +177,30 @@ def test_open_index_chooses_by_size_caches_and_rebuilds(tmp_path: Path) -> None:
     assert len(now) == 1 and now[0] != cached[0]
     row = int(np.searchsorted(store.load()[0], 5_000))
     assert rebuilt.search(vectors[row].astype(np.float32), 1)[1][0, 0] == row
+
+
+def test_a_compressed_index_once_open_reads_its_vectors_back_into_the_page_cache(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Its candidates are re-ranked from rows all over the vectors file: opened from its cache
+    in a process that finds the file out of the page cache (a restart), it reads the file back
+    in the background."""
+    monkeypatch.setattr(faiss_index, "COMPRESS_ABOVE_BYTES", 0)
+    store = VectorStore(tmp_path / "space")
+    store.append(np.arange(1, 20_001), clustered(20_000, 32, seed=5))
+    _, vectors = store.load()
+    assert open_index(vectors, exact_max_rows=2_000).reranks  # built and cached
+    monkeypatch.setattr(select, "_LOADED", OrderedDict())  # a new process
+    fd = os.open(vectors.filename, os.O_RDONLY)
+    os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+    os.close(fd)
+    assert cached_share(vectors) < 0.5
+    index = open_index(vectors, exact_max_rows=2_000)
+    assert index.warming is not None
+    index.warming.join(timeout=60)
+    assert cached_share(vectors) == 1.0
+    q = np.asarray(vectors[:5], np.float32)
+    assert (index.search(q, 1)[1][:, 0] == np.arange(5)).all()
 
 
 def _rss_file_kib() -> int:

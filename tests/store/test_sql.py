@@ -678,6 +678,26 @@ def test_filters_on_scores_alone_skip_the_items(
     engine.close()
 
 
+def test_the_range_of_a_datasets_ids_follows_the_items_added(world: World) -> None:
+    """The ids' range a filter on scores alone reads is kept per state of the catalog's copy:
+    items added (and scored) after a session are in the next one's matches."""
+    cats = world.catalog.create_dataset("cats")
+    world.catalog.add_items(cats.id, [_item(i) for i in range(40, 43)])
+    first = np.array(world.catalog.item_ids(cats.id))
+    world.scores.write(cats.id, "Animals", 1, "visual", first, TAGS, _scores(first, 5))
+    engine = SqlEngine(world.catalog, world.scores, timeout_s=20)
+    with engine.session() as s:
+        assert s.filter_items("cats", "tags_animals.dog >= 0").ids == first.tolist()
+    world.catalog.add_items(cats.id, [_item(i) for i in range(43, 46)])
+    every = np.array(world.catalog.item_ids(cats.id))
+    world.scores.write(cats.id, "Animals", 2, "visual", every, TAGS, _scores(every, 6))
+    with engine.session() as s:
+        assert s._filtered_rows("cats", "tags_animals.dog >= 0", "id")[-1] == "tags_animals.item_id"
+        page = s.filter_items("cats", "tags_animals.dog >= 0", limit=100)
+        assert (page.ids, page.total) == (every.tolist(), 6)
+    engine.close()
+
+
 def test_a_group_without_twins_pivots_its_long_rows(world: World, tmp_path: Path) -> None:
     pivoted = _without_twins(world.scores.root, tmp_path / "pivoted")
     engine = SqlEngine(world.catalog, pivoted, timeout_s=20)

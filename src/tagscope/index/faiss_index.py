@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import math
 import os
+import threading
 import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -169,6 +170,8 @@ class FaissIndex:
         self.exact_below = exact_below
         # Lossy codes (4-bit PQ) find candidates; the stored vectors rank them.
         self.reranks = faiss.extract_index_ivf(index).code_size < 2 * index.d
+        # Reading the vectors into the page cache (``_mapped.prefetch``), once opened to search.
+        self.warming: threading.Thread | None = None
         default = compressed_nprobe if self.reranks else default_nprobe
         self.nprobe = nprobe or default(index.nlist)
 

@@ -361,6 +361,8 @@ class SqlEngine:
         self.memory_bytes = parse_size(self.memory_limit)
         self._lock = threading.Lock()
         self._views_key: Any = None
+        self._ranges_key: Any = None
+        self._ranges: dict[int, tuple[int, int, int]] = {}
         self._tables: frozenset[str] = frozenset()
         self._wide: dict[str, WideView] = {}
         self._view_datasets: dict[str, frozenset[int]] = {}  # rs_, dt_, tags_: whose rows
@@ -421,7 +423,17 @@ class SqlEngine:
                 ),
                 memory_bytes=self.memory_bytes,
                 hidden=str(self.scores.root.resolve()),
+                item_ranges=self._item_ranges_of(state),
             )
+
+    def _item_ranges_of(self, state: CatalogState) -> dict[int, tuple[int, int, int]]:
+        """The item ranges of the copy as ``state`` left it: its items change only with a
+        dataset's key (its revision goes up on an edit or a removal) or with new items. A new
+        state gets a new dict; a session of the old one fills its own."""
+        key = (state.datasets, state.max_item)
+        if key != self._ranges_key:
+            self._ranges_key, self._ranges = key, {}
+        return self._ranges
 
     def _tables_of(self, shown: frozenset[int] | None) -> SessionTables:
         """The tables of a session that reads ``shown`` (every dataset: None): the ``rs_``,
@@ -957,8 +969,12 @@ class QuerySession:
         memory_bytes: int,
         hidden: str,
         datasets: frozenset[int] | None = None,
+        item_ranges: dict[int, tuple[int, int, int]] | None = None,
     ) -> None:
         self._con = con
+        # Dataset id -> (min id, max id, count) of its items, shared by the sessions of one
+        # state of the catalog's copy (a scan of 10M rows a grid filter need not repeat).
+        self._item_ranges = {} if item_ranges is None else item_ranges
         self.datasets = datasets  # the ids of those it may read; None: every one
         self._hidden = hidden  # the score folder, which EXPLAIN ANALYZE would name
         self.table_names = tables
@@ -1152,16 +1168,17 @@ class QuerySession:
         """The first ``limit`` matches and how many there are, in one pass that keeps the best
         ``limit`` (``arg_min``/``arg_max`` of the sort key) instead of sorting every match.
         The key puts missing values last and breaks ties by id, as ``filter_items`` orders."""
-        if descending:
-            best, key = "arg_max", f"{{n: {order} IS NOT NULL, v: {order}, i: -{ident}}}"
+        if order == ident:  # by id alone: its smallest (largest), no sort key to build
+            best = f"{'max' if descending else 'min'}({ident}, {int(limit)})"
+        elif descending:
+            key = f"{{n: {order} IS NOT NULL, v: {order}, i: -{ident}}}"
+            best = f"arg_max({ident}, {key}, {int(limit)})"
         else:
-            best, key = "arg_min", f"{{n: {order} IS NULL, v: {order}, i: {ident}}}"
+            key = f"{{n: {order} IS NULL, v: {order}, i: {ident}}}"
+            best = f"arg_min({ident}, {key}, {int(limit)})"
 
         def first(condition: str) -> str:
-            return (
-                f"SELECT count(*) AS n, {best}({ident}, {key}, {int(limit)}) AS ids "
-                f"FROM {rows} WHERE {condition}"
-            )
+            return f"SELECT count(*) AS n, {best} AS ids FROM {rows} WHERE {condition}"
 
         checked = check_filtered(self._con, first, compiled, self.table_names)
         result = self._run(checked, replace(self.limits, max_rows=1), field="where")
@@ -1228,11 +1245,13 @@ class QuerySession:
         if not found:
             raise NotFoundError(f"no dataset named {dataset!r}")
         dataset_id = int(found[0][0])
-        # A plain scan with a constant: as correlated subqueries, the bounds cost 10x more.
-        lo, hi, n = self._con.execute(
-            f"SELECT min(id), max(id), count(*) FROM {INTERNAL}.items WHERE dataset_id = ?",
-            [dataset_id],
-        ).fetchone()
+        if dataset_id not in self._item_ranges:
+            # A plain scan with a constant: as correlated subqueries, the bounds cost 10x more.
+            self._item_ranges[dataset_id] = self._con.execute(
+                f"SELECT min(id), max(id), count(*) FROM {INTERNAL}.items WHERE dataset_id = ?",
+                [dataset_id],
+            ).fetchone()
+        lo, hi, n = self._item_ranges[dataset_id]
         used: dict[str, set[str]] = {}  # tags_<group> -> its columns the filter uses
         compiled = None
         if where and where.strip():
