@@ -146,6 +146,16 @@ def test_add_rename_remove_tag(client: TestClient, group: dict) -> None:
     assert client.delete(f"{url}/pony").status_code == 204
     assert client.delete(f"{url}/bird").status_code == 204
     assert client.delete(f"{url}/pony").status_code == 404
+    # A removal is a change-set of the dataset's history; its undo brings the tag back.
+    [removed] = client.get("/api/datasets/coco/history", params={"limit": 1}).json()
+    assert (removed["action"], removed["target"]) == (
+        "remove_tag",
+        {"group": "api animals", "tag": "bird"},
+    )
+    r = client.post(f"/api/datasets/coco/history/{removed['id']}/undo", json={})
+    assert r.status_code == 200, r.text
+    tags = client.get("/api/tag-groups/api animals").json()["tags"]
+    assert [t["name"] for t in tags][-1:] == ["bird"]
 
 
 def test_visibility(client: TestClient, group: dict) -> None:

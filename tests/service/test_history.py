@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from tagscope.domain import (
+    AlreadyExistsError,
     MediaInfo,
     NewItem,
     NotFoundError,
@@ -166,6 +167,58 @@ def test_undo_after_the_tag_was_removed_names_its_items(ws: Workspace) -> None:
     with pytest.raises(UndoConflictError, match=rf"\({ids[0]}\)"):
         hist.undo(ws, "d", change.id)
     assert hist.undo(ws, "d", change.id, force=True).skipped == (ids[0],)
+
+
+def test_removing_a_tag_is_a_change_set_whose_undo_brings_it_all_back(ws: Workspace) -> None:
+    """The tag's prompts, examples and reviews go with it; undo puts them back under the same
+    ids, so the change-sets that made them can be undone again; undoing the undo removes it."""
+    ids, _ = _setup(ws)
+    uc.add_prompt(ws, "d", "g", "cat", "a cat asleep", polarity="negative")
+    uc.mark_items(ws, "d", "g", "cat", ids[:2], polarity="negative")
+    uc.add_reviews(ws, "d", "g", "cat", {ids[2]: True, ids[3]: False})
+    reviewed = hist.history(ws, "d")[0]
+    cat = uc.get_group(ws, "g").tag("cat")
+    record = TagCatalog(ws.catalog).tag_states(cat.id or 0)
+    assert "a cat asleep" in [p.text for p in cat.prompts] and len(cat.examples) == 2
+
+    uc.remove_tag(ws, "d", "g", "cat")
+    removed = hist.history(ws, "d")[0]
+    assert (removed.action, removed.target, removed.n_changes) == (
+        "remove_tag",
+        {"group": "g", "tag": "cat"},
+        1,
+    )
+    assert [t.name for t in uc.get_group(ws, "g").tags] == ["dog"]
+    assert _reviews(ws, cat.id or 0) == {}
+
+    hist.undo(ws, "d", removed.id)
+    back = uc.get_group(ws, "g").tag("cat")
+    assert (back.id, back.prompts, back.examples) == (cat.id, cat.prompts, cat.examples)
+    assert _reviews(ws, cat.id or 0) == {
+        ids[2]: (True, "person", None),
+        ids[3]: (False, "person", None),
+    }
+    assert TagCatalog(ws.catalog).tag_states(cat.id or 0) == record
+    hist.undo(ws, "d", hist.history(ws, "d")[0].id)  # undoing the undo removes it again
+    assert [t.name for t in uc.get_group(ws, "g").tags] == ["dog"]
+    hist.undo(ws, "d", hist.history(ws, "d")[0].id)  # and back once more
+    assert TagCatalog(ws.catalog).tag_states(cat.id or 0) == record
+    hist.undo(ws, "d", reviewed.id)  # the reviews' own change-set: their tag is back
+    assert _reviews(ws, cat.id or 0) == {}
+
+
+def test_undoing_a_tags_removal_refuses_when_its_name_is_taken_again(ws: Workspace) -> None:
+    """PostgreSQL gives the new tag a new id: the name is taken. SQLite reuses the id of the
+    newest row removed: the record itself changed since. Either way, refused by name."""
+    _setup(ws)
+    uc.remove_tag(ws, "d", "g", "cat")
+    removed = hist.history(ws, "d")[0]
+    uc.add_tags(ws, "d", "g", "cat")
+    taken = "has a tag named 'cat' again|the record itself changed since \\(tag 'cat'\\)"
+    with pytest.raises((AlreadyExistsError, UndoConflictError), match=taken):
+        hist.undo(ws, "d", removed.id)
+    assert [t.name for t in uc.get_group(ws, "g").tags] == ["dog", "cat"]
+    assert hist.history(ws, "d")[0].id == removed.id  # nothing written
 
 
 _KILLED_MID_REVIEW = """

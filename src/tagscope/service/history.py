@@ -1,9 +1,9 @@
 """History and undo: every change of people's data is a change-set of the change log.
 
-Use cases that change reviews or tag examples call :func:`record` inside their unit of work: it
-reads the records before and after the edit and writes the change-set in the same transaction,
-so that the edit and its history commit together or not at all. :func:`undo` writes the
-compensating change-set (history is never rewritten).
+Use cases that change reviews or tag examples, or remove a tag, call :func:`record` inside their
+unit of work: it reads the records before and after the edit and writes the change-set in the
+same transaction, so that the edit and its history commit together or not at all. :func:`undo`
+writes the compensating change-set (history is never rewritten).
 
 Examples
 --------
@@ -81,6 +81,14 @@ ENTITIES = {
         lambda uow, tag_id, ids: uow.tags.example_states(tag_id, ids),
         lambda uow, tag_id, states: uow.tags.restore_examples(tag_id, states),
     ),
+    # Item RECORD_ITSELF is the tag's whole record: removing a tag takes its prompts, examples
+    # and reviews along, and undoing that brings them all back.
+    "tag": _Entity(
+        lambda uow, tag_id, ids: uow.tags.tag_states(tag_id, ids),
+        lambda uow, tag_id, states: uow.tags.restore_tag(tag_id, states),
+        lambda uow, tag_id: uow.tags.lock_tag_record(tag_id),
+        lambda uow, tag_id: uow.tags.describe_tag(tag_id),
+    ),
     # ``key`` is the collection's id; item id 0 is the collection's own record.
     "collection": _Entity(
         lambda uow, collection_id, ids: uow.collections.states(collection_id, ids),
@@ -149,7 +157,7 @@ def record(
     change-set of what it changed; nothing is written when it changed nothing."""
     kind = ENTITIES[entity]
     ids = sorted({int(i) for i in item_ids})
-    uow.tags.lock_tag(tag_id)
+    kind.lock(uow, tag_id)
     before = kind.read(uow, tag_id, ids)
     result = edit()
     after = kind.read(uow, tag_id, ids)

@@ -22,6 +22,7 @@ import shutil
 from collections.abc import Iterable, Mapping, Sequence
 
 from tagscope.domain import Dataset, NotFoundError, ValidationError
+from tagscope.domain.changes import RECORD_ITSELF
 from tagscope.domain.tags import (
     Polarity,
     PromptModality,
@@ -192,11 +193,24 @@ def rename_tag(ws: Workspace, dataset: str, group: str, tag: str, new_name: str)
 
 @retrying
 def remove_tag(ws: Workspace, dataset: str, group: str, tag: str) -> None:
+    """Remove a tag with its prompts, examples and reviews: a change-set of the dataset's
+    history, whose undo brings them all back."""
     with ws.uow() as uow:
-        _, grp = _editable(ws, dataset, group)
+        ds, grp = _editable(ws, dataset, group)
         if len(grp.tags) == 1:
             raise ValidationError(f"{tag!r} is the last tag of group {grp.name!r}", field="tag")
-        uow.tags.remove_tag(grp.tag(tag).id)
+        t = grp.tag(tag)
+        tag_id = t.id or 0
+        hist.record(
+            uow,
+            ds.id,
+            "remove_tag",
+            entity="tag",
+            tag_id=tag_id,
+            item_ids=[RECORD_ITSELF],
+            edit=lambda: uow.tags.remove_tag(tag_id),
+            target={"group": grp.name, "tag": t.name},
+        )
 
 
 # -- text prompts (F-21) ------------------------------------------------------------------

@@ -17,6 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from tagscope.domain import AlreadyExistsError, NotFoundError, ValidationError
+from tagscope.domain.changes import RECORD_ITSELF
 from tagscope.domain.tags import (
     Example,
     GroupUse,
@@ -46,6 +47,11 @@ from tagscope.store.tag_schema import (
 )
 
 _CHUNK = 500
+
+
+def _review_values(state: dict[str, Any]) -> dict[str, Any]:
+    """A review's state (as :meth:`TagCatalog.review_states` reads it) as row values."""
+    return {**state, "created_at": datetime.fromisoformat(state["created_at"])}
 
 
 def tag_to_dict(tag: Tag) -> dict[str, Any]:
@@ -518,12 +524,87 @@ class TagCatalog:
 
     def restore_reviews(self, tag_id: int, states: Mapping[int, dict[str, Any] | None]) -> None:
         """Put the tag's reviews of these items back as ``states`` says (``None``: none)."""
-        self._restore(
-            tag_id,
-            states,
-            TagReviewRow,
-            lambda state: {**state, "created_at": datetime.fromisoformat(state["created_at"])},
-        )
+        self._restore(tag_id, states, TagReviewRow, _review_values)
+
+    # -- a tag's whole record: what removing it takes away (undoable) ----------------------
+    def tag_states(
+        self, tag_id: int, item_ids: Sequence[int] = (RECORD_ITSELF,)
+    ) -> dict[int, dict[str, Any]]:
+        """:data:`RECORD_ITSELF` -> the tag's whole record (its row, prompts, examples and
+        reviews), when asked for and the tag exists."""
+        if RECORD_ITSELF not in item_ids:
+            return {}
+        with self.catalog.session() as s:
+            row = s.get(TagRow, tag_id)
+            if row is None:
+                return {}
+            prompts = s.scalars(
+                select(TagPromptRow).where(TagPromptRow.tag_id == tag_id).order_by(TagPromptRow.id)
+            ).all()
+            example_ids, review_ids = (
+                s.scalars(select(t.item_id).where(t.tag_id == tag_id)).all()
+                for t in (TagExampleRow, TagReviewRow)
+            )
+            record: dict[str, Any] = {
+                "group_id": row.group_id,
+                "name": row.name,
+                "position": row.position,
+                "threshold": row.threshold,
+                "revision": row.revision,
+                "prompts": [[p.id, p.text, p.polarity, p.modality] for p in prompts],
+            }
+        # Lists of [item id, state]: a record read back from the change log's JSON equals it.
+        for key, states in (
+            ("examples", self.example_states(tag_id, example_ids)),
+            ("reviews", self.review_states(tag_id, review_ids)),
+        ):
+            record[key] = [[i, states[i]] for i in sorted(states)]
+        return {RECORD_ITSELF: record}
+
+    def lock_tag_record(self, tag_id: int) -> None:
+        """Lock the tag's row where it exists (a removed tag has none to lock)."""
+        with self.catalog.session() as s:
+            s.get(TagRow, tag_id, with_for_update=True)
+
+    def describe_tag(self, tag_id: int) -> str:
+        with self.catalog.session() as s:
+            row = s.get(TagRow, tag_id)
+            return f"tag {row.name!r}" if row is not None else f"tag {tag_id}"
+
+    def restore_tag(self, tag_id: int, states: Mapping[int, dict[str, Any] | None]) -> None:
+        """Make the tag what ``states[RECORD_ITSELF]`` says: ``None`` removes it with its
+        prompts, examples and reviews; a record puts it all back under the same ids (the
+        group becomes pending: its definitions changed)."""
+        record = states.get(RECORD_ITSELF)
+        with self.catalog.session() as s:
+            row = s.get(TagRow, tag_id)
+            if row is not None:
+                self._touch_group(s, row.group_id)
+                s.delete(row)
+                s.flush()
+            if record is None:
+                return
+            group = s.get(TagGroupRow, record["group_id"])
+            if group is None:
+                raise NotFoundError(f"the group of tag {record['name']!r} was removed")
+            named = select(TagRow.id).where(
+                TagRow.group_id == group.id, TagRow.name == record["name"]
+            )
+            if s.scalar(named) is not None:
+                raise AlreadyExistsError(
+                    f"group {group.name!r} has a tag named {record['name']!r} again: rename "
+                    "that one to bring this one back"
+                )
+            fields = ("name", "position", "threshold", "revision")
+            s.add(TagRow(id=tag_id, group_id=group.id, **{f: record[f] for f in fields}))
+            s.flush()
+            s.add_all(
+                TagPromptRow(id=pid, tag_id=tag_id, text=text, polarity=pol, modality=modality)
+                for pid, text, pol, modality in record["prompts"]
+            )
+            self._touch_group(s, group.id)
+        self._restore(tag_id, dict(record["examples"]), TagExampleRow, lambda state: state)
+        self._restore(tag_id, dict(record["reviews"]), TagReviewRow, _review_values)
 
     def _restore(
         self,

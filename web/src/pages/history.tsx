@@ -660,12 +660,22 @@ function stateText(c: Change, s: Record<string, unknown> | null, cs: ChangeSet):
     return `${s.label ? "shows" : "does not show"} ${tag}${by}`;
   }
   if (c.entity === "example") return s ? `${s.polarity ?? ""} example`.trim() : "not an example";
+  if (c.entity === "tag") return s ? tagText(s) : "no such tag";
   if (c.entity === "labels" || c.entity === "annotations" || c.entity === "prelabels") return labelsText(s);
   if (c.entity === "label_review") return reviewText(s);
   if (!s) return "none";
   return Object.entries(s)
     .map(([k, v]) => `${k}: ${typeof v === "object" ? JSON.stringify(v) : String(v)}`)
     .join(", ");
+}
+
+/** A tag's whole record in words: "tag cat: 2 prompts, 2 examples, 1 review". */
+function tagText(s: Record<string, unknown>): string {
+  const n = (key: string, what: string) => {
+    const k = Array.isArray(s[key]) ? (s[key] as unknown[]).length : 0;
+    return `${k} ${what}${k === 1 ? "" : "s"}`;
+  };
+  return `tag ${String(s.name)}: ${n("prompts", "prompt")}, ${n("examples", "example")}, ${n("reviews", "review")}`;
 }
 
 /** An item's labels in words: "cat (main), dog", "no labels". */
