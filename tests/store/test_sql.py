@@ -580,6 +580,7 @@ def _without_twins(scores: Path, into: Path) -> ScoreTables:
 
 GRID_FILTERS = [
     ("tags_animals.dog > 0.3", "id", False),
+    ("tags_animals.dog > 0.3", "id", True),
     ("tags_animals.dog > 0.3 AND tags_animals.street_sign <= 0.7", "id", False),
     ("tags_animals.dog >= 0.2 AND width > 300", "path", True),
     ("tags_animals.street_sign > 0.1 OR split = 'validation'", "tags_animals.dog", True),
