@@ -1,13 +1,18 @@
-"""Migration 0009 computes the stored area of the labels already there and gives them their
-ontology classes, on SQLite and (in CI) PostgreSQL."""
+"""Migrations of rows already there: 0009 computes the stored area of the labels and gives them
+their ontology classes (SQLite and, in CI, PostgreSQL); 0013 rebuilds SQLite's tag tables."""
 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from sqlalchemy import text
 
+from tagscope.domain import MediaInfo, NewItem
+from tagscope.domain.tags import Polarity, Tag, TextPrompt, Visibility
+from tagscope.store import Catalog
 from tagscope.store.database import make_engine, upgrade
+from tagscope.store.tag_catalog import TagCatalog
 
 RLE = {"size": [3, 4], "counts": [2, 5, 5]}
 LABELS = [  # kind, geometry, the area 0009 must store
@@ -105,3 +110,48 @@ def test_migration_0009_gives_the_labels_already_there_their_classes(database_ur
     assert classes[0][3] != classes[1][3]  # distinct colours within a dataset
     ids = [c[0] for c in classes]
     assert stored == [("cat", ids[0]), ("dog", ids[1]), ("cat", ids[2]), ("", None)]
+
+
+def test_0013_rebuilds_the_tags_of_sqlite_keeping_every_row_and_never_reusing_an_id(
+    tmp_path: Path,
+) -> None:
+    """The rebuild (with foreign keys off) keeps the tags' prompts, examples and reviews; after
+    it, a tag added once the newest one was removed gets a new id, and removing a tag still
+    takes its rows along."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'catalog.db'}")
+    upgrade(engine, "0012")
+    catalog = Catalog(engine)
+    ds = catalog.create_dataset("d")
+    catalog.add_items(
+        ds.id, [NewItem(f"/d/{i}.jpg", MediaInfo(1, 1, 1, "JPEG", f"h{i}")) for i in range(3)]
+    )
+    ids = catalog.item_ids(ds.id)
+    tags = TagCatalog(catalog)
+    prompt = TextPrompt("a dog")
+    group = tags.create_group(
+        ds.id,
+        "g",
+        space="clip",
+        visibility=Visibility.SECRET,
+        tags=[Tag("dog", prompts=(prompt,)), Tag("cat", prompts=(prompt,))],
+    )
+    dog, cat = (group.tag(n).id or 0 for n in ("dog", "cat"))
+    tags.mark_examples(dog, ids[:2], Polarity.POSITIVE)
+    tags.add_reviews(cat, [(ids[2], True)])
+    tables = ("tags", "tag_prompts", "tag_examples", "tag_reviews")
+
+    def counts() -> dict[str, int]:
+        with engine.connect() as conn:
+            return {t: conn.execute(text(f"SELECT count(*) FROM {t}")).scalar_one() for t in tables}
+
+    before = counts()
+    upgrade(engine)
+    assert counts() == before == {"tags": 2, "tag_prompts": 2, "tag_examples": 2, "tag_reviews": 1}
+    with engine.connect() as conn:
+        sql = conn.execute(text("SELECT sql FROM sqlite_master WHERE name = 'tags'")).scalar_one()
+        assert "AUTOINCREMENT" in sql and conn.execute(text("PRAGMA foreign_keys")).scalar_one()
+    tags.remove_tag(cat)  # the newest: SQLite used to give its id to the next tag
+    assert counts()["tag_reviews"] == 0  # its review went with it
+    tags.add_tag(group.id, Tag("bird"))
+    assert tags.get_group_by_id(group.id).tag("bird").id == cat + 1
+    engine.dispose()

@@ -9,6 +9,7 @@ from typing import Any
 import orjson
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Engine, create_engine, event, make_url
 
 from tagscope.domain import ValidationError
@@ -108,6 +109,23 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
     """Bring the catalog schema to ``revision`` (default: the latest migration)."""
     cfg = Config()
     cfg.set_main_option("script_location", str(_MIGRATIONS))
-    with engine.begin() as conn:
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, revision)
+    with engine.connect() as conn:
+        sqlite = conn.dialect.name == "sqlite"
+        if sqlite:  # a table SQLite rebuilds is dropped: with foreign keys on, that cascades
+            conn.exec_driver_sql("PRAGMA foreign_keys=OFF")
+            conn.commit()
+        try:
+            with conn.begin():
+                was = MigrationContext.configure(conn).get_current_revision()
+                cfg.attributes["connection"] = conn
+                command.upgrade(cfg, revision)
+                migrated = MigrationContext.configure(conn).get_current_revision() != was
+                # Only after a migration: the check reads every row that has a foreign key.
+                if sqlite and migrated:
+                    broken = conn.exec_driver_sql("PRAGMA foreign_key_check").all()
+                    if broken:
+                        raise RuntimeError(f"the migration broke foreign keys: {broken[:5]}")
+        finally:
+            if sqlite:
+                conn.exec_driver_sql("PRAGMA foreign_keys=ON")
+                conn.commit()

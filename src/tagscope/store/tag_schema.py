@@ -45,7 +45,11 @@ class TagGroupRow(Base):
 
 class TagRow(Base):
     __tablename__ = "tags"
-    __table_args__ = (UniqueConstraint("group_id", "name", name="uq_tags_group_name"),)
+    __table_args__ = (
+        UniqueConstraint("group_id", "name", name="uq_tags_group_name"),
+        # Never reuse a removed tag's id: the change log names tags by id (migration 0013).
+        {"sqlite_autoincrement": True},
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     group_id: Mapped[int] = mapped_column(
@@ -59,6 +63,7 @@ class TagRow(Base):
 
 class TagPromptRow(Base):
     __tablename__ = "tag_prompts"
+    __table_args__ = ({"sqlite_autoincrement": True},)  # a removed tag's come back by id
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     tag_id: Mapped[int] = mapped_column(ForeignKey("tags.id", ondelete="CASCADE"), index=True)
