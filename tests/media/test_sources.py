@@ -3,6 +3,7 @@ alike by probing, decoding, thumbnails and videos; a URI leading out of its fold
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -11,13 +12,16 @@ import fsspec
 import numpy as np
 import pytest
 
+from tagscope.domain import ValidationError
 from tagscope.media.errors import MediaError, UnsafePath
 from tagscope.media.images import load_rgb, read_media
 from tagscope.media.sources import (
+    cache_bytes,
     check_uri,
     file_stat,
     is_uri,
     list_files,
+    local_copy,
     local_path,
     open_media,
     read_bytes,
@@ -139,3 +143,40 @@ def test_a_video_scans_the_same_by_uri(
     shutil.rmtree(tmp_path / "kf-uri")
     with pytest.raises(MediaError, match="not a readable video"):
         scan_video(_put(f"{memory}/fake.mp4", b"not a video" * 50), tmp_path / "kf-fake")
+
+
+def test_local_copies_keep_to_their_limit_dropping_the_least_recently_sent(
+    memory: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A copy sent again counts as used; a new copy past the limit removes the least recently
+    used others (never itself), and a copy removed is fetched again when asked."""
+    monkeypatch.setenv("TAGSCOPE_MEDIA_CACHE_BYTES", "250")
+    cache = tmp_path / "media"
+    uris = {name: _put(f"{memory}/{name}.jpg", name.encode() * 100) for name in "abc"}
+
+    def copy(name: str, at: int) -> Path:
+        path = local_copy(uris[name], f"hash-{name}", cache)
+        os.utime(path, ns=(at, at))  # when it was sent, as the clock would say
+        return path
+
+    copy("a", 1)
+    copy("b", 2)
+    copy("a", 3)  # sent again: now the most recent
+    assert sorted(p.name for p in cache.iterdir()) == ["hash-a", "hash-b"]
+    copy("c", 4)  # 300 bytes: the least recently sent goes
+    assert sorted(p.name for p in cache.iterdir()) == ["hash-a", "hash-c"]
+    assert copy("b", 5).read_bytes() == b"b" * 100  # fetched again; "a" (3) goes now
+    assert sorted(p.name for p in cache.iterdir()) == ["hash-b", "hash-c"]
+    monkeypatch.setenv("TAGSCOPE_MEDIA_CACHE_BYTES", "10")
+    assert copy("a", 6).read_bytes() == b"a" * 100  # alone above the limit: kept, the rest go
+    assert [p.name for p in cache.iterdir()] == ["hash-a"]
+
+
+def test_a_bad_cache_limit_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    for bad in ("lots", "-1", "1e9"):
+        monkeypatch.setenv("TAGSCOPE_MEDIA_CACHE_BYTES", bad)
+        with pytest.raises(ValidationError, match=r"\$TAGSCOPE_MEDIA_CACHE_BYTES must be") as e:
+            cache_bytes()
+        assert e.value.field == "TAGSCOPE_MEDIA_CACHE_BYTES"
+    monkeypatch.setenv("TAGSCOPE_MEDIA_CACHE_BYTES", "20_000")
+    assert cache_bytes() == 20_000

@@ -12,8 +12,9 @@ from collections.abc import Iterator
 
 from PIL import Image, UnidentifiedImageError
 
+from tagscope._env import env_int
 from tagscope.bundle.preprocess import ORIENTATIONS, exif_orientation
-from tagscope.domain import MediaInfo, ValidationError
+from tagscope.domain import MediaInfo
 from tagscope.media.errors import MediaError
 from tagscope.media.sources import local_path, read_bytes
 
@@ -176,15 +177,7 @@ def max_image_pixels() -> int:
     ValidationError
         The variable is not a positive whole number.
     """
-    value = os.environ.get(MAX_PIXELS_VARIABLE, "").strip().replace("_", "")
-    if not value:
-        return DEFAULT_MAX_PIXELS
-    if not value.isdigit() or int(value) < 1:
-        raise ValidationError(
-            f"{MAX_PIXELS_VARIABLE} must be a positive whole number of pixels, not {value!r}",
-            field=MAX_PIXELS_VARIABLE,
-        )
-    return int(value)
+    return env_int(MAX_PIXELS_VARIABLE, DEFAULT_MAX_PIXELS, minimum=1, unit="pixels")
 
 
 def check_pixels(width: int, height: int) -> None:

@@ -17,6 +17,7 @@ import stat
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
+from tagscope._env import env_int
 from tagscope.media.errors import MediaError, UnsafePath
 
 if TYPE_CHECKING:
@@ -133,10 +134,18 @@ def file_stat(path: PathLike) -> tuple[int, int | None]:
     return int(info["size"]), None
 
 
+CACHE_BYTES_ENV = "TAGSCOPE_MEDIA_CACHE_BYTES"
+DEFAULT_CACHE_BYTES = 20 << 30
+"""Bytes the local copies of :func:`local_copy` hold at most (``$TAGSCOPE_MEDIA_CACHE_BYTES``
+overrides): past it, the least recently sent go first."""
+
+
 def local_copy(uri: str, content_hash: str, folder: Path) -> Path:
     """A local copy of the file at ``uri`` in ``folder`` (a cache keyed by its content hash),
     fetched once: what a server sends for an item stored by URI (ranges of a video, again and
-    again) is read from its own disk, not from the object store at every request.
+    again) is read from its own disk, not from the object store at every request. A copy sent
+    again is marked as used (its modification time); a new one that takes the folder past
+    :func:`cache_bytes` removes the least recently used others.
 
     Raises
     ------
@@ -144,14 +153,40 @@ def local_copy(uri: str, content_hash: str, folder: Path) -> Path:
         As :func:`read_bytes`.
     """
     path = folder / content_hash
-    if path.exists():
+    try:
+        os.utime(path)
         return path
+    except FileNotFoundError:
+        pass
     folder.mkdir(parents=True, exist_ok=True)
     part = path.with_name(f"{path.name}.{os.getpid()}.part")
     with open_media(uri) as src, open(part, "wb") as dst:
         shutil.copyfileobj(src, dst, 1 << 20)
     os.replace(part, path)  # whole or not there: a reader never sees half a file
+    _evict(folder, keep=path, limit=cache_bytes())
     return path
+
+
+def cache_bytes() -> int:
+    """The size limit of the local copies (``$TAGSCOPE_MEDIA_CACHE_BYTES``, default 20 GiB)."""
+    return env_int(CACHE_BYTES_ENV, DEFAULT_CACHE_BYTES, unit="bytes")
+
+
+def _evict(folder: Path, *, keep: Path, limit: int) -> None:
+    """Remove the least recently used copies (not ``keep``) until the folder holds ``limit``
+    bytes or less. A copy a request has open is still sent whole: its name goes, not its data."""
+    copies = []
+    for entry in os.scandir(folder):
+        if entry.is_file(follow_symlinks=False) and not entry.name.endswith(".part"):
+            st = entry.stat(follow_symlinks=False)
+            copies.append((st.st_mtime_ns, st.st_size, entry.path))
+    total = sum(size for _, size, _ in copies)
+    for _, size, name in sorted(copies):
+        if total <= limit:
+            break
+        if name != str(keep):
+            Path(name).unlink(missing_ok=True)
+            total -= size
 
 
 def list_files(folder: str) -> list[tuple[str, str]]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +11,7 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Engine, create_engine, event, make_url
 
-from tagscope.domain import ValidationError
+from tagscope._env import env_int
 
 _MIGRATIONS = Path(__file__).with_name("migrations")
 
@@ -50,20 +49,6 @@ def make_engine(url: str) -> Engine:
     return create_engine(url, **pool_settings(), connect_args=_connect_args(url), **_JSON)
 
 
-def _env_int(name: str, default: int) -> int:
-    value = os.environ.get(name, "").strip()
-    if not value:
-        return default
-    try:
-        number = int(value)
-    except ValueError:
-        message = f"${name} must be a whole number, not {value!r}"
-        raise ValidationError(message, field=name) from None
-    if number < 0:
-        raise ValidationError(f"${name} must be 0 or more, not {number}", field=name)
-    return number
-
-
 def pool_settings() -> dict[str, Any]:
     """The connection pool of a server catalog, per process: connections open on demand, up to
     ``$TAGSCOPE_DB_POOL_SIZE`` (10) kept open and ``$TAGSCOPE_DB_MAX_OVERFLOW`` (10) more
@@ -71,9 +56,9 @@ def pool_settings() -> dict[str, Any]:
     seconds (30) for one. A single-threaded process (a CLI, a job's driver) uses one or two:
     many processes fit PostgreSQL's default ``max_connections`` (100)."""
     return {
-        "pool_size": _env_int("TAGSCOPE_DB_POOL_SIZE", 10),
-        "max_overflow": _env_int("TAGSCOPE_DB_MAX_OVERFLOW", 10),
-        "pool_timeout": _env_int("TAGSCOPE_DB_POOL_TIMEOUT", 30),
+        "pool_size": env_int("TAGSCOPE_DB_POOL_SIZE", 10),
+        "max_overflow": env_int("TAGSCOPE_DB_MAX_OVERFLOW", 10),
+        "pool_timeout": env_int("TAGSCOPE_DB_POOL_TIMEOUT", 30),
         # A connection the server or a proxy dropped (restart, idle cut-off) is replaced
         # before use instead of failing the request that drew it.
         "pool_pre_ping": True,

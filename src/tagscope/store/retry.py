@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import functools
 import logging
-import os
 import random
 import sqlite3
 import threading
@@ -33,7 +32,8 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import ParamSpec, TypeVar
 
-from tagscope.domain import ValidationError, WriteConflictError
+from tagscope._env import env_int
+from tagscope.domain import WriteConflictError
 
 log = logging.getLogger(__name__)
 
@@ -83,15 +83,7 @@ def _counted(reason: str) -> None:
 
 def attempts_allowed() -> int:
     """``$TAGSCOPE_DB_ATTEMPTS``: how many times a refused unit of work runs (default 10)."""
-    value = os.environ.get("TAGSCOPE_DB_ATTEMPTS", "").strip()
-    if not value:
-        return DEFAULT_ATTEMPTS
-    if not value.isdigit() or int(value) < 1:
-        raise ValidationError(
-            f"$TAGSCOPE_DB_ATTEMPTS must be a whole number of 1 or more, not {value!r}",
-            field="TAGSCOPE_DB_ATTEMPTS",
-        )
-    return int(value)
+    return env_int("TAGSCOPE_DB_ATTEMPTS", DEFAULT_ATTEMPTS, minimum=1)
 
 
 def backoff(attempt: int) -> float:
