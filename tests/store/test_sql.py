@@ -666,7 +666,7 @@ def test_filters_on_scores_alone_skip_the_items(
     query = {"order_by": order_by, "descending": descending}
     with engine.session() as s:
         for dataset, skips in (("cats", alone), ("birds", False)):
-            *_, ident = s._filtered_rows(dataset, where, order_by)
+            ident = s._filtered_rows(dataset, where, order_by).ident
             assert (ident == "tags_animals.item_id") is skips
             joined = [
                 s.filter_items(dataset, f"({where}) AND id > 0", limit=n, offset=o, **query)
@@ -676,6 +676,59 @@ def test_filters_on_scores_alone_skip_the_items(
                    for n, o in ((2, 0), (100, 0), (2, 2))]  # fmt: skip
             assert got == joined
             assert joined[1].total > 0 and len(joined[1].ids) == joined[1].total
+    engine.close()
+
+
+@pytest.mark.parametrize("descending", [True, False])
+def test_a_sort_by_a_tag_reads_the_scores_alone_while_every_item_has_one(
+    world: World, descending: bool
+) -> None:
+    """No filter, an order by a tag: the score rows alone are the answer while every item of
+    the dataset has one; once some item has none, the join answers (its missing score last),
+    and the next pages read the join at once. Ids, totals and order equal those of the join
+    (``id > 0`` matches every item and forces it), first pages and pages by offset alike."""
+    cats = world.catalog.create_dataset("cats")
+    world.catalog.add_items(cats.id, [_item(i) for i in range(40, 46)])
+    ids = np.array(world.catalog.item_ids(cats.id))
+    world.scores.write(cats.id, "Animals", 1, "visual", ids, TAGS, _scores(ids, 7))
+    engine = SqlEngine(world.catalog, world.scores, timeout_s=20)
+    query = {"order_by": "tags_animals.dog", "descending": descending}
+    shapes = ((3, 0), (100, 0), (2, 2), (2, 10))
+
+    def pages(s: QuerySession, where: str | None) -> list:
+        return [s.filter_items("cats", where, limit=n, offset=o, **query) for n, o in shapes]
+
+    with engine.session() as s:
+        assert s._filtered_rows("cats", None, "tags_animals.dog").expect == 6
+        assert pages(s, None) == pages(s, "id > 0")
+        assert pages(s, None)[1].total == 6
+    world.catalog.add_items(cats.id, [_item(46), _item(47)])  # no scores yet
+    with engine.session() as s:
+        got = pages(s, None)
+        assert got == pages(s, "id > 0")
+        assert got[1].total == 8 and got[1].ids[-2:] == world.catalog.item_ids(cats.id)[-2:]
+        assert s._filtered_rows("cats", None, "tags_animals.dog").ident == "items.id"
+    engine.close()
+
+
+def test_a_first_page_by_a_tag_breaks_ties_by_id(world: World) -> None:
+    """The best scores, then the rows at or past the last of them: every row tied there is
+    read, and the page takes the smallest ids of them, as the sort of every match does."""
+    ties = world.catalog.create_dataset("ties")
+    world.catalog.add_items(ties.id, [_item(i) for i in range(50, 60)])
+    ids = np.array(world.catalog.item_ids(ties.id))
+    scores = np.full((len(ids), len(TAGS)), 0.5, np.float32)
+    scores[[2, 7], 0] = 0.9  # two above the tie, then eight tied
+    world.scores.write(ties.id, "Animals", 1, "visual", ids, TAGS, scores)
+    engine = SqlEngine(world.catalog, world.scores, timeout_s=20)
+    with engine.session() as s:
+        for where in (None, "tags_animals.dog > 0.1"):
+            page = s.filter_items(
+                "ties", where, order_by="tags_animals.dog", descending=True, limit=4
+            )
+            assert (page.ids, page.total) == ([ids[2], ids[7], ids[0], ids[1]], 10)
+            low = s.filter_items("ties", where, order_by="tags_animals.dog", limit=3)
+            assert low.ids == ids[[0, 1, 3]].tolist()
     engine.close()
 
 
@@ -693,7 +746,8 @@ def test_the_range_of_a_datasets_ids_follows_the_items_added(world: World) -> No
     every = np.array(world.catalog.item_ids(cats.id))
     world.scores.write(cats.id, "Animals", 2, "visual", every, TAGS, _scores(every, 6))
     with engine.session() as s:
-        assert s._filtered_rows("cats", "tags_animals.dog >= 0", "id")[-1] == "tags_animals.item_id"
+        rows = s._filtered_rows("cats", "tags_animals.dog >= 0", "id")
+        assert rows.ident == "tags_animals.item_id"
         page = s.filter_items("cats", "tags_animals.dog >= 0", limit=100)
         assert (page.ids, page.total) == (every.tolist(), 6)
     engine.close()
