@@ -16,7 +16,8 @@ memory-mapped files, which the kernel reclaims when it needs them).
   through ``tag_scoring.publish_group``: the ``score_tags`` job writing 200M score rows;
 - ``sql``: a group-by over the 200M score rows through ``run_sql`` (first run, then warm);
 - ``grid``: ``browse.list_items`` pages of 100 with a tag filter matching 20% of the items
-  (scrolling by cursor, and the filter's first page again and again), p50/p95;
+  (scrolling by cursor, and the filter's first page again and again), p50/p95; and first pages
+  sorted by the tag's score (every item, and the filter's);
 - ``index``: the ANN index build (``open_index``, cached beside the vectors);
 - ``search``: ``search.search_similar`` by item (top-10) from a cold start (the vectors file
   out of the page cache, as after a restart): the first query (it loads the index), the queries
@@ -198,6 +199,9 @@ def step_grid(root: Path, n: int, n_pages: int = 100) -> dict:
         scroll.append(t)
         cursor = page.next_cursor
     first = [timed(where=where)[0] for _ in range(max(10, n_pages // 5))]
+    by_score = {"sort": f"tags_{GROUP}.t00", "descending": True}
+    sorted_first = [timed(**by_score)[0] for _ in range(max(10, n_pages // 5))]
+    sorted_filtered = [timed(where=where, **by_score)[0] for _ in range(max(10, n_pages // 5))]
     plain, cursor = [], None
     while len(plain) < n_pages:
         t, page = timed(**({"cursor": cursor} if cursor else {}))
@@ -209,6 +213,8 @@ def step_grid(root: Path, n: int, n_pages: int = 100) -> dict:
         "cold_first_page_ms": round(cold * 1000, 1),
         "tag_filter_scroll": latency(scroll),
         "tag_filter_first_page": latency(first),
+        "tag_sort_first_page": latency(sorted_first),
+        "tag_filter_and_sort_first_page": latency(sorted_filtered),
         "unfiltered_scroll": latency(plain),
     }
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import textwrap
@@ -13,6 +14,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from tagscope.domain import AlreadyExistsError, NotFoundError, ValidationError
+from tagscope.store import scores as scores_module
 from tagscope.store.scores import SCHEMA, ScoreTables, _cached_part
 
 TAGS = ["dog", "street sign"]
@@ -138,6 +140,34 @@ def test_scores_of_some_items_reads_only_their_parts(tables: ScoreTables) -> Non
     np.testing.assert_array_equal(got[[0, 2, 3]], scores[[899, 201, 200]])
     assert np.isnan(got[1]).all()
     assert _cached_part.cache_info().currsize == 3  # parts 0, 2 and 8 of the 10
+
+
+def test_scores_of_read_the_wide_twins_where_a_version_has_them(
+    tables: ScoreTables, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The twins hold the same scores as a matrix already; a version without them (written
+    before they existed) reads its long parts."""
+    ids, scores = _scores(40)
+    tables.write(1, "animals", 1, "visual", ids, TAGS, scores)
+    info = tables.info(1, "animals", 1)
+    assert info.wide
+    _cached_part.cache_clear()
+    real = scores_module._part_matrix
+
+    def no_long_parts(*args: object) -> None:
+        raise AssertionError("read a long part")
+
+    monkeypatch.setattr(scores_module, "_part_matrix", no_long_parts)
+    np.testing.assert_array_equal(tables.scores_of(info, ids[::-1]), scores[::-1])
+    monkeypatch.setattr(scores_module, "_part_matrix", real)
+    manifest = info.path / "_manifest.json"
+    spec = json.loads(manifest.read_text())
+    spec.pop("wide")
+    manifest.write_text(json.dumps(spec))
+    _cached_part.cache_clear()
+    before = tables.info(1, "animals", 1)
+    assert not before.wide
+    np.testing.assert_array_equal(tables.scores_of(before, ids[:7]), scores[:7])
 
 
 def test_info_load_versions_latest(tables: ScoreTables) -> None:

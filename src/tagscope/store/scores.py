@@ -594,7 +594,13 @@ class ScoreTables:
             inside = np.flatnonzero((wanted >= lo) & (wanted <= hi))
             if not len(inside):
                 continue
-            ids, scores = _cached_part(path, mtime, info.tags)
+            # A part's wide twin holds the same scores as a matrix already: 3x faster to read
+            # (a page sorted by a score touches a part per item: 79 parts at 10M items).
+            twin = path.parent / WIDE_DIR / path.name
+            if info.wide and twin.is_file():
+                ids, scores = _cached_part(twin, twin.stat().st_mtime_ns, info.tags, wide=True)
+            else:
+                ids, scores = _cached_part(path, mtime, info.tags)
             if not len(ids):
                 continue
             pos = np.searchsorted(ids, wanted[inside]).clip(max=len(ids) - 1)
@@ -664,6 +670,15 @@ def _part_matrix(path: Path, tags: list[str]) -> tuple[np.ndarray, np.ndarray]:
     return ids, scores
 
 
+def _wide_matrix(path: Path, tags: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """A part's wide twin as (its item ids ascending, their scores (n, n_tags))."""
+    table = pq.read_table(path, columns=["item_id", *tags])
+    scores = np.empty((table.num_rows, len(tags)), dtype=np.float32)
+    for j, tag in enumerate(tags):
+        scores[:, j] = table.column(tag).to_numpy()
+    return table.column("item_id").to_numpy(), scores
+
+
 def _tag_blocks(all_ids: np.ndarray, codes: np.ndarray) -> np.ndarray | None:
     """The part's ids as (tag blocks, ids) when it is tag-major with the same strictly
     ascending ids in every block, each block one tag of its own; else None."""
@@ -700,8 +715,8 @@ def _part_range(path: Path, mtime_ns: int) -> tuple[float, float]:
 
 
 @lru_cache(maxsize=PARTS_KEPT)
-def _cached_part(path: Path, mtime_ns: int, tags: tuple[str, ...]) -> tuple:
-    ids, scores = _part_matrix(path, list(tags))
+def _cached_part(path: Path, mtime_ns: int, tags: tuple[str, ...], wide: bool = False) -> tuple:
+    ids, scores = (_wide_matrix if wide else _part_matrix)(path, list(tags))
     ids.flags.writeable = scores.flags.writeable = False
     return ids, scores
 
