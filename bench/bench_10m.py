@@ -259,10 +259,8 @@ def step_search(root: Path, n: int, n_queries: int = 100) -> dict:
     search_similar(ws, DATASET, item_id=int(ids[rows[0]]), space=SPACE, k=10)  # loads the index
     first_s = time.perf_counter() - t0
     # Queries while the vectors are read back into the page cache, then once they are.
-    warming, others = (
-        open_index(vectors, cache_dir=store.folder).warming,
-        iter(np.random.default_rng(4).choice(len(ids), 10_000, replace=False)),
-    )
+    warming = open_index(vectors, cache_dir=store.folder).warming
+    others = iter(np.random.default_rng(4).choice(len(ids), 10_000, replace=False))
     while_warming = []
     while warming is not None and warming.is_alive() and len(while_warming) < 10_000:
         t1 = time.perf_counter()

@@ -176,10 +176,11 @@ def _evict(folder: Path, *, keep: Path, limit: int) -> None:
     """Remove the least recently used copies (not ``keep``) until the folder holds ``limit``
     bytes or less. A copy a request has open is still sent whole: its name goes, not its data."""
     copies = []
-    for entry in os.scandir(folder):
-        if entry.is_file(follow_symlinks=False) and not entry.name.endswith(".part"):
-            st = entry.stat(follow_symlinks=False)
-            copies.append((st.st_mtime_ns, st.st_size, entry.path))
+    with os.scandir(folder) as entries:
+        for entry in entries:
+            if entry.is_file(follow_symlinks=False) and not entry.name.endswith(".part"):
+                st = entry.stat(follow_symlinks=False)
+                copies.append((st.st_mtime_ns, st.st_size, entry.path))
     total = sum(size for _, size, _ in copies)
     for _, size, name in sorted(copies):
         if total <= limit:
