@@ -181,3 +181,44 @@ def test_an_editor_has_no_undo_of_a_users_changes(access_web) -> None:
     assert "history.undo_user" not in me["datasets"][ALPHA]["actions"]
     assert page.get_by_test_id("undo-user").count() == 0
     shot("editor-history")
+
+
+def test_a_tag_removed_is_one_change_to_the_record_itself_and_undo_brings_it_back(
+    web, api, web_workspace: Workspace, imagenette: Path, tmp_path: Path
+) -> None:
+    """The History page says which tag went, shows the change as the tag's record (no item
+    thumbnail: item 0 is no item), and its Undo puts the tag back with its prompts."""
+    from tagscope.service.embeddings import compute_embeddings
+    from tagscope.service.imports import import_images
+    from tagscope.service.tags import create_group
+
+    for src in sorted(imagenette.glob("*/*.JPEG"))[:2]:
+        (tmp_path / src.name).write_bytes(src.read_bytes())
+    import_images(web_workspace, "hist-tags", tmp_path)
+    compute_embeddings(web_workspace, "hist-tags", kind="phash")
+    create_group(web_workspace, "hist-tags", "history_birds", "owl\nheron", space="phash")
+    url = "/api/datasets/hist-tags/tag-groups/history_birds/tags"
+    prompts = _ok(api.get("/api/tag-groups/history_birds"))["tags"][1]["prompts"]
+    assert api.delete(f"{url}/heron").status_code == 204
+
+    page, shot = web
+    page.goto("/#/d/hist-tags/history")
+    row = page.get_by_test_id("change-set").first
+    row.wait_for()
+    assert row.get_by_test_id("what").inner_text() == "removed the tag history_birds / heron"
+    row.get_by_test_id("expand").click()
+    change = page.get_by_test_id("changes").get_by_test_id("change")
+    change.first.wait_for()
+    assert change.count() == 1 and change.locator("img").count() == 0
+    assert change.inner_text().startswith("the tag itself")
+    text = change.get_by_test_id("change-text").inner_text()
+    assert text.startswith(f"tag heron: {len(prompts)} prompt") and text.endswith("no such tag")
+    shot("tag-removed")
+    page.once("dialog", lambda d: d.accept())
+    with page.expect_response(lambda r: r.url.endswith("/undo")) as answer:
+        row.get_by_test_id("undo").click()
+    assert answer.value.status == 200, answer.value.text()
+    page.get_by_test_id("undo-result").wait_for()
+    shot("tag-back")
+    tags = _ok(api.get("/api/tag-groups/history_birds"))["tags"]
+    assert [t["name"] for t in tags] == ["owl", "heron"] and tags[1]["prompts"] == prompts

@@ -526,11 +526,13 @@ function ChangesRow({ ds, cs }: { ds: string; cs: ChangeSet }) {
         <div class="change-list">
           {changes.slice(0, SHOWN_CHANGES).map((c) => (
             <div class="change" key={`${c.entity}/${c.key}/${c.item_id}`} data-testid="change" data-item-id={c.item_id}>
-              <a href={href("items", c.item_id)} class="change-thumb" aria-label={`Open item ${c.item_id}`}>
-                <img src={thumbnailUrl(c.item_id)} alt={`item ${c.item_id}`} loading="lazy" decoding="async" />
-              </a>
+              {c.item_id === RECORD_ITSELF ? null : (
+                <a href={href("items", c.item_id)} class="change-thumb" aria-label={`Open item ${c.item_id}`}>
+                  <img src={thumbnailUrl(c.item_id)} alt={`item ${c.item_id}`} loading="lazy" decoding="async" />
+                </a>
+              )}
               <div class="change-text">
-                <span class="muted small">item {c.item_id}</span>
+                <span class="muted small">{c.item_id === RECORD_ITSELF ? `the ${c.entity.replaceAll("_", " ")} itself` : `item ${c.item_id}`}</span>
                 <span data-testid="change-text">
                   <span class="before">{stateText(c, c.before, cs)}</span>
                   <span class="arrow"> → </span>
@@ -612,12 +614,16 @@ function members(p: Record<string, unknown>, n: string): string {
   return typeof p.n_items === "number" ? plural(p.n_items, "item") : n;
 }
 
+/** The item id of a change to a record itself (a collection, a class, a tag), not to an item. */
+const RECORD_ITSELF = 0;
+
 const VERBS: Record<string, (n: string, t: string, p: Record<string, unknown>) => string> = {
   review: (n, t) => `reviewed ${n} for ${t}`,
   remove_reviews: (n, t) => `removed the reviews of ${n} for ${t}`,
   judge: (n, t, p) => `the LLM judge${p.model ? ` (${p.model})` : ""} reviewed ${n} for ${t}`,
   mark_examples: (n, t, p) => `marked ${n} as ${p.polarity ? `${p.polarity} ` : ""}examples of ${t}`,
   unmark_examples: (n, t) => `removed ${n} from the examples of ${t}`,
+  remove_tag: (_n, t) => `removed the tag ${t}`,
   create_collection: (n, t, p) => `created the collection ${t} (${members(p, n)})`,
   add_to_collection: (n, t, p) => `added ${members(p, n)} to the collection ${t}`,
   remove_from_collection: (n, t, p) => `removed ${members(p, n)} from the collection ${t}`,
