@@ -42,6 +42,14 @@ def test_cuts_are_found_at_their_frame_in_every_container(
     assert info.codec in {"mpeg4", "vp8"}
 
 
+def test_a_cut_in_the_last_frames_is_found(make_video: Callable[..., Path], tmp_path: Path) -> None:
+    # Fewer frames than the detector takes at a time: all of them are seen at the end.
+    video = make_video(tmp_path / "short.mp4", [(RED, 15), (GREEN, 15)])
+    scan = _scan(video, tmp_path)
+    assert [(s.start_frame, s.end_frame) for s in scan.shots] == [(0, 15), (15, 30)]
+    assert [k.shot for k in scan.keyframes] == [0, 1]
+
+
 def test_a_slow_pan_is_not_cut(
     make_video: Callable[..., Path], tmp_path: Path, imagenette: Path
 ) -> None:

@@ -2,7 +2,9 @@
 
 Every frame is decoded once. FFmpeg's swscale reduces it to :data:`ANALYSIS_WIDTH` pixels wide,
 left in YUV (no colour conversion), for :class:`~tagscope.media.shots.CutDetector` (hard cuts,
-fades through black, dissolves), inline: at that size it costs about 20 us a frame. Keyframes
+fades through black, dissolves), :data:`_DETECT_EVERY` reduced frames at a time: about 20 us a
+frame so, where one frame between two decodes costs several times that (the decoder has
+filled the caches). Keyframes
 are taken from the same pass: at a fixed rate (``every:1s``), or one per shot (``scene``), the
 sharpest frame (variance of the Laplacian of its reduced luma) in the middle third of the shot.
 For the latter a shot's candidate frames are kept by reference (no copy), at most
@@ -60,6 +62,9 @@ MIN_SHOT_FRAMES = 15
 # (3x the cost at 720p); the aliasing is alike in neighbouring frames, which the detector compares.
 _SMALL_INTERPOLATION = "FAST_BILINEAR"
 _DECODE_THREADS = min(2, os.cpu_count() or 1)
+_DETECT_EVERY = 32
+"""Frames whose reduced copies the detector sees together: run between two decodes, its code
+and data are out of the caches the decoder filled, and it costs several times as much."""
 _REPORT_EVERY = 64
 _EVERY = re.compile(r"^every:(\d+(?:\.\d+)?)(ms|s)$")
 
@@ -263,6 +268,7 @@ class _Scan:
         self.policy = policy
         self.times: list[int] = []
         self.cuts: list[int] = [0]
+        self.undetected: list[tuple[int, np.ndarray]] = []  # (frame, its reduced copy)
         self.origin: float | None = None
         self.next_ms = 0
         self.shot_frames = _ShotFrames()
@@ -286,14 +292,22 @@ class _Scan:
         yuv = self.to_small.reformat(
             frame, w, h, "yuv420p", interpolation=_SMALL_INTERPOLATION, threads=1
         ).to_ndarray()
-        for cut in self.detector.process(index, yuv, h):
-            self._cut(cut)
+        self.undetected.append((index, yuv))
+        if len(self.undetected) >= _DETECT_EVERY:
+            self._detect()
         if self.policy.every_ms is None:
             self.shot_frames.add((index, frame, yuv[:h]))
         elif time_ms >= self.next_ms:
             self._write(frame, index, time_ms)
             every = self.policy.every_ms
             self.next_ms = (time_ms // every + 1) * every
+
+    def _detect(self) -> None:
+        h = self.small[1]
+        for index, yuv in self.undetected:
+            for cut in self.detector.process(index, yuv, h):
+                self._cut(cut)
+        self.undetected.clear()
 
     def cancel(self) -> None:
         """Drop the keyframes not written yet (decoding failed)."""
@@ -342,6 +356,7 @@ class _Scan:
         n = len(self.times)
         if n == 0:
             raise MediaError("no frame could be decoded")
+        self._detect()
         step = 1000 / self.rate
         decoded_ms = self.times[-1] + step
         if header_s is not None:
