@@ -13,6 +13,11 @@ frames per second of:
 - ``ingest``: :func:`tagscope.service.video_import.import_video` (hash, scan, keyframe
   thumbnails now, catalog rows), in a fresh workspace.
 
+And a folder of both files twice, imported at once (``folder``): the import scans
+``VIDEOS_AT_ONCE`` videos side by side; against bare decode loops of its files one after
+another, the same loops as many at a time as the import scans, and the import one video at a
+time (as before it scanned side by side).
+
 On the generated video, shot detection F1 (a cut found within one frame of a true one; the
 dissolve's and the fade's cut anywhere inside them) and seconds, for ours (the ``detect`` scan)
 and for PySceneDetect's command line defaults: ``scenedetect -i FILE list-scenes`` runs
@@ -31,11 +36,13 @@ import argparse
 import csv
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from fractions import Fraction
 from pathlib import Path
 
@@ -44,9 +51,9 @@ import numpy as np
 from PIL import Image
 
 from _machine import cpu_info
-from tagscope.media.video import KeyframePolicy, scan_video
-from tagscope.service import Workspace
-from tagscope.service.video_import import import_video
+from tagscope.media.video import DECODE_THREADS, KeyframePolicy, decoder_threads, scan_video
+from tagscope.service import Workspace, video_import
+from tagscope.service.video_import import VIDEOS_AT_ONCE, import_video
 
 SCENE = KeyframePolicy(None)
 SHARED = Path(os.environ.get("TAGSCOPE_SHARED", Path(__file__).resolve().parents[2] / "shared"))
@@ -128,11 +135,11 @@ def f1(found: list[int], truth: list[tuple[int, int]]) -> dict[str, float]:
     return {"f1": round(score, 3), "precision": round(precision, 3), "recall": round(recall, 3)}
 
 
-def bare_decode(path: Path) -> int:
+def bare_decode(path: Path, threads: int = DECODE_THREADS) -> int:
     with av.open(str(path)) as container:
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
-        stream.codec_context.thread_count = min(2, os.cpu_count() or 1)
+        stream.codec_context.thread_count = threads
         return sum(1 for _ in container.decode(stream))
 
 
@@ -186,6 +193,58 @@ def measure(path: Path, policy: KeyframePolicy, repeat: int, tmp: Path) -> dict[
     out |= {f"{name}_fps": round(n / wall[name]) for name in ways}
     out |= {f"{name}_vs_bare": round(wall["bare"] / wall[name], 2) for name in list(ways)[1:]}
     out["cpu_seconds"] = {name: round(cpu[name], 3) for name in ways}
+    return out
+
+
+def measure_folder(files: list[Path], policy: KeyframePolicy, repeat: int, tmp: Path) -> dict:
+    """A folder of ``files`` (each twice) imported at once: frames per second against bare
+    decode loops of the same files one after another (each with the import's decoder threads)
+    and :data:`VIDEOS_AT_ONCE` at a time (as many as the import scans side by side, with as
+    many decoder threads each), and against the import scanning one video at a time."""
+    folder = tmp / "in-folder"
+    folder.mkdir()
+    copies = [folder / f"{i}-{f.name}" for i in range(2) for f in files]
+    for copy, original in zip(copies, files * 2, strict=True):
+        shutil.copyfile(original, copy)  # not links: the import takes a real path once
+    spaces = iter([Workspace.open(tmp / f"ws-folder-{i}") for i in range(2 * repeat)])
+
+    def ingest(at_once: int) -> int:
+        video_import.VIDEOS_AT_ONCE = at_once
+        report = import_video(
+            next(spaces),
+            "bench",
+            folder,
+            keyframes=str(policy),
+            thumbnails="now",
+            follow_symlinks=True,
+        )
+        return report.n_frames
+
+    def side_by_side() -> int:
+        threads = decoder_threads(VIDEOS_AT_ONCE)
+        with ThreadPoolExecutor(VIDEOS_AT_ONCE) as pool:
+            return sum(pool.map(lambda f: bare_decode(f, threads), copies))
+
+    ways: dict[str, Callable[[], int]] = {
+        "bare_one_by_one": lambda: sum(bare_decode(f) for f in copies),
+        "bare_side_by_side": side_by_side,
+        "ingest": lambda: ingest(VIDEOS_AT_ONCE),
+        "ingest_one_at_a_time": lambda: ingest(1),
+    }
+    wall = dict.fromkeys(ways, float("inf"))
+    frames: dict[str, int] = {}
+    for _ in range(repeat):
+        for name, way in ways.items():
+            start = time.perf_counter()
+            frames[name] = way()
+            wall[name] = min(wall[name], time.perf_counter() - start)
+    video_import.VIDEOS_AT_ONCE = VIDEOS_AT_ONCE
+    n = frames["bare_one_by_one"]
+    assert all(v == n for v in frames.values()), frames
+    out: dict[str, object] = {"videos": len(copies), "frames": n, "at_once": VIDEOS_AT_ONCE}
+    out |= {f"{name}_fps": round(n / wall[name]) for name in ways}
+    for anchor in ("bare_one_by_one", "bare_side_by_side", "ingest_one_at_a_time"):
+        out[f"ingest_vs_{anchor}"] = round(wall[anchor] / wall["ingest"], 2)
     return out
 
 
@@ -250,6 +309,7 @@ def main() -> None:
         n_frames, truth = make_video(generated, (width, height))
         sample = (SHARED / "data" / "video" / "echo-hereweare.webm").resolve()
         files = [measure(p, policy, args.repeat, tmp) for p in (sample, generated)]
+        folder = measure_folder([sample, generated], policy, args.repeat, tmp)
         shots = shot_detection(generated, truth, args.repeat, tmp)
     print(
         json.dumps(
@@ -258,6 +318,7 @@ def main() -> None:
                 "keyframes": str(policy),
                 "generated_size": args.size,
                 "files": files,
+                "folder": folder,
                 "shots": {"frames": n_frames, "true_cuts": truth, **shots},
                 **cpu_info(),
             }

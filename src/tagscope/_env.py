@@ -25,3 +25,12 @@ def env_int(name: str, default: int, *, minimum: int = 0, unit: str = "") -> int
         what = f"a whole number{f' of {unit}' if unit else ''} of {minimum} or more"
         raise ValidationError(f"${name} must be {what}, not {value!r}", field=name)
     return int(digits)
+
+
+def usable_cpus() -> int:
+    """The CPUs this process may run on (its affinity, which a container or ``taskset`` may
+    narrow), or all of the machine's where the system cannot tell."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1

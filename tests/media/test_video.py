@@ -13,7 +13,14 @@ from PIL import Image
 from tagscope.domain import ValidationError
 from tagscope.media.errors import MediaError
 from tagscope.media.thumbnails import thumbnail_path
-from tagscope.media.video import KeyframePolicy, VideoScan, probe_duration_ms, scan_video, sharpness
+from tagscope.media.video import (
+    KeyframePolicy,
+    VideoScan,
+    decoder_threads,
+    probe_duration_ms,
+    scan_video,
+    sharpness,
+)
 
 RED, GREEN, BLUE, GREY = (220, 30, 30), (30, 200, 40), (20, 40, 210), (128, 128, 128)
 SCENE = KeyframePolicy.parse("scene")
@@ -219,3 +226,11 @@ def test_sharpness_tells_texture_from_flat() -> None:
     rng = np.random.default_rng(1)
     assert sharpness(np.full((20, 20), 100, np.uint8)) == 0.0
     assert sharpness(rng.integers(0, 255, (20, 20)).astype(np.uint8)) > 1000
+
+
+@pytest.mark.parametrize(
+    ("at_once", "cpus", "threads"),
+    [(1, 1, 1), (1, 2, 2), (1, 16, 2), (2, 2, 1), (3, 2, 1), (4, 16, 2)],
+)
+def test_videos_decoded_side_by_side_share_the_cpus(at_once: int, cpus: int, threads: int) -> None:
+    assert decoder_threads(at_once, cpus) == threads

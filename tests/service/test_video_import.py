@@ -136,27 +136,42 @@ class _Killed(Exception):
 def test_an_interrupted_import_goes_on_where_it_stopped(workspace: Workspace, videos: Path) -> None:
     seen: list[tuple[int, int]] = []
 
-    def kill_in_second_video(done: int, total: int) -> None:
+    def kill_once_a_video_is_stored(done: int, total: int) -> None:
         seen.append((done, total))
-        if done > 11:  # after a.mp4 (4.2 s) and cut.webm (6 s by its header): inside b.webm
-            raise _Killed
+        if workspace.catalog.count_items(workspace.dataset("clips").id):
+            raise _Killed  # while the other videos of its shard, or the next, still decode
 
     with pytest.raises(_Killed):
-        import_video(workspace, "clips", videos, progress=kill_in_second_video)
+        import_video(workspace, "clips", videos, progress=kill_once_a_video_is_stored)
     ds = workspace.dataset("clips")
     assert workspace.catalog.list_jobs(ds.id)[0].status == JobStatus.ERROR
     first = _items(workspace, "clips")
-    assert [Path(v.path).name for v in first[Modality.VIDEO]] == ["a.mp4"]
+    assert len(first[Modality.VIDEO]) == 1  # stored whole, the others not at all
     assert {i.metadata.get("video_id") for i in first[Modality.KEYFRAME]} == {
         first[Modality.VIDEO][0].id
     }
     assert seen[0] == (0, 16)  # seconds of video, as the headers give them (fake.mp4: none)
+    assert 0 < seen[-1][0] < 16
 
     rest = import_video(workspace, "clips", videos)
     assert (rest.n_existing, rest.n_videos) == (1, 1)
     after = _items(workspace, "clips")
     assert sorted(Path(v.path).name for v in after[Modality.VIDEO]) == ["a.mp4", "b.webm"]
     assert len(after[Modality.KEYFRAME]) == 5 + 6  # every second: 0-4 s, 0-5 s
+
+
+def test_videos_scanned_side_by_side_report_progress_that_only_grows(
+    workspace: Workspace, make_video: Callable[..., Path], tmp_path: Path
+) -> None:
+    folder = tmp_path / "long"
+    folder.mkdir()
+    for name in ("a.mp4", "b.mp4", "c.mp4"):  # 12.8 s each: progress every 2.56 s of each
+        make_video(folder / name, [(RED, 160), (GREEN, 160)])
+    seen: list[int] = []
+    report = import_video(workspace, "clips", folder, progress=lambda done, _: seen.append(done))
+    assert report.n_videos == 3 and not report.problems
+    assert seen == sorted(seen)
+    assert seen[0] == 0 and seen[-1] == 38 and len(set(seen)) > 3
 
 
 def test_transcripts_from_another_folder(

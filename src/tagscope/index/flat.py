@@ -16,7 +16,6 @@ lowest rows, as a stable sort of all scores would.
 from __future__ import annotations
 
 import math
-import os
 import threading
 import warnings
 from concurrent.futures import ThreadPoolExecutor
@@ -24,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from tagscope._env import usable_cpus
 from tagscope._lazy import deferred
 from tagscope._mapped import drop_pages
 from tagscope.domain import ValidationError
@@ -385,9 +385,5 @@ def _pool() -> ThreadPoolExecutor:
     """The process's pool of one-pass threads, one per CPU, created on first use."""
     with _pools_lock:
         if not _pools:
-            try:
-                n = len(os.sched_getaffinity(0))
-            except AttributeError:  # not on Linux
-                n = os.cpu_count() or 1
-            _pools.append(ThreadPoolExecutor(n, thread_name_prefix="tagscope-flat"))
+            _pools.append(ThreadPoolExecutor(usable_cpus(), thread_name_prefix="tagscope-flat"))
         return _pools[0]

@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from tagscope._env import usable_cpus
 from tagscope.domain import ValidationError
 from tagscope.media.errors import MediaError
 from tagscope.media.shots import CutDetector
@@ -61,12 +62,24 @@ MIN_SHOT_FRAMES = 15
 # Two taps a side: reads a fraction of a large frame's rows, where area averaging reads them all
 # (3x the cost at 720p); the aliasing is alike in neighbouring frames, which the detector compares.
 _SMALL_INTERPOLATION = "FAST_BILINEAR"
-_DECODE_THREADS = min(2, os.cpu_count() or 1)
 _DETECT_EVERY = 32
 """Frames whose reduced copies the detector sees together: run between two decodes, its code
 and data are out of the caches the decoder filled, and it costs several times as much."""
 _REPORT_EVERY = 64
 _EVERY = re.compile(r"^every:(\d+(?:\.\d+)?)(ms|s)$")
+
+
+def decoder_threads(at_once: int = 1, cpus: int | None = None) -> int:
+    """FFmpeg's frame threads for each of ``at_once`` videos decoded side by side on ``cpus``
+    (default: this process's): the CPUs each has, at most 2 (a third slows a decode on 2
+    cores). A frame thread is not free: on 2 cores two videos of one thread each scan 1.4x as
+    fast as the two one after the other with two."""
+    cpus = usable_cpus() if cpus is None else cpus
+    return max(1, min(2, cpus // max(1, at_once)))
+
+
+DECODE_THREADS = decoder_threads()
+"""FFmpeg's frame threads for a video decoded alone."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,6 +164,7 @@ def scan_video(
     policy: KeyframePolicy = KeyframePolicy(1000),
     thumbnails: Path | None = None,
     on_frame: Callable[[int], None] | None = None,
+    decoder_threads: int = DECODE_THREADS,
 ) -> VideoScan:
     """Decode ``path`` once: its facts, its shots, and its keyframes written to ``keyframe_dir``.
 
@@ -167,6 +181,8 @@ def scan_video(
         file's SHA-256 as :func:`~tagscope.media.images.read_media` gives it).
     on_frame : callable, optional
         Called with the time (ms) of the frame just decoded, every :data:`_REPORT_EVERY` frames.
+    decoder_threads : int, default :data:`DECODE_THREADS`
+        FFmpeg's frame threads (1 where other videos decode beside this one).
 
     Raises
     ------
@@ -180,7 +196,7 @@ def scan_video(
             raise MediaError("no video stream")
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
-        stream.codec_context.thread_count = _DECODE_THREADS
+        stream.codec_context.thread_count = decoder_threads
         with ThreadPoolExecutor(1, thread_name_prefix="tagscope-keyframes") as writer:
             scan = _Scan(stream, keyframe_dir, policy, writer, thumbnails)
             try:

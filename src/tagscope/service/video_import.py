@@ -14,9 +14,10 @@ and becomes, in one catalog transaction:
   words as its text; ``video_id``, ``shot_id`` of the shot it overlaps most, ``start_ms``,
   ``end_ms``).
 
-The import is an ``import`` job whose progress counts seconds of video. Each video is scanned by
-a map task (:class:`ScanVideo`, a shard per video) on the workspace's runner, in this process or
-on a Ray worker; the job stores what it found. The folder may be a ``file://`` URI or any fsspec
+The import is an ``import`` job whose progress counts seconds of video. The videos are scanned by
+a map task (:class:`ScanVideo`, a shard of :data:`VIDEOS_AT_ONCE` videos of about the same
+length, scanned side by side) on the workspace's runner, in this process or on a Ray worker;
+the job stores what it found. The folder may be a ``file://`` URI or any fsspec
 URI (its videos then read through fsspec, items by their URI). A video already in the
 dataset (by real path) is skipped, so running the import again adds nothing, and after a kill it
 goes on with the videos not done: a video is stored whole or not at all. A file that cannot be
@@ -35,6 +36,7 @@ from pathlib import Path
 from queue import SimpleQueue
 from typing import Any
 
+from tagscope._env import usable_cpus
 from tagscope.domain import (
     ImportProblem,
     ImportReport,
@@ -60,10 +62,12 @@ from tagscope.media.transcripts import (
     transcript_for,
 )
 from tagscope.media.video import (
+    DECODE_THREADS,
     VIDEO_SUFFIXES,
     KeyframePolicy,
     Shot,
     VideoScan,
+    decoder_threads,
     probe_duration_ms,
     scan_video,
 )
@@ -77,6 +81,9 @@ DEFAULT_KEYFRAMES = "every:1s"
 # The job record keeps this many problems (the returned report keeps them all).
 _MAX_JOB_PROBLEMS = 1000
 _HASH_CHUNK = 1 << 20
+VIDEOS_AT_ONCE = min(4, usable_cpus())
+"""Videos a shard holds, scanned side by side (each in a thread; FFmpeg decodes outside the
+GIL)."""
 
 
 @dataclass(slots=True)
@@ -260,8 +267,8 @@ def find_videos(
 
 class _VideoRun:
     """One video import job's work over the video files found: each is scanned by a map over
-    shards of one video (:class:`ScanVideo`, on the workspace's runner) and stored here whole,
-    in one transaction."""
+    shards of a few videos (:class:`ScanVideo`, on the workspace's runner) and stored here
+    whole, in one transaction, as its scan ends."""
 
     def __init__(
         self,
@@ -282,19 +289,24 @@ class _VideoRun:
         durations = {p: 0 if p in known else probe_duration_ms(p) for p in files}
         total_s = round(sum(durations.values()) / 1000)
         done_ms = 0
+        decoding: dict[str, int] = {}  # the videos being scanned: their time decoded (ms)
         self.progress(0, total_s)
         self.report.n_existing += sum(p in known for p in files)
-        for event in self.ws.runner.map(self.task, [p for p in files if p not in known]):
+        # Longest first: the videos scanned together (a shard) end at about the same time.
+        new = sorted((p for p in files if p not in known), key=lambda p: -durations[p])
+        shards = [new[i : i + VIDEOS_AT_ONCE] for i in range(0, len(new), VIDEOS_AT_ONCE)]
+        for event in self.ws.runner.map(self.task, shards):
             cap = durations[event.path]
             if isinstance(event, Decoding):
-                self.progress(round((done_ms + min(event.time_ms, cap)) / 1000), total_s)
-                continue
-            if event.scan is None:
-                self.report.problems.append(ImportProblem(event.path, str(event.reason)))
+                decoding[event.path] = min(event.time_ms, cap)
             else:
-                self._store(event)
-            done_ms += cap
-            self.progress(round(done_ms / 1000), total_s)
+                decoding.pop(event.path, None)
+                if event.scan is None:
+                    self.report.problems.append(ImportProblem(event.path, str(event.reason)))
+                else:
+                    self._store(event)
+                done_ms += cap
+            self.progress(round((done_ms + sum(decoding.values())) / 1000), total_s)
 
     def _store(self, video: ScannedVideo) -> None:
         """Store a video with its shots, keyframes and cues (all or none)."""
@@ -367,12 +379,14 @@ class _Stopped(Exception):
 
 @dataclass(frozen=True, slots=True)
 class ScanVideo:
-    """A video import's map task over shards of one video (path or URI): it is decoded once
-    (:func:`~tagscope.media.video.scan_video`), its keyframes written under ``keyframes`` and
-    thumbnails under ``thumbnails`` as ``mode`` asks (folders every worker shares), its
-    transcript read (from ``transcripts``, default next to it).
+    """A video import's map task over shards of videos (paths or URIs), scanned side by side,
+    each in a thread: each is decoded once (:func:`~tagscope.media.video.scan_video`, with
+    :func:`~tagscope.media.video.decoder_threads` of the shard's size), its keyframes written
+    under ``keyframes`` and thumbnails under ``thumbnails`` as ``mode`` asks (folders every
+    worker shares), its transcript read (from ``transcripts``, default next to it).
 
-    Yields :class:`Decoding` events while the video decodes, then its :class:`ScannedVideo`.
+    Yields :class:`Decoding` events while the videos decode, and each one's
+    :class:`ScannedVideo` as its scan ends.
     """
 
     policy: KeyframePolicy
@@ -381,47 +395,64 @@ class ScanVideo:
     keyframes: str
     thumbnails: str
 
-    def __call__(self, path: str) -> Iterator[Decoding | ScannedVideo]:
-        # The scan runs in a thread so its progress comes out as events while it decodes.
+    def __call__(self, paths: list[str]) -> Iterator[Decoding | ScannedVideo]:
+        # Each video is scanned in a thread of its own, so that the progress of all of them
+        # comes out as events while they decode.
         events: SimpleQueue[Decoding | ScannedVideo | BaseException] = SimpleQueue()
         stop = threading.Event()
+        threads = decoder_threads(len(paths))
 
-        def on_frame(time_ms: int) -> None:
-            if stop.is_set():
-                raise _Stopped
-            events.put(Decoding(path, time_ms))
+        def scan(path: str) -> None:
+            def on_frame(time_ms: int) -> None:
+                if stop.is_set():
+                    raise _Stopped
+                events.put(Decoding(path, time_ms))
 
-        def scan() -> None:
             try:
-                events.put(self.scan(path, on_frame))
+                events.put(self.scan(path, on_frame, threads))
             except MediaError as exc:
                 events.put(ScannedVideo(path, reason=str(exc)))
             except BaseException as exc:  # a bug, or _Stopped: raised in the job (if it listens)
                 events.put(exc)
 
-        thread = threading.Thread(target=scan, name="tagscope-video-scan", daemon=True)
-        thread.start()
+        workers = [
+            threading.Thread(target=scan, args=(path,), name="tagscope-video-scan", daemon=True)
+            for path in paths
+        ]
+        for worker in workers:
+            worker.start()
         try:
-            while True:
+            left = len(paths)
+            while left:
                 event = events.get()
                 if isinstance(event, BaseException):
                     raise event
                 yield event
-                if isinstance(event, ScannedVideo):
-                    return
+                left -= isinstance(event, ScannedVideo)
         finally:
             stop.set()
-            thread.join()
+            for worker in workers:
+                worker.join()
 
-    def scan(self, path: str, on_frame: Callable[[int], None]) -> ScannedVideo:
-        """Decode one video: its scan, keyframe files, thumbnail and cues."""
+    def scan(
+        self, path: str, on_frame: Callable[[int], None], threads: int = DECODE_THREADS
+    ) -> ScannedVideo:
+        """Decode one video (with ``threads`` decoder threads): its scan, keyframe files,
+        thumbnail and cues."""
         before = file_stat(path)
         content_hash = _file_hash(path)
         folder = self._keyframe_dir(path, content_hash)
         # "now": the keyframes' thumbnails are made from the decoded frames, in the scan.
         thumbnails = Path(self.thumbnails)
         thumbs = thumbnails if self.mode == "now" else None
-        scan = scan_video(path, folder, policy=self.policy, thumbnails=thumbs, on_frame=on_frame)
+        scan = scan_video(
+            path,
+            folder,
+            policy=self.policy,
+            thumbnails=thumbs,
+            on_frame=on_frame,
+            decoder_threads=threads,
+        )
         if file_stat(path) != before:
             raise MediaError("the file changed while it was imported")
         cues, transcript, problems = self._cues(path)

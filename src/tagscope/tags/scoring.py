@@ -29,7 +29,6 @@ synchronisation per block and is several times slower.
 from __future__ import annotations
 
 import math
-import os
 import threading
 import time
 import warnings
@@ -39,6 +38,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
+from tagscope._env import usable_cpus
 from tagscope._lazy import deferred
 from tagscope._mapped import drop_pages
 
@@ -209,7 +209,7 @@ def score_matrix(
     if backend not in ("auto", "torch") and not (native_fits and backend in present):
         why = "X is not C-contiguous float16" if not native_fits else "the kernel cannot run here"
         raise ValueError(f"the {backend} scoring kernel cannot score this: {why}")
-    n_threads = n_threads or _cpu_count()
+    n_threads = n_threads or usable_cpus()
     n_threads = max(1, min(n_threads, -(-n // block_rows)))
     if backend == "auto":
         candidates = present if native_fits else ("torch",)
@@ -335,10 +335,3 @@ def _pool(n_threads: int) -> ThreadPoolExecutor:
             pool = ThreadPoolExecutor(n_threads, thread_name_prefix="tagscope-score")
             _pools[n_threads] = pool
         return pool
-
-
-def _cpu_count() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
