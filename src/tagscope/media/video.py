@@ -2,11 +2,11 @@
 
 Every frame is decoded once. FFmpeg's swscale reduces it to :data:`ANALYSIS_WIDTH` pixels wide,
 left in YUV (no colour conversion), for :class:`~tagscope.media.shots.CutDetector` (hard cuts,
-fades through black, dissolves), :data:`_DETECT_EVERY` reduced frames at a time: about 20 us a
-frame so, where one frame between two decodes costs several times that (the decoder has
-filled the caches). Keyframes
-are taken from the same pass: at a fixed rate (``every:1s``), or one per shot (``scene``), the
-sharpest frame (variance of the Laplacian of its reduced luma) in the middle third of the shot.
+fades through black, dissolves), :data:`_DETECT_EVERY` reduced frames at a time (about 20 us a
+frame; run on one frame between two decodes, after the decoder has filled the caches, it costs
+several times that). Keyframes are taken from the same pass: at a fixed rate (``every:1s``),
+or one per shot (``scene``), the sharpest frame (variance of the Laplacian of its reduced luma)
+in the middle third of the shot.
 For the latter a shot's candidate frames are kept by reference (no copy), at most
 :data:`_MAX_CANDIDATES` of them evenly spread over the shot: the spacing doubles when it is
 full. A keyframe is converted, encoded as JPEG and written (with its thumbnail, when asked) in
