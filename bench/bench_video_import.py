@@ -211,12 +211,7 @@ def measure_folder(files: list[Path], policy: KeyframePolicy, repeat: int, tmp: 
     def ingest(at_once: int) -> int:
         video_import.VIDEOS_AT_ONCE = at_once
         report = import_video(
-            next(spaces),
-            "bench",
-            folder,
-            keyframes=str(policy),
-            thumbnails="now",
-            follow_symlinks=True,
+            next(spaces), "bench", folder, keyframes=str(policy), thumbnails="now"
         )
         return report.n_frames
 

@@ -164,7 +164,7 @@ def scan_video(
     policy: KeyframePolicy = KeyframePolicy(1000),
     thumbnails: Path | None = None,
     on_frame: Callable[[int], None] | None = None,
-    decoder_threads: int = DECODE_THREADS,
+    threads: int = DECODE_THREADS,
 ) -> VideoScan:
     """Decode ``path`` once: its facts, its shots, and its keyframes written to ``keyframe_dir``.
 
@@ -181,8 +181,9 @@ def scan_video(
         file's SHA-256 as :func:`~tagscope.media.images.read_media` gives it).
     on_frame : callable, optional
         Called with the time (ms) of the frame just decoded, every :data:`_REPORT_EVERY` frames.
-    decoder_threads : int, default :data:`DECODE_THREADS`
-        FFmpeg's frame threads (1 where other videos decode beside this one).
+    threads : int, default :data:`DECODE_THREADS`
+        FFmpeg's frame threads (fewer where other videos decode beside this one: see
+        :func:`decoder_threads`).
 
     Raises
     ------
@@ -196,7 +197,7 @@ def scan_video(
             raise MediaError("no video stream")
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
-        stream.codec_context.thread_count = decoder_threads
+        stream.codec_context.thread_count = threads
         with ThreadPoolExecutor(1, thread_name_prefix="tagscope-keyframes") as writer:
             scan = _Scan(stream, keyframe_dir, policy, writer, thumbnails)
             try:

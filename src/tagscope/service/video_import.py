@@ -62,7 +62,6 @@ from tagscope.media.transcripts import (
     transcript_for,
 )
 from tagscope.media.video import (
-    DECODE_THREADS,
     VIDEO_SUFFIXES,
     KeyframePolicy,
     Shot,
@@ -434,9 +433,7 @@ class ScanVideo:
             for worker in workers:
                 worker.join()
 
-    def scan(
-        self, path: str, on_frame: Callable[[int], None], threads: int = DECODE_THREADS
-    ) -> ScannedVideo:
+    def scan(self, path: str, on_frame: Callable[[int], None], threads: int) -> ScannedVideo:
         """Decode one video (with ``threads`` decoder threads): its scan, keyframe files,
         thumbnail and cues."""
         before = file_stat(path)
@@ -451,7 +448,7 @@ class ScanVideo:
             policy=self.policy,
             thumbnails=thumbs,
             on_frame=on_frame,
-            decoder_threads=threads,
+            threads=threads,
         )
         if file_stat(path) != before:
             raise MediaError("the file changed while it was imported")
